@@ -1,0 +1,58 @@
+import { costReport, type CostReport } from '../../shared/model/cost.js';
+import { ARCHITECTURES, STEMS, validateGlobalAlpha, type ModelConfig } from '../../shared/model/config.js';
+import { buildGraph } from '../../shared/model/graph.js';
+import { choiceArg, intArg, numberArg, parse } from './args.js';
+import { formatCount } from './format.js';
+
+export const COST_USAGE = `adjoin cost --arch resnet50 --stem imagenet --input 224 --channels 3 --classes 1000 [--alpha 4] [--width 1] [--compress-first-stage] [--json]
+  Parameters and multiply-adds of the full network and, with --alpha, of its small network.`;
+
+export function costCommand(argv: string[], out: (s: string) => void): number {
+  const { values } = parse(argv, {
+    arch: { type: 'string' },
+    stem: { type: 'string' },
+    input: { type: 'string' },
+    channels: { type: 'string' },
+    classes: { type: 'string' },
+    alpha: { type: 'string' },
+    width: { type: 'string' },
+    'compress-first-stage': { type: 'boolean' },
+    json: { type: 'boolean' },
+  });
+  const model: ModelConfig = {
+    arch: choiceArg(values.arch, 'arch', ARCHITECTURES, 'resnet18'),
+    stem: choiceArg(values.stem, 'stem', STEMS, 'imagenet'),
+    inputSize: intArg(values.input, 'input', 224),
+    channels: intArg(values.channels, 'channels', 3) as 1 | 3,
+    classes: intArg(values.classes, 'classes', 1000),
+    width: numberArg(values.width, 'width', 1),
+    compressFirstStage: values['compress-first-stage'] ?? false,
+  };
+  const alpha = values.alpha === undefined ? null : validateGlobalAlpha(intArg(values.alpha, 'alpha', 0));
+  const report = costReport(buildGraph(model), alpha);
+  out(values.json === true ? JSON.stringify(report) : renderCost(report));
+  return 0;
+}
+
+export function renderCost(r: CostReport): string {
+  const lines: string[] = [];
+  const pad = (s: string, n: number): string => s.padStart(n);
+  lines.push(`${'layer'.padEnd(22)}${pad('out', 14)}${pad('params', 12)}${pad('MACs', 12)}${r.small ? pad('small params', 14) + pad('small MACs', 12) : ''}`);
+  for (const l of r.layers) {
+    if (l.op === 'bn') continue;
+    const shape = `${l.output.h}×${l.output.w}×${l.output.c}`;
+    lines.push(
+      `${l.name.padEnd(22)}${pad(shape, 14)}${pad(formatCount(l.full.params), 12)}${pad(formatCount(l.full.macs), 12)}` +
+        (l.small ? pad(formatCount(l.small.params), 14) + pad(formatCount(l.small.macs), 12) : ''),
+    );
+  }
+  lines.push('');
+  lines.push(`full:  ${r.full.params.toLocaleString('en-US')} parameters, ${formatCount(r.full.macs)} MACs`);
+  if (r.small !== null) {
+    lines.push(`small: ${r.small.params.toLocaleString('en-US')} parameters, ${formatCount(r.small.macs)} MACs`);
+    lines.push(
+      `       ${(r.full.params / r.small.params).toFixed(1)}× fewer parameters, ${(r.full.macs / r.small.macs).toFixed(1)}× fewer MACs`,
+    );
+  }
+  return lines.join('\n');
+}

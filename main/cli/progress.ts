@@ -1,0 +1,94 @@
+import type { TrainEvent } from '../../shared/events.js';
+import { formatCount, formatDuration, percent } from './format.js';
+
+/**
+ * Renders training events for people: a live progress bar on a terminal,
+ * one line per epoch, and a summary at the end.
+ */
+export class ProgressPrinter {
+  private barShown = false;
+
+  constructor(
+    private readonly write: (s: string) => void,
+    private readonly tty: boolean,
+  ) {}
+
+  private line(s: string): void {
+    if (this.barShown) this.write('\r\x1b[2K');
+    this.barShown = false;
+    this.write(`${s}\n`);
+  }
+
+  handle(e: TrainEvent): void {
+    switch (e.type) {
+      case 'started': {
+        const c = e.config;
+        const m = c.model;
+        this.line(
+          `training ${m.arch} (${m.stem} stem, width ${m.width}) ${c.mode === 'an' ? `adjoined, α=${JSON.stringify(c.alpha)}` : 'standard'} on ${e.data.name}: ` +
+            `${e.data.trainCount} train / ${e.data.valCount} val images, ${e.data.classes.length} classes, ${m.inputSize}×${m.inputSize}×${m.channels}`,
+        );
+        this.line(`backend: ${e.backend.label} — ${e.backend.device}`);
+        this.line(
+          `full network: ${e.cost.full.params.toLocaleString('en-US')} params, ${formatCount(e.cost.full.macs)} MACs` +
+            (e.cost.small ? `; small: ${e.cost.small.params.toLocaleString('en-US')} params, ${formatCount(e.cost.small.macs)} MACs` : ''),
+        );
+        if (e.resumedFrom !== null) this.line(`resumed at epoch ${e.resumedFrom.epoch + 1}, step ${e.resumedFrom.step}`);
+        break;
+      }
+      case 'step': {
+        if (!this.tty) {
+          if (e.step === e.stepsPerEpoch || e.globalStep === 1) {
+            this.line(`epoch ${e.epoch} step ${e.step}/${e.stepsPerEpoch} loss ${e.loss.toFixed(4)} ETA ${formatDuration(e.etaSeconds)}`);
+          }
+          return;
+        }
+        const width = 24;
+        const filled = Math.round(width * (e.step / e.stepsPerEpoch));
+        const bar = `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
+        const parts = [
+          `epoch ${e.epoch}`,
+          bar,
+          `${e.step}/${e.stepsPerEpoch}`,
+          `loss ${e.loss.toFixed(4)}`,
+          ...(e.kl !== null ? [`λ ${e.lambda.toFixed(2)}`] : []),
+          `lr ${e.lr.toPrecision(2)}`,
+          `${e.imagesPerSecond.toFixed(0)} img/s`,
+          `ETA ${formatDuration(e.etaSeconds)}`,
+        ];
+        this.write(`\r\x1b[2K${parts.join('  ')}`);
+        this.barShown = true;
+        break;
+      }
+      case 'epoch': {
+        const small = e.val.small === null ? '' : `  small ${percent(e.val.small.accuracy)}`;
+        this.line(
+          `epoch ${e.epoch}/${e.epochs}: train loss ${e.trainLoss.toFixed(4)}  val full ${percent(e.val.full.accuracy)}${small}  (${formatDuration(e.seconds)})`,
+        );
+        break;
+      }
+      case 'checkpoint':
+        break;
+      case 'finished': {
+        this.line(
+          `finished in ${formatDuration(e.seconds)}: full ${percent(e.val.full.accuracy)}` +
+            (e.val.small === null ? '' : `, small ${percent(e.val.small.accuracy)}`),
+        );
+        if (e.outputs !== null) {
+          this.line(`saved ${e.outputs.network}`);
+          if (e.outputs.small !== null) this.line(`saved small network: ${e.outputs.small.bundle} and TF.js model ${e.outputs.small.tfjs}`);
+        }
+        break;
+      }
+      case 'cancelled':
+        this.line(`stopped at epoch ${e.epoch}, step ${e.step}${e.checkpoint ? `; resume with --resume (checkpoint ${e.checkpoint})` : ''}`);
+        break;
+      case 'failed':
+        this.line(`failed: ${e.error.message}`);
+        break;
+      case 'log':
+        this.line(e.message);
+        break;
+    }
+  }
+}

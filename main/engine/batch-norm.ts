@@ -1,0 +1,258 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Training-mode batch norm — optionally followed by a residual add and a
+ * ReLU — as one kernel with a hand-written gradient.
+ *
+ * Composed from tfjs ops, a training batch norm costs ~15 full-tensor passes
+ * forward and backward (moments, broadcasts, the Tile-heavy autodiff of
+ * reductions), and the add and ReLU after it four more. These kernels make two
+ * passes each way over NHWC memory, with per-channel sums in double
+ * precision. They serve the wasm and cpu backends, whose tensors live in
+ * memory JavaScript can read; on the native TensorFlow backends the composed
+ * ops are fused by TensorFlow itself.
+ */
+export const BN_TRAIN = 'AdjoinBatchNormTrain';
+export const BN_TRAIN_GRAD = 'AdjoinBatchNormTrainGrad';
+
+interface BnAttrs {
+  epsilon: number;
+  relu: boolean;
+  /** Whether a residual input is added (the gradient then has a fourth part). */
+  residual: boolean;
+}
+
+interface Io {
+  read(t: tf.TensorInfo): Float32Array;
+  alloc(shape: number[]): tf.TensorInfo;
+  view(t: tf.TensorInfo): Float32Array;
+}
+
+type HeapBackend = tf.KernelBackend & {
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+};
+
+type CpuBackend = tf.KernelBackend & {
+  data: { get(id: tf.DataId): { values: Float32Array } };
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array): tf.TensorInfo;
+};
+
+function ioFor(backendName: string, backend: tf.KernelBackend): Io {
+  if (backendName === 'wasm') {
+    const b = backend as HeapBackend;
+    return { read: (t) => b.typedArrayFromHeap(t), alloc: (s) => b.makeOutput(s, 'float32'), view: (t) => b.typedArrayFromHeap(t) };
+  }
+  const b = backend as CpuBackend;
+  return {
+    read: (t) => b.data.get(t.dataId).values,
+    alloc: (s) => b.makeTensorInfo(s, 'float32', new Float32Array(s.reduce((a, c) => a * c, 1))),
+    view: (t) => b.data.get(t.dataId).values,
+  };
+}
+
+function forwardKernel(backendName: string): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const io = ioFor(backendName, backend as unknown as tf.KernelBackend);
+    const { x, scale, offset, residual } = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { epsilon, relu } = attrs as unknown as BnAttrs;
+    const C = x!.shape[x!.shape.length - 1]!;
+    const total = x!.shape.reduce((a, b) => a * b, 1);
+    const N = total / C;
+    // Allocate first: growing wasm memory invalidates earlier heap views.
+    const yInfo = io.alloc(x!.shape);
+    const meanInfo = io.alloc([C]);
+    const varInfo = io.alloc([C]);
+    const xs = io.read(x!);
+    const g = io.read(scale!);
+    const b = io.read(offset!);
+    const r = residual === undefined ? null : io.read(residual);
+    const y = io.view(yInfo);
+    const mean = io.view(meanInfo);
+    const variance = io.view(varInfo);
+    const sum = new Float64Array(C);
+    const sq = new Float64Array(C);
+    for (let o = 0; o < total; o += C) {
+      for (let c = 0; c < C; c++) {
+        const v = xs[o + c]!;
+        sum[c]! += v;
+        sq[c]! += v * v;
+      }
+    }
+    const mul = new Float64Array(C);
+    const add = new Float64Array(C);
+    for (let c = 0; c < C; c++) {
+      const m = sum[c]! / N;
+      const v = Math.max(sq[c]! / N - m * m, 0);
+      mean[c] = m;
+      variance[c] = v;
+      mul[c] = g[c]! / Math.sqrt(v + epsilon);
+      add[c] = b[c]! - m * mul[c]!;
+    }
+    for (let o = 0; o < total; o += C) {
+      for (let c = 0; c < C; c++) {
+        let v = xs[o + c]! * mul[c]! + add[c]!;
+        if (r !== null) v += r[o + c]!;
+        y[o + c] = relu && v < 0 ? 0 : v;
+      }
+    }
+    return [yInfo, meanInfo, varInfo];
+  };
+}
+
+function gradKernel(backendName: string): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const io = ioFor(backendName, backend as unknown as tf.KernelBackend);
+    const { dy, y, x, scale, mean, variance } = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { epsilon, relu, residual } = attrs as unknown as BnAttrs;
+    const C = x!.shape[x!.shape.length - 1]!;
+    const total = x!.shape.reduce((a, b) => a * b, 1);
+    const N = total / C;
+    const dxInfo = io.alloc(x!.shape);
+    const dgInfo = io.alloc([C]);
+    const dbInfo = io.alloc([C]);
+    const drInfo = residual ? io.alloc(x!.shape) : null;
+    const d = io.read(dy!);
+    const out = relu ? io.read(y!) : null;
+    const xs = io.read(x!);
+    const g = io.read(scale!);
+    const m = io.read(mean!);
+    const v = io.read(variance!);
+    const dx = io.view(dxInfo);
+    const dg = io.view(dgInfo);
+    const db = io.view(dbInfo);
+    const dr = drInfo === null ? null : io.view(drInfo);
+    const inv = new Float64Array(C);
+    for (let c = 0; c < C; c++) inv[c] = 1 / Math.sqrt(v[c]! + epsilon);
+    const sdy = new Float64Array(C);
+    const sdyx = new Float64Array(C);
+    // The ReLU passes gradient where its output is positive; the add passes it to both operands.
+    for (let o = 0; o < total; o += C) {
+      for (let c = 0; c < C; c++) {
+        const gy = out !== null && out[o + c]! <= 0 ? 0 : d[o + c]!;
+        sdy[c]! += gy;
+        sdyx[c]! += gy * (xs[o + c]! - m[c]!);
+      }
+    }
+    // dx = γ·inv·(g − Σg/N − x̂·Σ(g·x̂)/N), with x̂ = (x − μ)·inv.
+    const k = new Float64Array(C);
+    const a = new Float64Array(C);
+    const bb = new Float64Array(C);
+    for (let c = 0; c < C; c++) {
+      const i = inv[c]!;
+      db[c] = sdy[c]!;
+      dg[c] = sdyx[c]! * i;
+      k[c] = g[c]! * i;
+      a[c] = (sdyx[c]! * i * i) / N;
+      bb[c] = sdy[c]! / N;
+    }
+    for (let o = 0; o < total; o += C) {
+      for (let c = 0; c < C; c++) {
+        const gy = out !== null && out[o + c]! <= 0 ? 0 : d[o + c]!;
+        dx[o + c] = k[c]! * (gy - bb[c]! - (xs[o + c]! - m[c]!) * a[c]!);
+        if (dr !== null) dr[o + c] = gy;
+      }
+    }
+    return drInfo === null ? [dxInfo, dgInfo, dbInfo] : [dxInfo, dgInfo, dbInfo, drInfo];
+  };
+}
+
+const orphans = new Set<tf.Tensor>();
+
+function releaseOrphans(): void {
+  for (const t of orphans) t.dispose();
+  orphans.clear();
+}
+
+let registered = false;
+
+/** Registers the kernels for the wasm and cpu backends and the forward kernel's gradient. Idempotent. */
+export function registerBatchNormKernels(): void {
+  if (registered) return;
+  registered = true;
+  for (const backendName of ['wasm', 'cpu']) {
+    tf.registerKernel({ kernelName: BN_TRAIN, backendName, kernelFunc: forwardKernel(backendName) });
+    tf.registerKernel({ kernelName: BN_TRAIN_GRAD, backendName, kernelFunc: gradKernel(backendName) });
+  }
+  tf.registerGradient({
+    kernelName: BN_TRAIN,
+    inputsToSave: ['x', 'scale'],
+    outputsToSave: [true, true, true],
+    gradFunc: (dys, saved, attrs) => {
+      // The tape calls each input's closure inside its own tidy, so the one
+      // kernel call that yields every gradient keeps those it does not return
+      // yet; whatever a closure never collects is freed at the next batch norm.
+      releaseOrphans();
+      const [x, scale, y, mean, variance] = saved as tf.Tensor[];
+      const dy = (dys as tf.Tensor[])[0]!;
+      const { epsilon, relu, residual: hasResidual } = attrs as unknown as BnAttrs;
+      const ahead: Array<tf.Tensor | undefined> = [];
+      let computed = false;
+      const take = (i: number): tf.Tensor => {
+        if (!computed) {
+          computed = true;
+          const parts = tf.engine().runKernel(
+            BN_TRAIN_GRAD,
+            { dy, y: y!, x: x!, scale: scale!, mean: mean!, variance: variance! },
+            { epsilon, relu, residual: hasResidual },
+          ) as tf.Tensor[];
+          parts.forEach((p, j) => {
+            if (j !== i) orphans.add((ahead[j] = tf.keep(p)));
+          });
+          return parts[i]!;
+        }
+        const kept = ahead[i];
+        if (kept === undefined) throw new Error('batch-norm gradient requested twice');
+        // A fresh tensor owned by this closure's tidy; the kept one is released.
+        const out = tf.clone(kept);
+        kept.dispose();
+        orphans.delete(kept);
+        ahead[i] = undefined;
+        return out;
+      };
+      return {
+        x: () => take(0),
+        scale: () => take(1),
+        offset: () => take(2),
+        ...(hasResidual ? { residual: () => take(3) } : {}),
+      };
+    },
+  });
+}
+
+export interface BatchNormTrainOptions {
+  epsilon: number;
+  /** Added after normalisation (a residual shortcut), before the ReLU. */
+  residual?: tf.Tensor | null;
+  relu?: boolean;
+}
+
+/**
+ * relu?(batchNorm(x) + residual?) with batch statistics over all axes but the
+ * last. Returns the output and the batch mean and (biased) variance.
+ */
+export function batchNormTrain(
+  x: tf.Tensor,
+  scale: tf.Tensor1D,
+  offset: tf.Tensor1D,
+  options: BatchNormTrainOptions,
+): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } {
+  const { epsilon } = options;
+  const relu = options.relu ?? false;
+  const residual = options.residual ?? null;
+  const backend = tf.getBackend();
+  if (backend === 'wasm' || backend === 'cpu') {
+    registerBatchNormKernels();
+    releaseOrphans();
+    const inputs: tf.NamedTensorMap = residual === null ? { x, scale, offset } : { x, scale, offset, residual };
+    const attrs = { epsilon, relu, residual: residual !== null };
+    const [y, mean, variance] = tf.engine().runKernel(BN_TRAIN, inputs, attrs) as tf.Tensor[];
+    return { y: y!, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
+  }
+  const axes = x.shape.map((_, i) => i).slice(0, -1);
+  const { mean, variance } = tf.moments(x, axes);
+  let y = tf.batchNorm(x, mean as tf.Tensor1D, variance as tf.Tensor1D, offset, scale, epsilon);
+  if (residual !== null) y = tf.add(y, residual);
+  if (relu) y = tf.relu(y);
+  return { y, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
+}

@@ -1,0 +1,111 @@
+import * as tf from '@tensorflow/tfjs';
+import type { EpochEvent } from '../../shared/events.js';
+import type { TrainConfig } from '../../shared/train-config.js';
+import { toStored } from './bundle.js';
+import type { Optimizer } from './optim.js';
+import type { NetworkParams } from './params.js';
+import { readTensorFile, writeTensorFile, type StoredTensor } from './tensor-file.js';
+
+export const CHECKPOINT_VERSION = 1;
+
+/** Where a run stands, enough to continue it exactly (RELIABILITY.md row 24). */
+export interface CheckpointPosition {
+  epoch: number;
+  step: number;
+  globalStep: number;
+  orderState: [number, number, number, number];
+  augmentState: [number, number, number, number];
+  partial: { lossSum: number; steps: number; correctFull: number; correctSmall: number; seen: number };
+  elapsedSeconds: number;
+}
+
+interface CheckpointMeta {
+  kind: 'adjoin-checkpoint';
+  version: number;
+  config: TrainConfig;
+  position: CheckpointPosition;
+  history: EpochEvent[];
+  optimizerSteps: number;
+  /** Extra state of other loops (the DAN search keeps its temperature here). */
+  extra?: unknown;
+}
+
+const OPT_PREFIX = 'optimizer/';
+
+/** Saves weights, running statistics, optimizer slots and the run's position. */
+export function saveCheckpoint(
+  path: string,
+  s: {
+    config: TrainConfig;
+    params: NetworkParams;
+    optimizer: Optimizer;
+    position: CheckpointPosition;
+    history: EpochEvent[];
+    extra?: unknown;
+    extraTensors?: ReadonlyMap<string, tf.Tensor>;
+  },
+): void {
+  const tensors = new Map<string, StoredTensor>();
+  for (const [name, v] of s.params.all()) tensors.set(name, toStored(v));
+  const opt = s.optimizer.state();
+  for (const [name, v] of opt.slots) tensors.set(OPT_PREFIX + name, toStored(v));
+  for (const [name, v] of s.extraTensors ?? []) tensors.set(`extra/${name}`, toStored(v));
+  const meta: CheckpointMeta = {
+    kind: 'adjoin-checkpoint',
+    version: CHECKPOINT_VERSION,
+    config: s.config,
+    position: s.position,
+    history: s.history,
+    optimizerSteps: opt.steps,
+    ...(s.extra === undefined ? {} : { extra: s.extra }),
+  };
+  writeTensorFile(path, meta, tensors);
+}
+
+export interface CheckpointState {
+  path: string;
+  config: TrainConfig;
+  position: CheckpointPosition;
+  history: EpochEvent[];
+  extra: unknown;
+  extraTensors: Map<string, StoredTensor>;
+  /** Copies the saved values into freshly built parameters and optimizer. */
+  restoreInto(params: NetworkParams, optimizer: Optimizer): void;
+}
+
+export function loadCheckpoint(path: string): CheckpointState {
+  const file = readTensorFile(path);
+  const meta = file.meta as Partial<CheckpointMeta>;
+  if (meta.kind !== 'adjoin-checkpoint' || meta.config === undefined || meta.position === undefined) {
+    throw new Error(`${file.path} is not an Adjoin checkpoint`);
+  }
+  if ((meta.version ?? 0) > CHECKPOINT_VERSION) {
+    throw new Error(`${file.path} was written by a newer Adjoin (checkpoint version ${meta.version})`);
+  }
+  const extraTensors = new Map<string, StoredTensor>();
+  for (const [name, t] of file.tensors) if (name.startsWith('extra/')) extraTensors.set(name.slice(6), t);
+  return {
+    path: file.path,
+    config: meta.config,
+    position: meta.position,
+    history: meta.history ?? [],
+    extra: meta.extra,
+    extraTensors,
+    restoreInto(params, optimizer) {
+      for (const [name, v] of params.all()) {
+        const t = file.tensors.get(name);
+        if (t === undefined) throw new Error(`${file.path} has no tensor ${name}: it belongs to another model`);
+        if (t.shape.join('x') !== v.shape.join('x')) {
+          throw new Error(`${file.path}: ${name} has shape ${t.shape.join('×')}, the model expects ${v.shape.join('×')}`);
+        }
+        tf.tidy(() => v.assign(tf.tensor(t.data, t.shape, 'float32')));
+      }
+      const slots = new Map<string, tf.Tensor>();
+      for (const [name, t] of file.tensors) {
+        if (name.startsWith(OPT_PREFIX)) slots.set(name.slice(OPT_PREFIX.length), tf.tensor(t.data, t.shape, 'float32'));
+      }
+      optimizer.restore(meta.optimizerSteps ?? 0, slots);
+      tf.dispose([...slots.values()]);
+    },
+  };
+}

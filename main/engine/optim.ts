@@ -1,0 +1,82 @@
+import * as tf from '@tensorflow/tfjs';
+import type { OptimizerConfig } from '../../shared/train-config.js';
+import { makeVar } from './params.js';
+
+/**
+ * SGD (momentum, Nesterov, L2 weight decay) and Adam with PyTorch's update
+ * rules. The slot variables are named after the parameters so a checkpoint
+ * can save and restore them.
+ */
+export class Optimizer {
+  private readonly slots = new Map<string, tf.Variable>();
+  private steps = 0;
+
+  constructor(readonly config: OptimizerConfig) {}
+
+  private slot(name: string, like: tf.Tensor): tf.Variable {
+    let v = this.slots.get(name);
+    if (v === undefined) {
+      v = makeVar(() => tf.zerosLike(like), false);
+      this.slots.set(name, v);
+    }
+    return v;
+  }
+
+  /** Applies one update with learning rate `lr` to every parameter that has a gradient. */
+  apply(params: ReadonlyMap<string, tf.Variable>, grads: tf.NamedTensorMap, lr: number): void {
+    this.steps += 1;
+    const c = this.config;
+    tf.tidy(() => {
+      for (const [name, p] of params) {
+        const g0 = grads[name];
+        if (g0 === undefined) continue;
+        const g = c.weightDecay > 0 ? tf.add(g0, tf.mul(p, c.weightDecay)) : g0;
+        if (c.kind === 'sgd') {
+          let step: tf.Tensor = g;
+          if (c.momentum > 0) {
+            const key = `${name}/momentum`;
+            const first = !this.slots.has(key);
+            const buf = this.slot(key, p);
+            // PyTorch starts the buffer at the first gradient.
+            const next = first ? g : tf.add(tf.mul(buf, c.momentum), g);
+            buf.assign(next);
+            step = c.nesterov ? tf.add(g, tf.mul(next, c.momentum)) : next;
+          }
+          p.assign(tf.sub(p, tf.mul(step, lr)));
+        } else {
+          const m = this.slot(`${name}/m`, p);
+          const v = this.slot(`${name}/v`, p);
+          m.assign(tf.add(tf.mul(m, c.beta1), tf.mul(g, 1 - c.beta1)));
+          v.assign(tf.add(tf.mul(v, c.beta2), tf.mul(tf.square(g), 1 - c.beta2)));
+          const bc1 = 1 - c.beta1 ** this.steps;
+          const bc2 = 1 - c.beta2 ** this.steps;
+          const denom = tf.add(tf.div(tf.sqrt(v), Math.sqrt(bc2)), c.epsilon);
+          p.assign(tf.sub(p, tf.mul(tf.div(m, denom), lr / bc1)));
+        }
+      }
+    });
+  }
+
+  get stepCount(): number {
+    return this.steps;
+  }
+
+  /** Slot variables and the step count, for checkpoints. */
+  state(): { steps: number; slots: Map<string, tf.Variable> } {
+    return { steps: this.steps, slots: this.slots };
+  }
+
+  restore(steps: number, slots: ReadonlyMap<string, tf.Tensor>): void {
+    this.steps = steps;
+    for (const [name, t] of slots) {
+      const existing = this.slots.get(name);
+      if (existing !== undefined) existing.assign(t);
+      else this.slots.set(name, makeVar(() => tf.clone(t), false));
+    }
+  }
+
+  dispose(): void {
+    for (const v of this.slots.values()) v.dispose();
+    this.slots.clear();
+  }
+}

@@ -1,0 +1,111 @@
+import * as tf from '@tensorflow/tfjs';
+import type { ModelGraph } from '../../shared/model/graph.js';
+import type { SmallPlan } from '../../shared/model/plan.js';
+import { count } from '../../shared/model/selection.js';
+import type { Rng } from './rng.js';
+
+/** Which path a batch norm belongs to: each path has its own (DESIGN.md). */
+export type Path = 'full' | 'small';
+
+export const paramName = {
+  weight: (layer: string) => `${layer}.weight`,
+  bias: (layer: string) => `${layer}.bias`,
+  gamma: (layer: string, path: Path) => `${layer}.${path}.gamma`,
+  beta: (layer: string, path: Path) => `${layer}.${path}.beta`,
+  mean: (layer: string, path: Path) => `${layer}.${path}.mean`,
+  variance: (layer: string, path: Path) => `${layer}.${path}.var`,
+};
+
+/**
+ * The variables of a network: trainable weights (shared convs and dense head,
+ * per-path batch-norm scale and shift) and the per-path running statistics.
+ */
+export class NetworkParams {
+  constructor(
+    readonly trainable: Map<string, tf.Variable>,
+    readonly running: Map<string, tf.Variable>,
+  ) {}
+
+  get(name: string): tf.Variable {
+    const v = this.trainable.get(name) ?? this.running.get(name);
+    if (v === undefined) throw new Error(`no parameter named ${name}`);
+    return v;
+  }
+
+  has(name: string): boolean {
+    return this.trainable.has(name) || this.running.has(name);
+  }
+
+  /** Number of trainable scalars. */
+  countTrainable(): number {
+    let n = 0;
+    for (const v of this.trainable.values()) n += v.size;
+    return n;
+  }
+
+  all(): Map<string, tf.Variable> {
+    return new Map([...this.trainable, ...this.running]);
+  }
+
+  dispose(): void {
+    for (const v of this.trainable.values()) v.dispose();
+    for (const v of this.running.values()) v.dispose();
+  }
+}
+
+/** A variable owning its initial value; the temporaries are freed. */
+export function makeVar(init: () => tf.Tensor, trainable: boolean): tf.Variable {
+  return tf.tidy(() => tf.variable(init(), trainable));
+}
+
+function tensorFrom(shape: number[], fill: (i: number) => number): tf.Tensor {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(size);
+  for (let i = 0; i < size; i++) data[i] = fill(i);
+  return tf.tensor(data, shape, 'float32');
+}
+
+/**
+ * Creates and initialises a network's variables as torchvision does:
+ * He-normal (fan-out) convs, γ = 1, β = 0, and PyTorch's uniform dense init.
+ * With a small plan, every batch norm also gets a small-path twin over the
+ * small path's live channels. Values come from `rng` so runs are repeatable.
+ */
+export function createParams(graph: ModelGraph, plan: SmallPlan | null, rng: Rng): NetworkParams {
+  const trainable = new Map<string, tf.Variable>();
+  const running = new Map<string, tf.Variable>();
+  const addBn = (layer: string, path: Path, channels: number): void => {
+    trainable.set(paramName.gamma(layer, path), makeVar(() => tf.ones([channels]), true));
+    trainable.set(paramName.beta(layer, path), makeVar(() => tf.zeros([channels]), true));
+    running.set(paramName.mean(layer, path), makeVar(() => tf.zeros([channels]), false));
+    running.set(paramName.variance(layer, path), makeVar(() => tf.ones([channels]), false));
+  };
+  for (const node of graph.nodes) {
+    switch (node.op) {
+      case 'conv': {
+        const cin = graph.nodes[node.input]!.shape.c;
+        const k = node.kernel;
+        const std = Math.sqrt(2 / (k * k * node.shape.c));
+        const name = paramName.weight(node.name);
+        trainable.set(name, makeVar(() => tensorFrom([k, k, cin, node.shape.c], () => rng.normal() * std), true));
+        break;
+      }
+      case 'bn':
+        addBn(node.name, 'full', node.shape.c);
+        if (plan !== null) addBn(node.name, 'small', count(plan.sel[node.id]!));
+        break;
+      case 'dense': {
+        const cin = graph.nodes[node.input]!.shape.c;
+        const bound = 1 / Math.sqrt(cin);
+        const w = paramName.weight(node.name);
+        const b = paramName.bias(node.name);
+        trainable.set(w, makeVar(() => tensorFrom([cin, node.shape.c], () => (2 * rng.uniform() - 1) * bound), true));
+        trainable.set(b, makeVar(() => tensorFrom([node.shape.c], () => (2 * rng.uniform() - 1) * bound), true));
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return new NetworkParams(trainable, running);
+}

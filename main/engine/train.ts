@@ -1,0 +1,510 @@
+import * as tf from '@tensorflow/tfjs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BackendInfo } from '../../shared/backend.js';
+import { InputError, serializeError } from '../../shared/errors.js';
+import type {
+  DataInfo,
+  EpochEvent,
+  FailureReason,
+  PathMetrics,
+  RunOutputs,
+  StepEvent,
+  TrainEvent,
+} from '../../shared/events.js';
+import { costReport, type CostReport } from '../../shared/model/cost.js';
+import { buildGraph, type ModelGraph } from '../../shared/model/graph.js';
+import { planSmall, type SmallPlan } from '../../shared/model/plan.js';
+import { lambdaAt, lrAt } from '../../shared/schedules.js';
+import { type TrainConfig, validateTrainConfig } from '../../shared/train-config.js';
+import { initBackend } from './backend.js';
+import { saveNetwork } from './bundle.js';
+import { loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint.js';
+import { BatchBuilder, channelStats, type Normalization } from './data/batches.js';
+import type { ImageSplit, TrainingData } from './data/types.js';
+import { evaluate } from './evaluate.js';
+import { extractSmall } from './extract.js';
+import { forward, updateRunningStats, type BatchStats } from './forward.js';
+import { saveLayersModel, toLayersModel } from './layers-model.js';
+import { adjoinedLoss, crossEntropy } from './loss.js';
+import { Optimizer } from './optim.js';
+import { createParams, type NetworkParams } from './params.js';
+import { Rng } from './rng.js';
+
+/** What the caller may ask of a running job between two steps. */
+export type StopRequest = 'cancel' | 'checkpoint-and-stop';
+
+export interface TrainOptions {
+  config: TrainConfig;
+  data: TrainingData;
+  emit: (event: TrainEvent) => void;
+  /** Polled between steps; a non-null answer stops the run within one step. */
+  stopRequested?: () => StopRequest | null;
+  /** Checkpoints and outputs go here; null keeps everything in memory (tests). */
+  outDir?: string | null;
+  /** Continue from `outDir/checkpoint.ckpt`. */
+  resume?: boolean;
+  /** Minimum milliseconds between two step events. */
+  stepEventInterval?: number;
+  /** Test hook: called before each step with the global step index and the run's state. */
+  beforeStep?: (globalStep: number, setup: TrainingSetup) => void;
+}
+
+export type TrainOutcome =
+  | { status: 'finished'; val: { full: PathMetrics; small: PathMetrics | null }; outputs: RunOutputs | null }
+  | { status: 'cancelled'; checkpoint: string | null }
+  | { status: 'failed'; reason: FailureReason; message: string };
+
+/** A training run that cannot go on; `reason` is what the store records. */
+export class TrainingError extends Error {
+  override readonly name = 'TrainingError';
+  constructor(
+    readonly reason: FailureReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const CHECKPOINT_FILE = 'checkpoint.ckpt';
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Everything a step needs, built once per run. */
+export interface TrainingSetup {
+  config: TrainConfig;
+  graph: ModelGraph;
+  plan: SmallPlan | null;
+  cost: CostReport;
+  params: NetworkParams;
+  optimizer: Optimizer;
+  norm: Normalization;
+  batches: BatchBuilder;
+  train: ImageSplit;
+  val: ImageSplit;
+  stepsPerEpoch: number;
+  totalSteps: number;
+}
+
+export function dataInfo(data: TrainingData, norm: Normalization): DataInfo {
+  return {
+    name: data.name,
+    source: data.source,
+    classes: data.classes,
+    trainCount: data.train.count,
+    valCount: data.val.count,
+    height: data.height,
+    width: data.width,
+    channels: data.channels,
+    mean: norm.mean,
+    std: norm.std,
+  };
+}
+
+export function prepareTraining(config: TrainConfig, data: TrainingData, initRng: Rng): TrainingSetup {
+  validateTrainConfig(config);
+  if (data.classes.length !== config.model.classes) {
+    throw new InputError(
+      `the model has ${config.model.classes} classes but the data has ${data.classes.length}`,
+      'classes',
+    );
+  }
+  if (data.train.count === 0) throw new InputError(`${data.source} has no training images`, 'data');
+  if (data.val.count === 0) throw new InputError(`${data.source} has no validation images`, 'data');
+  const graph = buildGraph(config.model);
+  const plan = config.mode === 'an' ? planSmall(graph, config.alpha!) : null;
+  const cost = costReport(graph, plan === null ? null : config.alpha);
+  const norm = channelStats(data, config.model.channels);
+  const batches = new BatchBuilder(data, config.model.inputSize, config.model.channels, norm, config.augmentation);
+  const stepsPerEpoch = Math.ceil(data.train.count / config.batchSize);
+  return {
+    config,
+    graph,
+    plan,
+    cost,
+    params: createParams(graph, plan, initRng),
+    optimizer: new Optimizer(config.optimizer),
+    norm,
+    batches,
+    train: data.train,
+    val: data.val,
+    stepsPerEpoch,
+    totalSteps: stepsPerEpoch * config.epochs,
+  };
+}
+
+export interface StepResult {
+  loss: number;
+  ce: number;
+  kl: number | null;
+  smallCe: number | null;
+  correctFull: number;
+  correctSmall: number | null;
+}
+
+function countCorrect(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  return tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'int32'));
+}
+
+/**
+ * One optimisation step of the (adjoined) loss on a batch. The loss is read
+ * before the update is applied, so a NaN/Inf loss leaves the weights as they
+ * were (RELIABILITY.md row 25).
+ */
+export function trainStep(
+  setup: TrainingSetup,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  progress: number,
+  lr: number,
+): StepResult {
+  const { config, graph, plan, params } = setup;
+  const lambda = lambdaAt(config.loss.lambda, progress);
+  let stats: BatchStats[] = [];
+  const kept: tf.Tensor[] = [];
+  const keep = <T extends tf.Tensor>(t: T): T => {
+    kept.push(tf.keep(t));
+    return t;
+  };
+  let ce: tf.Scalar | null = null;
+  let kl: tf.Scalar | null = null;
+  let smallCe: tf.Scalar | null = null;
+  let correctFull: tf.Scalar | null = null;
+  let correctSmall: tf.Scalar | null = null;
+  const vars = [...params.trainable.values()];
+  const nameOf = new Map<string, string>();
+  for (const [name, v] of params.trainable) nameOf.set(v.name, name);
+
+  const { value, grads } = tf.variableGrads(() => {
+    const out = forward(graph, params, x, { training: true, small: plan === null ? null : { kind: 'sliced', plan } });
+    stats = out.stats;
+    for (const s of stats) {
+      keep(s.mean);
+      keep(s.variance);
+    }
+    correctFull = keep(countCorrect(out.full!, y));
+    if (out.small === null) {
+      ce = keep(crossEntropy(y, out.full!));
+      return ce;
+    }
+    correctSmall = keep(countCorrect(out.small, y));
+    const terms = adjoinedLoss(y, out.full!, out.small, { lambda, c: config.loss.c, beta: config.loss.smallCe });
+    ce = keep(terms.ce);
+    kl = keep(terms.kl);
+    smallCe = terms.smallCe === null ? null : keep(terms.smallCe);
+    return terms.total;
+  }, vars);
+
+  try {
+    const loss = value.dataSync()[0]!;
+    if (!Number.isFinite(loss)) {
+      throw new TrainingError('nan_loss', `the loss became ${loss} at learning rate ${lr.toPrecision(3)}`);
+    }
+    const named: tf.NamedTensorMap = {};
+    for (const [vname, g] of Object.entries(grads)) named[nameOf.get(vname)!] = g;
+    setup.optimizer.apply(params.trainable, named, lr);
+    updateRunningStats(params, stats);
+    const read = (t: tf.Scalar | null): number | null => (t === null ? null : t.dataSync()[0]!);
+    return {
+      loss,
+      ce: read(ce)!,
+      kl: read(kl),
+      smallCe: read(smallCe),
+      correctFull: read(correctFull)!,
+      correctSmall: read(correctSmall),
+    };
+  } finally {
+    value.dispose();
+    tf.dispose(Object.values(grads));
+    tf.dispose(kept);
+  }
+}
+
+/** The order of the training images for one epoch, from the epoch's own generator state. */
+export function epochOrder(count: number, rng: Rng): Int32Array {
+  const order = new Int32Array(count);
+  for (let i = 0; i < count; i++) order[i] = i;
+  rng.shuffle(order);
+  return order;
+}
+
+interface RunPosition {
+  /** Epochs fully done. */
+  epoch: number;
+  /** Steps done within the current epoch. */
+  step: number;
+  globalStep: number;
+  /** Generator state at the start of the current epoch (its order is derived from it). */
+  orderState: [number, number, number, number];
+  augment: Rng;
+  partial: { lossSum: number; steps: number; correctFull: number; correctSmall: number; seen: number };
+  history: EpochEvent[];
+  elapsedSeconds: number;
+}
+
+/**
+ * Trains a standard or adjoined network on `data`, emitting typed events:
+ * started, step progress, epoch ends, checkpoints, then finished, cancelled
+ * or failed. Returns how the run ended; never throws for a training failure.
+ */
+export async function train(options: TrainOptions): Promise<TrainOutcome> {
+  const { data, emit } = options;
+  const outDir = options.outDir ?? null;
+  const now = (): number => Date.now();
+  let pos: RunPosition;
+  let config = options.config;
+  const ckptPath = outDir === null ? null : join(outDir, CHECKPOINT_FILE);
+
+  const backend: BackendInfo = await initBackend();
+  let resumedFrom: { epoch: number; step: number } | null = null;
+  let checkpoint: CheckpointState | null = null;
+  if (options.resume === true) {
+    if (ckptPath === null || !existsSync(ckptPath) && !existsSync(`${ckptPath}.prev`)) {
+      throw new InputError(`there is no checkpoint to resume from in ${outDir ?? '(no output folder)'}`, 'resume');
+    }
+    checkpoint = loadCheckpoint(ckptPath);
+    config = checkpoint.config;
+  }
+  const root = new Rng(config.seed);
+  const initRng = root.fork();
+  const orderRng0 = root.fork();
+  const augment0 = root.fork();
+  const setup = prepareTraining(config, data, initRng);
+  if (checkpoint !== null) {
+    checkpoint.restoreInto(setup.params, setup.optimizer);
+    pos = {
+      epoch: checkpoint.position.epoch,
+      step: checkpoint.position.step,
+      globalStep: checkpoint.position.globalStep,
+      orderState: checkpoint.position.orderState,
+      augment: new Rng(checkpoint.position.augmentState),
+      partial: { ...checkpoint.position.partial },
+      history: checkpoint.history,
+      elapsedSeconds: checkpoint.position.elapsedSeconds,
+    };
+    resumedFrom = { epoch: pos.epoch, step: pos.step };
+  } else {
+    pos = {
+      epoch: 0,
+      step: 0,
+      globalStep: 0,
+      orderState: orderRng0.state(),
+      augment: augment0,
+      partial: { lossSum: 0, steps: 0, correctFull: 0, correctSmall: 0, seen: 0 },
+      history: [],
+      elapsedSeconds: 0,
+    };
+  }
+  if (outDir !== null) mkdirSync(outDir, { recursive: true });
+
+  const { stepsPerEpoch, totalSteps } = setup;
+  const info = dataInfo(data, setup.norm);
+  emit({
+    type: 'started',
+    time: now(),
+    backend,
+    config,
+    cost: setup.cost,
+    data: info,
+    totalSteps,
+    stepsPerEpoch,
+    resumedFrom,
+  });
+
+  const writeCheckpoint = (): string | null => {
+    if (ckptPath === null) return null;
+    saveCheckpoint(ckptPath, {
+      config,
+      params: setup.params,
+      optimizer: setup.optimizer,
+      position: {
+        epoch: pos.epoch,
+        step: pos.step,
+        globalStep: pos.globalStep,
+        orderState: pos.orderState,
+        augmentState: pos.augment.state(),
+        partial: pos.partial,
+        elapsedSeconds: pos.elapsedSeconds,
+      },
+      history: pos.history,
+    });
+    emit({ type: 'checkpoint', time: now(), epoch: pos.epoch, step: pos.step, path: ckptPath });
+    return ckptPath;
+  };
+
+  const interval = options.stepEventInterval ?? 250;
+  let lastStepEvent = 0;
+  let stepSecondsAvg: number | null = null;
+  let evalSeconds = 0;
+  const started = performance.now();
+  const elapsedAtStart = pos.elapsedSeconds;
+  const elapsed = (): number => elapsedAtStart + (performance.now() - started) / 1000;
+
+  try {
+    while (pos.epoch < config.epochs) {
+      const epochStart = performance.now();
+      const order = epochOrder(setup.train.count, new Rng(pos.orderState));
+      while (pos.step < stepsPerEpoch) {
+        const stop = options.stopRequested?.() ?? null;
+        if (stop !== null) {
+          pos.elapsedSeconds = elapsed();
+          const path = writeCheckpoint();
+          emit({ type: 'cancelled', time: now(), epoch: pos.epoch + 1, step: pos.step, checkpoint: path });
+          return { status: 'cancelled', checkpoint: path };
+        }
+        options.beforeStep?.(pos.globalStep, setup);
+        const t0 = performance.now();
+        const from = pos.step * config.batchSize;
+        const indices = order.subarray(from, Math.min(from + config.batchSize, order.length));
+        const batch = setup.batches.build(setup.train, indices, true, pos.augment);
+        const progress = pos.globalStep / totalSteps;
+        const lr = lrAt(config.schedule, config.optimizer.lr, progress);
+        const x = tf.tensor4d(batch.x, [indices.length, config.model.inputSize, config.model.inputSize, config.model.channels]);
+        const y = tf.tensor1d(batch.y, 'int32');
+        let r: StepResult;
+        try {
+          r = trainStep(setup, x, y, progress, lr);
+        } finally {
+          x.dispose();
+          y.dispose();
+        }
+        pos.step += 1;
+        pos.globalStep += 1;
+        pos.partial.lossSum += r.loss;
+        pos.partial.steps += 1;
+        pos.partial.correctFull += r.correctFull;
+        pos.partial.correctSmall += r.correctSmall ?? 0;
+        pos.partial.seen += indices.length;
+        const dt = (performance.now() - t0) / 1000;
+        // The first steps include kernel set-up; an average weighted to recent steps tracks the real pace.
+        stepSecondsAvg = stepSecondsAvg === null ? dt : 0.9 * stepSecondsAvg + 0.1 * dt;
+        const t = performance.now();
+        if (t - lastStepEvent >= interval || pos.step === stepsPerEpoch) {
+          lastStepEvent = t;
+          const remainingSteps = totalSteps - pos.globalStep;
+          const remainingEvals = config.epochs - pos.epoch;
+          const event: StepEvent = {
+            type: 'step',
+            time: now(),
+            epoch: pos.epoch + 1,
+            step: pos.step,
+            stepsPerEpoch,
+            globalStep: pos.globalStep,
+            totalSteps,
+            progress: pos.globalStep / totalSteps,
+            loss: r.loss,
+            ce: r.ce,
+            kl: r.kl,
+            smallCe: r.smallCe,
+            lambda: setup.plan === null ? 0 : lambdaAt(config.loss.lambda, progress),
+            lr,
+            imagesPerSecond: config.batchSize / stepSecondsAvg,
+            etaSeconds: remainingSteps * stepSecondsAvg + remainingEvals * evalSeconds,
+          };
+          emit(event);
+        }
+        await yieldToEventLoop();
+      }
+      // Epoch end: evaluate both paths with running statistics.
+      const evalStart = performance.now();
+      const val = evaluate(setup, setup.val, { confusion: false });
+      evalSeconds = (performance.now() - evalStart) / 1000;
+      const progress = pos.globalStep / totalSteps;
+      const epochEvent: EpochEvent = {
+        type: 'epoch',
+        time: now(),
+        epoch: pos.epoch + 1,
+        epochs: config.epochs,
+        trainLoss: pos.partial.lossSum / Math.max(pos.partial.steps, 1),
+        trainAccuracy: {
+          full: pos.partial.correctFull / Math.max(pos.partial.seen, 1),
+          small: setup.plan === null ? null : pos.partial.correctSmall / Math.max(pos.partial.seen, 1),
+        },
+        val: { full: val.full!, small: val.small },
+        lambda: setup.plan === null ? 0 : lambdaAt(config.loss.lambda, progress),
+        lr: lrAt(config.schedule, config.optimizer.lr, progress),
+        seconds: (performance.now() - epochStart) / 1000,
+      };
+      pos.history.push(epochEvent);
+      emit(epochEvent);
+      // The next epoch's order comes from a fresh state of the order stream.
+      const orderRng = new Rng(pos.orderState);
+      epochOrder(setup.train.count, orderRng);
+      pos.orderState = orderRng.state();
+      pos.epoch += 1;
+      pos.step = 0;
+      pos.partial = { lossSum: 0, steps: 0, correctFull: 0, correctSmall: 0, seen: 0 };
+      pos.elapsedSeconds = elapsed();
+      if (pos.epoch % config.checkpointEvery === 0 || pos.epoch === config.epochs) writeCheckpoint();
+    }
+
+    const final = evaluate(setup, setup.val, { confusion: true });
+    const outputs = outDir === null ? null : await writeOutputs(outDir, setup, info, pos.history, final);
+    emit({
+      type: 'finished',
+      time: now(),
+      epochs: config.epochs,
+      val: { full: final.full!, small: final.small },
+      confusion: final.confusion!,
+      seconds: elapsed(),
+      outputs,
+    });
+    return { status: 'finished', val: { full: final.full!, small: final.small }, outputs };
+  } catch (e) {
+    const reason: FailureReason = e instanceof TrainingError ? e.reason : 'error';
+    const where = `epoch ${pos.epoch + 1}, step ${pos.step + 1}`;
+    const message = e instanceof TrainingError ? `${e.message} (${where}); the run was stopped` : `${(e as Error).message} (${where})`;
+    const error = serializeError(e);
+    error.message = message;
+    // The last good checkpoint is left as it was.
+    emit({ type: 'failed', time: now(), reason, error, checkpoint: ckptPath !== null && existsSync(ckptPath) ? ckptPath : null });
+    return { status: 'failed', reason, message };
+  } finally {
+    setup.params.dispose();
+    setup.optimizer.dispose();
+  }
+}
+
+async function writeOutputs(
+  outDir: string,
+  setup: TrainingSetup,
+  info: DataInfo,
+  history: EpochEvent[],
+  final: ReturnType<typeof evaluate>,
+): Promise<RunOutputs> {
+  const meta = { config: setup.config, data: info, cost: setup.cost };
+  const network = join(outDir, 'network.adjoin');
+  saveNetwork(network, setup.graph, setup.params, { ...meta, kind: setup.plan === null ? 'standard' : 'adjoined' });
+  let small: RunOutputs['small'] = null;
+  if (setup.plan !== null) {
+    const extracted = extractSmall(setup.graph, setup.plan, setup.params);
+    try {
+      const bundle = join(outDir, 'small.adjoin');
+      saveNetwork(bundle, extracted.graph, extracted.params, { ...meta, kind: 'extracted-small' });
+      const model = toLayersModel(extracted.graph, extracted.params);
+      const tfjs = join(outDir, 'small-tfjs');
+      await saveLayersModel(model, tfjs);
+      model.dispose();
+      small = { bundle, tfjs };
+    } finally {
+      extracted.params.dispose();
+    }
+  }
+  const summary = join(outDir, 'run.json');
+  writeFileSync(
+    summary,
+    JSON.stringify(
+      {
+        ...meta,
+        val: { full: final.full, small: final.small },
+        confusion: final.confusion,
+        history,
+      },
+      null,
+      2,
+    ),
+  );
+  return { network, small, summary };
+}

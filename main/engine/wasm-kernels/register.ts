@@ -1,0 +1,26 @@
+import * as tf from '@tensorflow/tfjs';
+import { conv2dBackpropFilter } from './conv2d-backprop-filter.js';
+import { conv2dBackpropInput } from './conv2d-backprop-input.js';
+
+let registered = false;
+
+/**
+ * Gives the wasm backend the training kernels it lacks (or has only in a slow
+ * form), built from its own XNNPACK convolution. Idempotent.
+ */
+export function registerWasmTrainingKernels(): void {
+  if (registered) return;
+  registered = true;
+  tf.registerKernel({
+    kernelName: 'Conv2DBackpropFilter',
+    backendName: 'wasm',
+    kernelFunc: conv2dBackpropFilter as unknown as tf.KernelFunc,
+  });
+  // Replaces the backend's own scalar-loop kernel.
+  tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
+  tf.registerKernel({
+    kernelName: 'Conv2DBackpropInput',
+    backendName: 'wasm',
+    kernelFunc: conv2dBackpropInput as unknown as tf.KernelFunc,
+  });
+}

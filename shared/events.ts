@@ -1,0 +1,131 @@
+import type { BackendInfo } from './backend.js';
+import type { SerializedError } from './errors.js';
+import type { CostReport } from './model/cost.js';
+import type { TrainConfig } from './train-config.js';
+
+/** Accuracy and mean cross-entropy of one path on the validation split. */
+export interface PathMetrics {
+  accuracy: number;
+  loss: number;
+}
+
+export interface DataInfo {
+  name: string;
+  source: string;
+  classes: string[];
+  trainCount: number;
+  valCount: number;
+  height: number;
+  width: number;
+  channels: number;
+  /** Per-channel normalisation of the model input, in [0, 1] units. */
+  mean: number[];
+  std: number[];
+}
+
+interface EventBase {
+  /** Milliseconds since the Unix epoch. */
+  time: number;
+}
+
+export interface StartedEvent extends EventBase {
+  type: 'started';
+  backend: BackendInfo;
+  config: TrainConfig;
+  cost: CostReport;
+  data: DataInfo;
+  totalSteps: number;
+  stepsPerEpoch: number;
+  /** Where a resumed run picked up, or null for a fresh one. */
+  resumedFrom: { epoch: number; step: number } | null;
+}
+
+export interface StepEvent extends EventBase {
+  type: 'step';
+  /** 1-based epoch and step within it. */
+  epoch: number;
+  step: number;
+  stepsPerEpoch: number;
+  globalStep: number;
+  totalSteps: number;
+  /** Fraction of training done, t of λ(t). */
+  progress: number;
+  loss: number;
+  ce: number;
+  kl: number | null;
+  smallCe: number | null;
+  lambda: number;
+  lr: number;
+  imagesPerSecond: number;
+  etaSeconds: number;
+}
+
+export interface EpochEvent extends EventBase {
+  type: 'epoch';
+  epoch: number;
+  epochs: number;
+  trainLoss: number;
+  trainAccuracy: { full: number; small: number | null };
+  val: { full: PathMetrics; small: PathMetrics | null };
+  lambda: number;
+  lr: number;
+  /** Wall time of the epoch including evaluation. */
+  seconds: number;
+}
+
+export interface CheckpointEvent extends EventBase {
+  type: 'checkpoint';
+  epoch: number;
+  step: number;
+  path: string;
+}
+
+export interface RunOutputs {
+  /** Our own bundle of the trained network (both paths' weights). */
+  network: string;
+  /** The extracted small network: our bundle and a TF.js layers model directory. */
+  small: { bundle: string; tfjs: string } | null;
+  summary: string;
+}
+
+export interface FinishedEvent extends EventBase {
+  type: 'finished';
+  epochs: number;
+  val: { full: PathMetrics; small: PathMetrics | null };
+  /** Confusion matrix [true][predicted] of the exported network (the small one in AN mode). */
+  confusion: number[][];
+  seconds: number;
+  outputs: RunOutputs | null;
+}
+
+export interface CancelledEvent extends EventBase {
+  type: 'cancelled';
+  epoch: number;
+  step: number;
+  checkpoint: string | null;
+}
+
+export type FailureReason = 'nan_loss' | 'error' | 'crashed';
+
+export interface FailedEvent extends EventBase {
+  type: 'failed';
+  reason: FailureReason;
+  error: SerializedError;
+  checkpoint: string | null;
+}
+
+export interface LogEvent extends EventBase {
+  type: 'log';
+  level: 'info' | 'warn';
+  message: string;
+}
+
+export type TrainEvent =
+  | StartedEvent
+  | StepEvent
+  | EpochEvent
+  | CheckpointEvent
+  | FinishedEvent
+  | CancelledEvent
+  | FailedEvent
+  | LogEvent;

@@ -1,0 +1,97 @@
+import { InputError } from './errors.js';
+import { type AlphaSpec, type ModelConfig, validateGlobalAlpha, validateModelConfig } from './model/config.js';
+import { isLambdaKind, type LambdaKind, type LrSchedule } from './schedules.js';
+
+export const TRAIN_MODES = ['standard', 'an'] as const;
+/** `standard`: the plain network. `an`: the adjoined pair (full + small sharing weights). */
+export type TrainMode = (typeof TRAIN_MODES)[number];
+
+export type OptimizerConfig =
+  | { kind: 'sgd'; lr: number; momentum: number; nesterov: boolean; weightDecay: number }
+  | { kind: 'adam'; lr: number; beta1: number; beta2: number; epsilon: number; weightDecay: number };
+
+export const AUGMENTATIONS = ['none', 'cifar', 'imagenet'] as const;
+/** Appendix B: `cifar` flips; `imagenet` adds random resized crops. Both normalise. */
+export type Augmentation = (typeof AUGMENTATIONS)[number];
+
+export interface AdjoinedLossConfig {
+  lambda: LambdaKind;
+  /** The constant c of λ(t) = c·f(t) (appendix E); the paper uses 1. */
+  c: number;
+  /** β of our label loss on the small path; 0 is the paper's loss. */
+  smallCe: number;
+}
+
+export interface TrainConfig {
+  model: ModelConfig;
+  mode: TrainMode;
+  /** Global α or per-group α map; null in standard mode. */
+  alpha: AlphaSpec | null;
+  epochs: number;
+  batchSize: number;
+  optimizer: OptimizerConfig;
+  schedule: LrSchedule;
+  loss: AdjoinedLossConfig;
+  augmentation: Augmentation;
+  seed: number;
+  /** Evaluate and checkpoint every this many epochs (the last epoch always). */
+  checkpointEvery: number;
+}
+
+export const RECIPES = ['cifar', 'imagenet'] as const;
+export type Recipe = (typeof RECIPES)[number];
+
+/**
+ * The paper's two recipes (appendix B), scaled to any epoch count:
+ * CIFAR — SGD lr 0.05, ×0.1 at epochs 150, 180 and 210 of 240;
+ * ImageNet — Adam lr 4e-3, gradual warm-up then cosine.
+ */
+export function recipe(name: Recipe): Pick<TrainConfig, 'optimizer' | 'schedule' | 'augmentation'> {
+  switch (name) {
+    case 'cifar':
+      return {
+        optimizer: { kind: 'sgd', lr: 0.05, momentum: 0.9, nesterov: false, weightDecay: 5e-4 },
+        schedule: { kind: 'multistep', milestones: [150 / 240, 180 / 240, 210 / 240], gamma: 0.1 },
+        augmentation: 'cifar',
+      };
+    case 'imagenet':
+      return {
+        optimizer: { kind: 'adam', lr: 4e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 },
+        schedule: { kind: 'cosine', warmup: 0.05 },
+        augmentation: 'imagenet',
+      };
+  }
+}
+
+export const DEFAULT_LOSS: AdjoinedLossConfig = { lambda: 'quadratic', c: 1, smallCe: 0 };
+
+function positiveInt(v: number, field: string, max: number): void {
+  if (!Number.isInteger(v) || v < 1 || v > max) throw new InputError(`${field} must be an integer from 1 to ${max}, got ${v}`, field);
+}
+
+function finiteNonNegative(v: number, field: string): void {
+  if (!Number.isFinite(v) || v < 0) throw new InputError(`${field} must be a non-negative number, got ${v}`, field);
+}
+
+export function validateTrainConfig(c: TrainConfig): TrainConfig {
+  validateModelConfig(c.model);
+  if (!(['standard', 'an'] as const).includes(c.mode)) {
+    throw new InputError(`unknown mode '${String(c.mode)}' (choose standard or an)`, 'mode');
+  }
+  if (c.mode === 'an') {
+    if (c.alpha === null) throw new InputError('mode an needs an α', 'alpha');
+    if (typeof c.alpha === 'number') validateGlobalAlpha(c.alpha);
+  }
+  positiveInt(c.epochs, 'epochs', 100000);
+  positiveInt(c.batchSize, 'batch', 65536);
+  positiveInt(c.checkpointEvery, 'checkpointEvery', 100000);
+  if (!Number.isFinite(c.optimizer.lr) || c.optimizer.lr <= 0) {
+    throw new InputError(`learning rate must be positive, got ${c.optimizer.lr}`, 'lr');
+  }
+  finiteNonNegative(c.optimizer.weightDecay, 'weightDecay');
+  if (!isLambdaKind(c.loss.lambda)) throw new InputError(`unknown λ(t) '${String(c.loss.lambda)}'`, 'lambda');
+  finiteNonNegative(c.loss.c, 'c');
+  finiteNonNegative(c.loss.smallCe, 'smallCe');
+  if (!Number.isInteger(c.seed) || c.seed < 0) throw new InputError(`seed must be a non-negative integer, got ${c.seed}`, 'seed');
+  return c;
+}

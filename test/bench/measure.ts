@@ -1,0 +1,32 @@
+/** Median of a list of timings. */
+export function median(values: readonly number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+}
+
+/**
+ * Times several variants side by side: round-robin, after warm-up, so slow
+ * phases of a shared machine hit every variant alike. Returns medians in ms.
+ */
+export async function interleaved(
+  variants: Record<string, () => void | Promise<void>>,
+  options: { warmup: number; rounds: number },
+): Promise<Record<string, number>> {
+  const names = Object.keys(variants);
+  for (let i = 0; i < options.warmup; i++) for (const n of names) await variants[n]!();
+  const times: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  for (let r = 0; r < options.rounds; r++) {
+    for (const n of names) {
+      const t0 = performance.now();
+      await variants[n]!();
+      times[n]!.push(performance.now() - t0);
+    }
+  }
+  return Object.fromEntries(names.map((n) => [n, median(times[n]!)]));
+}
+
+export function round(x: number, digits = 3): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

@@ -1,0 +1,25 @@
+import { stepCost } from './step-cost.js';
+
+type Bench = (args: { rounds?: number }) => Promise<Record<string, unknown>>;
+
+const BENCHES: Record<string, Bench> = {
+  'step-cost': stepCost,
+};
+
+/** `npm run bench -- <name>… [--json] [--rounds N]`; no name runs them all. */
+export async function runBenchmarks(argv: string[]): Promise<number> {
+  const json = argv.includes('--json');
+  const roundsAt = argv.indexOf('--rounds');
+  const rounds = roundsAt >= 0 ? Number(argv[roundsAt + 1]) : undefined;
+  const names = argv.filter((a, i) => !a.startsWith('--') && argv[i - 1] !== '--rounds');
+  const unknown = names.filter((n) => !(n in BENCHES));
+  if (unknown.length > 0) {
+    process.stderr.write(`unknown benchmark ${unknown.join(', ')} (available: ${Object.keys(BENCHES).join(', ')})\n`);
+    return 2;
+  }
+  for (const name of names.length > 0 ? names : Object.keys(BENCHES)) {
+    const result = await BENCHES[name]!({ ...(rounds !== undefined ? { rounds } : {}) });
+    process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${name}\n${JSON.stringify(result, null, 2)}\n`);
+  }
+  return 0;
+}

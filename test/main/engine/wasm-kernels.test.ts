@@ -1,0 +1,48 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { maxAbsDiff, onBackend, seeded, useWasmBackend } from '../../helpers/tf.js';
+
+useWasmBackend();
+
+type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
+const cases: Array<{ x: [number, number, number, number]; f: [number, number, number, number]; stride: number; pad: Pad }> = [
+  { x: [2, 7, 7, 3], f: [3, 3, 3, 5], stride: 1, pad: 'same' },
+  { x: [2, 8, 8, 3], f: [3, 3, 3, 5], stride: 2, pad: 'same' },
+  { x: [2, 7, 7, 3], f: [3, 3, 3, 5], stride: 2, pad: 'same' },
+  { x: [2, 9, 9, 4], f: [1, 1, 4, 6], stride: 2, pad: 'valid' },
+  { x: [3, 11, 11, 3], f: [7, 7, 3, 4], stride: 2, pad: [[0, 0], [3, 3], [3, 3], [0, 0]] },
+  { x: [2, 10, 10, 2], f: [3, 3, 2, 3], stride: 1, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
+  // Large enough that the filter gradient is split over the batch.
+  { x: [16, 28, 28, 16], f: [3, 3, 16, 16], stride: 1, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
+];
+
+/** Gradients of Σ r ⊙ conv(x, w) with respect to x and w. */
+function convGrads(xv: Float32Array, wv: Float32Array, c: (typeof cases)[number]): [Float32Array, Float32Array] {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(xv, c.x);
+    const w = tf.tensor4d(wv, c.f);
+    const y = tf.conv2d(x, w, c.stride, c.pad);
+    const r = tf.tensor(seeded(y.size, 7), y.shape);
+    const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), r)))([x, w]);
+    return [dx!.dataSync() as Float32Array, dw!.dataSync() as Float32Array];
+  });
+}
+
+describe('wasm convolution gradients', () => {
+  it.each(cases)('match the cpu backend for x=$x f=$f stride=$stride pad=$pad', async (c) => {
+    const xv = seeded(c.x.reduce((a, b) => a * b), 1);
+    const wv = seeded(c.f.reduce((a, b) => a * b), 2);
+    const [dxRef, dwRef] = await onBackend('cpu', () => convGrads(xv, wv, c));
+    const [dx, dw] = convGrads(xv, wv, c);
+    const scale = Math.max(1, ...Array.from(dwRef, Math.abs));
+    expect(maxAbsDiff(dx, dxRef)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(dw, dwRef) / scale).toBeLessThan(1e-5);
+  });
+
+  it('leave no tensors behind', () => {
+    const before = tf.memory().numTensors;
+    const c = cases[6]!;
+    convGrads(seeded(c.x.reduce((a, b) => a * b), 1), seeded(c.f.reduce((a, b) => a * b), 2), c);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
