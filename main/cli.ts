@@ -1,52 +1,47 @@
 import { InputError } from '../shared/errors.js';
-import { COST_USAGE, costCommand } from './cli/cost-command.js';
-import { TRAIN_USAGE, trainCommand } from './cli/train-command.js';
+import type { Command, CommandIo } from './cli/command.js';
+import { costCmd } from './cli/cost-command.js';
+import { trainCmd } from './cli/train-command.js';
 
-const USAGE = `adjoin — compress CNNs with Adjoined Networks
+/** Every `adjoin` subcommand, in the order `adjoin help` lists them. */
+const COMMANDS: readonly Command[] = [costCmd, trainCmd];
 
-Usage:
-  ${COST_USAGE}
+function usage(): string {
+  return `adjoin — compress CNNs with Adjoined Networks\n\nUsage:\n${COMMANDS.map((c) => `  ${c.usage}`).join('\n\n')}\n`;
+}
 
-  ${TRAIN_USAGE}
-`;
+function processIo(): CommandIo {
+  return {
+    out: (s) => void process.stdout.write(`${s}\n`),
+    err: (s) => void process.stderr.write(s),
+    errIsTty: process.stderr.isTTY === true,
+    onInterrupt: (handler) => {
+      let interrupted = false;
+      process.on('SIGINT', () => {
+        // A second Ctrl-C leaves at once; the first lets the command stop cleanly.
+        if (interrupted) process.exit(130);
+        interrupted = true;
+        process.stderr.write('\nstopping after this step (Ctrl-C again to quit now)…\n');
+        handler();
+      });
+    },
+  };
+}
 
 /** Exit codes: 0 done, 1 the job failed, 2 bad input (nothing written), 130 stopped by the user. */
-export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  const out = (s: string): void => void process.stdout.write(`${s}\n`);
-  const err = (s: string): void => void process.stderr.write(s);
+export async function main(argv: string[], io: CommandIo = processIo()): Promise<number> {
+  const [name, ...rest] = argv;
   try {
-    switch (command) {
-      case 'cost':
-        return costCommand(rest, out);
-      case 'train':
-        return await trainCommand(rest, {
-          out,
-          err,
-          errIsTty: process.stderr.isTTY === true,
-          onInterrupt: (handler) => {
-            let interrupted = false;
-            process.on('SIGINT', () => {
-              // A second Ctrl-C leaves at once; the first checkpoints and stops.
-              if (interrupted) process.exit(130);
-              interrupted = true;
-              err('\nstopping after this step (Ctrl-C again to quit now)…\n');
-              handler();
-            });
-          },
-        });
-      case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        out(USAGE);
-        return command === undefined ? 2 : 0;
-      default:
-        throw new InputError(`unknown command '${command}' (see adjoin help)`, 'command');
+    if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+      io.out(usage());
+      return name === undefined ? 2 : 0;
     }
+    const command = COMMANDS.find((c) => c.name === name);
+    if (command === undefined) throw new InputError(`unknown command '${name}' (see adjoin help)`, 'command');
+    return await command.run(rest, io);
   } catch (e) {
     if (e instanceof InputError) {
-      err(`adjoin: error: ${e.message}\n`);
+      io.err(`adjoin: error: ${e.message}\n`);
       return 2;
     }
     throw e;

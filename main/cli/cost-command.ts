@@ -2,9 +2,10 @@ import { costReport, type CostReport } from '../../shared/model/cost.js';
 import { ARCHITECTURES, STEMS, validateGlobalAlpha, type ModelConfig } from '../../shared/model/config.js';
 import { buildGraph } from '../../shared/model/graph.js';
 import { choiceArg, intArg, numberArg, parse } from './args.js';
+import type { Command } from './command.js';
 import { formatCount } from './format.js';
 
-export const COST_USAGE = `adjoin cost --arch resnet50 --stem imagenet --input 224 --channels 3 --classes 1000 [--alpha 4] [--width 1] [--compress-first-stage] [--json]
+const COST_USAGE = `adjoin cost --arch resnet50 --stem imagenet --input 224 --channels 3 --classes 1000 [--alpha 4] [--width 1] [--compress-first-stage] [--json]
   Parameters and multiply-adds of the full network and, with --alpha, of its small network.`;
 
 export function costCommand(argv: string[], out: (s: string) => void): number {
@@ -56,3 +57,5 @@ export function renderCost(r: CostReport): string {
   }
   return lines.join('\n');
 }
+
+export const costCmd: Command = { name: 'cost', usage: COST_USAGE, run: (argv, io) => costCommand(argv, io.out) };

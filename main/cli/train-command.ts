@@ -6,9 +6,10 @@ import { AUGMENTATIONS, DEFAULT_LOSS, RECIPES, TRAIN_MODES, recipe, validateTrai
 import { loadTrainingData } from '../engine/data/load.js';
 import { train, type StopRequest } from '../engine/train.js';
 import { choiceArg, intArg, numberArg, optionalIntArg, parse } from './args.js';
+import type { Command, CommandIo } from './command.js';
 import { ProgressPrinter } from './progress.js';
 
-export const TRAIN_USAGE = `adjoin train --data <dir|idx folder|synthetic> --arch resnet18 --stem cifar --width 0.25 --mode an --alpha 4 --epochs 10 --batch 64
+const TRAIN_USAGE = `adjoin train --data <dir|idx folder|synthetic> --arch resnet18 --stem cifar --width 0.25 --mode an --alpha 4 --epochs 10 --batch 64
              [--limit-train N] [--limit-val N] [--out DIR] [--resume] [--json]
              [--recipe cifar|imagenet] [--lr X] [--lambda quadratic|linear|one-minus-cos|exp-minus-one] [--c X] [--small-ce β]
              [--augment none|cifar|imagenet] [--seed N] [--compress-first-stage] [--checkpoint-every N]
@@ -16,13 +17,6 @@ export const TRAIN_USAGE = `adjoin train --data <dir|idx folder|synthetic> --arc
 
 function timestamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-}
-
-export interface CommandIo {
-  out: (s: string) => void;
-  err: (s: string) => void;
-  errIsTty: boolean;
-  onInterrupt: (handler: () => void) => void;
 }
 
 export async function trainCommand(argv: string[], io: CommandIo): Promise<number> {
@@ -129,3 +123,5 @@ export async function trainCommand(argv: string[], io: CommandIo): Promise<numbe
       return 1;
   }
 }
+
+export const trainCmd: Command = { name: 'train', usage: TRAIN_USAGE, run: trainCommand };
