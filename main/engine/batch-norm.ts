@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 
 /**
- * Training-mode batch norm — optionally followed by a residual add and a
- * ReLU — as one kernel with a hand-written gradient.
+ * Training-mode batch norm — optionally scaled by a per-channel soft mask
+ * (the DAN super-network), then a residual add and a ReLU — as one kernel
+ * with a hand-written gradient: y = relu?(bn(x)·m + r).
  *
  * Composed from tfjs ops, a training batch norm costs ~15 full-tensor passes
  * forward and backward (moments, broadcasts, the Tile-heavy autodiff of
@@ -13,12 +14,14 @@ import * as tf from '@tensorflow/tfjs';
  * ops are fused by TensorFlow itself.
  */
 export const BN_TRAIN = 'AdjoinBatchNormTrain';
+/** The same with a mask input; its gradient also needs β and the mask. */
+export const BN_TRAIN_MASKED = 'AdjoinBatchNormTrainMasked';
 export const BN_TRAIN_GRAD = 'AdjoinBatchNormTrainGrad';
 
 interface BnAttrs {
   epsilon: number;
   relu: boolean;
-  /** Whether a residual input is added (the gradient then has a fourth part). */
+  /** Whether a residual input is added (the gradient then has a part for it). */
   residual: boolean;
 }
 
@@ -54,7 +57,7 @@ function ioFor(backendName: string, backend: tf.KernelBackend): Io {
 function forwardKernel(backendName: string): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const io = ioFor(backendName, backend as unknown as tf.KernelBackend);
-    const { x, scale, offset, residual } = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { x, scale, offset, residual, mask } = inputs as Record<string, tf.TensorInfo | undefined>;
     const { epsilon, relu } = attrs as unknown as BnAttrs;
     const C = x!.shape[x!.shape.length - 1]!;
     const total = x!.shape.reduce((a, b) => a * b, 1);
@@ -67,6 +70,7 @@ function forwardKernel(backendName: string): tf.KernelFunc {
     const g = io.read(scale!);
     const b = io.read(offset!);
     const r = residual === undefined ? null : io.read(residual);
+    const mk = mask === undefined ? null : io.read(mask);
     const y = io.view(yInfo);
     const mean = io.view(meanInfo);
     const variance = io.view(varInfo);
@@ -86,8 +90,10 @@ function forwardKernel(backendName: string): tf.KernelFunc {
       const v = Math.max(sq[c]! / N - m * m, 0);
       mean[c] = m;
       variance[c] = v;
-      mul[c] = g[c]! / Math.sqrt(v + epsilon);
-      add[c] = b[c]! - m * mul[c]!;
+      const scaleBy = mk === null ? 1 : mk[c]!;
+      const k = g[c]! / Math.sqrt(v + epsilon);
+      mul[c] = k * scaleBy;
+      add[c] = (b[c]! - m * k) * scaleBy;
     }
     for (let o = 0; o < total; o += C) {
       for (let c = 0; c < C; c++) {
@@ -103,7 +109,7 @@ function forwardKernel(backendName: string): tf.KernelFunc {
 function gradKernel(backendName: string): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const io = ioFor(backendName, backend as unknown as tf.KernelBackend);
-    const { dy, y, x, scale, mean, variance } = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { dy, y, x, scale, offset, mask, mean, variance } = inputs as Record<string, tf.TensorInfo | undefined>;
     const { epsilon, relu, residual } = attrs as unknown as BnAttrs;
     const C = x!.shape[x!.shape.length - 1]!;
     const total = x!.shape.reduce((a, b) => a * b, 1);
@@ -112,39 +118,47 @@ function gradKernel(backendName: string): tf.KernelFunc {
     const dgInfo = io.alloc([C]);
     const dbInfo = io.alloc([C]);
     const drInfo = residual ? io.alloc(x!.shape) : null;
+    const dmInfo = mask === undefined ? null : io.alloc([C]);
     const d = io.read(dy!);
     const out = relu ? io.read(y!) : null;
     const xs = io.read(x!);
     const g = io.read(scale!);
+    const beta = offset === undefined ? null : io.read(offset);
+    const mk = mask === undefined ? null : io.read(mask);
     const m = io.read(mean!);
     const v = io.read(variance!);
     const dx = io.view(dxInfo);
     const dg = io.view(dgInfo);
     const db = io.view(dbInfo);
     const dr = drInfo === null ? null : io.view(drInfo);
+    const dm = dmInfo === null ? null : io.view(dmInfo);
     const inv = new Float64Array(C);
     for (let c = 0; c < C; c++) inv[c] = 1 / Math.sqrt(v[c]! + epsilon);
-    const sdy = new Float64Array(C);
-    const sdyx = new Float64Array(C);
-    // The ReLU passes gradient where its output is positive; the add passes it to both operands.
+    // With y = relu?(bn(x)·m + r) and g = ∂L/∂(bn(x)·m + r): the ReLU passes
+    // gradient where its output is positive, the add passes g to r, the mask
+    // gets Σ g·bn(x), and the batch norm receives g·m.
+    const sg = new Float64Array(C);
+    const sgx = new Float64Array(C);
     for (let o = 0; o < total; o += C) {
       for (let c = 0; c < C; c++) {
         const gy = out !== null && out[o + c]! <= 0 ? 0 : d[o + c]!;
-        sdy[c]! += gy;
-        sdyx[c]! += gy * (xs[o + c]! - m[c]!);
+        sg[c]! += gy;
+        sgx[c]! += gy * (xs[o + c]! - m[c]!);
       }
     }
-    // dx = γ·inv·(g − Σg/N − x̂·Σ(g·x̂)/N), with x̂ = (x − μ)·inv.
+    // dx = γ·inv·(g' − Σg'/N − x̂·Σ(g'·x̂)/N), with x̂ = (x − μ)·inv and g' = g·m.
     const k = new Float64Array(C);
     const a = new Float64Array(C);
     const bb = new Float64Array(C);
     for (let c = 0; c < C; c++) {
       const i = inv[c]!;
-      db[c] = sdy[c]!;
-      dg[c] = sdyx[c]! * i;
-      k[c] = g[c]! * i;
-      a[c] = (sdyx[c]! * i * i) / N;
-      bb[c] = sdy[c]! / N;
+      const s = mk === null ? 1 : mk[c]!;
+      if (dm !== null) dm[c] = g[c]! * sgx[c]! * i + beta![c]! * sg[c]!;
+      db[c] = s * sg[c]!;
+      dg[c] = s * sgx[c]! * i;
+      k[c] = s * g[c]! * i;
+      a[c] = (sgx[c]! * i * i) / N;
+      bb[c] = sg[c]! / N;
     }
     for (let o = 0; o < total; o += C) {
       for (let c = 0; c < C; c++) {
@@ -153,7 +167,10 @@ function gradKernel(backendName: string): tf.KernelFunc {
         if (dr !== null) dr[o + c] = gy;
       }
     }
-    return drInfo === null ? [dxInfo, dgInfo, dbInfo] : [dxInfo, dgInfo, dbInfo, drInfo];
+    const outs = [dxInfo, dgInfo, dbInfo];
+    if (drInfo !== null) outs.push(drInfo);
+    if (dmInfo !== null) outs.push(dmInfo);
+    return outs;
   };
 }
 
@@ -166,24 +183,20 @@ function releaseOrphans(): void {
 
 let registered = false;
 
-/** Registers the kernels for the wasm and cpu backends and the forward kernel's gradient. Idempotent. */
-export function registerBatchNormKernels(): void {
-  if (registered) return;
-  registered = true;
-  for (const backendName of ['wasm', 'cpu']) {
-    tf.registerKernel({ kernelName: BN_TRAIN, backendName, kernelFunc: forwardKernel(backendName) });
-    tf.registerKernel({ kernelName: BN_TRAIN_GRAD, backendName, kernelFunc: gradKernel(backendName) });
-  }
-  tf.registerGradient({
-    kernelName: BN_TRAIN,
-    inputsToSave: ['x', 'scale'],
+function gradientFor(masked: boolean): tf.GradConfig {
+  return {
+    kernelName: masked ? BN_TRAIN_MASKED : BN_TRAIN,
+    inputsToSave: masked ? ['x', 'scale', 'offset', 'mask'] : ['x', 'scale'],
     outputsToSave: [true, true, true],
     gradFunc: (dys, saved, attrs) => {
       // The tape calls each input's closure inside its own tidy, so the one
       // kernel call that yields every gradient keeps those it does not return
       // yet; whatever a closure never collects is freed at the next batch norm.
       releaseOrphans();
-      const [x, scale, y, mean, variance] = saved as tf.Tensor[];
+      const t = saved as tf.Tensor[];
+      const [x, scale] = t;
+      const [offset, mask] = masked ? [t[2]!, t[3]!] : [null, null];
+      const [y, mean, variance] = t.slice(masked ? 4 : 2);
       const dy = (dys as tf.Tensor[])[0]!;
       const { epsilon, relu, residual: hasResidual } = attrs as unknown as BnAttrs;
       const ahead: Array<tf.Tensor | undefined> = [];
@@ -191,11 +204,9 @@ export function registerBatchNormKernels(): void {
       const take = (i: number): tf.Tensor => {
         if (!computed) {
           computed = true;
-          const parts = tf.engine().runKernel(
-            BN_TRAIN_GRAD,
-            { dy, y: y!, x: x!, scale: scale!, mean: mean!, variance: variance! },
-            { epsilon, relu, residual: hasResidual },
-          ) as tf.Tensor[];
+          const inputs: tf.NamedTensorMap = { dy, y: y!, x: x!, scale: scale!, mean: mean!, variance: variance! };
+          if (offset !== null && mask !== null) Object.assign(inputs, { offset, mask });
+          const parts = tf.engine().runKernel(BN_TRAIN_GRAD, inputs, { epsilon, relu, residual: hasResidual }) as tf.Tensor[];
           parts.forEach((p, j) => {
             if (j !== i) orphans.add((ahead[j] = tf.keep(p)));
           });
@@ -210,26 +221,46 @@ export function registerBatchNormKernels(): void {
         ahead[i] = undefined;
         return out;
       };
-      return {
-        x: () => take(0),
-        scale: () => take(1),
-        offset: () => take(2),
-        ...(hasResidual ? { residual: () => take(3) } : {}),
-      };
+      const grads: Record<string, () => tf.Tensor> = { x: () => take(0), scale: () => take(1), offset: () => take(2) };
+      let next = 3;
+      if (hasResidual) {
+        const at = next++;
+        grads['residual'] = () => take(at);
+      }
+      if (masked) {
+        const at = next++;
+        grads['mask'] = () => take(at);
+      }
+      return grads;
     },
-  });
+  };
+}
+
+/** Registers the kernels for the wasm and cpu backends and the forward kernels' gradients. Idempotent. */
+export function registerBatchNormKernels(): void {
+  if (registered) return;
+  registered = true;
+  for (const backendName of ['wasm', 'cpu']) {
+    tf.registerKernel({ kernelName: BN_TRAIN, backendName, kernelFunc: forwardKernel(backendName) });
+    tf.registerKernel({ kernelName: BN_TRAIN_MASKED, backendName, kernelFunc: forwardKernel(backendName) });
+    tf.registerKernel({ kernelName: BN_TRAIN_GRAD, backendName, kernelFunc: gradKernel(backendName) });
+  }
+  tf.registerGradient(gradientFor(false));
+  tf.registerGradient(gradientFor(true));
 }
 
 export interface BatchNormTrainOptions {
   epsilon: number;
+  /** Multiplies the normalised output channel by channel (a DAN soft mask). */
+  mask?: tf.Tensor1D | null;
   /** Added after normalisation (a residual shortcut), before the ReLU. */
   residual?: tf.Tensor | null;
   relu?: boolean;
 }
 
 /**
- * relu?(batchNorm(x) + residual?) with batch statistics over all axes but the
- * last. Returns the output and the batch mean and (biased) variance.
+ * relu?(batchNorm(x)·mask? + residual?) with batch statistics over all axes
+ * but the last. Returns the output and the batch mean and (biased) variance.
  */
 export function batchNormTrain(
   x: tf.Tensor,
@@ -240,18 +271,23 @@ export function batchNormTrain(
   const { epsilon } = options;
   const relu = options.relu ?? false;
   const residual = options.residual ?? null;
+  const mask = options.mask ?? null;
   const backend = tf.getBackend();
   if (backend === 'wasm' || backend === 'cpu') {
     registerBatchNormKernels();
     releaseOrphans();
-    const inputs: tf.NamedTensorMap = residual === null ? { x, scale, offset } : { x, scale, offset, residual };
+    const inputs: tf.NamedTensorMap = { x, scale, offset };
+    if (residual !== null) inputs['residual'] = residual;
+    if (mask !== null) inputs['mask'] = mask;
     const attrs = { epsilon, relu, residual: residual !== null };
-    const [y, mean, variance] = tf.engine().runKernel(BN_TRAIN, inputs, attrs) as tf.Tensor[];
+    const kernel = mask === null ? BN_TRAIN : BN_TRAIN_MASKED;
+    const [y, mean, variance] = tf.engine().runKernel(kernel, inputs, attrs) as tf.Tensor[];
     return { y: y!, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
   }
   const axes = x.shape.map((_, i) => i).slice(0, -1);
   const { mean, variance } = tf.moments(x, axes);
   let y = tf.batchNorm(x, mean as tf.Tensor1D, variance as tf.Tensor1D, offset, scale, epsilon);
+  if (mask !== null) y = tf.mul(y, mask);
   if (residual !== null) y = tf.add(y, residual);
   if (relu) y = tf.relu(y);
   return { y, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };

@@ -1,6 +1,4 @@
 import * as tf from '@tensorflow/tfjs';
-import type { EpochEvent } from '../../shared/events.js';
-import type { TrainConfig } from '../../shared/train-config.js';
 import { toStored } from './bundle.js';
 import type { Optimizer } from './optim.js';
 import type { NetworkParams } from './params.js';
@@ -15,16 +13,17 @@ export interface CheckpointPosition {
   globalStep: number;
   orderState: [number, number, number, number];
   augmentState: [number, number, number, number];
-  partial: { lossSum: number; steps: number; correctFull: number; correctSmall: number; seen: number };
+  /** Sums over the steps done in the current epoch. */
+  totals: Record<string, number>;
   elapsedSeconds: number;
 }
 
 interface CheckpointMeta {
   kind: 'adjoin-checkpoint';
   version: number;
-  config: TrainConfig;
+  config: unknown;
   position: CheckpointPosition;
-  history: EpochEvent[];
+  history: unknown[];
   optimizerSteps: number;
   /** Extra state of other loops (the DAN search keeps its temperature here). */
   extra?: unknown;
@@ -36,11 +35,11 @@ const OPT_PREFIX = 'optimizer/';
 export function saveCheckpoint(
   path: string,
   s: {
-    config: TrainConfig;
+    config: unknown;
     params: NetworkParams;
     optimizer: Optimizer;
     position: CheckpointPosition;
-    history: EpochEvent[];
+    history: unknown[];
     extra?: unknown;
     extraTensors?: ReadonlyMap<string, tf.Tensor>;
   },
@@ -64,9 +63,10 @@ export function saveCheckpoint(
 
 export interface CheckpointState {
   path: string;
-  config: TrainConfig;
+  /** As saved; the loop that resumes validates it. */
+  config: unknown;
   position: CheckpointPosition;
-  history: EpochEvent[];
+  history: unknown[];
   extra: unknown;
   extraTensors: Map<string, StoredTensor>;
   /** Copies the saved values into freshly built parameters and optimizer. */

@@ -81,22 +81,24 @@ interface BnArgs {
   params: NetworkParams;
   training: boolean;
   stats: BatchStats[];
-  /** Fused after the batch norm in training mode: `relu(bn(x) + residual)`. */
+  /** `relu?(bn(x)·mask + residual)`: a DAN soft mask, a residual shortcut, a ReLU. */
+  mask?: tf.Tensor1D | null;
   residual?: tf.Tensor | null;
   relu?: boolean;
 }
 
-function batchNorm({ x, layer, path, params, training, stats, residual = null, relu = false }: BnArgs): tf.Tensor {
+function batchNorm({ x, layer, path, params, training, stats, mask = null, residual = null, relu = false }: BnArgs): tf.Tensor {
   const gamma = params.get(paramName.gamma(layer, path)) as tf.Tensor1D;
   const beta = params.get(paramName.beta(layer, path)) as tf.Tensor1D;
   if (!training) {
     const mean = params.get(paramName.mean(layer, path)) as tf.Tensor1D;
     const variance = params.get(paramName.variance(layer, path)) as tf.Tensor1D;
     let y: tf.Tensor = tf.batchNorm(x, mean, variance, beta, gamma, BN_EPSILON);
+    if (mask !== null) y = tf.mul(y, mask);
     if (residual !== null) y = tf.add(y, residual);
     return relu ? tf.relu(y) : y;
   }
-  const { y, mean, variance } = batchNormTrain(x, gamma, beta, { epsilon: BN_EPSILON, residual, relu });
+  const { y, mean, variance } = batchNormTrain(x, gamma, beta, { epsilon: BN_EPSILON, mask, residual, relu });
   stats.push({ layer, path, mean, variance, count: x.size / x.shape[x.rank - 1]! });
   return y;
 }
@@ -216,8 +218,8 @@ export function forward(
   };
 
   const fusion = fusionPlan(graph);
-  // Masks sit between a batch norm and its ReLU, so the masked path is not fused.
-  const fused = (path: Path): boolean => process.env["NOFUSE"] === undefined && training && (path === 'full' || small?.kind === 'sliced');
+  // Fusion changes no value, only how many passes over memory a step makes.
+  const fused = (): boolean => training;
 
   const runNode = (node: GraphNode, path: Path): tf.Tensor | null => {
     const t = path === 'full' ? full : sm;
@@ -239,30 +241,36 @@ export function forward(
         return conv(inp(node.input) as tf.Tensor4D, ws as tf.Tensor4D, node);
       }
       case 'bn': {
-        if (fused(path) && fusion.deferred.has(node.id)) return null;
-        const relu = fused(path) && fusion.bnRelu.has(node.id);
-        const y = batchNorm({ x: inp(node.input) as tf.Tensor4D, layer: node.name, path, params, training, stats, relu });
-        // A batch norm's shift turns masked-off zeros into β: mask again after it.
-        return path === 'small' ? applyMask(y, masks[node.id] ?? null) : y;
+        if (fused() && fusion.deferred.has(node.id)) return null;
+        const relu = fused() && fusion.bnRelu.has(node.id);
+        // A batch norm's shift turns masked-off zeros into β: the mask applies after it.
+        const mask = path === 'small' ? (masks[node.id] ?? null) : null;
+        return batchNorm({ x: inp(node.input) as tf.Tensor4D, layer: node.name, path, params, training, stats, mask, relu });
       }
       case 'relu':
         // A fused kernel upstream already applied it.
-        return fused(path) && fusion.produced.has(node.id) ? inp(node.input) : tf.relu(inp(node.input));
+        return fused() && fusion.produced.has(node.id) ? inp(node.input) : tf.relu(inp(node.input));
       case 'maxpool':
         return maxPool(inp(node.input) as tf.Tensor4D, node.kernel, node.stride, node.pad);
       case 'avgpool':
         return tf.avgPool(inp(node.input) as tf.Tensor4D, node.kernel, node.stride, 'valid');
       case 'add': {
-        const fusedAdd = fused(path) ? fusion.addRelu.get(node.id) : undefined;
+        const fusedAdd = fused() ? fusion.addRelu.get(node.id) : undefined;
         if (fusedAdd !== undefined) {
-          // relu(bn(conv) + shortcut) in one kernel; the ReLU node passes it on.
+          // relu(bn(conv)·m + shortcut) in one kernel; the ReLU node passes it on.
           const bn = graph.nodes[fusedAdd.bn]!;
           if (bn.op !== 'bn') throw new Error(`fusion plan: ${bn.name} is not a batch norm`);
           const n = path === 'small' ? count(sel![node.id]!) : node.shape.c;
-          const x = inp(bn.input);
-          if (x.shape[3] !== n) throw new Error(`${node.name}: the batch-norm side has ${x.shape[3]} channels, the sum ${n}`);
+          const x = inp(bn.input) as tf.Tensor4D;
           const residual = sliceChannels(inp(fusedAdd.other), n);
-          return batchNorm({ x: x as tf.Tensor4D, layer: bn.name, path, params, training, stats, residual, relu: true });
+          const mask = path === 'small' ? (masks[fusedAdd.bn] ?? null) : null;
+          const otherMask = path === 'small' ? (masks[fusedAdd.other] ?? null) : null;
+          const bnArgs = { x, layer: bn.name, path, params, training, stats, mask };
+          if (x.shape[3] === n && mask === otherMask) return batchNorm({ ...bnArgs, residual, relu: true });
+          // An identity shortcut wider than the branch, or carrying another mask:
+          // the sum is narrowed and masked as an unfused add would (below).
+          const sum = tf.add(sliceChannels(batchNorm(bnArgs), n), residual);
+          return tf.relu(applyMask(sum, masks[node.id] ?? null));
         }
         const [a, b] = node.inputs;
         let x = inp(a);

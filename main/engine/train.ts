@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BackendInfo } from '../../shared/backend.js';
-import { InputError, serializeError } from '../../shared/errors.js';
+import { InputError, serializeError, type SerializedError } from '../../shared/errors.js';
 import type {
   DataInfo,
   EpochEvent,
@@ -20,6 +20,7 @@ import { type TrainConfig, validateTrainConfig } from '../../shared/train-config
 import { initBackend } from './backend.js';
 import { saveNetwork } from './bundle.js';
 import { loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint.js';
+import { addTo, freshPosition, runEpochs, type LoopPosition, type StopRequest } from './loop.js';
 import { BatchBuilder, channelStats, type Normalization } from './data/batches.js';
 import type { ImageSplit, TrainingData } from './data/types.js';
 import { evaluate } from './evaluate.js';
@@ -31,8 +32,7 @@ import { Optimizer } from './optim.js';
 import { createParams, type NetworkParams } from './params.js';
 import { Rng } from './rng.js';
 
-/** What the caller may ask of a running job between two steps. */
-export type StopRequest = 'cancel' | 'checkpoint-and-stop';
+export type { StopRequest } from './loop.js';
 
 export interface TrainOptions {
   config: TrainConfig;
@@ -66,11 +66,7 @@ export class TrainingError extends Error {
   }
 }
 
-const CHECKPOINT_FILE = 'checkpoint.ckpt';
-
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
+export const CHECKPOINT_FILE = 'checkpoint.ckpt';
 
 /** Everything a step needs, built once per run. */
 export interface TrainingSetup {
@@ -222,80 +218,39 @@ export function trainStep(
   }
 }
 
-/** The order of the training images for one epoch, from the epoch's own generator state. */
-export function epochOrder(count: number, rng: Rng): Int32Array {
-  const order = new Int32Array(count);
-  for (let i = 0; i < count; i++) order[i] = i;
-  rng.shuffle(order);
-  return order;
-}
-
-interface RunPosition {
-  /** Epochs fully done. */
-  epoch: number;
-  /** Steps done within the current epoch. */
-  step: number;
-  globalStep: number;
-  /** Generator state at the start of the current epoch (its order is derived from it). */
-  orderState: [number, number, number, number];
-  augment: Rng;
-  partial: { lossSum: number; steps: number; correctFull: number; correctSmall: number; seen: number };
-  history: EpochEvent[];
-  elapsedSeconds: number;
-}
-
 /**
  * Trains a standard or adjoined network on `data`, emitting typed events:
  * started, step progress, epoch ends, checkpoints, then finished, cancelled
- * or failed. Returns how the run ended; never throws for a training failure.
+ * or failed. Returns how the run ended; throws only for bad input found
+ * before anything was written.
  */
 export async function train(options: TrainOptions): Promise<TrainOutcome> {
   const { data, emit } = options;
   const outDir = options.outDir ?? null;
   const now = (): number => Date.now();
-  let pos: RunPosition;
   let config = options.config;
   const ckptPath = outDir === null ? null : join(outDir, CHECKPOINT_FILE);
 
   const backend: BackendInfo = await initBackend();
-  let resumedFrom: { epoch: number; step: number } | null = null;
   let checkpoint: CheckpointState | null = null;
   if (options.resume === true) {
-    if (ckptPath === null || !existsSync(ckptPath) && !existsSync(`${ckptPath}.prev`)) {
+    if (ckptPath === null || (!existsSync(ckptPath) && !existsSync(`${ckptPath}.prev`))) {
       throw new InputError(`there is no checkpoint to resume from in ${outDir ?? '(no output folder)'}`, 'resume');
     }
     checkpoint = loadCheckpoint(ckptPath);
-    config = checkpoint.config;
+    config = validateTrainConfig(checkpoint.config as TrainConfig);
   }
   const root = new Rng(config.seed);
   const initRng = root.fork();
-  const orderRng0 = root.fork();
-  const augment0 = root.fork();
+  const orderRng = root.fork();
+  const augment = root.fork();
   const setup = prepareTraining(config, data, initRng);
+  let history: EpochEvent[] = [];
+  let pos: LoopPosition = freshPosition(orderRng.state(), augment);
   if (checkpoint !== null) {
     checkpoint.restoreInto(setup.params, setup.optimizer);
-    pos = {
-      epoch: checkpoint.position.epoch,
-      step: checkpoint.position.step,
-      globalStep: checkpoint.position.globalStep,
-      orderState: checkpoint.position.orderState,
-      augment: new Rng(checkpoint.position.augmentState),
-      partial: { ...checkpoint.position.partial },
-      history: checkpoint.history,
-      elapsedSeconds: checkpoint.position.elapsedSeconds,
-    };
-    resumedFrom = { epoch: pos.epoch, step: pos.step };
-  } else {
-    pos = {
-      epoch: 0,
-      step: 0,
-      globalStep: 0,
-      orderState: orderRng0.state(),
-      augment: augment0,
-      partial: { lossSum: 0, steps: 0, correctFull: 0, correctSmall: 0, seen: 0 },
-      history: [],
-      elapsedSeconds: 0,
-    };
+    pos = { ...checkpoint.position, augment: new Rng(checkpoint.position.augmentState), totals: { ...checkpoint.position.totals } };
+    history = checkpoint.history as EpochEvent[];
   }
   if (outDir !== null) mkdirSync(outDir, { recursive: true });
 
@@ -310,7 +265,7 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
     data: info,
     totalSteps,
     stepsPerEpoch,
-    resumedFrom,
+    resumedFrom: checkpoint === null ? null : { epoch: pos.epoch, step: pos.step },
   });
 
   const writeCheckpoint = (): string | null => {
@@ -319,152 +274,128 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
       config,
       params: setup.params,
       optimizer: setup.optimizer,
-      position: {
-        epoch: pos.epoch,
-        step: pos.step,
-        globalStep: pos.globalStep,
-        orderState: pos.orderState,
-        augmentState: pos.augment.state(),
-        partial: pos.partial,
-        elapsedSeconds: pos.elapsedSeconds,
-      },
-      history: pos.history,
+      position: { ...pos, augmentState: pos.augment.state() },
+      history,
     });
     emit({ type: 'checkpoint', time: now(), epoch: pos.epoch, step: pos.step, path: ckptPath });
     return ckptPath;
   };
-
-  const interval = options.stepEventInterval ?? 250;
-  let lastStepEvent = 0;
-  let stepSecondsAvg: number | null = null;
-  let evalSeconds = 0;
-  const started = performance.now();
-  const elapsedAtStart = pos.elapsedSeconds;
-  const elapsed = (): number => elapsedAtStart + (performance.now() - started) / 1000;
+  const lambdaNow = (progress: number): number => (setup.plan === null ? 0 : lambdaAt(config.loss.lambda, progress));
+  const { inputSize, channels } = config.model;
 
   try {
-    while (pos.epoch < config.epochs) {
-      const epochStart = performance.now();
-      const order = epochOrder(setup.train.count, new Rng(pos.orderState));
-      while (pos.step < stepsPerEpoch) {
-        const stop = options.stopRequested?.() ?? null;
-        if (stop !== null) {
-          pos.elapsedSeconds = elapsed();
-          const path = writeCheckpoint();
-          emit({ type: 'cancelled', time: now(), epoch: pos.epoch + 1, step: pos.step, checkpoint: path });
-          return { status: 'cancelled', checkpoint: path };
-        }
-        options.beforeStep?.(pos.globalStep, setup);
-        const t0 = performance.now();
-        const from = pos.step * config.batchSize;
-        const indices = order.subarray(from, Math.min(from + config.batchSize, order.length));
+    const loop = await runEpochs<StepResult & { lr: number }>({
+      epochs: config.epochs,
+      stepsPerEpoch,
+      batchSize: config.batchSize,
+      trainCount: setup.train.count,
+      position: pos,
+      stepEventInterval: options.stepEventInterval ?? 250,
+      stopRequested: options.stopRequested,
+      beforeStep: (globalStep) => options.beforeStep?.(globalStep, setup),
+      checkpointEvery: config.checkpointEvery,
+      checkpoint: writeCheckpoint,
+      step: (indices, progress) => {
         const batch = setup.batches.build(setup.train, indices, true, pos.augment);
-        const progress = pos.globalStep / totalSteps;
         const lr = lrAt(config.schedule, config.optimizer.lr, progress);
-        const x = tf.tensor4d(batch.x, [indices.length, config.model.inputSize, config.model.inputSize, config.model.channels]);
+        const x = tf.tensor4d(batch.x, [indices.length, inputSize, inputSize, channels]);
         const y = tf.tensor1d(batch.y, 'int32');
-        let r: StepResult;
         try {
-          r = trainStep(setup, x, y, progress, lr);
+          return { ...trainStep(setup, x, y, progress, lr), lr };
         } finally {
           x.dispose();
           y.dispose();
         }
-        pos.step += 1;
-        pos.globalStep += 1;
-        pos.partial.lossSum += r.loss;
-        pos.partial.steps += 1;
-        pos.partial.correctFull += r.correctFull;
-        pos.partial.correctSmall += r.correctSmall ?? 0;
-        pos.partial.seen += indices.length;
-        const dt = (performance.now() - t0) / 1000;
-        // The first steps include kernel set-up; an average weighted to recent steps tracks the real pace.
-        stepSecondsAvg = stepSecondsAvg === null ? dt : 0.9 * stepSecondsAvg + 0.1 * dt;
-        const t = performance.now();
-        if (t - lastStepEvent >= interval || pos.step === stepsPerEpoch) {
-          lastStepEvent = t;
-          const remainingSteps = totalSteps - pos.globalStep;
-          const remainingEvals = config.epochs - pos.epoch;
-          const event: StepEvent = {
-            type: 'step',
-            time: now(),
-            epoch: pos.epoch + 1,
-            step: pos.step,
-            stepsPerEpoch,
-            globalStep: pos.globalStep,
-            totalSteps,
-            progress: pos.globalStep / totalSteps,
-            loss: r.loss,
-            ce: r.ce,
-            kl: r.kl,
-            smallCe: r.smallCe,
-            lambda: setup.plan === null ? 0 : lambdaAt(config.loss.lambda, progress),
-            lr,
-            imagesPerSecond: config.batchSize / stepSecondsAvg,
-            etaSeconds: remainingSteps * stepSecondsAvg + remainingEvals * evalSeconds,
-          };
-          emit(event);
-        }
-        await yieldToEventLoop();
-      }
-      // Epoch end: evaluate both paths with running statistics.
-      const evalStart = performance.now();
-      const val = evaluate(setup, setup.val, { confusion: false });
-      evalSeconds = (performance.now() - evalStart) / 1000;
-      const progress = pos.globalStep / totalSteps;
-      const epochEvent: EpochEvent = {
-        type: 'epoch',
-        time: now(),
-        epoch: pos.epoch + 1,
-        epochs: config.epochs,
-        trainLoss: pos.partial.lossSum / Math.max(pos.partial.steps, 1),
-        trainAccuracy: {
-          full: pos.partial.correctFull / Math.max(pos.partial.seen, 1),
-          small: setup.plan === null ? null : pos.partial.correctSmall / Math.max(pos.partial.seen, 1),
-        },
-        val: { full: val.full!, small: val.small },
-        lambda: setup.plan === null ? 0 : lambdaAt(config.loss.lambda, progress),
-        lr: lrAt(config.schedule, config.optimizer.lr, progress),
-        seconds: (performance.now() - epochStart) / 1000,
-      };
-      pos.history.push(epochEvent);
-      emit(epochEvent);
-      // The next epoch's order comes from a fresh state of the order stream.
-      const orderRng = new Rng(pos.orderState);
-      epochOrder(setup.train.count, orderRng);
-      pos.orderState = orderRng.state();
-      pos.epoch += 1;
-      pos.step = 0;
-      pos.partial = { lossSum: 0, steps: 0, correctFull: 0, correctSmall: 0, seen: 0 };
-      pos.elapsedSeconds = elapsed();
-      if (pos.epoch % config.checkpointEvery === 0 || pos.epoch === config.epochs) writeCheckpoint();
+      },
+      accumulate: (totals, r, images) => {
+        addTo(totals, 'loss', r.loss);
+        addTo(totals, 'steps', 1);
+        addTo(totals, 'correctFull', r.correctFull);
+        addTo(totals, 'correctSmall', r.correctSmall ?? 0);
+        addTo(totals, 'images', images);
+      },
+      reportStep: (r, timing) => {
+        const event: StepEvent = {
+          type: 'step',
+          time: now(),
+          epoch: pos.epoch + 1,
+          step: pos.step,
+          stepsPerEpoch,
+          globalStep: pos.globalStep,
+          totalSteps,
+          progress: pos.globalStep / totalSteps,
+          loss: r.loss,
+          ce: r.ce,
+          kl: r.kl,
+          smallCe: r.smallCe,
+          lambda: lambdaNow(timing.progress),
+          lr: r.lr,
+          imagesPerSecond: timing.imagesPerSecond,
+          etaSeconds: timing.etaSeconds,
+        };
+        emit(event);
+      },
+      endEpoch: (trainSeconds) => {
+        const evalStart = performance.now();
+        // Both paths, batch norms on their running statistics.
+        const val = evaluate(setup, setup.val, { confusion: false });
+        const t = pos.totals;
+        const images = Math.max(t['images'] ?? 0, 1);
+        const progress = pos.globalStep / totalSteps;
+        const event: EpochEvent = {
+          type: 'epoch',
+          time: now(),
+          epoch: pos.epoch + 1,
+          epochs: config.epochs,
+          trainLoss: (t['loss'] ?? 0) / Math.max(t['steps'] ?? 0, 1),
+          trainAccuracy: {
+            full: (t['correctFull'] ?? 0) / images,
+            small: setup.plan === null ? null : (t['correctSmall'] ?? 0) / images,
+          },
+          val: { full: val.full!, small: val.small },
+          lambda: lambdaNow(progress),
+          lr: lrAt(config.schedule, config.optimizer.lr, progress),
+          seconds: trainSeconds + (performance.now() - evalStart) / 1000,
+        };
+        history.push(event);
+        emit(event);
+      },
+    });
+    if (loop.status === 'cancelled') {
+      emit({ type: 'cancelled', time: now(), epoch: pos.epoch + 1, step: pos.step, checkpoint: loop.checkpoint });
+      return { status: 'cancelled', checkpoint: loop.checkpoint };
     }
 
     const final = evaluate(setup, setup.val, { confusion: true });
-    const outputs = outDir === null ? null : await writeOutputs(outDir, setup, info, pos.history, final);
+    const outputs = outDir === null ? null : await writeOutputs(outDir, setup, info, history, final);
     emit({
       type: 'finished',
       time: now(),
       epochs: config.epochs,
       val: { full: final.full!, small: final.small },
       confusion: final.confusion!,
-      seconds: elapsed(),
+      seconds: pos.elapsedSeconds,
       outputs,
     });
     return { status: 'finished', val: { full: final.full!, small: final.small }, outputs };
   } catch (e) {
-    const reason: FailureReason = e instanceof TrainingError ? e.reason : 'error';
-    const where = `epoch ${pos.epoch + 1}, step ${pos.step + 1}`;
-    const message = e instanceof TrainingError ? `${e.message} (${where}); the run was stopped` : `${(e as Error).message} (${where})`;
-    const error = serializeError(e);
-    error.message = message;
+    const failure = describeFailure(e, pos);
     // The last good checkpoint is left as it was.
-    emit({ type: 'failed', time: now(), reason, error, checkpoint: ckptPath !== null && existsSync(ckptPath) ? ckptPath : null });
-    return { status: 'failed', reason, message };
+    emit({ type: 'failed', time: now(), ...failure, checkpoint: ckptPath !== null && existsSync(ckptPath) ? ckptPath : null });
+    return { status: 'failed', reason: failure.reason, message: failure.error.message };
   } finally {
     setup.params.dispose();
     setup.optimizer.dispose();
   }
+}
+
+/** The failed event's reason and error, with where in the run it happened. */
+export function describeFailure(e: unknown, pos: LoopPosition): { reason: FailureReason; error: SerializedError } {
+  const reason: FailureReason = e instanceof TrainingError ? e.reason : 'error';
+  const where = `epoch ${pos.epoch + 1}, step ${pos.step + 1}`;
+  const error = serializeError(e);
+  error.message = e instanceof TrainingError ? `${e.message} (${where}); the run was stopped` : `${error.message} (${where})`;
+  return { reason, error };
 }
 
 async function writeOutputs(
