@@ -1,10 +1,11 @@
 import { InputError } from '../shared/errors.js';
 import type { Command, CommandIo } from './cli/command.js';
 import { costCmd } from './cli/cost-command.js';
+import { searchCmd } from './cli/search-command.js';
 import { trainCmd } from './cli/train-command.js';
 
 /** Every `adjoin` subcommand, in the order `adjoin help` lists them. */
-const COMMANDS: readonly Command[] = [costCmd, trainCmd];
+const COMMANDS: readonly Command[] = [costCmd, trainCmd, searchCmd];
 
 function usage(): string {
   return `adjoin — compress CNNs with Adjoined Networks\n\nUsage:\n${COMMANDS.map((c) => `  ${c.usage}`).join('\n\n')}\n`;

@@ -1,6 +1,8 @@
 import type { BackendInfo } from './backend.js';
 import type { SerializedError } from './errors.js';
 import type { CostReport } from './model/cost.js';
+import type { GroupChoice, SearchConfig } from './dan.js';
+import type { Cost } from './model/cost.js';
 import type { TrainConfig } from './train-config.js';
 
 /** Accuracy and mean cross-entropy of one path on the validation split. */
@@ -129,3 +131,68 @@ export type TrainEvent =
   | CancelledEvent
   | FailedEvent
   | LogEvent;
+
+/** A DAN search began: its groups and the full network it searches in. */
+export interface SearchStartedEvent extends EventBase {
+  type: 'search-started';
+  backend: BackendInfo;
+  config: SearchConfig;
+  data: DataInfo;
+  /** Width groups with their full channel counts. */
+  groups: Array<{ group: string; channels: number }>;
+  full: Cost;
+  totalSteps: number;
+  stepsPerEpoch: number;
+  resumedFrom: { epoch: number; step: number } | null;
+}
+
+export interface SearchStepEvent extends EventBase {
+  type: 'search-step';
+  epoch: number;
+  step: number;
+  stepsPerEpoch: number;
+  globalStep: number;
+  totalSteps: number;
+  progress: number;
+  loss: number;
+  ce: number;
+  kl: number;
+  /** n_f: expected small-network MACs under this step's g, over the full network's MACs. */
+  flops: number;
+  lambda: number;
+  lr: number;
+  tau: number;
+  imagesPerSecond: number;
+  etaSeconds: number;
+}
+
+export interface SearchEpochEvent extends EventBase {
+  type: 'search-epoch';
+  epoch: number;
+  epochs: number;
+  tau: number;
+  /** Expected small-network MACs under softmax(η/τ), and those of the argmax architecture. */
+  expectedMacs: number;
+  argmax: Cost;
+  groups: GroupChoice[];
+  trainLoss: number;
+  /** The full network and the argmax small network on the validation split. */
+  val: { full: PathMetrics; small: PathMetrics };
+  seconds: number;
+}
+
+/** The search's answer: an α per width group, ready for adjoined training. */
+export interface SearchResultEvent extends EventBase {
+  type: 'search-result';
+  alphas: Record<string, number>;
+  cost: { full: Cost; small: Cost };
+  groups: GroupChoice[];
+  /** Per epoch, per group, softmax(η/τ): the width-choice heatmap. */
+  history: Array<{ epoch: number; tau: number; probabilities: Record<string, number[]> }>;
+  seconds: number;
+}
+
+export type SearchEvent = SearchStartedEvent | SearchStepEvent | SearchEpochEvent | SearchResultEvent;
+
+/** Everything an engine job reports: a search, a training run, or a search then a training run. */
+export type EngineEvent = TrainEvent | SearchEvent;

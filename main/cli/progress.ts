@@ -1,4 +1,4 @@
-import type { TrainEvent } from '../../shared/events.js';
+import type { EngineEvent } from '../../shared/events.js';
 import { formatCount, formatDuration, percent } from './format.js';
 
 /**
@@ -19,13 +19,13 @@ export class ProgressPrinter {
     this.write(`${s}\n`);
   }
 
-  handle(e: TrainEvent): void {
+  handle(e: EngineEvent): void {
     switch (e.type) {
       case 'started': {
         const c = e.config;
         const m = c.model;
         this.line(
-          `training ${m.arch} (${m.stem} stem, width ${m.width}) ${c.mode === 'an' ? `adjoined, α=${JSON.stringify(c.alpha)}` : 'standard'} on ${e.data.name}: ` +
+          `training ${m.arch} (${m.stem} stem, width ${m.width}) ${c.mode === 'standard' ? 'standard' : typeof c.alpha === 'number' ? `adjoined, α=${c.alpha}` : `adjoined, per-group α (${Object.keys(c.alpha ?? {}).length} groups)`} on ${e.data.name}: ` +
             `${e.data.trainCount} train / ${e.data.valCount} val images, ${e.data.classes.length} classes, ${m.inputSize}×${m.inputSize}×${m.channels}`,
         );
         this.line(`backend: ${e.backend.label} — ${e.backend.device}`);
@@ -88,6 +88,38 @@ export class ProgressPrinter {
         break;
       case 'log':
         this.line(e.message);
+        break;
+      case 'search-started':
+        this.line(
+          `searching ${e.config.model.arch} widths over α ∈ {${e.config.space.join(', ')}} for ${e.groups.length} width groups on ${e.data.name} ` +
+            `(${e.data.trainCount} train / ${e.data.valCount} val), γ=${e.config.gamma}`,
+        );
+        this.line(`backend: ${e.backend.label} — ${e.backend.device}`);
+        break;
+      case 'search-step': {
+        if (!this.tty) return;
+        const parts = [
+          `search epoch ${e.epoch}`,
+          `${e.step}/${e.stepsPerEpoch}`,
+          `loss ${e.loss.toFixed(4)}`,
+          `n_f ${e.flops.toFixed(3)}`,
+          `τ ${e.tau.toFixed(2)}`,
+          `${e.imagesPerSecond.toFixed(0)} img/s`,
+          `ETA ${formatDuration(e.etaSeconds)}`,
+        ];
+        this.write(`\r\x1b[2K${parts.join('  ')}`);
+        this.barShown = true;
+        break;
+      }
+      case 'search-epoch':
+        this.line(
+          `search epoch ${e.epoch}/${e.epochs}: τ ${e.tau.toFixed(2)}  expected small MACs ${formatCount(e.expectedMacs)}  ` +
+            `argmax ${formatCount(e.argmax.macs)} MACs / ${e.argmax.params.toLocaleString('en-US')} params  val full ${percent(e.val.full.accuracy)} small ${percent(e.val.small.accuracy)}`,
+        );
+        break;
+      case 'search-result':
+        this.line(`found: ${Object.entries(e.alphas).map(([g, a]) => `${g}=${a}`).join(' ')}`);
+        this.line(`small network: ${e.cost.small.params.toLocaleString('en-US')} params, ${formatCount(e.cost.small.macs)} MACs (full: ${formatCount(e.cost.full.macs)})`);
         break;
     }
   }

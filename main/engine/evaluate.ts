@@ -4,7 +4,7 @@ import type { ModelGraph } from '../../shared/model/graph.js';
 import type { SmallPlan } from '../../shared/model/plan.js';
 import type { BatchBuilder } from './data/batches.js';
 import type { ImageSplit } from './data/types.js';
-import { forward } from './forward.js';
+import { forward, type SmallPathSpec } from './forward.js';
 import type { NetworkParams } from './params.js';
 
 export interface EvaluationTarget {
@@ -28,8 +28,14 @@ const EVAL_BATCH = 200;
  * Accuracy and cross-entropy of both paths on a split, batch norms in
  * inference mode, without augmentation.
  */
-export function evaluate(target: EvaluationTarget, split: ImageSplit, options: { confusion: boolean; full?: boolean }): Evaluation {
+export function evaluate(
+  target: EvaluationTarget,
+  split: ImageSplit,
+  options: { confusion: boolean; full?: boolean; small?: SmallPathSpec | null },
+): Evaluation {
   const { graph, params, plan, batches } = target;
+  // The small path as trained (sliced by the plan) unless the caller gives another (a DAN argmax mask).
+  const smallPath: SmallPathSpec | null = options.small !== undefined ? options.small : plan === null ? null : { kind: 'sliced', plan };
   const { inputSize, channels, classes } = target.config.model;
   const doFull = options.full ?? true;
   const sums = { full: { correct: 0, loss: 0 }, small: { correct: 0, loss: 0 } };
@@ -46,7 +52,7 @@ export function evaluate(target: EvaluationTarget, split: ImageSplit, options: {
       const out = forward(graph, params, x, {
         training: false,
         full: doFull,
-        small: plan === null ? null : { kind: 'sliced', plan },
+        small: smallPath,
       });
       const measured: tf.Tensor[] = [];
       for (const logits of [out.full, out.small]) {
@@ -58,7 +64,7 @@ export function evaluate(target: EvaluationTarget, split: ImageSplit, options: {
       }
       return measured;
     });
-    const keys: Array<'full' | 'small'> = [...(doFull ? (['full'] as const) : []), ...(plan === null ? [] : (['small'] as const))];
+    const keys: Array<'full' | 'small'> = [...(doFull ? (['full'] as const) : []), ...(smallPath === null ? [] : (['small'] as const))];
     keys.forEach((key, k) => {
       sums[key].correct += results[3 * k]!.dataSync()[0]!;
       sums[key].loss += results[3 * k + 1]!.dataSync()[0]!;
@@ -76,7 +82,7 @@ export function evaluate(target: EvaluationTarget, split: ImageSplit, options: {
   });
   return {
     full: doFull ? metrics(sums.full) : null,
-    small: plan === null ? null : metrics(sums.small),
+    small: smallPath === null ? null : metrics(sums.small),
     confusion,
   };
 }

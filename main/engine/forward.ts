@@ -4,6 +4,7 @@ import type { ConvNode, GraphNode, ModelGraph } from '../../shared/model/graph.j
 import type { SmallPlan } from '../../shared/model/plan.js';
 import { count, isPrefix, type Selection } from '../../shared/model/selection.js';
 import { batchNormTrain } from './batch-norm.js';
+import { propagateMasks } from './soft-masks.js';
 import { type NetworkParams, type Path, paramName } from './params.js';
 
 export const BN_EPSILON = 1e-5;
@@ -46,7 +47,7 @@ export interface ForwardResult {
   masks: ReadonlyArray<tf.Tensor1D | null>;
 }
 
-function sliceChannels(x: tf.Tensor, n: number): tf.Tensor {
+export function sliceChannels(x: tf.Tensor, n: number): tf.Tensor {
   const c = x.shape[x.shape.length - 1]!;
   if (n === c) return x;
   const begin = x.shape.map(() => 0);
@@ -130,13 +131,6 @@ function applyMask(x: tf.Tensor, mask: tf.Tensor1D | null): tf.Tensor {
   return mask === null ? x : tf.mul(x, mask);
 }
 
-function combineMasks(a: tf.Tensor1D | null, b: tf.Tensor1D | null, n: number): tf.Tensor1D | null {
-  const ca = a === null ? null : (sliceChannels(a, n) as tf.Tensor1D);
-  const cb = b === null ? null : (sliceChannels(b, n) as tf.Tensor1D);
-  if (ca === null) return cb;
-  if (cb === null || ca === cb) return ca;
-  return tf.mul(ca, cb);
-}
 
 /**
  * Batch norms whose output only feeds a ReLU, or only a residual add whose
@@ -308,47 +302,10 @@ export function forward(
     }
   };
 
-  const maskOf = (node: GraphNode): tf.Tensor1D | null => {
-    if (small?.kind !== 'masked') return null;
-    switch (node.op) {
-      case 'input':
-        return null;
-      case 'conv': {
-        if (node.group === null) return null;
-        const m = small.masks.get(node.group);
-        if (m === undefined) throw new Error(`no soft mask for width group ${node.group}`);
-        return m;
-      }
-      case 'add': {
-        const n = count(sel![node.id]!);
-        return combineMasks(masks[node.inputs[0]] ?? null, masks[node.inputs[1]] ?? null, n);
-      }
-      case 'concat': {
-        const parts = node.inputs.map((i) => masks[i] ?? null);
-        if (parts.every((m) => m === null)) return null;
-        return tf.concat(
-          parts.map((m, k) => m ?? tf.ones([count(sel![node.inputs[k]!]!)])),
-          0,
-        ) as tf.Tensor1D;
-      }
-      case 'slice':
-        return masks[node.input] === null ? null : (sliceChannels(masks[node.input]!, node.shape.c) as tf.Tensor1D);
-      case 'dense':
-        return null;
-      default:
-        return masks[node.input] ?? null;
-    }
-  };
-
+  if (small?.kind === 'masked') masks.push(...propagateMasks(graph, small.plan, small.masks));
   for (const node of graph.nodes) {
     full.push(doFull ? runNode(node, 'full') : null);
-    if (small !== null) {
-      masks.push(maskOf(node));
-      sm.push(runNode(node, 'small'));
-    } else {
-      masks.push(null);
-      sm.push(null);
-    }
+    sm.push(small !== null ? runNode(node, 'small') : null);
   }
   return {
     full: doFull ? (full[graph.output] as tf.Tensor2D) : null,

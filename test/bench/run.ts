@@ -1,9 +1,11 @@
+import { searchCost } from './search-cost.js';
 import { stepCost } from './step-cost.js';
 
 type Bench = (args: { rounds?: number }) => Promise<Record<string, unknown>>;
 
 const BENCHES: Record<string, Bench> = {
   'step-cost': stepCost,
+  'search-cost': searchCost,
 };
 
 /** `npm run bench -- <name>… [--json] [--rounds N]`; no name runs them all. */

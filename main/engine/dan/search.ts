@@ -1,0 +1,377 @@
+import * as tf from '@tensorflow/tfjs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type SearchConfig, tauAt, validateSearchConfig } from '../../../shared/dan.js';
+import { InputError } from '../../../shared/errors.js';
+import type { EngineEvent, SearchEpochEvent, SearchResultEvent } from '../../../shared/events.js';
+import { costReport, type Cost } from '../../../shared/model/cost.js';
+import { buildGraph, type ModelGraph } from '../../../shared/model/graph.js';
+import { lambdaAt, lrAt } from '../../../shared/schedules.js';
+import { initBackend } from '../backend.js';
+import { loadCheckpoint, saveCheckpoint, type CheckpointState } from '../checkpoint.js';
+import { BatchBuilder, channelStats, type Normalization } from '../data/batches.js';
+import type { ImageSplit, TrainingData } from '../data/types.js';
+import { evaluate } from '../evaluate.js';
+import { forward, updateRunningStats, type BatchStats } from '../forward.js';
+import { adjoinedLoss } from '../loss.js';
+import { addTo, freshPosition, runEpochs, type LoopPosition, type StopRequest } from '../loop.js';
+import { Optimizer } from '../optim.js';
+import { createParams, type NetworkParams } from '../params.js';
+import { Rng } from '../rng.js';
+import { expectedMacs, propagateMasks } from '../soft-masks.js';
+import { CHECKPOINT_FILE, TrainingError, dataInfo, describeFailure } from '../train.js';
+import { SearchSpace } from './search-space.js';
+
+export interface SearchSetup {
+  config: SearchConfig;
+  graph: ModelGraph;
+  space: SearchSpace;
+  params: NetworkParams;
+  /** Network weights. */
+  optimizer: Optimizer;
+  /** Architecture logits η. */
+  archOptimizer: Optimizer;
+  fullMacs: number;
+  norm: Normalization;
+  batches: BatchBuilder;
+  train: ImageSplit;
+  val: ImageSplit;
+  stepsPerEpoch: number;
+  totalSteps: number;
+}
+
+export function prepareSearch(config: SearchConfig, data: TrainingData, initRng: Rng): SearchSetup {
+  validateSearchConfig(config);
+  if (data.classes.length !== config.model.classes) {
+    throw new InputError(`the model has ${config.model.classes} classes but the data has ${data.classes.length}`, 'classes');
+  }
+  const graph = buildGraph(config.model);
+  if (graph.groups.length === 0) throw new InputError(`${config.model.arch} has no adjoined layers to search`, 'arch');
+  let space: SearchSpace;
+  try {
+    space = new SearchSpace(graph, config.space);
+  } catch (e) {
+    throw new InputError((e as Error).message, 'space');
+  }
+  const norm = channelStats(data, config.model.channels);
+  const stepsPerEpoch = Math.ceil(data.train.count / config.batchSize);
+  return {
+    config,
+    graph,
+    space,
+    params: createParams(graph, space.plan, initRng),
+    optimizer: new Optimizer(config.optimizer),
+    archOptimizer: new Optimizer({ kind: 'adam', lr: config.archLr, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }),
+    fullMacs: costReport(graph).full.macs,
+    norm,
+    batches: new BatchBuilder(data, config.model.inputSize, config.model.channels, norm, config.augmentation),
+    train: data.train,
+    val: data.val,
+    stepsPerEpoch,
+    totalSteps: stepsPerEpoch * config.epochs,
+  };
+}
+
+export interface SearchStepResult {
+  loss: number;
+  ce: number;
+  kl: number;
+  /** n_f of this step. */
+  flops: number;
+}
+
+/**
+ * One step of the DAN loss CE(p) + λ(t)·(c·KL(p‖q) + γ·n_f) + β·CE(q) on the
+ * super-network: the small path runs one convolution per layer at the widest
+ * candidate and scales channels by the soft masks; weights and η both move.
+ */
+export function searchStep(
+  setup: SearchSetup,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  progress: number,
+  lr: number,
+  tau: number,
+  noise: ReadonlyMap<string, Float32Array> | null,
+): SearchStepResult {
+  const { config, graph, space, params } = setup;
+  const lambda = lambdaAt(config.loss.lambda, progress);
+  let stats: BatchStats[] = [];
+  const kept: tf.Tensor[] = [];
+  const keep = <T extends tf.Tensor>(t: T): T => {
+    kept.push(tf.keep(t));
+    return t;
+  };
+  let ce: tf.Scalar | null = null;
+  let kl: tf.Scalar | null = null;
+  let flops: tf.Scalar | null = null;
+  const etas = space.etaVariables();
+  const vars = [...params.trainable.values(), ...etas.values()];
+  const nameOf = new Map<string, string>();
+  for (const [name, v] of [...params.trainable, ...etas]) nameOf.set(v.name, name);
+
+  const { value, grads } = tf.variableGrads(() => {
+    const { masks } = space.softMasks(tau, noise);
+    const out = forward(graph, params, x, { training: true, small: { kind: 'masked', plan: space.plan, masks } });
+    stats = out.stats;
+    for (const s of stats) {
+      keep(s.mean);
+      keep(s.variance);
+    }
+    const terms = adjoinedLoss(y, out.full!, out.small!, { lambda, c: config.loss.c, beta: config.loss.smallCe });
+    ce = keep(terms.ce);
+    kl = keep(terms.kl);
+    flops = keep(tf.div(expectedMacs(graph, space.plan, out.masks), setup.fullMacs) as tf.Scalar);
+    return tf.add(terms.total, tf.mul(flops, lambda * config.gamma)) as tf.Scalar;
+  }, vars);
+
+  try {
+    const loss = value.dataSync()[0]!;
+    if (!Number.isFinite(loss)) {
+      throw new TrainingError('nan_loss', `the loss became ${loss} at learning rate ${lr.toPrecision(3)}`);
+    }
+    const weightGrads: tf.NamedTensorMap = {};
+    const etaGrads: tf.NamedTensorMap = {};
+    for (const [vname, g] of Object.entries(grads)) {
+      const name = nameOf.get(vname)!;
+      (name.startsWith('eta/') ? etaGrads : weightGrads)[name] = g;
+    }
+    setup.optimizer.apply(params.trainable, weightGrads, lr);
+    setup.archOptimizer.apply(etas, etaGrads, config.archLr);
+    updateRunningStats(params, stats);
+    const read = (t: tf.Scalar | null): number => t!.dataSync()[0]!;
+    return { loss, ce: read(ce), kl: read(kl), flops: read(flops) };
+  } finally {
+    value.dispose();
+    tf.dispose(Object.values(grads));
+    tf.dispose(kept);
+  }
+}
+
+/** Expected small-network MACs under softmax(η/τ), without noise. */
+export function expectedMacsAt(setup: SearchSetup, tau: number): number {
+  return tf.tidy(() => {
+    const { masks } = setup.space.softMasks(tau, null);
+    return expectedMacs(setup.graph, setup.space.plan, propagateMasks(setup.graph, setup.space.plan, masks)).dataSync()[0]!;
+  });
+}
+
+export interface SearchOptions {
+  config: SearchConfig;
+  data: TrainingData;
+  emit: (event: EngineEvent) => void;
+  stopRequested?: () => StopRequest | null;
+  outDir?: string | null;
+  resume?: boolean;
+  stepEventInterval?: number;
+}
+
+export type SearchOutcome =
+  | { status: 'finished'; alphas: Record<string, number>; cost: { full: Cost; small: Cost } }
+  | { status: 'cancelled'; checkpoint: string | null }
+  | { status: 'failed'; reason: string; message: string };
+
+interface SearchExtra {
+  noise: Record<string, number[]> | null;
+  history: SearchResultEvent['history'];
+  archOptimizerSteps: number;
+}
+
+/**
+ * Searches per-group widths (paper section 5) and emits search-started,
+ * search-step, search-epoch (the distribution g of every group, τ, expected
+ * MACs), checkpoints, and finally search-result with the α map.
+ */
+export async function search(options: SearchOptions): Promise<SearchOutcome> {
+  const { data, emit } = options;
+  const outDir = options.outDir ?? null;
+  const now = (): number => Date.now();
+  const ckptPath = outDir === null ? null : join(outDir, CHECKPOINT_FILE);
+  let config = options.config;
+  const backend = await initBackend();
+  let checkpoint: CheckpointState | null = null;
+  if (options.resume === true) {
+    if (ckptPath === null || (!existsSync(ckptPath) && !existsSync(`${ckptPath}.prev`))) {
+      throw new InputError(`there is no checkpoint to resume from in ${outDir ?? '(no output folder)'}`, 'resume');
+    }
+    checkpoint = loadCheckpoint(ckptPath);
+    config = validateSearchConfig(checkpoint.config as SearchConfig);
+  }
+  const root = new Rng(config.seed);
+  const initRng = root.fork();
+  const orderRng = root.fork();
+  const augment = root.fork();
+  const noiseRng = root.fork();
+  const setup = prepareSearch(config, data, initRng);
+  const { space } = setup;
+  let pos: LoopPosition = freshPosition(orderRng.state(), augment);
+  let extra: SearchExtra = { noise: null, history: [], archOptimizerSteps: 0 };
+  if (checkpoint !== null) {
+    checkpoint.restoreInto(setup.params, setup.optimizer);
+    pos = { ...checkpoint.position, augment: new Rng(checkpoint.position.augmentState), totals: { ...checkpoint.position.totals } };
+    extra = checkpoint.extra as SearchExtra;
+    const slots = new Map<string, tf.Tensor>();
+    for (const [name, t] of checkpoint.extraTensors) {
+      const v = tf.tensor(t.data, t.shape, 'float32');
+      if (name.startsWith('eta/')) {
+        space.etaVariables().get(name)?.assign(v);
+        v.dispose();
+      } else slots.set(name.replace(/^arch\//, ''), v);
+    }
+    setup.archOptimizer.restore(extra.archOptimizerSteps, slots);
+    tf.dispose([...slots.values()]);
+  }
+  // The authors draw the noise once per layer and keep it; `fresh` redraws it every step.
+  const fixedNoise =
+    config.noise === 'fixed'
+      ? extra.noise !== null
+        ? new Map(Object.entries(extra.noise).map(([k, v]) => [k, Float32Array.from(v)]))
+        : space.drawNoise(noiseRng)
+      : null;
+  extra.noise = fixedNoise === null ? null : Object.fromEntries([...fixedNoise].map(([k, v]) => [k, Array.from(v)]));
+  if (outDir !== null) mkdirSync(outDir, { recursive: true });
+
+  const { stepsPerEpoch, totalSteps } = setup;
+  const info = dataInfo(data, setup.norm);
+  emit({
+    type: 'search-started',
+    time: now(),
+    backend,
+    config,
+    data: info,
+    groups: space.groups.map((g) => ({ group: g.group, channels: g.channels })),
+    full: costReport(setup.graph).full,
+    totalSteps,
+    stepsPerEpoch,
+    resumedFrom: checkpoint === null ? null : { epoch: pos.epoch, step: pos.step },
+  });
+
+  const writeCheckpoint = (): string | null => {
+    if (ckptPath === null) return null;
+    const state = setup.archOptimizer.state();
+    const extraTensors = new Map<string, tf.Tensor>([...space.etaVariables(), ...[...state.slots].map(([k, v]) => [`arch/${k}`, v] as const)]);
+    extra.archOptimizerSteps = state.steps;
+    saveCheckpoint(ckptPath, {
+      config,
+      params: setup.params,
+      optimizer: setup.optimizer,
+      position: { ...pos, augmentState: pos.augment.state() },
+      history: [],
+      extra,
+      extraTensors,
+    });
+    emit({ type: 'checkpoint', time: now(), epoch: pos.epoch, step: pos.step, path: ckptPath });
+    return ckptPath;
+  };
+
+  const { inputSize, channels } = config.model;
+  try {
+    const loop = await runEpochs<SearchStepResult & { lr: number; tau: number }>({
+      epochs: config.epochs,
+      stepsPerEpoch,
+      batchSize: config.batchSize,
+      trainCount: setup.train.count,
+      position: pos,
+      stepEventInterval: options.stepEventInterval ?? 250,
+      stopRequested: options.stopRequested,
+      checkpointEvery: config.checkpointEvery,
+      checkpoint: writeCheckpoint,
+      step: (indices, progress) => {
+        const batch = setup.batches.build(setup.train, indices, true, pos.augment);
+        const lr = lrAt(config.schedule, config.optimizer.lr, progress);
+        const tau = tauAt(config.tau, pos.epoch);
+        const noise = fixedNoise ?? space.drawNoise(pos.augment);
+        const x = tf.tensor4d(batch.x, [indices.length, inputSize, inputSize, channels]);
+        const y = tf.tensor1d(batch.y, 'int32');
+        try {
+          return { ...searchStep(setup, x, y, progress, lr, tau, noise), lr, tau };
+        } finally {
+          x.dispose();
+          y.dispose();
+        }
+      },
+      accumulate: (totals, r) => {
+        addTo(totals, 'loss', r.loss);
+        addTo(totals, 'steps', 1);
+      },
+      reportStep: (r, timing) =>
+        emit({
+          type: 'search-step',
+          time: now(),
+          epoch: pos.epoch + 1,
+          step: pos.step,
+          stepsPerEpoch,
+          globalStep: pos.globalStep,
+          totalSteps,
+          progress: pos.globalStep / totalSteps,
+          loss: r.loss,
+          ce: r.ce,
+          kl: r.kl,
+          flops: r.flops,
+          lambda: lambdaAt(config.loss.lambda, timing.progress),
+          lr: r.lr,
+          tau: r.tau,
+          imagesPerSecond: timing.imagesPerSecond,
+          etaSeconds: timing.etaSeconds,
+        }),
+      endEpoch: (trainSeconds) => {
+        const evalStart = performance.now();
+        const tau = tauAt(config.tau, pos.epoch);
+        const hard = space.argmaxMasks();
+        let val;
+        try {
+          val = evaluate(
+            { graph: setup.graph, params: setup.params, plan: null, batches: setup.batches, config },
+            setup.val,
+            { confusion: false, small: { kind: 'masked', plan: space.plan, masks: hard } },
+          );
+        } finally {
+          tf.dispose([...hard.values()]);
+        }
+        const groups = space.report(tau);
+        extra.history.push({ epoch: pos.epoch + 1, tau, probabilities: Object.fromEntries(groups.map((g) => [g.group, g.probabilities])) });
+        const event: SearchEpochEvent = {
+          type: 'search-epoch',
+          time: now(),
+          epoch: pos.epoch + 1,
+          epochs: config.epochs,
+          tau,
+          expectedMacs: expectedMacsAt(setup, tau),
+          argmax: costReport(setup.graph, space.choice()).small!,
+          groups,
+          trainLoss: (pos.totals['loss'] ?? 0) / Math.max(pos.totals['steps'] ?? 0, 1),
+          val: { full: val.full!, small: val.small! },
+          seconds: trainSeconds + (performance.now() - evalStart) / 1000,
+        };
+        emit(event);
+      },
+    });
+    if (loop.status === 'cancelled') {
+      emit({ type: 'cancelled', time: now(), epoch: pos.epoch + 1, step: pos.step, checkpoint: loop.checkpoint });
+      return { status: 'cancelled', checkpoint: loop.checkpoint };
+    }
+    const alphas = space.choice();
+    const report = costReport(setup.graph, alphas);
+    const result: SearchResultEvent = {
+      type: 'search-result',
+      time: now(),
+      alphas,
+      cost: { full: report.full, small: report.small! },
+      groups: space.report(tauAt(config.tau, config.epochs - 1)),
+      history: extra.history,
+      seconds: pos.elapsedSeconds,
+    };
+    if (outDir !== null) writeFileSync(join(outDir, 'search.json'), JSON.stringify({ config, data: info, ...result }, null, 2));
+    emit(result);
+    return { status: 'finished', alphas, cost: result.cost };
+  } catch (e) {
+    const failure = describeFailure(e, pos);
+    emit({ type: 'failed', time: now(), ...failure, checkpoint: ckptPath !== null && existsSync(ckptPath) ? ckptPath : null });
+    return { status: 'failed', reason: failure.reason, message: failure.error.message };
+  } finally {
+    setup.params.dispose();
+    setup.optimizer.dispose();
+    setup.archOptimizer.dispose();
+    space.dispose();
+  }
+}

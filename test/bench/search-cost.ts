@@ -1,0 +1,55 @@
+import * as tf from '@tensorflow/tfjs';
+import { DEFAULT_ARCH_LR, DEFAULT_TAU } from '../../shared/dan.js';
+import { DEFAULT_LOSS, recipe } from '../../shared/train-config.js';
+import type { ModelConfig } from '../../shared/model/config.js';
+import { initBackend } from '../../main/engine/backend.js';
+import { synthesize } from '../../main/engine/data/synthetic.js';
+import { prepareSearch, searchStep } from '../../main/engine/dan/search.js';
+import { Rng } from '../../main/engine/rng.js';
+import { prepareTraining, trainStep } from '../../main/engine/train.js';
+import { interleaved, round } from './measure.js';
+
+/**
+ * One DAN search step over A = {1, 2, 4, 8, 16} vs one standard step of the
+ * same model and batch, side by side. The super-network runs one full path
+ * and one soft-masked path: about 2×; a per-candidate implementation would
+ * run six convolutions per layer.
+ */
+export async function searchCost(args: { rounds?: number }): Promise<Record<string, unknown>> {
+  const backend = await initBackend();
+  const batch = 64;
+  const model: ModelConfig = { arch: 'resnet18', stem: 'cifar', inputSize: 28, channels: 1, classes: 10, width: 0.25, compressFirstStage: false };
+  const data = synthesize({ classes: 10, size: 28, channels: 1, train: batch, val: 10, seed: 0 });
+  const base = { epochs: 1, batchSize: batch, ...recipe('cifar'), loss: DEFAULT_LOSS, seed: 0, checkpointEvery: 1 };
+  const standard = prepareTraining({ ...base, model, mode: 'standard', alpha: null }, data, new Rng(1));
+  const space = [1, 2, 4, 8, 16];
+  const searching = prepareSearch(
+    { ...base, model, space, gamma: 1, archLr: DEFAULT_ARCH_LR, tau: DEFAULT_TAU, noise: 'fresh' },
+    data,
+    new Rng(1),
+  );
+  const b = standard.batches.build(data.train, Array.from({ length: batch }, (_, i) => i), true, new Rng(2));
+  const x = tf.tensor4d(b.x, [batch, 28, 28, 1]);
+  const y = tf.tensor1d(b.y, 'int32');
+  const noiseRng = new Rng(3);
+  const ms = await interleaved(
+    {
+      standard: () => void trainStep(standard, x, y, 0.5, 0.01),
+      search: () => void searchStep(searching, x, y, 0.5, 0.01, 10, searching.space.drawNoise(noiseRng)),
+    },
+    { warmup: 2, rounds: args.rounds ?? 8 },
+  );
+  const ratio = ms['search']! / ms['standard']!;
+  return {
+    benchmark: 'search-cost',
+    standard_step_ms: round(ms['standard']!, 1),
+    search_step_ms: round(ms['search']!, 1),
+    search_over_standard: round(ratio),
+    at_most_2_2: ratio <= 2.2,
+    space,
+    groups: searching.space.groups.length,
+    backend: backend.kind,
+    device: backend.device,
+    model: 'resnet18 cifar-stem width 0.25, 28×28×1, 10 classes, batch 64',
+  };
+}
