@@ -42,8 +42,8 @@ export interface StartedEvent extends EventBase {
   resumedFrom: { epoch: number; step: number } | null;
 }
 
-export interface StepEvent extends EventBase {
-  type: 'step';
+/** Where a training-like job is, as its progress bar shows it. */
+export interface StepProgress extends EventBase {
   /** 1-based epoch and step within it. */
   epoch: number;
   step: number;
@@ -54,12 +54,16 @@ export interface StepEvent extends EventBase {
   progress: number;
   loss: number;
   ce: number;
-  kl: number | null;
-  smallCe: number | null;
   lambda: number;
   lr: number;
   imagesPerSecond: number;
   etaSeconds: number;
+}
+
+export interface StepEvent extends StepProgress {
+  type: 'step';
+  kl: number | null;
+  smallCe: number | null;
 }
 
 export interface EpochEvent extends EventBase {
@@ -146,24 +150,12 @@ export interface SearchStartedEvent extends EventBase {
   resumedFrom: { epoch: number; step: number } | null;
 }
 
-export interface SearchStepEvent extends EventBase {
+export interface SearchStepEvent extends StepProgress {
   type: 'search-step';
-  epoch: number;
-  step: number;
-  stepsPerEpoch: number;
-  globalStep: number;
-  totalSteps: number;
-  progress: number;
-  loss: number;
-  ce: number;
   kl: number;
   /** n_f: expected small-network MACs under this step's g, over the full network's MACs. */
   flops: number;
-  lambda: number;
-  lr: number;
   tau: number;
-  imagesPerSecond: number;
-  etaSeconds: number;
 }
 
 export interface SearchEpochEvent extends EventBase {

@@ -25,14 +25,16 @@ import { BatchBuilder, channelStats, type Normalization } from './data/batches.j
 import type { ImageSplit, TrainingData } from './data/types.js';
 import { evaluate } from './evaluate.js';
 import { extractSmall } from './extract.js';
-import { forward, updateRunningStats, type BatchStats } from './forward.js';
+import { forward } from './forward.js';
 import { saveLayersModel, toLayersModel } from './layers-model.js';
 import { adjoinedLoss, crossEntropy } from './loss.js';
 import { Optimizer } from './optim.js';
 import { createParams, type NetworkParams } from './params.js';
 import { Rng } from './rng.js';
+import { optimizationStep, TrainingError } from './step.js';
 
 export type { StopRequest } from './loop.js';
+export { TrainingError } from './step.js';
 
 export interface TrainOptions {
   config: TrainConfig;
@@ -55,16 +57,6 @@ export type TrainOutcome =
   | { status: 'cancelled'; checkpoint: string | null }
   | { status: 'failed'; reason: FailureReason; message: string };
 
-/** A training run that cannot go on; `reason` is what the store records. */
-export class TrainingError extends Error {
-  override readonly name = 'TrainingError';
-  constructor(
-    readonly reason: FailureReason,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export const CHECKPOINT_FILE = 'checkpoint.ckpt';
 
@@ -144,11 +136,7 @@ function countCorrect(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
   return tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'int32'));
 }
 
-/**
- * One optimisation step of the (adjoined) loss on a batch. The loss is read
- * before the update is applied, so a NaN/Inf loss leaves the weights as they
- * were (RELIABILITY.md row 25).
- */
+/** One optimisation step of the standard or adjoined loss on a batch. */
 export function trainStep(
   setup: TrainingSetup,
   x: tf.Tensor4D,
@@ -158,64 +146,35 @@ export function trainStep(
 ): StepResult {
   const { config, graph, plan, params } = setup;
   const lambda = lambdaAt(config.loss.lambda, progress);
-  let stats: BatchStats[] = [];
-  const kept: tf.Tensor[] = [];
-  const keep = <T extends tf.Tensor>(t: T): T => {
-    kept.push(tf.keep(t));
-    return t;
-  };
   let ce: tf.Scalar | null = null;
   let kl: tf.Scalar | null = null;
   let smallCe: tf.Scalar | null = null;
   let correctFull: tf.Scalar | null = null;
   let correctSmall: tf.Scalar | null = null;
-  const vars = [...params.trainable.values()];
-  const nameOf = new Map<string, string>();
-  for (const [name, v] of params.trainable) nameOf.set(v.name, name);
-
-  const { value, grads } = tf.variableGrads(() => {
-    const out = forward(graph, params, x, { training: true, small: plan === null ? null : { kind: 'sliced', plan } });
-    stats = out.stats;
-    for (const s of stats) {
-      keep(s.mean);
-      keep(s.variance);
-    }
-    correctFull = keep(countCorrect(out.full!, y));
-    if (out.small === null) {
-      ce = keep(crossEntropy(y, out.full!));
-      return ce;
-    }
-    correctSmall = keep(countCorrect(out.small, y));
-    const terms = adjoinedLoss(y, out.full!, out.small, { lambda, c: config.loss.c, beta: config.loss.smallCe });
-    ce = keep(terms.ce);
-    kl = keep(terms.kl);
-    smallCe = terms.smallCe === null ? null : keep(terms.smallCe);
-    return terms.total;
-  }, vars);
-
-  try {
-    const loss = value.dataSync()[0]!;
-    if (!Number.isFinite(loss)) {
-      throw new TrainingError('nan_loss', `the loss became ${loss} at learning rate ${lr.toPrecision(3)}`);
-    }
-    const named: tf.NamedTensorMap = {};
-    for (const [vname, g] of Object.entries(grads)) named[nameOf.get(vname)!] = g;
-    setup.optimizer.apply(params.trainable, named, lr);
-    updateRunningStats(params, stats);
-    const read = (t: tf.Scalar | null): number | null => (t === null ? null : t.dataSync()[0]!);
-    return {
-      loss,
-      ce: read(ce)!,
-      kl: read(kl),
-      smallCe: read(smallCe),
-      correctFull: read(correctFull)!,
-      correctSmall: read(correctSmall),
-    };
-  } finally {
-    value.dispose();
-    tf.dispose(Object.values(grads));
-    tf.dispose(kept);
-  }
+  return optimizationStep(
+    params,
+    params.trainable,
+    ({ keep, track }) => {
+      const out = forward(graph, params, x, { training: true, small: plan === null ? null : { kind: 'sliced', plan } });
+      track(out);
+      correctFull = keep(countCorrect(out.full!, y));
+      if (out.small === null) {
+        ce = keep(crossEntropy(y, out.full!));
+        return ce;
+      }
+      correctSmall = keep(countCorrect(out.small, y));
+      const terms = adjoinedLoss(y, out.full!, out.small, { lambda, c: config.loss.c, beta: config.loss.smallCe });
+      ce = keep(terms.ce);
+      kl = keep(terms.kl);
+      smallCe = terms.smallCe === null ? null : keep(terms.smallCe);
+      return terms.total;
+    },
+    lr,
+    ({ loss, grads, read }) => {
+      setup.optimizer.apply(params.trainable, grads, lr);
+      return { loss, ce: read(ce)!, kl: read(kl), smallCe: read(smallCe), correctFull: read(correctFull)!, correctSmall: read(correctSmall) };
+    },
+  );
 }
 
 /**

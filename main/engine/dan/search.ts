@@ -12,14 +12,15 @@ import { loadCheckpoint, saveCheckpoint, type CheckpointState } from '../checkpo
 import { BatchBuilder, channelStats, type Normalization } from '../data/batches.js';
 import type { ImageSplit, TrainingData } from '../data/types.js';
 import { evaluate } from '../evaluate.js';
-import { forward, updateRunningStats, type BatchStats } from '../forward.js';
+import { forward } from '../forward.js';
 import { adjoinedLoss } from '../loss.js';
 import { addTo, freshPosition, runEpochs, type LoopPosition, type StopRequest } from '../loop.js';
 import { Optimizer } from '../optim.js';
 import { createParams, type NetworkParams } from '../params.js';
 import { Rng } from '../rng.js';
 import { expectedMacs, propagateMasks } from '../soft-masks.js';
-import { CHECKPOINT_FILE, TrainingError, dataInfo, describeFailure } from '../train.js';
+import { optimizationStep } from '../step.js';
+import { CHECKPOINT_FILE, dataInfo, describeFailure } from '../train.js';
 import { SearchSpace } from './search-space.js';
 
 export interface SearchSetup {
@@ -96,56 +97,33 @@ export function searchStep(
 ): SearchStepResult {
   const { config, graph, space, params } = setup;
   const lambda = lambdaAt(config.loss.lambda, progress);
-  let stats: BatchStats[] = [];
-  const kept: tf.Tensor[] = [];
-  const keep = <T extends tf.Tensor>(t: T): T => {
-    kept.push(tf.keep(t));
-    return t;
-  };
   let ce: tf.Scalar | null = null;
   let kl: tf.Scalar | null = null;
   let flops: tf.Scalar | null = null;
   const etas = space.etaVariables();
-  const vars = [...params.trainable.values(), ...etas.values()];
-  const nameOf = new Map<string, string>();
-  for (const [name, v] of [...params.trainable, ...etas]) nameOf.set(v.name, name);
-
-  const { value, grads } = tf.variableGrads(() => {
-    const { masks } = space.softMasks(tau, noise);
-    const out = forward(graph, params, x, { training: true, small: { kind: 'masked', plan: space.plan, masks } });
-    stats = out.stats;
-    for (const s of stats) {
-      keep(s.mean);
-      keep(s.variance);
-    }
-    const terms = adjoinedLoss(y, out.full!, out.small!, { lambda, c: config.loss.c, beta: config.loss.smallCe });
-    ce = keep(terms.ce);
-    kl = keep(terms.kl);
-    flops = keep(tf.div(expectedMacs(graph, space.plan, out.masks), setup.fullMacs) as tf.Scalar);
-    return tf.add(terms.total, tf.mul(flops, lambda * config.gamma)) as tf.Scalar;
-  }, vars);
-
-  try {
-    const loss = value.dataSync()[0]!;
-    if (!Number.isFinite(loss)) {
-      throw new TrainingError('nan_loss', `the loss became ${loss} at learning rate ${lr.toPrecision(3)}`);
-    }
-    const weightGrads: tf.NamedTensorMap = {};
-    const etaGrads: tf.NamedTensorMap = {};
-    for (const [vname, g] of Object.entries(grads)) {
-      const name = nameOf.get(vname)!;
-      (name.startsWith('eta/') ? etaGrads : weightGrads)[name] = g;
-    }
-    setup.optimizer.apply(params.trainable, weightGrads, lr);
-    setup.archOptimizer.apply(etas, etaGrads, config.archLr);
-    updateRunningStats(params, stats);
-    const read = (t: tf.Scalar | null): number => t!.dataSync()[0]!;
-    return { loss, ce: read(ce), kl: read(kl), flops: read(flops) };
-  } finally {
-    value.dispose();
-    tf.dispose(Object.values(grads));
-    tf.dispose(kept);
-  }
+  return optimizationStep(
+    params,
+    new Map([...params.trainable, ...etas]),
+    ({ keep, track }) => {
+      const { masks } = space.softMasks(tau, noise);
+      const out = forward(graph, params, x, { training: true, small: { kind: 'masked', plan: space.plan, masks } });
+      track(out);
+      const terms = adjoinedLoss(y, out.full!, out.small!, { lambda, c: config.loss.c, beta: config.loss.smallCe });
+      ce = keep(terms.ce);
+      kl = keep(terms.kl);
+      flops = keep(tf.div(expectedMacs(graph, space.plan, out.masks), setup.fullMacs) as tf.Scalar);
+      return tf.add(terms.total, tf.mul(flops, lambda * config.gamma)) as tf.Scalar;
+    },
+    lr,
+    ({ loss, grads, read }) => {
+      const weightGrads: tf.NamedTensorMap = {};
+      const etaGrads: tf.NamedTensorMap = {};
+      for (const [name, g] of Object.entries(grads)) (name.startsWith('eta/') ? etaGrads : weightGrads)[name] = g;
+      setup.optimizer.apply(params.trainable, weightGrads, lr);
+      setup.archOptimizer.apply(etas, etaGrads, config.archLr);
+      return { loss, ce: read(ce)!, kl: read(kl)!, flops: read(flops)! };
+    },
+  );
 }
 
 /** Expected small-network MACs under softmax(η/τ), without noise. */
