@@ -52,6 +52,34 @@ export default tseslint.config(
     },
   },
   {
+    files: ['main/store/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['electron', '@tensorflow/*', 'onnxruntime-node'], message: 'the store keeps the history; it runs no models' },
+            { group: ['**/engine/*', '**/jobs/*', '**/export/*', '**/cli/*', '**/app/*', '**/server/*'], message: 'arrows point one way: jobs → store, never back' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['main/export/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['electron', 'better-sqlite3'], message: 'exporters write files; jobs records them in the store' },
+            { group: ['**/store/*', '**/jobs/*', '**/cli/*', '**/app/*', '**/server/*'], message: 'arrows point one way: jobs → export → engine' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['renderer/**/*.ts'],
     rules: {
       'no-restricted-imports': [

@@ -1,11 +1,16 @@
 import { InputError } from '../shared/errors.js';
 import type { Command, CommandIo } from './cli/command.js';
 import { costCmd } from './cli/cost-command.js';
+import { dataCmd } from './cli/data-command.js';
+import { deleteCmd } from './cli/delete-command.js';
+import { exportCmd } from './cli/export-command.js';
+import { runsCmd } from './cli/runs-command.js';
 import { searchCmd } from './cli/search-command.js';
+import { showCmd } from './cli/show-command.js';
 import { trainCmd } from './cli/train-command.js';
 
 /** Every `adjoin` subcommand, in the order `adjoin help` lists them. */
-const COMMANDS: readonly Command[] = [costCmd, trainCmd, searchCmd];
+const COMMANDS: readonly Command[] = [costCmd, dataCmd, trainCmd, searchCmd, runsCmd, showCmd, exportCmd, deleteCmd];
 
 function usage(): string {
   return `adjoin — compress CNNs with Adjoined Networks\n\nUsage:\n${COMMANDS.map((c) => `  ${c.usage}`).join('\n\n')}\n`;

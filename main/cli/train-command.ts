@@ -1,23 +1,27 @@
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { InputError } from '../../shared/errors.js';
 import { ARCHITECTURES, STEMS, validateGlobalAlpha } from '../../shared/model/config.js';
+import { costReport } from '../../shared/model/cost.js';
+import { buildGraph } from '../../shared/model/graph.js';
 import { LAMBDA_KINDS } from '../../shared/schedules.js';
 import { AUGMENTATIONS, DEFAULT_LOSS, RECIPES, TRAIN_MODES, recipe, validateTrainConfig, type TrainConfig } from '../../shared/train-config.js';
-import { loadTrainingData } from '../engine/data/load.js';
-import { train, type StopRequest } from '../engine/train.js';
+import { openTrainingData } from '../engine/data/open.js';
+import { train, type StopRequest, type TrainOutcome } from '../engine/train.js';
+import { beginRun, describeDataset } from '../jobs/begin-run.js';
+import { openStore } from '../store/open.js';
 import { choiceArg, intArg, numberArg, optionalIntArg, parse } from './args.js';
 import type { Command, CommandIo } from './command.js';
+import { datasetCacheDir, importSettingsArgs, progressPrinter } from './data-command.js';
+import { renderRecord } from './dataset-format.js';
 import { ProgressPrinter } from './progress.js';
+import { dbFile } from './store-args.js';
 
 const TRAIN_USAGE = `adjoin train --data <dir|idx folder|synthetic> --arch resnet18 --stem cifar --width 0.25 --mode an --alpha 4 --epochs 10 --batch 64
-             [--limit-train N] [--limit-val N] [--out DIR] [--resume] [--json]
+             [--size N] [--channels 1|3] [--val-split F] [--limit-train N] [--limit-val N] [--out DIR] [--resume] [--json]
              [--recipe cifar|imagenet] [--lr X] [--lambda quadratic|linear|one-minus-cos|exp-minus-one] [--c X] [--small-ce β]
-             [--augment none|cifar|imagenet] [--seed N] [--compress-first-stage] [--checkpoint-every N]
-  Trains a standard or adjoined network; saves weights, the extracted small network and a TF.js model under --out.`;
-
-function timestamp(): string {
-  return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-}
+             [--augment none|cifar|imagenet] [--seed N] [--compress-first-stage] [--checkpoint-every N] [--db FILE]
+  Trains a standard or adjoined network; saves weights, the extracted small network and a TF.js model under --out
+  (default: the run's folder next to the database), and records the run in the history (--db).`;
 
 export async function trainCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parse(argv, {
@@ -31,6 +35,9 @@ export async function trainCommand(argv: string[], io: CommandIo): Promise<numbe
     batch: { type: 'string' },
     'limit-train': { type: 'string' },
     'limit-val': { type: 'string' },
+    size: { type: 'string' },
+    channels: { type: 'string' },
+    'val-split': { type: 'string' },
     out: { type: 'string' },
     json: { type: 'boolean' },
     resume: { type: 'boolean' },
@@ -43,6 +50,7 @@ export async function trainCommand(argv: string[], io: CommandIo): Promise<numbe
     seed: { type: 'string' },
     'compress-first-stage': { type: 'boolean' },
     'checkpoint-every': { type: 'string' },
+    db: { type: 'string' },
   });
   if (values.data === undefined) throw new InputError('--data is required (a dataset folder, an IDX folder or synthetic)', 'data');
   const mode = choiceArg(values.mode, 'mode', TRAIN_MODES, 'an');
@@ -54,7 +62,7 @@ export async function trainCommand(argv: string[], io: CommandIo): Promise<numbe
   }
   const resume = values.resume === true;
   if (resume && values.out === undefined) throw new InputError('--resume needs --out <the run folder to resume>', 'out');
-  const outDir = resolve(values.out ?? join('adjoin-runs', `${timestamp()}-${values.arch ?? 'resnet18'}-${mode}`));
+  const outDir = values.out === undefined ? null : resolve(values.out);
 
   // Everything is checked before the data is read and before anything is written.
   const partial = {
@@ -76,6 +84,8 @@ export async function trainCommand(argv: string[], io: CommandIo): Promise<numbe
   const checkpointEvery = intArg(values['checkpoint-every'], 'checkpoint-every', 1);
   const limitTrain = optionalIntArg(values['limit-train'], 'limit-train');
   const limitVal = optionalIntArg(values['limit-val'], 'limit-val');
+  // Image folders are imported at this size and channels; other sources are resampled to them per batch.
+  const dataSettings = importSettingsArgs(values);
   const probe: TrainConfig = {
     model: { ...partial, inputSize: 32, channels: 3, classes: 10 },
     mode,
@@ -91,29 +101,69 @@ export async function trainCommand(argv: string[], io: CommandIo): Promise<numbe
   };
   validateTrainConfig(probe);
 
-  const data = loadTrainingData(values.data, { limitTrain, limitVal });
+  const importing = progressPrinter(io);
+  const { data, record } = await openTrainingData(values.data, {
+    limitTrain,
+    limitVal,
+    cacheDir: datasetCacheDir(),
+    settings: dataSettings,
+    onProgress: importing.show,
+  });
+  importing.done();
+  if (record !== null) io.err(`${renderRecord(record)}\n`);
+  else if (dataSettings.valSplit !== undefined) io.err(`note: ${values.data} has its own validation images; --val-split is ignored\n`);
   if (data.height !== data.width) {
     throw new InputError(`${values.data} has ${data.height}×${data.width} images; training needs square images`, 'data');
   }
   const config: TrainConfig = {
     ...probe,
-    model: { ...probe.model, inputSize: data.height, channels: data.channels === 1 ? 1 : 3, classes: data.classes.length },
+    model: {
+      ...probe.model,
+      inputSize: dataSettings.size ?? data.height,
+      channels: dataSettings.channels ?? (data.channels === 1 ? 1 : 3),
+      classes: data.classes.length,
+    },
   };
 
+  // Recorded only once everything is checked and the data is read: bad input leaves no run behind.
+  // Building the graph checks what validateTrainConfig cannot (a width or α that empties a layer).
+  costReport(buildGraph(config.model), config.mode === 'an' ? config.alpha : null);
+  const store = openStore(dbFile(values.db));
+  const split = { limitTrain, limitVal, settings: dataSettings };
+  const run = beginRun(
+    store,
+    { config, dataset: describeDataset(values.data, data, split), outDir, runsDir: join(dirname(store.file), 'runs'), resume },
+    { onError: (e, what) => io.err(`adjoin: warning: could not record ${what} of run in ${store.file}: ${e.message}\n`) },
+  );
+  io.err(`run ${run.runId}: recording in ${store.file}; files in ${run.outDir}\n`);
   const json = values.json === true;
   const printer = new ProgressPrinter(io.err, io.errIsTty);
   let stop: StopRequest | null = null;
   io.onInterrupt(() => {
     stop = 'checkpoint-and-stop';
   });
-  const outcome = await train({
-    config,
-    data,
-    outDir,
-    resume,
-    emit: (e) => (json ? io.out(JSON.stringify(e)) : printer.handle(e)),
-    stopRequested: () => stop,
-  });
+  let outcome: TrainOutcome;
+  try {
+    outcome = await train({
+      config,
+      data,
+      outDir: run.outDir,
+      resume,
+      emit: (e) => {
+        // Stored before it is shown: whoever sees an event can find it in the history.
+        run.recorder.emit(e);
+        if (json) io.out(JSON.stringify(e));
+        else printer.handle(e);
+      },
+      stopRequested: () => stop,
+    });
+  } catch (e) {
+    run.recorder.close(e);
+    throw e;
+  } finally {
+    run.recorder.close();
+    store.close();
+  }
   switch (outcome.status) {
     case 'finished':
       return 0;

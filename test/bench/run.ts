@@ -1,11 +1,15 @@
 import { searchCost } from './search-cost.js';
+import { exportBench } from './export.js';
+import { importBench } from './import.js';
 import { stepCost } from './step-cost.js';
 
 type Bench = (args: { rounds?: number }) => Promise<Record<string, unknown>>;
 
 const BENCHES: Record<string, Bench> = {
   'step-cost': stepCost,
+  export: exportBench,
   'search-cost': searchCost,
+  import: importBench,
 };
 
 /** `npm run bench -- <name>… [--json] [--rounds N]`; no name runs them all. */

@@ -46,12 +46,25 @@ interface Crop {
   flip: boolean;
 }
 
-/** Random resized crop: area 0.08–1 of the image, aspect 3/4–4/3 (appendix B). */
-function randomResizedCrop(height: number, width: number, rng: Rng): Omit<Crop, 'flip'> {
+export type Region = Omit<Crop, 'flip'>;
+
+const MIN_AREA = 0.08;
+const MIN_ASPECT = 3 / 4;
+const MAX_ASPECT = 4 / 3;
+
+/**
+ * Random resized crop (appendix B): a region of 0.08–1 of the area with
+ * aspect ratio (width / height) in [3/4, 4/3], anywhere in the image. As in
+ * torchvision's RandomResizedCrop (the PyTorch transform appendix B
+ * describes), the aspect is drawn uniformly in log space, so 3/4 and 4/3 are
+ * equally likely; a draw that does not fit is redrawn up to ten times, and
+ * then the largest centred region within the aspect range is taken.
+ */
+export function randomResizedCrop(height: number, width: number, rng: Rng): Region {
   const area = height * width;
   for (let attempt = 0; attempt < 10; attempt++) {
-    const target = area * (0.08 + 0.92 * rng.uniform());
-    const logRatio = Math.log(3 / 4) + (Math.log(4 / 3) - Math.log(3 / 4)) * rng.uniform();
+    const target = area * (MIN_AREA + (1 - MIN_AREA) * rng.uniform());
+    const logRatio = Math.log(MIN_ASPECT) + (Math.log(MAX_ASPECT) - Math.log(MIN_ASPECT)) * rng.uniform();
     const ratio = Math.exp(logRatio);
     const w = Math.sqrt(target * ratio);
     const h = Math.sqrt(target / ratio);
@@ -59,11 +72,14 @@ function randomResizedCrop(height: number, width: number, rng: Rng): Omit<Crop, 
       return { y: rng.uniform() * (height - h), x: rng.uniform() * (width - w), h, w };
     }
   }
-  return { y: 0, x: 0, h: height, w: width };
+  const aspect = width / height;
+  const w = aspect > MAX_ASPECT ? height * MAX_ASPECT : width;
+  const h = aspect < MIN_ASPECT ? width / MIN_ASPECT : height;
+  return { y: (height - h) / 2, x: (width - w) / 2, h, w };
 }
 
-/** Validation view of the ImageNet recipe: the centre 85% of the area. */
-function centerCrop(height: number, width: number): Omit<Crop, 'flip'> {
+/** Validation view of the ImageNet recipe (appendix B): the centre 85% of the area. */
+export function centerCrop(height: number, width: number): Region {
   const f = Math.sqrt(0.85);
   const h = height * f;
   const w = width * f;

@@ -1,0 +1,98 @@
+import { runDetails, type ModelDetails, type RunDetails } from '../jobs/run-details.js';
+import { parse } from './args.js';
+import type { Command } from './command.js';
+import { formatCount, formatDuration, percent } from './format.js';
+import { dateTime, modelLabel } from './runs-command.js';
+import { openExisting, runIdArg } from './store-args.js';
+
+const SHOW_USAGE = `adjoin show <run> [--json] [--db FILE]
+  A run's config, metrics and exports (with latency, speed-up and MAC ratio).`;
+
+function bytes(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : `${(n / 1e3).toFixed(1)} kB`;
+}
+
+/** "0.41 ms; full 1.20 ms: 2.9× faster at 3.1× fewer MACs" */
+export function speedLine(m: ModelDetails): string {
+  if (m.latencyMs === null) return m.macRatio === null ? 'latency not measured (TF.js)' : `${m.macRatio.toFixed(2)}× fewer MACs than the full network`;
+  const own = `batch-1 CPU latency ${m.latencyMs.toFixed(3)} ms`;
+  if (m.latencySpeedup === null || m.macRatio === null) return own;
+  return `${own}; full ${m.fullLatencyMs!.toFixed(3)} ms: ${m.latencySpeedup.toFixed(2)}× faster, ${m.macRatio.toFixed(2)}× fewer MACs`;
+}
+
+export function renderRun(d: RunDetails, dbFile: string): string {
+  const { run } = d;
+  const m = run.config.model;
+  const lines: string[] = [];
+  const field = (k: string, v: string): void => void lines.push(`  ${k.padEnd(11)}${v}`);
+  lines.push(`run ${run.id}: ${run.status}${run.failureReason === null ? '' : ` (${run.failureReason})`}`);
+  field('model', `${modelLabel(run)}, ${m.classes} classes, ${m.inputSize}×${m.inputSize}×${m.channels}`);
+  if (run.data !== null) field('data', `${run.data.name} (${run.data.source}): ${run.data.trainCount} train / ${run.data.valCount} val images`);
+  if (run.backend !== null) field('backend', `${run.backend} — ${run.device ?? ''}`);
+  field('seed', String(run.seed));
+  field('created', dateTime(run.createdAt));
+  if (run.startedAt !== null) field('started', dateTime(run.startedAt));
+  if (run.finishedAt !== null) field('ended', `${dateTime(run.finishedAt)}${run.trainSeconds === null ? '' : ` (${formatDuration(run.trainSeconds)} of training)`}`);
+  if (run.outDir !== null) field('folder', run.outDir);
+  if (run.checkpointPath !== null) field('checkpoint', run.checkpointPath);
+  if (run.error !== null) field('error', run.error);
+  if ((run.status === 'interrupted' || run.status === 'cancelled') && run.checkpointPath !== null && run.data !== null) {
+    field('resume', `adjoin train --data ${run.data.source} --out ${run.outDir ?? '<folder>'} --resume --db ${dbFile}`);
+  }
+  if (run.cost !== null) {
+    const c = run.cost;
+    field('cost', `full ${c.full.params.toLocaleString('en-US')} params, ${formatCount(c.full.macs)} MACs` +
+      (c.small === null ? '' : `; small ${c.small.params.toLocaleString('en-US')} params, ${formatCount(c.small.macs)} MACs (${(c.full.macs / c.small.macs).toFixed(2)}× fewer)`));
+  }
+  if (run.val.full !== null) field('accuracy', `full ${percent(run.val.full.accuracy)}${run.val.small === null ? '' : `, small ${percent(run.val.small.accuracy)}`}`);
+  field('config', JSON.stringify(run.config));
+
+  if (d.epochs.length > 0) {
+    lines.push('', `  ${'epoch'.padEnd(7)}${'train loss'.padStart(11)}${'val full'.padStart(10)}${'val small'.padStart(11)}${'λ'.padStart(7)}${'lr'.padStart(10)}${'time'.padStart(9)}`);
+    for (const e of d.epochs) {
+      lines.push(
+        `  ${String(e.epoch).padEnd(7)}${e.trainLoss.toFixed(4).padStart(11)}${percent(e.val.full.accuracy).padStart(10)}` +
+          `${(e.val.small === null ? '-' : percent(e.val.small.accuracy)).padStart(11)}${e.lambda.toFixed(2).padStart(7)}` +
+          `${e.lr.toPrecision(2).padStart(10)}${formatDuration(e.seconds).padStart(9)}`,
+      );
+    }
+  }
+  if (d.steps.length > 0) {
+    const last = d.steps[d.steps.length - 1]!;
+    lines.push(`  ${d.steps.length} sampled steps; last: step ${last.globalStep}, loss ${last.loss.toFixed(4)}, ${last.imagesPerSecond.toFixed(0)} img/s`);
+  }
+  for (const e of d.danChoices) {
+    lines.push(`  DAN epoch ${e.epoch}${e.tau === null ? '' : ` (τ ${e.tau.toFixed(2)})`}: ${e.choices.map((c) => `${c.group}=α${c.alpha}`).join(', ')}`);
+  }
+  if (d.models.length > 0) {
+    lines.push('', '  exports');
+    for (const x of d.models) {
+      const size = x.files.reduce((n, f) => n + f.byteSize, 0);
+      lines.push(`  #${x.id} ${x.network} ${x.format} ${x.precision}, ${bytes(size)}, ${x.params.toLocaleString('en-US')} params, ${formatCount(x.macs)} MACs → ${x.outDir}`);
+      lines.push(`      ${speedLine(x)}`);
+      const v = x.verification;
+      lines.push(
+        `      verified against ${v.reference} in ${v.runtime}: top-1 agreement ${percent(v.top1Agreement)}, max abs logit difference ${v.maxAbsLogitDiff.toExponential(2)} on ${v.samples} inputs (${v.validationSamples} validation images)`,
+      );
+      lines.push(`      stored files: ${x.integrity === 'ok' ? 'intact (SHA-256 checked)' : `CORRUPTED: ${x.corruptedFiles.join(', ')} no longer match their SHA-256`}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+export function showCommand(argv: string[], out: (s: string) => void): number {
+  const { values, positionals } = parse(argv, { json: { type: 'boolean' }, db: { type: 'string' } }, true);
+  const id = runIdArg(positionals, 'show');
+  const store = openExisting(values.db);
+  try {
+    const d = runDetails(store, id);
+    out(values.json === true ? JSON.stringify(d) : renderRun(d, store.file));
+    // A damaged stored export is a failure worth an exit code, after it is shown.
+    return d.models.some((m) => m.integrity !== 'ok') ? 1 : 0;
+  } finally {
+    store.close();
+  }
+}
+
+
+export const showCmd: Command = { name: 'show', usage: SHOW_USAGE, run: (argv, io) => showCommand(argv, io.out) };

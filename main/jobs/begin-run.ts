@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { InputError } from '../../shared/errors.js';
+import type { TrainConfig } from '../../shared/train-config.js';
+import type { TrainingData } from '../engine/data/types.js';
+import type { DatasetInput } from '../store/datasets.js';
+import { deathOf, thisProcess } from '../store/liveness.js';
+import type { Store } from '../store/store.js';
+import { recordRun, type RecordOptions, type RunRecorder } from './record-run.js';
+
+/**
+ * A key of the decoded content: classes, geometry, pixels and labels of both
+ * splits. The same images give the same key wherever the folder lives.
+ */
+export function datasetKey(data: TrainingData): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify({ classes: data.classes, height: data.height, width: data.width, channels: data.channels }));
+  for (const split of [data.train, data.val]) {
+    h.update(`|${split.count}|`);
+    h.update(split.images);
+    h.update(new Uint8Array(split.labels.buffer, split.labels.byteOffset, split.labels.byteLength));
+  }
+  return h.digest('hex');
+}
+
+/** The dataset row of a training run; `split` says how its images were divided and limited. */
+export function describeDataset(source: string, data: TrainingData, split: Record<string, unknown>): DatasetInput {
+  return {
+    path: source,
+    contentKey: datasetKey(data),
+    name: data.name,
+    summary: {
+      classes: data.classes,
+      trainCount: data.train.count,
+      valCount: data.val.count,
+      height: data.height,
+      width: data.width,
+      channels: data.channels,
+    },
+    split,
+  };
+}
+
+export interface BeginRunOptions {
+  config: TrainConfig;
+  dataset: DatasetInput | null;
+  /** Where the run writes its files; null gives it `<runsDir>/<run id>`. */
+  outDir: string | null;
+  runsDir: string;
+  /** Continue the run recorded for `outDir` (a new row if none was). */
+  resume: boolean;
+}
+
+export interface BegunRun {
+  runId: number;
+  outDir: string;
+  recorder: RunRecorder;
+}
+
+/**
+ * Creates (or, on resume, takes back) a run's row before training starts, and
+ * returns the recorder the engine's events go through.
+ */
+export function beginRun(store: Store, o: BeginRunOptions, record: RecordOptions = {}): BegunRun {
+  const now = Date.now();
+  const { runId, outDir, created } = store.transaction(() => {
+    const datasetId = o.dataset === null ? null : store.datasets.upsert(o.dataset, now);
+    if (o.resume && o.outDir !== null) {
+      const previous = store.runs.findByOutDir(resolve(o.outDir));
+      if (previous !== null) {
+        if (previous.status === 'queued' || previous.status === 'running') {
+          const why = deathOf(store.file, previous.id, previous.owner, thisProcess());
+          if (why === null) {
+            throw new InputError(`run ${previous.id} in ${resolve(o.outDir)} is still running (pid ${previous.owner.pid})`, 'resume');
+          }
+        }
+        return { runId: previous.id, outDir: resolve(o.outDir), created: false };
+      }
+    }
+    const owner = { pid: process.pid, host: hostname() };
+    const id = store.runs.create({ config: o.config, datasetId, outDir: o.outDir === null ? null : resolve(o.outDir), owner }, now);
+    const dir = o.outDir === null ? join(o.runsDir, String(id)) : resolve(o.outDir);
+    store.runs.setOutDir(id, dir);
+    return { runId: id, outDir: dir, created: true };
+  });
+  return { runId, outDir, recorder: recordRun(store, runId, { discardIfUnstarted: created, ...record }) };
+}

@@ -1,0 +1,180 @@
+import { hostname } from 'node:os';
+import { assertNever, InputError, serializeError } from '../../shared/errors.js';
+import type { EngineEvent } from '../../shared/events.js';
+import { claimRun, HEARTBEAT_MS, releaseRun } from '../store/liveness.js';
+import type { Store } from '../store/store.js';
+
+export interface RecordOptions {
+  /**
+   * Minimum milliseconds between two stored step samples. The engine emits a
+   * step event every ~250 ms; the history keeps a sample every few seconds
+   * and always the last step of each epoch.
+   */
+  stepSampleMs?: number;
+  heartbeatMs?: number;
+  now?: () => number;
+  /**
+   * Called when the database refuses a write (disk full, locked too long).
+   * Training goes on — its files are written anyway — so the caller decides
+   * how loudly to say so. Without it the error is thrown to the emitter.
+   */
+  onError?: (error: Error, event: EngineEvent['type'] | 'heartbeat' | 'close') => void;
+  /**
+   * Remove the row if the job is closed with an input error before the
+   * engine started (e.g. `--resume` with no checkpoint): bad input leaves no
+   * run behind. For rows created for this job only, never for a resumed one.
+   */
+  discardIfUnstarted?: boolean;
+}
+
+export interface RunRecorder {
+  readonly runId: number;
+  /** Persists one engine event; hand it to `train({emit})` (or `search`). */
+  emit(event: EngineEvent): void;
+  /**
+   * Stops the heartbeat. A run that never reached an end event (the job
+   * threw before or around the engine) is marked failed with `error`.
+   */
+  close(error?: unknown): void;
+}
+
+export const DEFAULT_STEP_SAMPLE_MS = 2_000;
+
+/**
+ * Turns a run's engine events into store writes: status and timings, epoch
+ * metrics, sampled step metrics, checkpoint path, outputs, failure reason.
+ * While it is open, this process owns the run: its pid and a heartbeat tell
+ * other processes it is alive (see store/liveness.ts).
+ */
+export function recordRun(store: Store, runId: number, options: RecordOptions = {}): RunRecorder {
+  const now = options.now ?? Date.now;
+  const sampleMs = options.stepSampleMs ?? DEFAULT_STEP_SAMPLE_MS;
+  const heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
+  const owner = { pid: process.pid, host: hostname() };
+  const { runs, metrics } = store;
+  let lastSample = -Infinity;
+  let lastTouch = -Infinity;
+  let ended = false;
+  let started = false;
+  let closed = false;
+
+  const guard = (what: EngineEvent['type'] | 'heartbeat' | 'close', fn: () => void): void => {
+    try {
+      fn();
+    } catch (e) {
+      const error = e instanceof Error ? e : new Error(String(e));
+      if (options.onError === undefined) throw error;
+      options.onError(error, what);
+    }
+  };
+  const touch = (t: number): void => {
+    runs.touch(runId, owner, t);
+    lastTouch = t;
+  };
+
+  claimRun(store.file, runId);
+  runs.claim(runId, owner, now());
+  const timer = setInterval(() => guard('heartbeat', () => touch(now())), heartbeatMs);
+  // The heartbeat must not keep a finished CLI process alive.
+  timer.unref();
+
+  const finish = (): void => {
+    ended = true;
+    clearInterval(timer);
+  };
+
+  const emit = (e: EngineEvent): void => {
+    if (closed) return;
+    guard(e.type, () => {
+      switch (e.type) {
+        case 'started':
+          started = true;
+          store.transaction(() => {
+            runs.markStarted(runId, e);
+            if (e.resumedFrom !== null) {
+              const { epoch, step } = e.resumedFrom;
+              metrics.truncateAfter(runId, epoch, epoch * e.stepsPerEpoch + step);
+            }
+            touch(e.time);
+          });
+          break;
+        case 'step': {
+          const last = e.step === e.stepsPerEpoch;
+          if (last || e.time - lastSample >= sampleMs) {
+            store.transaction(() => {
+              metrics.putStep(runId, e);
+              touch(e.time);
+            });
+            lastSample = e.time;
+          } else if (e.time - lastTouch >= heartbeatMs) {
+            touch(e.time);
+          }
+          break;
+        }
+        case 'epoch':
+          store.transaction(() => {
+            metrics.putEpoch(runId, e);
+            runs.setEpochsDone(runId, e.epoch);
+            touch(e.time);
+          });
+          break;
+        case 'checkpoint':
+          store.transaction(() => {
+            runs.setCheckpoint(runId, e.path);
+            touch(e.time);
+          });
+          break;
+        case 'finished':
+          runs.markFinished(runId, e);
+          finish();
+          break;
+        case 'cancelled':
+          runs.markEnded(runId, { status: 'cancelled', reason: null, error: null, checkpoint: e.checkpoint, time: e.time });
+          finish();
+          break;
+        case 'failed':
+          runs.markEnded(runId, { status: 'failed', reason: e.reason, error: e.error.message, checkpoint: e.checkpoint, time: e.time });
+          finish();
+          break;
+        case 'search-epoch':
+          // DAN: what each width group would choose after this epoch.
+          store.transaction(() => {
+            store.danChoices.put(
+              runId,
+              e.epoch,
+              e.tau,
+              e.groups.map((g) => ({ group: g.group, alpha: g.alpha, logits: g.eta, probabilities: g.probabilities })),
+            );
+            touch(e.time);
+          });
+          break;
+        case 'search-started':
+        case 'search-step':
+        case 'search-result':
+          if (e.time - lastTouch >= heartbeatMs) touch(e.time);
+          break;
+        case 'log':
+          break;
+        default:
+          assertNever(e, 'engine event');
+      }
+    });
+  };
+
+  const close = (error?: unknown): void => {
+    if (closed) return;
+    closed = true;
+    clearInterval(timer);
+    if (!started && options.discardIfUnstarted === true && error instanceof InputError) {
+      guard('close', () => runs.delete(runId));
+    } else if (!ended) {
+      const message = error === undefined ? 'the job ended without a result' : serializeError(error).message;
+      guard('close', () =>
+        runs.markEnded(runId, { status: 'failed', reason: 'error', error: message, checkpoint: null, time: now() }),
+      );
+    }
+    releaseRun(store.file, runId);
+  };
+
+  return { runId, emit, close };
+}

@@ -1,0 +1,60 @@
+import { decodeJson } from '../../shared/decode.js';
+import { canonicalJson, type Db } from './db.js';
+import { jsonObject } from './codecs.js';
+
+export interface DatasetInput {
+  /** Where it was read from: a folder, an IDX directory or a `synthetic:…` spec. */
+  path: string;
+  /** A hash of the decoded content: the same images give the same key wherever they live. */
+  contentKey: string;
+  name: string;
+  /** Classes, counts, image size, channels… (JSON). */
+  summary: Record<string, unknown>;
+  /** How the images were divided into training and validation (JSON). */
+  split: Record<string, unknown>;
+}
+
+export interface DatasetRecord extends DatasetInput {
+  id: number;
+  createdAt: number;
+}
+
+interface Row {
+  id: number;
+  path: string;
+  content_key: string;
+  name: string;
+  summary: string;
+  split: string;
+  created_at: number;
+}
+
+export class Datasets {
+  constructor(private readonly db: Db) {}
+
+  /** The row for this content and split, created or brought up to date (the folder may have moved). */
+  upsert(d: DatasetInput, now: number): number {
+    const row = this.db
+      .prepare(
+        `INSERT INTO datasets (path, content_key, name, summary, split, created_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (content_key, split) DO UPDATE SET path = excluded.path, name = excluded.name, summary = excluded.summary
+         RETURNING id`,
+      )
+      .get(d.path, d.contentKey, d.name, canonicalJson(d.summary), canonicalJson(d.split), now) as { id: number };
+    return row.id;
+  }
+
+  get(id: number): DatasetRecord | null {
+    const r = this.db.prepare('SELECT * FROM datasets WHERE id = ?').get(id) as Row | undefined;
+    if (r === undefined) return null;
+    return {
+      id: r.id,
+      path: r.path,
+      contentKey: r.content_key,
+      name: r.name,
+      summary: decodeJson(r.summary, jsonObject, `datasets[${r.id}].summary`),
+      split: decodeJson(r.split, jsonObject, `datasets[${r.id}].split`),
+      createdAt: r.created_at,
+    };
+  }
+}

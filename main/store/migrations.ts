@@ -1,0 +1,184 @@
+import type { Db } from './db.js';
+
+/**
+ * One schema change. Released migrations never change: a database at version
+ * k is brought to the latest by running k+1… in order (`PRAGMA user_version`
+ * holds k).
+ */
+export interface Migration {
+  version: number;
+  description: string;
+  up(db: Db): void;
+}
+
+const v1: Migration = {
+  version: 1,
+  description: 'datasets, runs, epoch and step metrics, DAN choices',
+  up(db) {
+    db.exec(`
+      CREATE TABLE datasets (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        path TEXT NOT NULL,
+        content_key TEXT NOT NULL,
+        name TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        split TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        UNIQUE (content_key, split)
+      );
+      CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        dataset_id INTEGER REFERENCES datasets(id) ON DELETE SET NULL,
+        config TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'finished', 'failed', 'cancelled', 'interrupted')),
+        failure_reason TEXT,
+        error TEXT,
+        backend TEXT,
+        device TEXT,
+        out_dir TEXT,
+        checkpoint_path TEXT,
+        data_info TEXT,
+        full_params INTEGER,
+        full_macs INTEGER,
+        small_params INTEGER,
+        small_macs INTEGER,
+        total_steps INTEGER,
+        epochs_done INTEGER NOT NULL DEFAULT 0,
+        val_full_accuracy REAL,
+        val_full_loss REAL,
+        val_small_accuracy REAL,
+        val_small_loss REAL,
+        confusion TEXT,
+        outputs TEXT,
+        created_at INTEGER NOT NULL,
+        started_at INTEGER,
+        finished_at INTEGER,
+        train_seconds REAL
+      );
+      CREATE INDEX runs_dataset ON runs (dataset_id);
+      CREATE TABLE epoch_metrics (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        epoch INTEGER NOT NULL,
+        train_loss REAL NOT NULL,
+        train_accuracy_full REAL NOT NULL,
+        train_accuracy_small REAL,
+        val_accuracy_full REAL NOT NULL,
+        val_loss_full REAL NOT NULL,
+        val_accuracy_small REAL,
+        val_loss_small REAL,
+        lambda REAL NOT NULL,
+        lr REAL NOT NULL,
+        seconds REAL NOT NULL,
+        time INTEGER NOT NULL,
+        PRIMARY KEY (run_id, epoch)
+      ) WITHOUT ROWID;
+      CREATE TABLE step_metrics (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        global_step INTEGER NOT NULL,
+        epoch INTEGER NOT NULL,
+        step INTEGER NOT NULL,
+        loss REAL NOT NULL,
+        ce REAL NOT NULL,
+        kl REAL,
+        small_ce REAL,
+        lambda REAL NOT NULL,
+        lr REAL NOT NULL,
+        images_per_second REAL NOT NULL,
+        time INTEGER NOT NULL,
+        PRIMARY KEY (run_id, global_step)
+      ) WITHOUT ROWID;
+      CREATE TABLE dan_choices (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        epoch INTEGER NOT NULL,
+        width_group TEXT NOT NULL,
+        alpha INTEGER NOT NULL,
+        logits TEXT NOT NULL,
+        probabilities TEXT NOT NULL,
+        tau REAL,
+        PRIMARY KEY (run_id, epoch, width_group)
+      ) WITHOUT ROWID;
+    `);
+  },
+};
+
+const v2: Migration = {
+  version: 2,
+  description: 'exported models, their files as BLOBs, verification and latency',
+  up(db) {
+    db.exec(`
+      CREATE TABLE models (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        network TEXT NOT NULL CHECK (network IN ('small', 'full')),
+        format TEXT NOT NULL CHECK (format IN ('onnx', 'tfjs')),
+        precision TEXT NOT NULL CHECK (precision IN ('float32', 'float16')),
+        params INTEGER NOT NULL,
+        macs INTEGER NOT NULL,
+        accuracy REAL,
+        byte_size INTEGER NOT NULL,
+        latency_ms REAL,
+        full_latency_ms REAL,
+        full_macs INTEGER,
+        verification TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        out_dir TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX models_run ON models (run_id);
+      CREATE TABLE model_files (
+        model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        data BLOB NOT NULL,
+        byte_size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        PRIMARY KEY (model_id, name)
+      ) WITHOUT ROWID;
+    `);
+  },
+};
+
+const v3: Migration = {
+  version: 3,
+  description: 'run liveness: owner process and heartbeat, to tell a dead run from a live one',
+  up(db) {
+    db.exec(`
+      ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
+      ALTER TABLE runs ADD COLUMN owner_host TEXT;
+      ALTER TABLE runs ADD COLUMN heartbeat_at INTEGER;
+      CREATE INDEX runs_live ON runs (status) WHERE status IN ('queued', 'running');
+    `);
+  },
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1, v2, v3];
+
+/** The schema version this build reads and writes. */
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+export function userVersion(db: Db): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/**
+ * Brings the database to the latest version. Each migration and its
+ * `user_version` bump commit together (RELIABILITY.md row 12): a failure in
+ * step k leaves the database at k−1, and the next open retries from there.
+ */
+export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): { from: number; to: number } {
+  const from = userVersion(db);
+  for (const [i, m] of migrations.entries()) {
+    if (m.version !== i + 1) throw new Error(`migration ${i + 1} is numbered ${m.version}: migrations must be 1, 2, 3…`);
+  }
+  for (const m of migrations) {
+    if (m.version <= from) continue;
+    // IMMEDIATE takes the write lock first, and the version is read again
+    // under it: two processes opening an old database at once migrate it once.
+    db.transaction(() => {
+      if (userVersion(db) >= m.version) return;
+      m.up(db);
+      db.pragma(`user_version = ${m.version}`);
+    }).immediate();
+  }
+  return { from, to: userVersion(db) };
+}

@@ -1,0 +1,44 @@
+import { DanChoices } from './dan-choices.js';
+import { Datasets } from './datasets.js';
+import type { Db } from './db.js';
+import { Metrics } from './metrics.js';
+import { Models } from './models.js';
+import { Runs } from './runs.js';
+
+/**
+ * The history: one SQLite database, one writer (this module family). The
+ * engine never touches it; `jobs` turns engine events into calls here.
+ */
+export class Store {
+  readonly datasets: Datasets;
+  readonly runs: Runs;
+  readonly metrics: Metrics;
+  readonly danChoices: DanChoices;
+  readonly models: Models;
+
+  constructor(
+    readonly db: Db,
+    /** The database file, as given (shown in messages). */
+    readonly file: string,
+  ) {
+    this.datasets = new Datasets(db);
+    this.runs = new Runs(db, file);
+    this.metrics = new Metrics(db);
+    this.danChoices = new DanChoices(db);
+    this.models = new Models(db);
+  }
+
+  /** Runs `fn` in one transaction (synchronous: better-sqlite3 commits when it returns). */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  /** `PRAGMA integrity_check`: ['ok'] for a sound database, else what is wrong. */
+  integrityCheck(): string[] {
+    return (this.db.pragma('integrity_check') as Array<{ integrity_check: string }>).map((r) => r.integrity_check);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

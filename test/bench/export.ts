@@ -1,0 +1,69 @@
+import { initBackend } from '../../main/engine/backend.js';
+import { extractSmall } from '../../main/engine/extract.js';
+import { createParams } from '../../main/engine/params.js';
+import { Rng } from '../../main/engine/rng.js';
+import { measureLatency } from '../../main/export/latency.js';
+import { plainFull } from '../../main/export/networks.js';
+import { toOnnx } from '../../main/export/onnx-model.js';
+import { compareLogits, engineLogits, onnxLogits } from '../../main/export/verify.js';
+import { costReport } from '../../shared/model/cost.js';
+import type { ModelConfig } from '../../shared/model/config.js';
+import { buildGraph } from '../../shared/model/graph.js';
+import { planSmall } from '../../shared/model/plan.js';
+import { round } from './measure.js';
+
+/**
+ * The paper's table 6 row a_4: ResNet-18 (CIFAR stem, width 1) on 32×32×3
+ * images with 100 classes, α = 4. Exports the full and the small network to
+ * ONNX (random weights: size and speed do not depend on training), checks
+ * both against the engine, and times them batch-1 in onnxruntime-node,
+ * round-robin in the same process. `latency_speedup / mac_ratio` says how
+ * much of the MAC saving becomes wall-clock saving on a CPU.
+ */
+export async function exportBench(args: { rounds?: number }): Promise<Record<string, unknown>> {
+  await initBackend();
+  const config: ModelConfig = { arch: 'resnet18', stem: 'cifar', inputSize: 32, channels: 3, classes: 100, width: 1, compressFirstStage: false };
+  const graph = buildGraph(config);
+  const plan = planSmall(graph, 4);
+  const params = createParams(graph, plan, new Rng(0));
+  const small = extractSmall(graph, plan, params);
+  const full = plainFull(graph);
+  const onnx = { full: toOnnx(full, params), small: toOnnx(small.graph, small.params) };
+
+  // The figures are only worth printing for models that compute the right thing.
+  const n = 4;
+  const rng = new Rng(1);
+  const batch = { x: Float32Array.from({ length: n * 32 * 32 * 3 }, () => rng.normal()), n, height: 32, width: 32, channels: 3, validationSamples: 0, note: null };
+  const agree = {
+    full: compareLogits(engineLogits(graph, params, batch, null), await onnxLogits(onnx.full, batch), n),
+    small: compareLogits(engineLogits(graph, params, batch, plan), await onnxLogits(onnx.small, batch), n),
+  };
+
+  const latency = await measureLatency(onnx, [3, 32, 32], { warmup: 20, runs: args.rounds ?? 200 });
+  const costFull = costReport(full).full;
+  const costSmall = costReport(small.graph).full;
+  const macRatio = costFull.macs / costSmall.macs;
+  const speedup = latency['full']!.medianMs / latency['small']!.medianMs;
+  small.params.dispose();
+  params.dispose();
+  return {
+    benchmark: 'export',
+    model: 'resnet18 cifar-stem width 1, 32×32×3, 100 classes, α=4 (paper table 6, a_4)',
+    full_params: costFull.params,
+    full_macs: costFull.macs,
+    small_params: costSmall.params,
+    small_macs: costSmall.macs,
+    full_onnx_bytes: onnx.full.byteLength,
+    small_onnx_bytes: onnx.small.byteLength,
+    full_latency_ms: round(latency['full']!.medianMs, 3),
+    small_latency_ms: round(latency['small']!.medianMs, 3),
+    mac_ratio: round(macRatio),
+    latency_speedup: round(speedup),
+    speedup_over_mac_ratio: round(speedup / macRatio),
+    meets_0_7: speedup / macRatio >= 0.7,
+    max_abs_logit_diff: Number(Math.max(agree.full.maxAbsLogitDiff, agree.small.maxAbsLogitDiff).toExponential(2)),
+    top1_agreement: Math.min(agree.full.top1Agreement, agree.small.top1Agreement),
+    latency_runs: latency['full']!.runs,
+    runtime: latency['full']!.runtime,
+  };
+}

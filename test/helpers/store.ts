@@ -1,0 +1,52 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
+import { synthesize } from '../../main/engine/data/synthetic.js';
+import { train } from '../../main/engine/train.js';
+import { beginRun, describeDataset } from '../../main/jobs/begin-run.js';
+import type { Store } from '../../main/store/store.js';
+import { DEFAULT_LOSS, recipe, type TrainConfig } from '../../shared/train-config.js';
+
+/** A fresh folder under the OS temp dir, removed after the file's tests. */
+export function tempDirs(prefix: string): () => string {
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  return () => {
+    const d = mkdtempSync(join(tmpdir(), prefix));
+    dirs.push(d);
+    return d;
+  };
+}
+
+export const SYNTHETIC = 'synthetic:classes=3,size=12,channels=1,train=48,val=24,seed=2';
+
+/** A tiny adjoined ResNet-18 on the synthetic data above: trains in about a second on wasm. */
+export function tinyConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
+  return {
+    model: { arch: 'resnet18', stem: 'cifar', inputSize: 12, channels: 1, classes: 3, width: 0.125, compressFirstStage: false },
+    mode: 'an',
+    alpha: 2,
+    epochs: 2,
+    batchSize: 16,
+    ...recipe('cifar'),
+    loss: DEFAULT_LOSS,
+    seed: 1,
+    checkpointEvery: 1,
+    ...overrides,
+  };
+}
+
+/** Trains and records a tiny run in this process; returns its id. */
+export async function trainedRun(store: Store, runsDir: string, config: TrainConfig = tinyConfig()): Promise<number> {
+  const data = synthesize({ classes: 3, size: 12, channels: 1, train: 48, val: 24, seed: 2 });
+  const dataset = describeDataset(SYNTHETIC, { ...data, source: SYNTHETIC }, { limitTrain: null, limitVal: null });
+  const run = beginRun(store, { config, dataset, outDir: null, runsDir, resume: false }, { stepSampleMs: 0 });
+  try {
+    const outcome = await train({ config, data: { ...data, source: SYNTHETIC }, outDir: run.outDir, emit: run.recorder.emit, stepEventInterval: 0 });
+    if (outcome.status !== 'finished') throw new Error(`the tiny run did not finish: ${JSON.stringify(outcome)}`);
+  } finally {
+    run.recorder.close();
+  }
+  return run.runId;
+}

@@ -1,0 +1,126 @@
+import Database from 'better-sqlite3';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../helpers/cli.js';
+import { png } from '../../helpers/image-files.js';
+import { SYNTHETIC } from '../../helpers/store.js';
+
+const home = mkdtempSync(join(tmpdir(), 'adjoin-history-'));
+const env = { ADJOIN_HOME: home };
+const db = join(home, 'adjoin.db');
+afterAll(() => rmSync(home, { recursive: true, force: true }));
+
+const cli = (args: string[]) => runCli(args, { env });
+let runId: number;
+
+beforeAll(() => {
+  // No --db and no --out: the app's database and a run folder next to it.
+  const r = cli(['train', '--data', SYNTHETIC, '--arch', 'resnet18', '--width', '0.125', '--alpha', '2', '--epochs', '2', '--batch', '16', '--json']);
+  expect(r.status, r.stderr).toBe(0);
+  runId = Number(/run (\d+): recording in/.exec(r.stderr)![1]);
+});
+
+describe('the history from the command line', () => {
+  it('adjoin train records its run in the data folder’s database, files in runs/<id>', () => {
+    expect(existsSync(db)).toBe(true);
+    expect(readdirSync(join(home, 'runs', String(runId))).sort()).toEqual(
+      expect.arrayContaining(['checkpoint.ckpt', 'network.adjoin', 'run.json', 'small-tfjs', 'small.adjoin']),
+    );
+  });
+
+  it('adjoin runs lists it, as a table and as JSON', () => {
+    const json = cli(['runs', '--json']);
+    expect(json.status).toBe(0);
+    const runs = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
+    expect(runs[0]).toMatchObject({ id: runId, status: 'finished', arch: 'resnet18', mode: 'an', alpha: 2, epochs: 2, epochsDone: 2, backend: 'wasm' });
+    const table = cli(['runs', '--db', db]);
+    expect(table.stdout.split('\n')[0]).toMatch(/^id\s+status\s+created\s+model/);
+    expect(table.stdout).toMatch(new RegExp(`^${runId}\\s+finished\\s+.*resnet18 cifar w0.125 AN α=2.*2/2`, 'm'));
+  });
+
+  it('adjoin show gives config, metrics and (after export) latency, speed-up and MAC ratio', () => {
+    let r = cli(['show', String(runId), '--json']);
+    expect(r.status).toBe(0);
+    const details = JSON.parse(r.stdout) as { run: { config: { epochs: number } }; epochs: unknown[]; models: unknown[] };
+    expect(details.run.config.epochs).toBe(2);
+    expect(details.epochs).toHaveLength(2);
+    expect(details.models).toEqual([]);
+
+    const out = join(home, 'phone-model');
+    r = cli(['export', `#${runId}`, '--format', 'onnx', '--out', out, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const [m] = JSON.parse(r.stdout) as Array<{ network: string; latencyMs: number; macRatio: number; latencySpeedup: number }>;
+    expect(m).toMatchObject({ network: 'small' });
+    expect(m!.latencySpeedup).toBeGreaterThan(0);
+    expect(readdirSync(out).sort()).toEqual(['labels.txt', 'metadata.json', 'model.onnx']);
+
+    r = cli(['show', String(runId)]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^run ${runId}: finished`));
+    expect(r.stdout).toMatch(/epoch\s+train loss\s+val full\s+val small/);
+    expect(r.stdout).toMatch(/#\d+ small onnx float32/);
+    expect(r.stdout).toMatch(/batch-1 CPU latency [\d.]+ ms; full [\d.]+ ms: [\d.]+× faster, [\d.]+× fewer MACs/);
+    expect(r.stdout).toMatch(/stored files: intact/);
+
+    r = cli(['export', String(runId), '--format', 'tfjs', '--fp16', '--out', join(home, 'web-model')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`exported run ${runId}'s small network as tfjs \\(float16\\)`));
+  });
+
+  it('adjoin show flags a stored export whose bytes changed, and exits 1', () => {
+    const d = new Database(db);
+    d.prepare("UPDATE model_files SET data = zeroblob(byte_size) WHERE name = 'model.onnx'").run();
+    d.close();
+    const r = cli(['show', String(runId)]);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/stored files: CORRUPTED: model\.onnx no longer match their SHA-256/);
+  });
+
+  it.each([
+    ['an unknown run', ['show', '999'], /there is no run 999 in .*adjoin\.db/],
+    ['a run id that is not one', ['show', 'latest'], /a run id is a positive integer, got 'latest'/],
+    ['no run id', ['export', '--format', 'onnx', '--out', 'x'], /adjoin export needs a run id/],
+    ['a bad --format', ['export', '1', '--format', 'tflite', '--out', 'x'], /--format must be one of onnx, tfjs, got 'tflite'/],
+    ['no --format', ['export', '1', '--out', 'x'], /--format is required/],
+    ['no --out', ['export', '1', '--format', 'onnx'], /--out is required/],
+    ['a database that does not exist', ['runs', '--db', join(tmpdir(), 'no-such-adjoin.db')], /there is no Adjoin database at/],
+    ['an unknown flag', ['delete', '1', '--force'], /--force/],
+  ])('%s: one line, exit 2', (_name, args, message) => {
+    const r = cli(args as string[]);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(message as RegExp);
+  });
+
+  it('exporting a run trained on an image folder checks the export on that folder’s validation images', async () => {
+    const pics = join(home, 'pics');
+    const colours: Record<string, [number, number, number]> = { red: [220, 20, 20], green: [20, 200, 40], blue: [30, 30, 210] };
+    for (const [name, rgb] of Object.entries(colours)) {
+      for (let i = 0; i < 6; i++) await png(join(pics, name, `${i}.png`), 20 + i, 18, rgb.map((v) => Math.max(0, v - 9 * i)) as [number, number, number]);
+    }
+    const other = join(home, 'other.db');
+    const r = cli(['train', '--data', pics, '--size', '16', '--val-split', '0.34', '--arch', 'resnet18', '--width', '0.125', '--alpha', '2', '--epochs', '1', '--batch', '6', '--db', other]);
+    expect(r.status, r.stderr).toBe(0);
+    const id = /run (\d+): recording in/.exec(r.stderr)![1]!;
+    const x = cli(['export', id, '--format', 'onnx', '--out', join(home, 'pics-model'), '--json', '--db', other]);
+    expect(x.status, x.stderr).toBe(0);
+    const [m] = JSON.parse(x.stdout) as Array<{ verification: { validationSamples: number; note: string | null } }>;
+    expect(m!.verification.validationSamples).toBeGreaterThanOrEqual(3);
+  });
+
+  it('adjoin delete removes the run, its stored exports and the folder Adjoin made for it', () => {
+    const r = cli(['delete', String(runId)]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`deleted run ${runId} .*\\(2 stored exports`));
+    expect(r.stdout).toMatch(/removed its folder/);
+    expect(existsSync(join(home, 'runs', String(runId)))).toBe(false);
+    // The exported files the user asked for stay where they are.
+    expect(existsSync(join(home, 'phone-model', 'model.onnx'))).toBe(true);
+    expect(cli(['show', String(runId)]).status).toBe(2);
+    const d = new Database(db, { readonly: true });
+    expect((d.prepare('SELECT count(*) AS n FROM model_files').get() as { n: number }).n).toBe(0);
+    d.close();
+  });
+});

@@ -1,0 +1,161 @@
+import * as tf from '@tensorflow/tfjs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { synthesize } from '../../../main/engine/data/synthetic.js';
+import { paramName } from '../../../main/engine/params.js';
+import { train } from '../../../main/engine/train.js';
+import { beginRun, describeDataset } from '../../../main/jobs/begin-run.js';
+import { recordRun } from '../../../main/jobs/record-run.js';
+import { openStore } from '../../../main/store/open.js';
+import type { Store } from '../../../main/store/store.js';
+import { InputError } from '../../../shared/errors.js';
+import { useWasmBackend } from '../../helpers/tf.js';
+import { SYNTHETIC, tempDirs, tinyConfig, trainedRun } from '../../helpers/store.js';
+
+useWasmBackend();
+const temp = tempDirs('adjoin-record-');
+const data = synthesize({ classes: 3, size: 12, channels: 1, train: 48, val: 24, seed: 2 });
+const dataset = describeDataset(SYNTHETIC, data, { limitTrain: null, limitVal: null });
+
+function fresh(): { store: Store; runsDir: string } {
+  const dir = temp();
+  return { store: openStore(join(dir, 'adjoin.db')), runsDir: join(dir, 'runs') };
+}
+
+describe('recording a run from its engine events', () => {
+  it('a finished run: status, timings, backend, costs, every epoch, sampled steps, checkpoint, outputs, dataset', async () => {
+    const { store, runsDir } = fresh();
+    const id = await trainedRun(store, runsDir);
+    const run = store.runs.require(id);
+    expect(run).toMatchObject({ status: 'finished', backend: 'wasm', epochsDone: 2, totalSteps: 6, failureReason: null, error: null });
+    expect(run.outDir).toBe(join(runsDir, String(id)));
+    expect(run.checkpointPath).toBe(join(runsDir, String(id), 'checkpoint.ckpt'));
+    expect(run.outputs!.network).toBe(join(runsDir, String(id), 'network.adjoin'));
+    expect(run.val.small!.accuracy).toBeGreaterThanOrEqual(0);
+    expect(run.cost!.small!.macs).toBeLessThan(run.cost!.full.macs);
+    expect(run.data!.classes).toHaveLength(3);
+    expect(run.startedAt! <= run.finishedAt!).toBe(true);
+    expect(run.trainSeconds!).toBeGreaterThan(0);
+    expect(run.owner).toMatchObject({ pid: null, host: null });
+    expect(run.confusion!.flat().reduce((a, b) => a + b, 0)).toBe(24);
+    expect(store.metrics.epochs(id).map((e) => e.epoch)).toEqual([1, 2]);
+    // Sampling every 0 ms keeps every step event.
+    expect(store.metrics.steps(id).map((s) => s.globalStep)).toEqual([1, 2, 3, 4, 5, 6]);
+    const ds = store.datasets.get(run.datasetId!);
+    expect(ds).toMatchObject({ path: SYNTHETIC, name: data.name, contentKey: dataset.contentKey });
+    store.close();
+  });
+
+  it('samples step metrics: with a long interval only the first and each epoch’s last step are kept', async () => {
+    const { store, runsDir } = fresh();
+    const run = beginRun(store, { config: tinyConfig(), dataset, outDir: null, runsDir, resume: false }, { stepSampleMs: 3_600_000 });
+    await train({ config: tinyConfig(), data, outDir: run.outDir, emit: run.recorder.emit, stepEventInterval: 0 });
+    run.recorder.close();
+    expect(store.metrics.steps(run.runId).map((s) => [s.epoch, s.step])).toEqual([
+      [1, 1],
+      [1, 3],
+      [2, 3],
+    ]);
+    store.close();
+  });
+
+  it('a NaN loss: failed, reason nan_loss, the message, the last good checkpoint', async () => {
+    const { store, runsDir } = fresh();
+    const run = beginRun(store, { config: tinyConfig(), dataset, outDir: null, runsDir, resume: false }, { stepSampleMs: 0 });
+    await train({
+      config: tinyConfig(),
+      data,
+      outDir: run.outDir,
+      emit: run.recorder.emit,
+      beforeStep: (globalStep, setup) => {
+        if (globalStep === 4) {
+          const w = setup.params.get(paramName.weight('fc'));
+          w.assign(tf.fill(w.shape, Number.NaN));
+        }
+      },
+    });
+    run.recorder.close();
+    const r = store.runs.require(run.runId);
+    expect(r).toMatchObject({ status: 'failed', failureReason: 'nan_loss', epochsDone: 1 });
+    expect(r.error).toMatch(/loss became NaN.*epoch 2, step 2/);
+    expect(r.checkpointPath).toBe(join(run.outDir, 'checkpoint.ckpt'));
+    store.close();
+  });
+
+  it('cancelled, then resumed into the same run: the epochs after the checkpoint are recorded once', async () => {
+    const { store, runsDir } = fresh();
+    const outDir = join(runsDir, 'mine');
+    const first = beginRun(store, { config: tinyConfig(), dataset, outDir, runsDir, resume: false }, { stepSampleMs: 0 });
+    let steps = 0;
+    await train({
+      config: tinyConfig(),
+      data,
+      outDir,
+      emit: first.recorder.emit,
+      stepEventInterval: 0,
+      beforeStep: () => void (steps += 1),
+      stopRequested: () => (steps >= 4 ? 'cancel' : null),
+    });
+    first.recorder.close();
+    expect(store.runs.require(first.runId)).toMatchObject({ status: 'cancelled', epochsDone: 1, checkpointPath: join(outDir, 'checkpoint.ckpt') });
+
+    const second = beginRun(store, { config: tinyConfig(), dataset, outDir, runsDir, resume: true }, { stepSampleMs: 0 });
+    expect(second.runId).toBe(first.runId);
+    expect(store.runs.require(first.runId).status).toBe('queued');
+    await train({ config: tinyConfig(), data, outDir, resume: true, emit: second.recorder.emit, stepEventInterval: 0 });
+    second.recorder.close();
+    expect(store.runs.require(first.runId).status).toBe('finished');
+    expect(store.metrics.epochs(first.runId).map((e) => e.epoch)).toEqual([1, 2]);
+    expect(store.metrics.steps(first.runId).map((s) => s.globalStep)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(store.runs.list()).toHaveLength(1);
+    store.close();
+  });
+
+  it('a database that refuses a write is reported, and training goes on', async () => {
+    const { store, runsDir } = fresh();
+    const errors: string[] = [];
+    const run = beginRun(store, { config: tinyConfig(), dataset, outDir: null, runsDir, resume: false }, { onError: (e, what) => errors.push(`${what}: ${e.message}`) });
+    store.metrics.putEpoch = () => {
+      throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    };
+    const outcome = await train({ config: tinyConfig(), data, outDir: run.outDir, emit: run.recorder.emit });
+    run.recorder.close();
+    expect(outcome.status).toBe('finished');
+    expect(errors).toEqual(['epoch: database or disk is full', 'epoch: database or disk is full']);
+    expect(store.runs.require(run.runId).status).toBe('finished');
+    store.close();
+  });
+
+  it('bad input before the engine starts leaves no run behind; a job that dies otherwise is marked failed', () => {
+    const { store, runsDir } = fresh();
+    const a = beginRun(store, { config: tinyConfig(), dataset, outDir: null, runsDir, resume: false });
+    a.recorder.close(new InputError('there is no checkpoint to resume from', 'resume'));
+    expect(store.runs.get(a.runId)).toBeNull();
+    const b = beginRun(store, { config: tinyConfig(), dataset, outDir: null, runsDir, resume: false });
+    b.recorder.close(new Error('worker died'));
+    expect(store.runs.require(b.runId)).toMatchObject({ status: 'failed', failureReason: 'error', error: 'worker died' });
+    store.close();
+  });
+
+  it('records a DAN search’s choices per epoch', () => {
+    const { store } = fresh();
+    const id = store.runs.create({ config: tinyConfig(), datasetId: null, outDir: null, owner: null }, 1);
+    const recorder = recordRun(store, id);
+    recorder.emit({
+      type: 'search-epoch',
+      time: 5,
+      epoch: 1,
+      epochs: 3,
+      tau: 15,
+      expectedMacs: 0.4,
+      argmax: { params: 10, macs: 100 },
+      groups: [{ group: 's2.out', channels: 16, probabilities: [0.3, 0.7], eta: [0.1, 0.4], alpha: 2 }],
+      trainLoss: 1,
+      val: { full: { accuracy: 0.5, loss: 1 }, small: { accuracy: 0.4, loss: 1.2 } },
+      seconds: 1,
+    });
+    recorder.close();
+    expect(store.danChoices.list(id)).toEqual([{ epoch: 1, tau: 15, choices: [{ group: 's2.out', alpha: 2, logits: [0.1, 0.4], probabilities: [0.3, 0.7] }] }]);
+    store.close();
+  });
+});
