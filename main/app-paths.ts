@@ -36,3 +36,8 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.
       return join(env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'adjoin');
   }
 }
+
+/** Where decoded datasets are cached (one file per folder content and import settings). */
+export function datasetCacheDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
+  return join(cacheDir(env, platform), 'datasets');
+}

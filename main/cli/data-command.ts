@@ -1,7 +1,6 @@
-import { join } from 'node:path';
 import { importSettings, RESIZE_MODES, type ImportProgress, type ImportSettings } from '../../shared/dataset.js';
 import { InputError } from '../../shared/errors.js';
-import { cacheDir } from '../app-paths.js';
+import { datasetCacheDir } from '../app-paths.js';
 import { importImageFolder } from '../engine/data/import-folder.js';
 import { scanDataset } from '../engine/data/scan.js';
 import { choiceArg, intArg, numberArg, parse } from './args.js';
@@ -16,10 +15,6 @@ const DATA_USAGE = `adjoin data scan <dir> [--json] [--thumbnails N] [--val-spli
   Decodes an image folder into the dataset cache (a second import of the same folder reads the cache).`;
 
 /** Where imported datasets are cached: rebuildable, so under the app's cache folder. */
-export function datasetCacheDir(): string {
-  return join(cacheDir(), 'datasets');
-}
-
 function folderArg(positionals: string[], sub: string): string {
   if (positionals.length !== 1) throw new InputError(`adjoin data ${sub} needs exactly one folder, got ${positionals.length}`, 'data');
   return positionals[0]!;

@@ -1,6 +1,5 @@
-import { join } from 'node:path';
 import type { ImportSettings } from '../../shared/dataset.js';
-import { cacheDir } from '../app-paths.js';
+import { datasetCacheDir } from '../app-paths.js';
 import { BatchBuilder } from '../engine/data/batches.js';
 import { openTrainingData } from '../engine/data/open.js';
 import { Rng } from '../engine/rng.js';
@@ -52,7 +51,7 @@ export async function verificationBatch(
         const { data } = await openTrainingData(info.source, {
           limitVal: counts.validation,
           // The importer's cache (the CLI's `adjoin data` uses the same folder).
-          cacheDir: join(cacheDir(), 'datasets'),
+          cacheDir: datasetCacheDir(),
           settings: recordedSettings(dataset),
         });
         if (data.height !== info.height || data.width !== info.width || data.channels !== info.channels || data.classes.join('\n') !== info.classes.join('\n')) {

@@ -1,0 +1,38 @@
+import type { SearchConfig } from '../../shared/dan.js';
+import type { ImportSettings } from '../../shared/dataset.js';
+import type { TrainConfig } from '../../shared/train-config.js';
+
+/** Where a job's images come from. */
+export interface DataRequest {
+  /** An image folder, an IDX or CIFAR folder, or `synthetic[:…]`. */
+  source: string;
+  limitTrain: number | null;
+  limitVal: number | null;
+  /** How an image folder is decoded (ignored for IDX, CIFAR and synthetic data). */
+  import: Partial<ImportSettings> | null;
+}
+
+/**
+ * Test-only switches, honoured only when the job process runs with
+ * ADJOIN_TEST_HOOKS=1: they make the engine fail the way a CUDA fault would.
+ */
+export interface TestHooks {
+  /** Calls process.abort() inside the engine before this global step. */
+  abortAtStep?: number;
+}
+
+interface JobBase {
+  data: DataRequest;
+  /** The run's folder: checkpoints and outputs. */
+  outDir: string;
+  /** Decoded-dataset cache folder. */
+  cacheDir: string;
+  /** Continue from the checkpoint in `outDir`. */
+  resume: boolean;
+  testHooks?: TestHooks;
+}
+
+/** What one engine job does: train a network, or search widths and optionally train the result. */
+export type JobSpec =
+  | (JobBase & { kind: 'train'; config: TrainConfig })
+  | (JobBase & { kind: 'search'; config: SearchConfig; thenTrain: number | null });
