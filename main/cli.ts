@@ -1,19 +1,24 @@
 import { InputError } from '../shared/errors.js';
 import type { Command, CommandIo } from './cli/command.js';
-import { costCmd } from './cli/cost-command.js';
-import { dataCmd } from './cli/data-command.js';
-import { deleteCmd } from './cli/delete-command.js';
-import { exportCmd } from './cli/export-command.js';
-import { runsCmd } from './cli/runs-command.js';
-import { searchCmd } from './cli/search-command.js';
-import { showCmd } from './cli/show-command.js';
-import { trainCmd } from './cli/train-command.js';
 
-/** Every `adjoin` subcommand, in the order `adjoin help` lists them. */
-const COMMANDS: readonly Command[] = [costCmd, dataCmd, trainCmd, searchCmd, runsCmd, showCmd, exportCmd, deleteCmd];
+/**
+ * Every `adjoin` subcommand, in the order `adjoin help` lists them. Each is
+ * loaded when used: `adjoin runs` need not load TensorFlow.js and ONNX Runtime.
+ */
+const COMMANDS: ReadonlyArray<{ name: string; load: () => Promise<Command> }> = [
+  { name: 'cost', load: async () => (await import('./cli/cost-command.js')).costCmd },
+  { name: 'data', load: async () => (await import('./cli/data-command.js')).dataCmd },
+  { name: 'train', load: async () => (await import('./cli/train-command.js')).trainCmd },
+  { name: 'search', load: async () => (await import('./cli/search-command.js')).searchCmd },
+  { name: 'runs', load: async () => (await import('./cli/runs-command.js')).runsCmd },
+  { name: 'show', load: async () => (await import('./cli/show-command.js')).showCmd },
+  { name: 'export', load: async () => (await import('./cli/export-command.js')).exportCmd },
+  { name: 'delete', load: async () => (await import('./cli/delete-command.js')).deleteCmd },
+];
 
-function usage(): string {
-  return `adjoin — compress CNNs with Adjoined Networks\n\nUsage:\n${COMMANDS.map((c) => `  ${c.usage}`).join('\n\n')}\n`;
+async function usage(): Promise<string> {
+  const commands = await Promise.all(COMMANDS.map((c) => c.load()));
+  return `adjoin — compress CNNs with Adjoined Networks\n\nUsage:\n${commands.map((c) => `  ${c.usage}`).join('\n\n')}\n`;
 }
 
 function processIo(): CommandIo {
@@ -39,12 +44,12 @@ export async function main(argv: string[], io: CommandIo = processIo()): Promise
   const [name, ...rest] = argv;
   try {
     if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-      io.out(usage());
+      io.out(await usage());
       return name === undefined ? 2 : 0;
     }
-    const command = COMMANDS.find((c) => c.name === name);
-    if (command === undefined) throw new InputError(`unknown command '${name}' (see adjoin help)`, 'command');
-    return await command.run(rest, io);
+    const entry = COMMANDS.find((c) => c.name === name);
+    if (entry === undefined) throw new InputError(`unknown command '${name}' (see adjoin help)`, 'command');
+    return await (await entry.load()).run(rest, io);
   } catch (e) {
     if (e instanceof InputError) {
       io.err(`adjoin: error: ${e.message}\n`);

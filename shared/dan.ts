@@ -1,7 +1,8 @@
 import { InputError } from './errors.js';
 import { DAN_ALPHAS, type ModelConfig, validateModelConfig } from './model/config.js';
+import { buildGraph } from './model/graph.js';
 import type { LrSchedule } from './schedules.js';
-import type { AdjoinedLossConfig, Augmentation, OptimizerConfig } from './train-config.js';
+import type { AdjoinedLossConfig, Augmentation, OptimizerConfig, TrainConfig } from './train-config.js';
 
 /**
  * A DAN search (paper section 5): per width group, logits η over the
@@ -89,4 +90,30 @@ export interface GroupChoice {
   eta: number[];
   /** α of argmax η. */
   alpha: number;
+}
+
+/**
+ * The adjoined network a search trains: its small path at the widest
+ * candidate (α = min A) — what a search run records as its network until it
+ * has found one.
+ */
+export function superNetworkConfig(c: SearchConfig): TrainConfig {
+  return {
+    model: c.model,
+    mode: 'an',
+    alpha: Object.fromEntries(buildGraph(c.model).groups.map((g) => [g, Math.min(...c.space)])),
+    epochs: c.epochs,
+    batchSize: c.batchSize,
+    optimizer: c.optimizer,
+    schedule: c.schedule,
+    loss: c.loss,
+    augmentation: c.augmentation,
+    seed: c.seed,
+    checkpointEvery: c.checkpointEvery,
+  };
+}
+
+/** The adjoined training of what a search found. */
+export function foundNetworkConfig(c: SearchConfig, alphas: Record<string, number>, epochs: number): TrainConfig {
+  return { ...superNetworkConfig(c), alpha: alphas, epochs };
 }

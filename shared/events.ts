@@ -71,8 +71,12 @@ export interface EpochEvent extends EventBase {
   epoch: number;
   epochs: number;
   trainLoss: number;
-  trainAccuracy: { full: number; small: number | null };
-  val: { full: PathMetrics; small: PathMetrics | null };
+  /**
+   * Accuracies of the full and the small network; null where the run has no
+   * such network (a standard run has no small one, a small or kd run no full one).
+   */
+  trainAccuracy: { full: number | null; small: number | null };
+  val: { full: PathMetrics | null; small: PathMetrics | null };
   lambda: number;
   lr: number;
   /** Wall time of the epoch including evaluation. */
@@ -97,7 +101,7 @@ export interface RunOutputs {
 export interface FinishedEvent extends EventBase {
   type: 'finished';
   epochs: number;
-  val: { full: PathMetrics; small: PathMetrics | null };
+  val: { full: PathMetrics | null; small: PathMetrics | null };
   /** Confusion matrix [true][predicted] of the exported network (the small one in AN mode). */
   confusion: number[][];
   seconds: number;

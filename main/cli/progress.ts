@@ -1,5 +1,13 @@
-import type { EngineEvent } from '../../shared/events.js';
+import type { EngineEvent, PathMetrics } from '../../shared/events.js';
 import { formatCount, formatDuration, percent } from './format.js';
+
+/** "full 91.20%  small 88.40%", leaving out a network the run does not have. */
+export function accuracies(val: { full: PathMetrics | null; small: PathMetrics | null }): string {
+  const parts: string[] = [];
+  if (val.full !== null) parts.push(`full ${percent(val.full.accuracy)}`);
+  if (val.small !== null) parts.push(`small ${percent(val.small.accuracy)}`);
+  return parts.join('  ');
+}
 
 /**
  * Renders training events for people: a live progress bar on a terminal,
@@ -61,19 +69,13 @@ export class ProgressPrinter {
         break;
       }
       case 'epoch': {
-        const small = e.val.small === null ? '' : `  small ${percent(e.val.small.accuracy)}`;
-        this.line(
-          `epoch ${e.epoch}/${e.epochs}: train loss ${e.trainLoss.toFixed(4)}  val full ${percent(e.val.full.accuracy)}${small}  (${formatDuration(e.seconds)})`,
-        );
+        this.line(`epoch ${e.epoch}/${e.epochs}: train loss ${e.trainLoss.toFixed(4)}  val ${accuracies(e.val)}  (${formatDuration(e.seconds)})`);
         break;
       }
       case 'checkpoint':
         break;
       case 'finished': {
-        this.line(
-          `finished in ${formatDuration(e.seconds)}: full ${percent(e.val.full.accuracy)}` +
-            (e.val.small === null ? '' : `, small ${percent(e.val.small.accuracy)}`),
-        );
+        this.line(`finished in ${formatDuration(e.seconds)}: ${accuracies(e.val)}`);
         if (e.outputs !== null) {
           this.line(`saved ${e.outputs.network}`);
           if (e.outputs.small !== null) this.line(`saved small network: ${e.outputs.small.bundle} and TF.js model ${e.outputs.small.tfjs}`);

@@ -1,4 +1,4 @@
-import type { RunRecord } from '../store/runs.js';
+import type { RunRecord } from '../../shared/history.js';
 import { parse } from './args.js';
 import type { Command } from './command.js';
 import { percent } from './format.js';

@@ -1,4 +1,5 @@
-import { runDetails, type ModelDetails, type RunDetails } from '../jobs/run-details.js';
+import type { ModelDetails, RunDetails } from '../../shared/history.js';
+import { runDetails } from '../jobs/run-details.js';
 import { parse } from './args.js';
 import type { Command } from './command.js';
 import { formatCount, formatDuration, percent } from './format.js';
@@ -51,7 +52,7 @@ export function renderRun(d: RunDetails, dbFile: string): string {
     lines.push('', `  ${'epoch'.padEnd(7)}${'train loss'.padStart(11)}${'val full'.padStart(10)}${'val small'.padStart(11)}${'λ'.padStart(7)}${'lr'.padStart(10)}${'time'.padStart(9)}`);
     for (const e of d.epochs) {
       lines.push(
-        `  ${String(e.epoch).padEnd(7)}${e.trainLoss.toFixed(4).padStart(11)}${percent(e.val.full.accuracy).padStart(10)}` +
+        `  ${String(e.epoch).padEnd(7)}${e.trainLoss.toFixed(4).padStart(11)}${(e.val.full === null ? '-' : percent(e.val.full.accuracy)).padStart(10)}` +
           `${(e.val.small === null ? '-' : percent(e.val.small.accuracy)).padStart(11)}${e.lambda.toFixed(2).padStart(7)}` +
           `${e.lr.toPrecision(2).padStart(10)}${formatDuration(e.seconds).padStart(9)}`,
       );

@@ -21,7 +21,7 @@ import { initBackend } from './backend.js';
 import { saveNetwork } from './bundle.js';
 import { loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint.js';
 import { addTo, freshPosition, runEpochs, type LoopPosition, type StopRequest } from './loop.js';
-import { BatchBuilder, channelStats, type Normalization } from './data/batches.js';
+import { BatchBuilder, normalizationFor, type Normalization } from './data/batches.js';
 import type { ImageSplit, TrainingData } from './data/types.js';
 import { evaluate } from './evaluate.js';
 import { extractSmall } from './extract.js';
@@ -104,7 +104,7 @@ export function prepareTraining(config: TrainConfig, data: TrainingData, initRng
   const graph = buildGraph(config.model);
   const plan = config.mode === 'an' ? planSmall(graph, config.alpha!) : null;
   const cost = costReport(graph, plan === null ? null : config.alpha);
-  const norm = channelStats(data, config.model.channels);
+  const norm = normalizationFor(config.augmentation, data, config.model.channels);
   const batches = new BatchBuilder(data, config.model.inputSize, config.model.channels, norm, config.augmentation);
   const stepsPerEpoch = Math.ceil(data.train.count / config.batchSize);
   return {

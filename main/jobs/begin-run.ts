@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InputError } from '../../shared/errors.js';
+import type { SearchRecord } from '../../shared/history.js';
 import type { TrainConfig } from '../../shared/train-config.js';
 import type { TrainingData } from '../engine/data/types.js';
 import type { DatasetInput } from '../store/datasets.js';
@@ -44,6 +45,8 @@ export function describeDataset(source: string, data: TrainingData, split: Recor
 
 export interface BeginRunOptions {
   config: TrainConfig;
+  /** A DAN search job (its config is then the super-network's; see superNetworkConfig). */
+  search?: SearchRecord | null;
   dataset: DatasetInput | null;
   /** Where the run writes its files; null gives it `<runsDir>/<run id>`. */
   outDir: string | null;
@@ -79,7 +82,11 @@ export function beginRun(store: Store, o: BeginRunOptions, record: RecordOptions
       }
     }
     const owner = { pid: process.pid, host: hostname() };
-    const id = store.runs.create({ config: o.config, datasetId, outDir: o.outDir === null ? null : resolve(o.outDir), owner }, now);
+    const search = o.search ?? null;
+    const id = store.runs.create(
+      { kind: search === null ? 'train' : 'search', config: o.config, search, datasetId, outDir: o.outDir === null ? null : resolve(o.outDir), owner },
+      now,
+    );
     const dir = o.outDir === null ? join(o.runsDir, String(id)) : resolve(o.outDir);
     store.runs.setOutDir(id, dir);
     return { runId: id, outDir: dir, created: true };

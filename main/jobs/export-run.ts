@@ -24,7 +24,7 @@ import {
   verificationReport,
   type VerificationBatch,
 } from '../export/verify.js';
-import type { RunRecord } from '../store/runs.js';
+import type { RunRecord } from '../../shared/history.js';
 import type { Store } from '../store/store.js';
 import { DEFAULT_SAMPLES, verificationBatch, type SampleCounts } from './validation-batch.js';
 

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { assertNever, InputError, serializeError } from '../../shared/errors.js';
-import type { EngineEvent } from '../../shared/events.js';
+import type { EngineEvent, PathMetrics } from '../../shared/events.js';
 import { claimRun, HEARTBEAT_MS, releaseRun } from '../store/liveness.js';
 import type { Store } from '../store/store.js';
 
@@ -57,6 +57,8 @@ export function recordRun(store: Store, runId: number, options: RecordOptions = 
   let ended = false;
   let started = false;
   let closed = false;
+  // The last search epoch's validation figures: a search alone finishes with them.
+  let searchVal: { full: PathMetrics | null; small: PathMetrics | null } = { full: null, small: null };
 
   const guard = (what: EngineEvent['type'] | 'heartbeat' | 'close', fn: () => void): void => {
     try {
@@ -137,6 +139,7 @@ export function recordRun(store: Store, runId: number, options: RecordOptions = 
           finish();
           break;
         case 'search-epoch':
+          searchVal = { full: e.val.full, small: e.val.small };
           // DAN: what each width group would choose after this epoch.
           store.transaction(() => {
             store.danChoices.put(
@@ -149,8 +152,24 @@ export function recordRun(store: Store, runId: number, options: RecordOptions = 
           });
           break;
         case 'search-started':
+          started = true;
+          store.transaction(() => {
+            runs.markSearchStarted(runId, e);
+            touch(e.time);
+          });
+          break;
+        case 'search-result': {
+          const trainsAfter = runs.require(runId).search?.thenTrain ?? null;
+          store.transaction(() => {
+            runs.setSearchResult(runId, e);
+            // A search alone ends here; otherwise training the found network follows.
+            if (trainsAfter === null) runs.markSearchFinished(runId, e, searchVal);
+            touch(e.time);
+          });
+          if (trainsAfter === null) finish();
+          break;
+        }
         case 'search-step':
-        case 'search-result':
           if (e.time - lastTouch >= heartbeatMs) touch(e.time);
           break;
         case 'log':

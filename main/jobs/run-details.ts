@@ -1,28 +1,7 @@
-import type { DanEpoch } from '../store/dan-choices.js';
-import type { DatasetRecord } from '../store/datasets.js';
-import type { EpochMetrics, StepMetrics } from '../store/metrics.js';
-import type { ModelRecord } from '../store/models.js';
-import type { RunRecord } from '../store/runs.js';
+import type { ModelDetails, ModelRecord, RunDetails } from '../../shared/history.js';
 import type { Store } from '../store/store.js';
 
-export interface ModelDetails extends ModelRecord {
-  /** full MACs / small MACs, for the small network of an adjoined run. */
-  macRatio: number | null;
-  /** full latency / small latency, measured in the same session. */
-  latencySpeedup: number | null;
-  /** Whether every stored file still matches its SHA-256. */
-  integrity: 'ok' | 'corrupted';
-  corruptedFiles: string[];
-}
 
-export interface RunDetails {
-  run: RunRecord;
-  dataset: DatasetRecord | null;
-  epochs: EpochMetrics[];
-  steps: StepMetrics[];
-  danChoices: DanEpoch[];
-  models: ModelDetails[];
-}
 
 export function modelDetails(store: Store, m: ModelRecord): ModelDetails {
   const check = store.models.check(m.id);

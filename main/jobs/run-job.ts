@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { foundNetworkConfig } from '../../shared/dan.js';
 import { InputError } from '../../shared/errors.js';
 import type { EngineEvent } from '../../shared/events.js';
 import type { TrainConfig } from '../../shared/train-config.js';
@@ -52,20 +53,7 @@ export async function runJob(spec: JobSpec, ctx: JobContext): Promise<JobOutcome
   const found = await search({ ...common, config: spec.config, outDir: join(spec.outDir, 'search'), resume: spec.resume });
   if (found.status !== 'finished') return found;
   if (spec.thenTrain === null) return { status: 'finished' };
-  const c = spec.config;
-  const trainConfig: TrainConfig = {
-    model: c.model,
-    mode: 'an',
-    alpha: found.alphas,
-    epochs: spec.thenTrain,
-    batchSize: c.batchSize,
-    optimizer: c.optimizer,
-    schedule: c.schedule,
-    loss: c.loss,
-    augmentation: c.augmentation,
-    seed: c.seed,
-    checkpointEvery: c.checkpointEvery,
-  };
+  const trainConfig = foundNetworkConfig(spec.config, found.alphas, spec.thenTrain);
   const outcome = await train({ ...common, config: trainConfig, outDir: join(spec.outDir, 'train') });
   return outcome.status === 'finished' ? { status: 'finished' } : outcome;
 }

@@ -4,8 +4,7 @@ import { BatchBuilder } from '../engine/data/batches.js';
 import { openTrainingData } from '../engine/data/open.js';
 import { Rng } from '../engine/rng.js';
 import type { VerificationBatch } from '../export/verify.js';
-import type { DatasetRecord } from '../store/datasets.js';
-import type { RunRecord } from '../store/runs.js';
+import type { RunRecord, StoredDataset } from '../../shared/history.js';
 
 export interface SampleCounts {
   /** Validation images of the run's dataset, read again and normalised as in training. */
@@ -21,7 +20,7 @@ export const DEFAULT_SAMPLES: SampleCounts = { validation: 48, seeded: 16 };
  * was opened with, if recorded. The importer checks them (`importSettings`)
  * and throws an InputError for bad ones, which falls back to seeded inputs.
  */
-function recordedSettings(dataset: DatasetRecord | null): Partial<ImportSettings> {
+function recordedSettings(dataset: StoredDataset | null): Partial<ImportSettings> {
   const s = dataset?.split['settings'];
   return typeof s === 'object' && s !== null && !Array.isArray(s) ? (s as Partial<ImportSettings>) : {};
 }
@@ -35,7 +34,7 @@ function recordedSettings(dataset: DatasetRecord | null): Partial<ImportSettings
  */
 export async function verificationBatch(
   run: RunRecord,
-  dataset: DatasetRecord | null,
+  dataset: StoredDataset | null,
   counts: SampleCounts = DEFAULT_SAMPLES,
 ): Promise<VerificationBatch> {
   const { inputSize: size, channels } = run.config.model;

@@ -12,7 +12,9 @@ import {
   str,
   tagged,
 } from '../../shared/decode.js';
+import { validateSearchConfig } from '../../shared/dan.js';
 import type { DataInfo, RunOutputs } from '../../shared/events.js';
+import type { SearchRecord } from '../../shared/history.js';
 import { ARCHITECTURES, STEMS } from '../../shared/model/config.js';
 import { LAMBDA_KINDS, type LrSchedule } from '../../shared/schedules.js';
 import { AUGMENTATIONS, TRAIN_MODES, type OptimizerConfig, type TrainConfig, validateTrainConfig } from '../../shared/train-config.js';
@@ -33,23 +35,27 @@ const schedule: Decoder<LrSchedule> = tagged('kind', {
   cosine: obj({ kind: oneOf(['cosine'] as const), warmup: num }),
 });
 
+const model = obj({
+  arch: oneOf(ARCHITECTURES),
+  stem: oneOf(STEMS),
+  inputSize: int,
+  channels: oneOf([1, 3] as const),
+  classes: int,
+  width: num,
+  compressFirstStage: bool,
+});
+
+const loss = obj({ lambda: oneOf(LAMBDA_KINDS), c: num, smallCe: num });
+
 const trainConfigShape = obj({
-  model: obj({
-    arch: oneOf(ARCHITECTURES),
-    stem: oneOf(STEMS),
-    inputSize: int,
-    channels: oneOf([1, 3] as const),
-    classes: int,
-    width: num,
-    compressFirstStage: bool,
-  }),
+  model,
   mode: oneOf(TRAIN_MODES),
   alpha: nullable(either(num, record(int), 'a number or a map of width group to α')),
   epochs: int,
   batchSize: int,
   optimizer,
   schedule,
-  loss: obj({ lambda: oneOf(LAMBDA_KINDS), c: num, smallCe: num }),
+  loss,
   augmentation: oneOf(AUGMENTATIONS),
   seed: int,
   checkpointEvery: int,
@@ -57,6 +63,32 @@ const trainConfigShape = obj({
 
 /** A run's full training config: its shape, then the same rules a new run must pass. */
 export const trainConfig: Decoder<TrainConfig> = (v, path) => validateTrainConfig(trainConfigShape(v, path));
+
+const searchConfigShape = obj({
+  model,
+  space: arr(int),
+  gamma: num,
+  epochs: int,
+  batchSize: int,
+  optimizer,
+  schedule,
+  archLr: num,
+  loss,
+  tau: obj({ initial: num, decay: num }),
+  noise: oneOf(['fresh', 'fixed'] as const),
+  augmentation: oneOf(AUGMENTATIONS),
+  seed: int,
+  checkpointEvery: int,
+});
+
+const cost = obj({ params: int, macs: int });
+
+/** A DAN search job: its config (checked like a new one), the training epochs after it, and its answer. */
+export const searchRecord: Decoder<SearchRecord> = obj({
+  config: (v, path) => validateSearchConfig(searchConfigShape(v, path)),
+  thenTrain: nullable(int),
+  result: nullable(obj({ alphas: record(int), cost: obj({ full: cost, small: cost }) })),
+});
 
 export const dataInfo: Decoder<DataInfo> = obj({
   name: str,

@@ -1,24 +1,9 @@
 import { decodeJson } from '../../shared/decode.js';
 import { logits } from './codecs.js';
+import type { DanChoice, DanEpoch } from '../../shared/history.js';
 import type { Db } from './db.js';
 
-/** What a DAN search prefers for one width group at the end of an epoch. */
-export interface DanChoice {
-  group: string;
-  /** argmax η: the α the group would get if the search stopped now. */
-  alpha: number;
-  /** η over the search space's α values, in ascending α. */
-  logits: number[];
-  /** softmax(η/τ) over the same values: a row of the width-choice heatmap. */
-  probabilities: number[];
-}
 
-export interface DanEpoch {
-  epoch: number;
-  /** The Gumbel-softmax temperature of that epoch. */
-  tau: number | null;
-  choices: DanChoice[];
-}
 
 interface Row {
   epoch: number;

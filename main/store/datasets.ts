@@ -1,4 +1,5 @@
 import { decodeJson } from '../../shared/decode.js';
+import type { StoredDataset } from '../../shared/history.js';
 import { canonicalJson, type Db } from './db.js';
 import { jsonObject } from './codecs.js';
 
@@ -14,10 +15,6 @@ export interface DatasetInput {
   split: Record<string, unknown>;
 }
 
-export interface DatasetRecord extends DatasetInput {
-  id: number;
-  createdAt: number;
-}
 
 interface Row {
   id: number;
@@ -44,7 +41,7 @@ export class Datasets {
     return row.id;
   }
 
-  get(id: number): DatasetRecord | null {
+  get(id: number): StoredDataset | null {
     const r = this.db.prepare('SELECT * FROM datasets WHERE id = ?').get(id) as Row | undefined;
     if (r === undefined) return null;
     return {

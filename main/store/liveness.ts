@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import type { Owner } from '../../shared/history.js';
 import type { Db } from './db.js';
 
 /**
@@ -64,11 +65,6 @@ export function thisProcess(): LivenessProbe {
   };
 }
 
-export interface Owner {
-  pid: number | null;
-  host: string | null;
-  heartbeatAt: number | null;
-}
 
 /** Why the owner of a run is judged dead, or null if it may still be alive. */
 export function deathOf(file: string, runId: number, owner: Owner, probe: LivenessProbe): string | null {

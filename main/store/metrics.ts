@@ -1,38 +1,14 @@
-import type { EpochEvent, StepEvent } from '../../shared/events.js';
+import type { EpochEvent, PathMetrics, StepEvent } from '../../shared/events.js';
+import type { EpochMetrics, StepMetrics } from '../../shared/history.js';
 import type { Db } from './db.js';
-
-export interface EpochMetrics {
-  epoch: number;
-  trainLoss: number;
-  trainAccuracy: { full: number; small: number | null };
-  val: { full: { accuracy: number; loss: number }; small: { accuracy: number; loss: number } | null };
-  lambda: number;
-  lr: number;
-  seconds: number;
-  time: number;
-}
-
-export interface StepMetrics {
-  globalStep: number;
-  epoch: number;
-  step: number;
-  loss: number;
-  ce: number;
-  kl: number | null;
-  smallCe: number | null;
-  lambda: number;
-  lr: number;
-  imagesPerSecond: number;
-  time: number;
-}
 
 interface EpochRow {
   epoch: number;
   train_loss: number;
-  train_accuracy_full: number;
+  train_accuracy_full: number | null;
   train_accuracy_small: number | null;
-  val_accuracy_full: number;
-  val_loss_full: number;
+  val_accuracy_full: number | null;
+  val_loss_full: number | null;
   val_accuracy_small: number | null;
   val_loss_small: number | null;
   lambda: number;
@@ -55,6 +31,10 @@ interface StepRow {
   time: number;
 }
 
+export function pathMetrics(accuracy: number | null, loss: number | null): PathMetrics | null {
+  return accuracy === null || loss === null ? null : { accuracy, loss };
+}
+
 /** Per-epoch metrics and sampled per-step metrics of runs. */
 export class Metrics {
   constructor(private readonly db: Db) {}
@@ -73,8 +53,8 @@ export class Metrics {
         e.trainLoss,
         e.trainAccuracy.full,
         e.trainAccuracy.small,
-        e.val.full.accuracy,
-        e.val.full.loss,
+        e.val.full?.accuracy ?? null,
+        e.val.full?.loss ?? null,
         e.val.small?.accuracy ?? null,
         e.val.small?.loss ?? null,
         e.lambda,
@@ -105,10 +85,7 @@ export class Metrics {
       epoch: r.epoch,
       trainLoss: r.train_loss,
       trainAccuracy: { full: r.train_accuracy_full, small: r.train_accuracy_small },
-      val: {
-        full: { accuracy: r.val_accuracy_full, loss: r.val_loss_full },
-        small: r.val_accuracy_small === null || r.val_loss_small === null ? null : { accuracy: r.val_accuracy_small, loss: r.val_loss_small },
-      },
+      val: { full: pathMetrics(r.val_accuracy_full, r.val_loss_full), small: pathMetrics(r.val_accuracy_small, r.val_loss_small) },
       lambda: r.lambda,
       lr: r.lr,
       seconds: r.seconds,

@@ -151,7 +151,40 @@ const v3: Migration = {
   },
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1, v2, v3];
+const v4: Migration = {
+  version: 4,
+  description: 'DAN search runs (kind, search config and result); epochs of runs without a full network',
+  up(db) {
+    // epoch_metrics is rebuilt to drop NOT NULL from the full network's columns:
+    // small and kd runs train only a small network. Nothing references it.
+    db.exec(`
+      ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'train' CHECK (kind IN ('train', 'search'));
+      ALTER TABLE runs ADD COLUMN search TEXT;
+      CREATE TABLE epoch_metrics_v4 (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        epoch INTEGER NOT NULL,
+        train_loss REAL NOT NULL,
+        train_accuracy_full REAL,
+        train_accuracy_small REAL,
+        val_accuracy_full REAL,
+        val_loss_full REAL,
+        val_accuracy_small REAL,
+        val_loss_small REAL,
+        lambda REAL NOT NULL,
+        lr REAL NOT NULL,
+        seconds REAL NOT NULL,
+        time INTEGER NOT NULL,
+        PRIMARY KEY (run_id, epoch)
+      ) WITHOUT ROWID;
+      INSERT INTO epoch_metrics_v4 SELECT run_id, epoch, train_loss, train_accuracy_full, train_accuracy_small,
+        val_accuracy_full, val_loss_full, val_accuracy_small, val_loss_small, lambda, lr, seconds, time FROM epoch_metrics;
+      DROP TABLE epoch_metrics;
+      ALTER TABLE epoch_metrics_v4 RENAME TO epoch_metrics;
+    `);
+  },
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4];
 
 /** The schema version this build reads and writes. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { decodeJson, int, nullable, num, obj, oneOf, bool, str } from '../../shared/decode.js';
 import { EXPORT_FORMATS, EXPORT_NETWORKS, PRECISIONS, type ExportFormat, type ExportNetwork, type Precision, type VerificationReport } from '../../shared/export.js';
 import { jsonObject } from './codecs.js';
+import type { ModelRecord } from '../../shared/history.js';
 import type { Db } from './db.js';
 
 /** One file of an export, as written next to the model and kept in the database. */
@@ -30,12 +31,6 @@ export interface NewModel {
   files: readonly ModelFile[];
 }
 
-export interface ModelRecord extends Omit<NewModel, 'files'> {
-  id: number;
-  byteSize: number;
-  createdAt: number;
-  files: Array<{ name: string; byteSize: number; sha256: string }>;
-}
 
 /** A stored file whose bytes no longer match the SHA-256 recorded when it was exported. */
 export class CorruptBlobError extends Error {

@@ -1,49 +1,21 @@
 import { decodeJson, oneOf } from '../../shared/decode.js';
 import { InputError } from '../../shared/errors.js';
-import type { DataInfo, FailureReason, FinishedEvent, PathMetrics, RunOutputs, StartedEvent } from '../../shared/events.js';
-import type { Cost } from '../../shared/model/cost.js';
+import type {
+  FailureReason,
+  FinishedEvent,
+  PathMetrics,
+  SearchResultEvent,
+  SearchStartedEvent,
+  StartedEvent,
+} from '../../shared/events.js';
 import type { TrainConfig } from '../../shared/train-config.js';
-import { confusion, dataInfo, runOutputs, trainConfig } from './codecs.js';
+import { confusion, dataInfo, runOutputs, searchRecord, trainConfig } from './codecs.js';
 import type { Db } from './db.js';
-import type { Owner } from './liveness.js';
-
-export const RUN_STATUSES = ['queued', 'running', 'finished', 'failed', 'cancelled', 'interrupted'] as const;
-/**
- * `interrupted`: the process running it died (a crash, a kill, a power cut);
- * its last checkpoint is kept for resume.
- */
-export type RunStatus = (typeof RUN_STATUSES)[number];
+import { pathMetrics } from './metrics.js';
+import { RUN_KINDS, RUN_STATUSES, type RunKind, type RunRecord, type SearchRecord } from '../../shared/history.js';
 
 const FAILURE_REASONS = ['nan_loss', 'error', 'crashed'] as const satisfies readonly FailureReason[];
 
-export interface RunRecord {
-  /** Integer ids, never reused (AUTOINCREMENT): a run folder named after one stays unique. */
-  id: number;
-  datasetId: number | null;
-  config: TrainConfig;
-  seed: number;
-  status: RunStatus;
-  failureReason: FailureReason | null;
-  error: string | null;
-  /** The compute backend (`wasm`, `node`, `gpu`, `cpu`) and the device sentence the engine reported. */
-  backend: string | null;
-  device: string | null;
-  outDir: string | null;
-  checkpointPath: string | null;
-  data: DataInfo | null;
-  cost: { full: Cost; small: Cost | null } | null;
-  totalSteps: number | null;
-  epochsDone: number;
-  val: { full: PathMetrics | null; small: PathMetrics | null };
-  confusion: number[][] | null;
-  outputs: RunOutputs | null;
-  /** Milliseconds since the Unix epoch. */
-  createdAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-  trainSeconds: number | null;
-  owner: Owner;
-}
 
 interface Row {
   id: number;
@@ -77,18 +49,19 @@ interface Row {
   owner_pid: number | null;
   owner_host: string | null;
   heartbeat_at: number | null;
+  kind: string;
+  search: string | null;
 }
 
-function metrics(accuracy: number | null, loss: number | null): PathMetrics | null {
-  return accuracy === null || loss === null ? null : { accuracy, loss };
-}
 
 function fromRow(r: Row): RunRecord {
   const where = `runs[${r.id}]`;
   return {
     id: r.id,
+    kind: oneOf(RUN_KINDS)(r.kind, `${where}.kind`),
     datasetId: r.dataset_id,
     config: decodeJson(r.config, trainConfig, `${where}.config`),
+    search: r.search === null ? null : decodeJson(r.search, searchRecord, `${where}.search`),
     seed: r.seed,
     status: oneOf(RUN_STATUSES)(r.status, `${where}.status`),
     failureReason: r.failure_reason === null ? null : oneOf(FAILURE_REASONS)(r.failure_reason, `${where}.failure_reason`),
@@ -107,7 +80,7 @@ function fromRow(r: Row): RunRecord {
           },
     totalSteps: r.total_steps,
     epochsDone: r.epochs_done,
-    val: { full: metrics(r.val_full_accuracy, r.val_full_loss), small: metrics(r.val_small_accuracy, r.val_small_loss) },
+    val: { full: pathMetrics(r.val_full_accuracy, r.val_full_loss), small: pathMetrics(r.val_small_accuracy, r.val_small_loss) },
     confusion: r.confusion === null ? null : decodeJson(r.confusion, confusion, `${where}.confusion`),
     outputs: r.outputs === null ? null : decodeJson(r.outputs, runOutputs, `${where}.outputs`),
     createdAt: r.created_at,
@@ -119,7 +92,12 @@ function fromRow(r: Row): RunRecord {
 }
 
 export interface NewRun {
+  /** Default `train`. */
+  kind?: RunKind;
+  /** The network the run trains (for a search: the super-network, until the search ends). */
   config: TrainConfig;
+  /** A search run's search; omitted for training runs. */
+  search?: SearchRecord | null;
   datasetId: number | null;
   outDir: string | null;
   /** The process that will run it; null for a run queued for later. */
@@ -136,10 +114,12 @@ export class Runs {
   create(run: NewRun, now: number): number {
     const r = this.db
       .prepare(
-        `INSERT INTO runs (dataset_id, config, seed, status, out_dir, created_at, owner_pid, owner_host, heartbeat_at)
-         VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING id`,
+        `INSERT INTO runs (kind, search, dataset_id, config, seed, status, out_dir, created_at, owner_pid, owner_host, heartbeat_at)
+         VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING id`,
       )
       .get(
+        run.kind ?? 'train',
+        run.search == null ? null : JSON.stringify(run.search),
         run.datasetId,
         JSON.stringify(run.config),
         run.config.seed,
@@ -230,6 +210,36 @@ export class Runs {
       .run(now, owner.pid, owner.host, id, owner.pid);
   }
 
+  /** A search began: it runs, on this backend, over this data, within this full network. */
+  markSearchStarted(id: number, e: SearchStartedEvent): void {
+    this.db
+      .prepare(
+        `UPDATE runs SET status = 'running', backend = ?, device = ?, data_info = ?, full_params = ?, full_macs = ?,
+           started_at = coalesce(started_at, ?), heartbeat_at = ? WHERE id = ?`,
+      )
+      .run(e.backend.kind, e.backend.device, JSON.stringify(e.data), e.full.params, e.full.macs, e.time, e.time, id);
+  }
+
+  /** The search's answer: the α map and the cost of the network it gives. */
+  setSearchResult(id: number, e: SearchResultEvent): void {
+    const run = this.require(id);
+    if (run.search === null) throw new Error(`run ${id} is not a search`);
+    const search: SearchRecord = { ...run.search, result: { alphas: e.alphas, cost: e.cost } };
+    this.db
+      .prepare('UPDATE runs SET search = ?, small_params = ?, small_macs = ? WHERE id = ?')
+      .run(JSON.stringify(search), e.cost.small.params, e.cost.small.macs, id);
+  }
+
+  /** A search without a training phase ends with its result. */
+  markSearchFinished(id: number, e: SearchResultEvent, val: { full: PathMetrics | null; small: PathMetrics | null }): void {
+    this.db
+      .prepare(
+        `UPDATE runs SET status = 'finished', val_full_accuracy = ?, val_full_loss = ?, val_small_accuracy = ?, val_small_loss = ?,
+           finished_at = ?, train_seconds = ?, error = NULL, failure_reason = NULL, owner_pid = NULL, owner_host = NULL WHERE id = ?`,
+      )
+      .run(val.full?.accuracy ?? null, val.full?.loss ?? null, val.small?.accuracy ?? null, val.small?.loss ?? null, e.time, e.seconds, id);
+  }
+
   setEpochsDone(id: number, epochs: number): void {
     this.db.prepare('UPDATE runs SET epochs_done = ? WHERE id = ?').run(epochs, id);
   }
@@ -246,8 +256,8 @@ export class Runs {
            owner_pid = NULL, owner_host = NULL WHERE id = ?`,
       )
       .run(
-        e.val.full.accuracy,
-        e.val.full.loss,
+        e.val.full?.accuracy ?? null,
+        e.val.full?.loss ?? null,
         e.val.small?.accuracy ?? null,
         e.val.small?.loss ?? null,
         JSON.stringify(e.confusion),

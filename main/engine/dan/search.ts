@@ -9,7 +9,7 @@ import { buildGraph, type ModelGraph } from '../../../shared/model/graph.js';
 import { lambdaAt, lrAt } from '../../../shared/schedules.js';
 import { initBackend } from '../backend.js';
 import { loadCheckpoint, saveCheckpoint, type CheckpointState } from '../checkpoint.js';
-import { BatchBuilder, channelStats, type Normalization } from '../data/batches.js';
+import { BatchBuilder, normalizationFor, type Normalization } from '../data/batches.js';
 import type { ImageSplit, TrainingData } from '../data/types.js';
 import { evaluate } from '../evaluate.js';
 import { forward } from '../forward.js';
@@ -54,7 +54,7 @@ export function prepareSearch(config: SearchConfig, data: TrainingData, initRng:
   } catch (e) {
     throw new InputError((e as Error).message, 'space');
   }
-  const norm = channelStats(data, config.model.channels);
+  const norm = normalizationFor(config.augmentation, data, config.model.channels);
   const stepsPerEpoch = Math.ceil(data.train.count / config.batchSize);
   return {
     config,

@@ -17,6 +17,18 @@ function modelChannel(src: Uint8Array, base: number, dataChannels: number, model
 }
 
 /**
+ * The input normalisation of a recipe (appendix B): the CIFAR recipe
+ * standardises with the training split's per-channel mean and standard
+ * deviation; the ImageNet recipe only divides by 255.
+ */
+export function normalizationFor(augmentation: Augmentation, data: TrainingData, modelChannels: number): Normalization {
+  if (augmentation === 'imagenet') {
+    return { mean: new Array<number>(modelChannels).fill(0), std: new Array<number>(modelChannels).fill(1) };
+  }
+  return channelStats(data, modelChannels);
+}
+
+/**
  * Per-channel mean and standard deviation of the training split, in the
  * model's channels (appendix B normalises with the training set's statistics).
  */

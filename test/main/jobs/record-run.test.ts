@@ -3,12 +3,15 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { synthesize } from '../../../main/engine/data/synthetic.js';
 import { paramName } from '../../../main/engine/params.js';
+import { search } from '../../../main/engine/dan/search.js';
 import { train } from '../../../main/engine/train.js';
 import { beginRun, describeDataset } from '../../../main/jobs/begin-run.js';
 import { recordRun } from '../../../main/jobs/record-run.js';
 import { openStore } from '../../../main/store/open.js';
 import type { Store } from '../../../main/store/store.js';
+import { foundNetworkConfig, superNetworkConfig, type SearchConfig } from '../../../shared/dan.js';
 import { InputError } from '../../../shared/errors.js';
+import { DEFAULT_LOSS, recipe } from '../../../shared/train-config.js';
 import { useWasmBackend } from '../../helpers/tf.js';
 import { SYNTHETIC, tempDirs, tinyConfig, trainedRun } from '../../helpers/store.js';
 
@@ -156,6 +159,53 @@ describe('recording a run from its engine events', () => {
     });
     recorder.close();
     expect(store.danChoices.list(id)).toEqual([{ epoch: 1, tau: 15, choices: [{ group: 's2.out', alpha: 2, logits: [0.1, 0.4], probabilities: [0.3, 0.7] }] }]);
+    store.close();
+  });
+
+  it.each([null, 1])('records a DAN search run (then training for %s epochs): kind, search config, result, choices, final status', async (thenTrain) => {
+    const { store, runsDir } = fresh();
+    const searchConfig: SearchConfig = {
+      model: tinyConfig().model,
+      space: [1, 2, 4],
+      gamma: 1,
+      epochs: 1,
+      batchSize: 16,
+      ...recipe('cifar'),
+      archLr: 0.01,
+      loss: DEFAULT_LOSS,
+      tau: { initial: 15, decay: 0.045 },
+      noise: 'fresh',
+      seed: 0,
+      checkpointEvery: 1,
+    };
+    const run = beginRun(store, {
+      config: superNetworkConfig(searchConfig),
+      search: { config: searchConfig, thenTrain, result: null },
+      dataset,
+      outDir: null,
+      runsDir,
+      resume: false,
+    });
+    const found = await search({ config: searchConfig, data, emit: run.recorder.emit, outDir: join(run.outDir, 'search') });
+    if (found.status !== 'finished') throw new Error('search did not finish');
+    if (thenTrain !== null) {
+      await train({ config: foundNetworkConfig(searchConfig, found.alphas, thenTrain), data, emit: run.recorder.emit, outDir: join(run.outDir, 'train') });
+    }
+    run.recorder.close();
+    const record = store.runs.require(run.runId);
+    expect(record).toMatchObject({ kind: 'search', status: 'finished', backend: 'wasm' });
+    expect(record.search).toEqual({ config: searchConfig, thenTrain, result: { alphas: found.alphas, cost: found.cost } });
+    expect(record.cost!.small).toEqual(found.cost.small);
+    expect(store.danChoices.list(run.runId)).toHaveLength(1);
+    if (thenTrain === null) {
+      // The searched network, on the validation split, ends a search alone.
+      expect(record.val.small).not.toBeNull();
+      expect(record.outputs).toBeNull();
+    } else {
+      expect(record.config.alpha).toEqual(found.alphas);
+      expect(record.outputs!.small).not.toBeNull();
+      expect(store.metrics.epochs(run.runId)).toHaveLength(1);
+    }
     store.close();
   });
 });

@@ -78,6 +78,7 @@ describe('migrations keyed by PRAGMA user_version', () => {
     const [legacy, finished] = store.runs.list();
     expect(finished!.status).toBe('finished');
     expect(finished!.config).toEqual(tinyConfig());
+    expect(finished).toMatchObject({ kind: 'train', search: null });
     // Running under an Adjoin that did not track owners: nobody can still be running it.
     expect(legacy!.status).toBe('interrupted');
     expect(legacy!.checkpointPath).toBe('/runs/x/checkpoint.ckpt');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Augmentation } from '../../../../shared/train-config.js';
-import { BatchBuilder, centerCrop, channelStats, randomResizedCrop, type Normalization } from '../../../../main/engine/data/batches.js';
+import { BatchBuilder, centerCrop, channelStats, normalizationFor, randomResizedCrop, type Normalization } from '../../../../main/engine/data/batches.js';
 import type { TrainingData } from '../../../../main/engine/data/types.js';
 import { Rng } from '../../../../main/engine/rng.js';
 
@@ -171,5 +171,30 @@ describe('BatchBuilder', () => {
     const builder = new BatchBuilder(d, 6, 3, IDENTITY, 'none');
     const rng = new Rng(4);
     for (let t = 0; t < 20; t++) expect(builder.build(d.train, [0], true, rng).x).toEqual(builder.build(d.val, [0], false, null).x);
+  });
+});
+
+describe('normalizationFor (appendix B)', () => {
+  const gray: TrainingData = {
+    name: 't',
+    source: 't',
+    classes: ['a', 'b'],
+    height: 1,
+    width: 2,
+    channels: 1,
+    train: { images: Uint8Array.from([0, 255, 51, 102]), labels: Int32Array.from([0, 1]), count: 2 },
+    val: { images: new Uint8Array(2), labels: Int32Array.from([0]), count: 1 },
+  };
+
+  it('the ImageNet recipe only divides by 255', () => {
+    expect(normalizationFor('imagenet', gray, 3)).toEqual({ mean: [0, 0, 0], std: [1, 1, 1] });
+  });
+
+  it('the CIFAR recipe standardises with the training split’s statistics', () => {
+    const n = normalizationFor('cifar', gray, 1);
+    const values = [0, 1, 0.2, 0.4];
+    const mean = values.reduce((a, b) => a + b, 0) / 4;
+    expect(n.mean[0]).toBeCloseTo(mean, 9);
+    expect(n.std[0]).toBeCloseTo(Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / 4), 6);
   });
 });
