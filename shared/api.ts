@@ -1,0 +1,153 @@
+import type { BackendKind } from './backend.js';
+import { modelConfig, searchConfig, trainConfig } from './config-codecs.js';
+import type { SearchConfig } from './dan.js';
+import type { DatasetRecord, DatasetScan, ImportProgress, ImportSettings } from './dataset.js';
+import { bool, type Decoder, either, int, nullable, num, obj, oneOf, optional, record, str } from './decode.js';
+import type { SerializedError } from './errors.js';
+import type { EngineEvent } from './events.js';
+import { EXPORT_FORMATS, type ExportFormat } from './export.js';
+import type { ModelDetails, RunDetails, RunRecord, RunStatus } from './history.js';
+import type { AlphaSpec, ModelConfig } from './model/config.js';
+import type { CostReport } from './model/cost.js';
+import type { TrainConfig } from './train-config.js';
+
+/**
+ * The contract between the renderer and the main side: every call the
+ * renderer may make, with its request and response, and every event it
+ * receives — typed once here, spoken over Electron IPC (a contextBridge
+ * preload) or over the browser shell's WebSocket. Names read `domain:verb`.
+ */
+
+/** Where a run's images come from and how an image folder is decoded. */
+export interface DataSource {
+  /** An image folder, an IDX or CIFAR folder, or `synthetic[:…]`. */
+  path: string;
+  /** For image folders: size, channels, resize mode, validation share, split seed. */
+  settings: Partial<ImportSettings>;
+  limitTrain: number | null;
+  limitVal: number | null;
+}
+
+export interface AppInfo {
+  version: string;
+  /** `electron`: the desktop app; `browser`: the browser shell (`adjoin serve`). */
+  shell: 'electron' | 'browser';
+  platform: string;
+  /** Compute backends whose packages are installed, best first (the engine picks the first that loads). */
+  backends: BackendKind[];
+  /** The bundled sample dataset (Fashion-MNIST, 10 classes × 100 images), if present. */
+  sampleDataset: string | null;
+  dataDir: string;
+  database: string;
+  /** Whether the main side can open a native folder picker and reveal folders (the desktop app can). */
+  nativeDialogs: boolean;
+}
+
+export interface ApiCalls {
+  'app:info': { req: Record<string, never>; res: AppInfo };
+  /** Reads headers only: classes, counts, file types, problems by file, thumbnails. */
+  'dataset:scan': { req: { path: string }; res: DatasetScan };
+  /** Decodes into the cache (progress: `dataset:progress`); a second import of the same folder reads the cache. */
+  'dataset:import': { req: { path: string; settings: Partial<ImportSettings> }; res: DatasetRecord };
+  'dataset:cancel-import': { req: { path: string }; res: { cancelled: boolean } };
+  /** Parameters and MACs of the full network and, with α, of its small network. */
+  'model:estimate': { req: { model: ModelConfig; alpha: AlphaSpec | null }; res: CostReport };
+  'runs:start': { req: { data: DataSource; config: TrainConfig }; res: { runId: number } };
+  'runs:search': { req: { data: DataSource; config: SearchConfig; thenTrain: number | null }; res: { runId: number } };
+  /** Stops a running run after its current step (checkpointing it), or drops a queued one. */
+  'runs:cancel': { req: { runId: number }; res: { status: RunStatus } };
+  /** Continues an interrupted, cancelled or failed run from its last checkpoint. */
+  'runs:resume': { req: { runId: number }; res: { runId: number } };
+  'runs:list': { req: Record<string, never>; res: RunRecord[] };
+  'runs:show': { req: { runId: number }; res: RunDetails };
+  'runs:delete': { req: { runId: number }; res: { deleted: boolean } };
+  /** Writes the small network (and the full one with `full`) to `outDir`, verified and timed. */
+  'runs:export': { req: { runId: number; format: ExportFormat; fp16: boolean; full: boolean; outDir: string }; res: ModelDetails[] };
+  /** Shows a file or folder in the system file manager (desktop app only). */
+  'shell:reveal': { req: { path: string }; res: { shown: boolean } };
+  /** The native folder picker (desktop app only); null when the user cancels. */
+  'dialog:choose-folder': { req: { title: string }; res: { path: string | null } };
+}
+
+export type ApiCall = keyof ApiCalls;
+export type ApiRequest<K extends ApiCall> = ApiCalls[K]['req'];
+export type ApiResponse<K extends ApiCall> = ApiCalls[K]['res'];
+
+/** Errors cross the boundary as data: Electron forwards only `message` from a throwing handler. */
+export type ApiResult<T> = { ok: true; value: T } | { ok: false; error: SerializedError };
+
+export interface ApiEvents {
+  /** An engine event of a run (its progress, epochs, DAN distributions, end). */
+  'run:event': { runId: number; event: EngineEvent };
+  /** A run's row changed (created, started, ended, deleted): the history should refresh. */
+  'runs:changed': { runId: number };
+  'dataset:progress': { path: string; progress: ImportProgress };
+}
+
+export type ApiEvent = keyof ApiEvents;
+
+/** One client interface, two transports (IPC in Electron, WebSocket in the browser shell). */
+export interface ApiClient {
+  /** Resolves with the response, or rejects with an ApiError carrying the main side's error. */
+  call<K extends ApiCall>(name: K, req: ApiRequest<K>): Promise<ApiResponse<K>>;
+  /** Subscribes; returns the unsubscribe function. */
+  on<E extends ApiEvent>(name: E, handler: (payload: ApiEvents[E]) => void): () => void;
+}
+
+/** An error the main side returned, with its name, field and message intact. */
+export class ApiError extends Error {
+  override readonly name: string;
+  readonly code: string | undefined;
+  readonly field: string | undefined;
+  constructor(error: SerializedError) {
+    super(error.message);
+    this.name = error.name;
+    this.code = error.code;
+    this.field = error.field;
+  }
+}
+
+const empty: Decoder<Record<string, never>> = (v, path) => obj({})(v ?? {}, path) as Record<string, never>;
+const runId = obj({ runId: int });
+const path = obj({ path: str });
+const importSettings: Decoder<Partial<ImportSettings>> = obj({
+  size: optional(int),
+  channels: optional(oneOf([1, 3] as const)),
+  resize: optional(oneOf(['crop', 'stretch'] as const)),
+  valSplit: optional(num),
+  splitSeed: optional(int),
+}) as Decoder<Partial<ImportSettings>>;
+const dataSource: Decoder<DataSource> = obj({
+  path: str,
+  settings: importSettings,
+  limitTrain: nullable(int),
+  limitVal: nullable(int),
+});
+
+/**
+ * How each call's request is checked where it enters the main side, before
+ * any handler sees it (STYLE.md: validate where data enters).
+ */
+export const API_REQUESTS: { [K in ApiCall]: Decoder<ApiRequest<K>> } = {
+  'app:info': empty,
+  'dataset:scan': path,
+  'dataset:import': obj({ path: str, settings: importSettings }),
+  'dataset:cancel-import': path,
+  'model:estimate': obj({ model: modelConfig, alpha: nullable(either(int, record(int), 'an α or a map of width group to α')) }),
+  'runs:start': obj({ data: dataSource, config: trainConfig }),
+  'runs:search': obj({ data: dataSource, config: searchConfig, thenTrain: nullable(int) }),
+  'runs:cancel': runId,
+  'runs:resume': runId,
+  'runs:list': empty,
+  'runs:show': runId,
+  'runs:delete': runId,
+  'runs:export': obj({ runId: int, format: oneOf(EXPORT_FORMATS), fp16: bool, full: bool, outDir: str }),
+  'shell:reveal': path,
+  'dialog:choose-folder': obj({ title: str }),
+};
+
+export const API_CALLS = Object.keys(API_REQUESTS) as ApiCall[];
+
+export function isApiCall(name: unknown): name is ApiCall {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(API_REQUESTS, name);
+}

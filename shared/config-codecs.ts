@@ -1,0 +1,71 @@
+import { validateSearchConfig, type SearchConfig } from './dan.js';
+import { arr, bool, type Decoder, either, int, nullable, num, obj, oneOf, record, tagged } from './decode.js';
+import { ARCHITECTURES, STEMS, type ModelConfig } from './model/config.js';
+import { LAMBDA_KINDS, type LrSchedule } from './schedules.js';
+import { AUGMENTATIONS, TRAIN_MODES, type AdjoinedLossConfig, type OptimizerConfig, type TrainConfig, validateTrainConfig } from './train-config.js';
+
+/**
+ * Decoders of run configurations, wherever they come from: JSON the store
+ * reads back, requests the renderer sends. Each checks the shape, then the
+ * same rules a new run must pass.
+ */
+
+const optimizer: Decoder<OptimizerConfig> = tagged('kind', {
+  sgd: obj({ kind: oneOf(['sgd'] as const), lr: num, momentum: num, nesterov: bool, weightDecay: num }),
+  adam: obj({ kind: oneOf(['adam'] as const), lr: num, beta1: num, beta2: num, epsilon: num, weightDecay: num }),
+});
+
+const schedule: Decoder<LrSchedule> = tagged('kind', {
+  constant: obj({ kind: oneOf(['constant'] as const) }),
+  multistep: obj({ kind: oneOf(['multistep'] as const), milestones: arr(num), gamma: num }),
+  cosine: obj({ kind: oneOf(['cosine'] as const), warmup: num }),
+});
+
+export const modelConfig: Decoder<ModelConfig> = obj({
+  arch: oneOf(ARCHITECTURES),
+  stem: oneOf(STEMS),
+  inputSize: int,
+  channels: oneOf([1, 3] as const),
+  classes: int,
+  width: num,
+  compressFirstStage: bool,
+});
+
+const loss: Decoder<AdjoinedLossConfig> = obj({ lambda: oneOf(LAMBDA_KINDS), c: num, smallCe: num });
+
+const trainConfigShape = obj({
+  model: modelConfig,
+  mode: oneOf(TRAIN_MODES),
+  alpha: nullable(either(num, record(int), 'a number or a map of width group to α')),
+  epochs: int,
+  batchSize: int,
+  optimizer,
+  schedule,
+  loss,
+  augmentation: oneOf(AUGMENTATIONS),
+  seed: int,
+  checkpointEvery: int,
+});
+
+/** A run's full training config: its shape, then the same rules a new run must pass. */
+export const trainConfig: Decoder<TrainConfig> = (v, path) => validateTrainConfig(trainConfigShape(v, path));
+
+const searchConfigShape = obj({
+  model: modelConfig,
+  space: arr(int),
+  gamma: num,
+  epochs: int,
+  batchSize: int,
+  optimizer,
+  schedule,
+  archLr: num,
+  loss,
+  tau: obj({ initial: num, decay: num }),
+  noise: oneOf(['fresh', 'fixed'] as const),
+  augmentation: oneOf(AUGMENTATIONS),
+  seed: int,
+  checkpointEvery: int,
+});
+
+export const searchConfig: Decoder<SearchConfig> = (v, path) => validateSearchConfig(searchConfigShape(v, path));
+
