@@ -32,11 +32,14 @@ port.on('message', (raw: unknown) => {
     return;
   }
   started = true;
-  const hooks = process.env['ADJOIN_TEST_HOOKS'] === '1' ? msg.spec.testHooks : undefined;
+  const spec = msg.spec;
+  const hooks = process.env['ADJOIN_TEST_HOOKS'] === '1' && 'testHooks' in spec ? spec.testHooks : undefined;
   const abortAt = hooks?.abortAtStep;
-  runJob(msg.spec, {
+  runJob(spec, {
     emit: (event) => send({ type: 'event', event }),
     log: (level, message) => send({ type: 'log', level, message }),
+    dataset: (dataset) => send({ type: 'dataset', dataset }),
+    importProgress: (path, progress) => send({ type: 'import-progress', path, progress }),
     stopRequested: () => stop,
     ...(abortAt === undefined
       ? {}

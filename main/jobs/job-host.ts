@@ -1,4 +1,6 @@
+import type { ImportProgress } from '../../shared/dataset.js';
 import type { EngineEvent } from '../../shared/events.js';
+import type { DatasetInput } from '../store/datasets.js';
 import type { SerializedError } from '../../shared/errors.js';
 import type { StopRequest } from '../engine/loop.js';
 import type { JobSpec } from './job-spec.js';
@@ -22,6 +24,8 @@ export interface JobHandle {
 export interface HostOptions {
   onEvent(event: EngineEvent): void;
   onLog?(level: 'info' | 'warn', message: string): void;
+  onDataset?(dataset: DatasetInput): void;
+  onImportProgress?(path: string, progress: ImportProgress): void;
   launcher?: Launcher;
   env?: NodeJS.ProcessEnv;
 }
@@ -52,6 +56,12 @@ export function hostJob(spec: JobSpec, options: HostOptions): JobHandle {
           break;
         case 'log':
           options.onLog?.(msg.level, msg.message);
+          break;
+        case 'dataset':
+          options.onDataset?.(msg.dataset);
+          break;
+        case 'import-progress':
+          options.onImportProgress?.(msg.path, msg.progress);
           break;
         case 'done':
           result = msg.outcome;

@@ -1,5 +1,6 @@
 import type { SearchConfig } from '../../shared/dan.js';
 import type { ImportSettings } from '../../shared/dataset.js';
+import type { ExportFormat, Precision } from '../../shared/export.js';
 import type { TrainConfig } from '../../shared/train-config.js';
 
 /** Where a job's images come from. */
@@ -32,7 +33,15 @@ interface JobBase {
   testHooks?: TestHooks;
 }
 
-/** What one engine job does: train a network, or search widths and optionally train the result. */
+/**
+ * What one engine job does: scan or import a dataset folder (decoding
+ * untrusted files, so not in the app's own process), train a network, or
+ * search widths and optionally train the result.
+ */
 export type JobSpec =
+  | { kind: 'scan'; path: string }
+  | { kind: 'import'; path: string; settings: Partial<ImportSettings>; cacheDir: string }
+  /** Exports a run's network: verified in ONNX Runtime and timed, so kept out of the app's process too. */
+  | { kind: 'export'; database: string; runId: number; format: ExportFormat; precision: Precision; full: boolean; outDir: string }
   | (JobBase & { kind: 'train'; config: TrainConfig })
   | (JobBase & { kind: 'search'; config: SearchConfig; thenTrain: number | null });

@@ -1,6 +1,8 @@
+import type { ImportProgress } from '../../shared/dataset.js';
 import type { SerializedError } from '../../shared/errors.js';
 import type { EngineEvent } from '../../shared/events.js';
 import type { StopRequest } from '../engine/loop.js';
+import type { DatasetInput } from '../store/datasets.js';
 import type { JobSpec } from './job-spec.js';
 
 /**
@@ -12,15 +14,18 @@ export type ToJob =
   | { type: 'start'; seq: number; spec: JobSpec }
   | { type: 'stop'; seq: number; request: StopRequest };
 
-/** How a job ended, as the engine saw it. */
+/** How a job ended, as the engine saw it; a scan or an import finishes with its result. */
 export type JobOutcome =
-  | { status: 'finished' }
+  | { status: 'finished'; value?: unknown }
   | { status: 'cancelled'; checkpoint: string | null }
   | { status: 'failed'; reason: string; message: string };
 
 export type FromJob =
   | { type: 'event'; seq: number; event: EngineEvent }
   | { type: 'log'; seq: number; level: 'info' | 'warn'; message: string }
+  /** The data a training job opened, for the history's dataset row. */
+  | { type: 'dataset'; seq: number; dataset: DatasetInput }
+  | { type: 'import-progress'; seq: number; path: string; progress: ImportProgress }
   | { type: 'done'; seq: number; outcome: JobOutcome }
   /** The job could not start or ended on an exception (bad input, unreadable data). */
   | { type: 'error'; seq: number; error: SerializedError };
@@ -40,6 +45,10 @@ export function parseFromJob(v: unknown): FromJob | null {
       return isObject(v['event']) && typeof v['event']['type'] === 'string' ? (v as FromJob) : null;
     case 'log':
       return typeof v['message'] === 'string' && (v['level'] === 'info' || v['level'] === 'warn') ? (v as FromJob) : null;
+    case 'dataset':
+      return isObject(v['dataset']) && typeof v['dataset']['contentKey'] === 'string' ? (v as FromJob) : null;
+    case 'import-progress':
+      return typeof v['path'] === 'string' && isObject(v['progress']) ? (v as FromJob) : null;
     case 'done':
       return isObject(v['outcome']) && typeof v['outcome']['status'] === 'string' ? (v as FromJob) : null;
     case 'error':

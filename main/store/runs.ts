@@ -155,6 +155,11 @@ export class Runs {
     return r === undefined ? null : fromRow(r);
   }
 
+  /** Links the run to the data it opened (known once its job has read it). */
+  setDataset(id: number, datasetId: number): void {
+    this.db.prepare('UPDATE runs SET dataset_id = ? WHERE id = ?').run(datasetId, id);
+  }
+
   setOutDir(id: number, outDir: string): void {
     this.db.prepare('UPDATE runs SET out_dir = ? WHERE id = ?').run(outDir, id);
   }

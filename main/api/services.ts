@@ -1,0 +1,63 @@
+import { dirname, join } from 'node:path';
+import { dataDir, datasetCacheDir } from '../app-paths.js';
+import type { Launcher } from '../jobs/launcher.js';
+import { JobManager } from '../jobs/manager.js';
+import { packageVersion, sampleDatasetPath } from '../package-root.js';
+import { openStore } from '../store/open.js';
+import type { Store } from '../store/store.js';
+import { createApi, type ApiHandlers, type NativeShell } from './handlers.js';
+
+export interface Services {
+  store: Store;
+  manager: JobManager;
+  handlers: ApiHandlers;
+  /** Quitting: running jobs checkpoint and stop, then the history closes. */
+  close(): Promise<void>;
+}
+
+export interface ServicesOptions {
+  /** The history database; its folder also holds `runs/`. */
+  database: string;
+  shell: 'electron' | 'browser';
+  native: NativeShell | null;
+  launcher?: Launcher;
+  concurrency?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** What the desktop app and the browser shell both run behind the API: the history, the jobs, the handlers. */
+export function startServices(o: ServicesOptions): Services {
+  // Opening the store also marks runs whose process died as interrupted.
+  const store = openStore(o.database);
+  // Tests of crash handling make every job's engine abort at a given step (never set in normal use).
+  const env = o.env ?? process.env;
+  const abortAt = env['ADJOIN_TEST_HOOKS'] === '1' ? Number(env['ADJOIN_TEST_ABORT_AT_STEP'] ?? NaN) : NaN;
+  const manager = new JobManager(store, {
+    runsDir: join(dirname(store.file), 'runs'),
+    ...(Number.isInteger(abortAt) ? { testHooks: { abortAtStep: abortAt } } : {}),
+    cacheDir: datasetCacheDir(),
+    ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }),
+    ...(o.launcher === undefined ? {} : { launcher: o.launcher }),
+    ...(o.env === undefined ? {} : { env: o.env }),
+  });
+  const handlers = createApi({
+    manager,
+    cacheDir: datasetCacheDir(),
+    dataDir: dataDir(),
+    shell: o.shell,
+    version: packageVersion(),
+    sampleDataset: sampleDatasetPath(),
+    native: o.native,
+    ...(o.launcher === undefined ? {} : { launcher: o.launcher }),
+    ...(o.env === undefined ? {} : { env: o.env }),
+  });
+  return {
+    store,
+    manager,
+    handlers,
+    close: async () => {
+      await manager.stopAll('checkpoint-and-stop');
+      store.close();
+    },
+  };
+}

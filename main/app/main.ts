@@ -1,0 +1,89 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { app, dialog, protocol, session, shell, type BrowserWindow } from 'electron';
+import { startServices, type Services } from '../api/services.js';
+import { rendererDir } from '../package-root.js';
+import { forwardEvents, serveApiOverIpc } from './ipc.js';
+import { registerAppScheme, serveRenderer } from './protocol.js';
+import { APP_URL, hardenApp } from './security.js';
+import { utilityLauncher } from './utility-launcher.js';
+import { createMainWindow } from './window.js';
+
+/**
+ * The desktop app: one window on the app:// protocol, the API over IPC, jobs
+ * in utility processes. Quitting during a run asks first, then checkpoints
+ * the runs and stops them cleanly.
+ */
+app.setName('Adjoin');
+registerAppScheme(protocol);
+if (!app.requestSingleInstanceLock()) app.quit();
+
+let services: Services | null = null;
+let mainWindow: BrowserWindow | null = null;
+let quitting = false;
+
+async function start(): Promise<void> {
+  await app.whenReady();
+  hardenApp(app, session.defaultSession);
+  serveRenderer(protocol, rendererDir());
+  services = startServices({
+    database: join(app.getPath('userData'), 'adjoin.db'),
+    shell: 'electron',
+    launcher: utilityLauncher,
+    native: {
+      reveal: async (path) => {
+        shell.showItemInFolder(path);
+        return true;
+      },
+      chooseFolder: async (title) => {
+        if (mainWindow === null) return null;
+        const r = await dialog.showOpenDialog(mainWindow, { title, properties: ['openDirectory', 'dontAddToRecent'] });
+        return r.canceled ? null : (r.filePaths[0] ?? null);
+      },
+    },
+  });
+  serveApiOverIpc(services.handlers);
+  const preload = fileURLToPath(new URL('./preload.cjs', import.meta.url));
+  mainWindow = await createMainWindow(preload);
+  const unsubscribe = forwardEvents(mainWindow, (l) => services!.manager.subscribe(l));
+  mainWindow.on('closed', () => {
+    unsubscribe();
+    mainWindow = null;
+  });
+  if (process.env['ADJOIN_ELECTRON_SMOKE'] === '1') {
+    // The smoke test: report what the real Electron applied, then leave.
+    process.stdout.write(`ADJOIN_SMOKE ${JSON.stringify({ webPreferences: mainWindow.webContents.getLastWebPreferences(), url: APP_URL })}\n`);
+    quitting = true;
+    await services.close();
+    app.exit(0);
+  }
+}
+
+app.on('second-instance', () => mainWindow?.show());
+app.on('window-all-closed', () => app.quit());
+app.on('before-quit', (event) => {
+  if (quitting || services === null) return;
+  event.preventDefault();
+  const running = services.manager.activeRuns().length;
+  void (async () => {
+    if (running > 0 && mainWindow !== null) {
+      const { response } = await dialog.showMessageBox(mainWindow, {
+        type: 'question',
+        buttons: ['Checkpoint and quit', 'Keep training'],
+        defaultId: 1,
+        cancelId: 1,
+        message: `${running} run${running === 1 ? ' is' : 's are'} still training.`,
+        detail: 'Quitting saves a checkpoint after the current step; you can resume from History.',
+      });
+      if (response !== 0) return;
+    }
+    quitting = true;
+    await services?.close();
+    app.exit(0);
+  })();
+});
+
+start().catch((e: unknown) => {
+  process.stderr.write(`Adjoin could not start: ${(e as Error).stack ?? String(e)}\n`);
+  app.exit(1);
+});

@@ -1,0 +1,264 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DataSource } from '../../shared/api.js';
+import { superNetworkConfig, type SearchConfig } from '../../shared/dan.js';
+import type { ImportProgress } from '../../shared/dataset.js';
+import { InputError } from '../../shared/errors.js';
+import type { EngineEvent } from '../../shared/events.js';
+import type { RunRecord, RunStatus, SearchRecord } from '../../shared/history.js';
+import type { TrainConfig } from '../../shared/train-config.js';
+import type { StopRequest } from '../engine/loop.js';
+import type { Store } from '../store/store.js';
+import { beginRun } from './begin-run.js';
+import { hostJob, type JobHandle, type JobResult } from './job-host.js';
+import type { DataRequest, JobSpec, TestHooks } from './job-spec.js';
+import type { Launcher } from './launcher.js';
+import { recordRun, type RunRecorder } from './record-run.js';
+
+/** What the manager tells its subscribers (the app's windows, the browser shell's sockets). */
+export type ManagerEvent =
+  | { type: 'run:event'; runId: number; event: EngineEvent }
+  | { type: 'runs:changed'; runId: number }
+  | { type: 'dataset:progress'; path: string; progress: ImportProgress };
+
+export interface ManagerOptions {
+  /** Where runs without a chosen folder keep their files: `<runsDir>/<run id>`. */
+  runsDir: string;
+  cacheDir: string;
+  /** Runs trained at once; more wait, queued (default 1: training takes the machine). */
+  concurrency?: number;
+  launcher?: Launcher;
+  env?: NodeJS.ProcessEnv;
+  /** Passed to jobs, honoured only under ADJOIN_TEST_HOOKS=1. */
+  testHooks?: TestHooks;
+}
+
+interface Active {
+  runId: number;
+  recorder: RunRecorder;
+  handle: JobHandle | null;
+  spec: Extract<JobSpec, { kind: 'train' | 'search' }>;
+  lastCheckpoint: string | null;
+  ended: Promise<JobResult>;
+}
+
+function dataRequest(d: DataSource): DataRequest {
+  return { source: d.path, limitTrain: d.limitTrain, limitVal: d.limitVal, import: d.settings };
+}
+
+/**
+ * Runs jobs in processes of their own (`hostJob`), records their events in
+ * the store (the one writer) and forwards them to subscribers. A job whose
+ * process dies is recorded as failed (`crashed`); the manager, the other
+ * runs and the database carry on.
+ */
+export class JobManager {
+  private readonly active = new Map<number, Active>();
+  private readonly queue: number[] = [];
+  private readonly listeners = new Set<(e: ManagerEvent) => void>();
+  private readonly concurrency: number;
+
+  constructor(
+    readonly store: Store,
+    private readonly options: ManagerOptions,
+  ) {
+    this.concurrency = Math.max(1, options.concurrency ?? 1);
+  }
+
+  subscribe(listener: (e: ManagerEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Sends an event to every subscriber. */
+  publish(e: ManagerEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch {
+        // A subscriber that fails (a closed socket) must not stop the others or the run.
+      }
+    }
+  }
+
+  /** Queues a training run and starts it when a slot is free. */
+  startTrain(data: DataSource, config: TrainConfig): number {
+    return this.begin(config, null, (outDir) => ({ kind: 'train', config, ...this.jobBase(data, outDir, false) }));
+  }
+
+  /** Queues a DAN search (then adjoined training of what it finds, if `thenTrain`). */
+  startSearch(data: DataSource, config: SearchConfig, thenTrain: number | null): number {
+    const search: SearchRecord = { config, thenTrain, result: null };
+    return this.begin(superNetworkConfig(config), search, (outDir) => ({ kind: 'search', config, thenTrain, ...this.jobBase(data, outDir, false) }));
+  }
+
+  private jobBase(data: DataSource, outDir: string, resume: boolean): Omit<Extract<JobSpec, { kind: 'train' }>, 'kind' | 'config'> {
+    return {
+      data: dataRequest(data),
+      outDir,
+      cacheDir: this.options.cacheDir,
+      resume,
+      ...(this.options.testHooks === undefined ? {} : { testHooks: this.options.testHooks }),
+    };
+  }
+
+  private begin(config: TrainConfig, search: SearchRecord | null, spec: (outDir: string) => Active['spec']): number {
+    const begun = beginRun(
+      this.store,
+      { config, search, dataset: null, outDir: null, runsDir: this.options.runsDir, resume: false },
+      // A run the user started stays in the history even if its data turns out bad: the reason is shown there.
+      { discardIfUnstarted: false },
+    );
+    this.enqueue(begun.runId, begun.recorder, spec(begun.outDir));
+    return begun.runId;
+  }
+
+  private enqueue(runId: number, recorder: RunRecorder, spec: Active['spec']): void {
+    let settle!: (r: JobResult) => void;
+    const ended = new Promise<JobResult>((resolve) => (settle = resolve));
+    const entry: Active & { settle: (r: JobResult) => void } = { runId, recorder, handle: null, spec, lastCheckpoint: null, ended, settle };
+    this.active.set(runId, entry);
+    this.queue.push(runId);
+    this.publish({ type: 'runs:changed', runId });
+    this.pump();
+  }
+
+  private running(): number {
+    let n = 0;
+    for (const a of this.active.values()) if (a.handle !== null) n += 1;
+    return n;
+  }
+
+  private pump(): void {
+    while (this.running() < this.concurrency && this.queue.length > 0) {
+      const runId = this.queue.shift()!;
+      const entry = this.active.get(runId) as (Active & { settle: (r: JobResult) => void }) | undefined;
+      if (entry !== undefined) this.launch(entry);
+    }
+  }
+
+  private launch(entry: Active & { settle: (r: JobResult) => void }): void {
+    const { runId, recorder } = entry;
+    entry.handle = hostJob(entry.spec, {
+      ...(this.options.launcher === undefined ? {} : { launcher: this.options.launcher }),
+      ...(this.options.env === undefined ? {} : { env: this.options.env }),
+      onEvent: (event) => {
+        if (event.type === 'checkpoint') entry.lastCheckpoint = event.path;
+        recorder.emit(event);
+        this.publish({ type: 'run:event', runId, event });
+        if (event.type === 'started' || event.type === 'search-started' || event.type === 'finished' || event.type === 'cancelled' || event.type === 'failed') {
+          this.publish({ type: 'runs:changed', runId });
+        }
+      },
+      onDataset: (dataset) => {
+        this.store.transaction(() => this.store.runs.setDataset(runId, this.store.datasets.upsert(dataset, Date.now())));
+      },
+      onImportProgress: (path, progress) => this.publish({ type: 'dataset:progress', path, progress }),
+    });
+    void entry.handle.done.then((result) => {
+      // A job that ended without reporting its end — its process died, or it
+      // stopped on bad input before training — is failed in the history with the reason.
+      if (result.status === 'crashed' || result.status === 'error') {
+        const event: EngineEvent = {
+          type: 'failed',
+          time: Date.now(),
+          reason: result.status === 'crashed' ? 'crashed' : 'error',
+          error: result.status === 'crashed' ? { name: 'EngineCrash', message: `${result.message}; the run was stopped` } : result.error,
+          checkpoint: entry.lastCheckpoint,
+        };
+        recorder.emit(event);
+        this.publish({ type: 'run:event', runId, event });
+      }
+      recorder.close();
+      this.active.delete(runId);
+      this.publish({ type: 'runs:changed', runId });
+      entry.settle(result);
+      this.pump();
+    });
+  }
+
+  /** Stops a running run after its current step (it checkpoints), or drops a queued one. */
+  cancel(runId: number): RunStatus {
+    const entry = this.active.get(runId);
+    if (entry === undefined) {
+      const run = this.store.runs.require(runId);
+      throw new InputError(`run ${runId} is not running (it is ${run.status})`, 'run');
+    }
+    if (entry.handle !== null) {
+      entry.handle.stop('cancel');
+      return 'running';
+    }
+    this.queue.splice(this.queue.indexOf(runId), 1);
+    this.active.delete(runId);
+    entry.recorder.emit({ type: 'cancelled', time: Date.now(), epoch: 0, step: 0, checkpoint: null });
+    entry.recorder.close();
+    this.publish({ type: 'runs:changed', runId });
+    return 'cancelled';
+  }
+
+  /** Continues an interrupted, cancelled or failed run from its last checkpoint, in its own folder. */
+  resume(runId: number): number {
+    if (this.active.has(runId)) throw new InputError(`run ${runId} is already running`, 'run');
+    const run = this.store.runs.require(runId);
+    if (run.status === 'finished') throw new InputError(`run ${runId} has finished; there is nothing to resume`, 'run');
+    if (run.outDir === null) throw new InputError(`run ${runId} has no folder to resume from`, 'run');
+    const data = this.recordedData(run);
+    const spec = this.resumeSpec(run, data);
+    const recorder = recordRun(this.store, runId);
+    this.enqueue(runId, recorder, spec);
+    return runId;
+  }
+
+  private recordedData(run: RunRecord): DataSource {
+    if (run.data === null) throw new InputError(`run ${run.id} never opened its data; start it again instead`, 'run');
+    const dataset = run.datasetId === null ? null : this.store.datasets.get(run.datasetId);
+    const split = (dataset?.split ?? {}) as { limitTrain?: number | null; limitVal?: number | null; settings?: DataSource['settings'] };
+    return { path: run.data.source, settings: split.settings ?? {}, limitTrain: split.limitTrain ?? null, limitVal: split.limitVal ?? null };
+  }
+
+  private resumeSpec(run: RunRecord, data: DataSource): Active['spec'] {
+    const outDir = run.outDir!;
+    if (run.kind === 'train') {
+      const resumable = existsSync(join(outDir, 'checkpoint.ckpt')) || existsSync(join(outDir, 'checkpoint.ckpt.prev'));
+      if (!resumable) throw new InputError(`run ${run.id} has no checkpoint in ${outDir} to resume from`, 'run');
+      return { kind: 'train', config: run.config, ...this.jobBase(data, outDir, true) };
+    }
+    const search = run.search!;
+    if (search.result === null) {
+      return { kind: 'search', config: search.config, thenTrain: search.thenTrain, ...this.jobBase(data, outDir, true) };
+    }
+    // The search had finished: continue training what it found.
+    const trainDir = join(outDir, 'train');
+    const resumable = existsSync(join(trainDir, 'checkpoint.ckpt'));
+    return { kind: 'train', config: run.config, ...this.jobBase(data, trainDir, resumable) };
+  }
+
+  /** Resolves when the run's job ends (tests, quitting). */
+  ended(runId: number): Promise<JobResult> | null {
+    return this.active.get(runId)?.ended ?? null;
+  }
+
+  activeRuns(): number[] {
+    return [...this.active.keys()];
+  }
+
+  /**
+   * Quitting: asks every running job to checkpoint and stop, drops queued
+   * ones, and waits (killing what does not stop within `timeoutMs`).
+   */
+  async stopAll(request: StopRequest = 'checkpoint-and-stop', timeoutMs = 60_000): Promise<void> {
+    for (const runId of [...this.queue]) this.cancel(runId);
+    const running = [...this.active.values()];
+    for (const a of running) a.handle?.stop(request);
+    const all = Promise.all(running.map((a) => a.ended));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    if ((await Promise.race([all, timeout])) === 'timeout') {
+      for (const a of running) a.handle?.kill();
+      await all;
+    }
+    clearTimeout(timer);
+  }
+}
