@@ -1,5 +1,5 @@
 import { validateSearchConfig, type SearchConfig } from './dan.js';
-import { arr, bool, type Decoder, either, int, nullable, num, obj, oneOf, record, tagged } from './decode.js';
+import { arr, bool, type Decoder, either, int, nullable, num, obj, oneOf, optional, record, str, tagged } from './decode.js';
 import { ARCHITECTURES, STEMS, type ModelConfig } from './model/config.js';
 import { LAMBDA_KINDS, type LrSchedule } from './schedules.js';
 import { AUGMENTATIONS, TRAIN_MODES, type AdjoinedLossConfig, type OptimizerConfig, type TrainConfig, validateTrainConfig } from './train-config.js';
@@ -45,6 +45,7 @@ const trainConfigShape = obj({
   augmentation: oneOf(AUGMENTATIONS),
   seed: int,
   checkpointEvery: int,
+  kd: optional(nullable(obj({ teacher: str, teacherRun: nullable(int), temperature: num, weight: num }))),
 });
 
 /** A run's full training config: its shape, then the same rules a new run must pass. */

@@ -23,6 +23,8 @@ export interface DataInfo {
   /** Per-channel normalisation of the model input, in [0, 1] units. */
   mean: number[];
   std: number[];
+  /** A hash of the decoded images and labels of both splits (absent in runs of older versions). */
+  fingerprint?: string;
 }
 
 interface EventBase {
@@ -172,7 +174,7 @@ export interface SearchEpochEvent extends EventBase {
   argmax: Cost;
   groups: GroupChoice[];
   trainLoss: number;
-  /** The full network and the argmax small network on the validation split. */
+  /** The full network and the super-network's small path (under softmax(η/τ)) on the validation split. */
   val: { full: PathMetrics; small: PathMetrics };
   seconds: number;
 }

@@ -2,9 +2,31 @@ import { InputError } from './errors.js';
 import { type AlphaSpec, type ModelConfig, validateGlobalAlpha, validateModelConfig } from './model/config.js';
 import { isLambdaKind, type LambdaKind, type LrSchedule } from './schedules.js';
 
-export const TRAIN_MODES = ['standard', 'an'] as const;
-/** `standard`: the plain network. `an`: the adjoined pair (full + small sharing weights). */
+export const TRAIN_MODES = ['standard', 'an', 'small', 'kd'] as const;
+/**
+ * `standard`: the plain network. `an`: the adjoined pair (full + small sharing
+ * weights). `small`: the small architecture of α alone, with cross-entropy —
+ * the honest baseline. `kd`: that small architecture distilled from the full
+ * network of a finished standard run (Hinton et al.).
+ */
 export type TrainMode = (typeof TRAIN_MODES)[number];
+
+/** Modes that train only the small architecture of α (no full network). */
+export function trainsSmallOnly(mode: TrainMode): boolean {
+  return mode === 'small' || mode === 'kd';
+}
+
+/** Knowledge distillation: L = (1 − weight)·CE(y, q) + weight·T²·KL(softmax(p/T) ‖ softmax(q/T)). */
+export interface KdConfig {
+  /** The teacher: the trained network bundle of a finished standard run. */
+  teacher: string;
+  /** The history's id of that run, when known (shown, and used to check its dataset). */
+  teacherRun: number | null;
+  temperature: number;
+  weight: number;
+}
+
+export const DEFAULT_KD = { temperature: 4, weight: 0.9 } as const;
 
 export type OptimizerConfig =
   | { kind: 'sgd'; lr: number; momentum: number; nesterov: boolean; weightDecay: number }
@@ -36,6 +58,8 @@ export interface TrainConfig {
   seed: number;
   /** Evaluate and checkpoint every this many epochs (the last epoch always). */
   checkpointEvery: number;
+  /** The teacher of a kd run. */
+  kd?: KdConfig | null;
 }
 
 export const RECIPES = ['cifar', 'imagenet'] as const;
@@ -75,11 +99,21 @@ function finiteNonNegative(v: number, field: string): void {
 
 export function validateTrainConfig(c: TrainConfig): TrainConfig {
   validateModelConfig(c.model);
-  if (!(['standard', 'an'] as const).includes(c.mode)) {
-    throw new InputError(`unknown mode '${String(c.mode)}' (choose standard or an)`, 'mode');
+  if (!(TRAIN_MODES as readonly string[]).includes(c.mode)) {
+    throw new InputError(`unknown mode '${String(c.mode)}' (choose ${TRAIN_MODES.join(', ')})`, 'mode');
   }
-  if (c.mode === 'an') {
-    if (c.alpha === null) throw new InputError('mode an needs an α', 'alpha');
+  if (c.mode === 'kd') {
+    const kd = c.kd ?? null;
+    if (kd === null || kd.teacher === '') throw new InputError('mode kd needs a teacher: a finished standard run', 'teacher');
+    if (!Number.isFinite(kd.temperature) || kd.temperature <= 0) {
+      throw new InputError(`the distillation temperature must be positive, got ${kd.temperature}`, 'temperature');
+    }
+    if (!Number.isFinite(kd.weight) || kd.weight < 0 || kd.weight > 1) {
+      throw new InputError(`the distillation weight must be from 0 to 1, got ${kd.weight}`, 'kdWeight');
+    }
+  }
+  if (c.mode !== 'standard') {
+    if (c.alpha === null) throw new InputError(`mode ${c.mode} needs an α`, 'alpha');
     if (typeof c.alpha === 'number') validateGlobalAlpha(c.alpha);
   }
   positiveInt(c.epochs, 'epochs', 100000);

@@ -53,3 +53,20 @@ export function adjoinedLoss(
   }
   return { total, ce, kl, smallCe };
 }
+
+/**
+ * Hinton's knowledge distillation: (1 − w)·CE(y, q) + w·T²·KL(softmax(p/T) ‖
+ * softmax(q/T)), p the teacher's logits (constants), q the student's. T²
+ * keeps the soft term's gradients on the scale of the hard one's.
+ */
+export function distillationLoss(
+  labels: tf.Tensor1D,
+  studentLogits: tf.Tensor2D,
+  teacherLogits: tf.Tensor2D,
+  o: { temperature: number; weight: number },
+): { total: tf.Scalar; ce: tf.Scalar; kl: tf.Scalar } {
+  const ce = crossEntropy(labels, studentLogits);
+  const kl = klDivergence(tf.div(teacherLogits, o.temperature), tf.div(studentLogits, o.temperature));
+  const total = tf.add(tf.mul(ce, 1 - o.weight), tf.mul(kl, o.weight * o.temperature * o.temperature)) as tf.Scalar;
+  return { total, ce, kl };
+}

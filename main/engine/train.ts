@@ -15,19 +15,21 @@ import type {
 import { costReport, type CostReport } from '../../shared/model/cost.js';
 import { buildGraph, type ModelGraph } from '../../shared/model/graph.js';
 import { planSmall, type SmallPlan } from '../../shared/model/plan.js';
+import { smallNetworkGraph } from '../../shared/model/small-network.js';
 import { lambdaAt, lrAt } from '../../shared/schedules.js';
-import { type TrainConfig, validateTrainConfig } from '../../shared/train-config.js';
+import { trainsSmallOnly, type KdConfig, type TrainConfig, validateTrainConfig } from '../../shared/train-config.js';
 import { initBackend } from './backend.js';
-import { saveNetwork } from './bundle.js';
+import { loadNetwork, saveNetwork } from './bundle.js';
 import { loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint.js';
 import { addTo, freshPosition, runEpochs, type LoopPosition, type StopRequest } from './loop.js';
 import { BatchBuilder, normalizationFor, type Normalization } from './data/batches.js';
+import { dataFingerprint } from './data/fingerprint.js';
 import type { ImageSplit, TrainingData } from './data/types.js';
-import { evaluate } from './evaluate.js';
+import { evaluate, type Evaluation } from './evaluate.js';
 import { extractSmall } from './extract.js';
 import { forward } from './forward.js';
 import { saveLayersModel, toLayersModel } from './layers-model.js';
-import { adjoinedLoss, crossEntropy } from './loss.js';
+import { adjoinedLoss, crossEntropy, distillationLoss } from './loss.js';
 import { Optimizer } from './optim.js';
 import { createParams, type NetworkParams } from './params.js';
 import { Rng } from './rng.js';
@@ -53,7 +55,7 @@ export interface TrainOptions {
 }
 
 export type TrainOutcome =
-  | { status: 'finished'; val: { full: PathMetrics; small: PathMetrics | null }; outputs: RunOutputs | null }
+  | { status: 'finished'; val: { full: PathMetrics | null; small: PathMetrics | null }; outputs: RunOutputs | null }
   | { status: 'cancelled'; checkpoint: string | null }
   | { status: 'failed'; reason: FailureReason; message: string };
 
@@ -63,9 +65,15 @@ export const CHECKPOINT_FILE = 'checkpoint.ckpt';
 /** Everything a step needs, built once per run. */
 export interface TrainingSetup {
   config: TrainConfig;
+  /** The network trained: the full (adjoined) one, or for small and kd runs the small architecture alone. */
   graph: ModelGraph;
   plan: SmallPlan | null;
+  /** Full network and small network of α, whichever of them is trained. */
   cost: CostReport;
+  /** The trained network is the small one (small and kd runs): its figures are reported as the small network's. */
+  smallOnly: boolean;
+  /** A kd run's teacher, in inference mode. */
+  teacher: { graph: ModelGraph; params: NetworkParams } | null;
   params: NetworkParams;
   optimizer: Optimizer;
   norm: Normalization;
@@ -76,7 +84,7 @@ export interface TrainingSetup {
   totalSteps: number;
 }
 
-export function dataInfo(data: TrainingData, norm: Normalization): DataInfo {
+export function dataInfo(data: TrainingData, norm: Normalization, fingerprint = dataFingerprint(data)): DataInfo {
   return {
     name: data.name,
     source: data.source,
@@ -88,7 +96,35 @@ export function dataInfo(data: TrainingData, norm: Normalization): DataInfo {
     channels: data.channels,
     mean: norm.mean,
     std: norm.std,
+    fingerprint,
   };
+}
+
+/**
+ * A kd run's teacher: the network of a finished standard run, trained on the
+ * same images at the same input size and classes, else refused with the
+ * difference named.
+ */
+function loadTeacher(kd: KdConfig, config: TrainConfig, data: TrainingData): { graph: ModelGraph; params: NetworkParams } {
+  const who = kd.teacherRun === null ? `the teacher ${kd.teacher}` : `teacher run ${kd.teacherRun}`;
+  if (!existsSync(kd.teacher)) throw new InputError(`${who} has no trained network at ${kd.teacher}`, 'teacher');
+  const bundle = loadNetwork<{ config?: TrainConfig; data?: DataInfo; kind?: string }>(kd.teacher);
+  const refuse = (why: string): never => {
+    bundle.params.dispose();
+    throw new InputError(`${who} cannot teach this run: ${why}`, 'teacher');
+  };
+  const t = bundle.extra;
+  if (t.kind !== 'standard' || t.config === undefined || t.data === undefined) refuse('it is not a standard run (kd distils the full network of a standard run)');
+  const tc = t.config!;
+  const td = t.data!;
+  if (tc.model.inputSize !== config.model.inputSize) refuse(`it takes ${tc.model.inputSize}×${tc.model.inputSize} images, this run ${config.model.inputSize}×${config.model.inputSize}`);
+  if (tc.model.channels !== config.model.channels) refuse(`it takes ${tc.model.channels} channel(s), this run ${config.model.channels}`);
+  if (td.classes.join('\n') !== data.classes.join('\n')) refuse(`its classes are ${td.classes.join(', ')}; this data's are ${data.classes.join(', ')}`);
+  const fingerprint = dataFingerprint(data);
+  if (td.fingerprint !== undefined && td.fingerprint !== fingerprint) {
+    refuse(`it was trained on other images (${td.name}: ${td.trainCount} train / ${td.valCount} val; this data: ${data.train.count} / ${data.val.count})`);
+  }
+  return { graph: bundle.graph, params: bundle.params };
 }
 
 export function prepareTraining(config: TrainConfig, data: TrainingData, initRng: Rng): TrainingSetup {
@@ -101,9 +137,13 @@ export function prepareTraining(config: TrainConfig, data: TrainingData, initRng
   }
   if (data.train.count === 0) throw new InputError(`${data.source} has no training images`, 'data');
   if (data.val.count === 0) throw new InputError(`${data.source} has no validation images`, 'data');
-  const graph = buildGraph(config.model);
-  const plan = config.mode === 'an' ? planSmall(graph, config.alpha!) : null;
-  const cost = costReport(graph, plan === null ? null : config.alpha);
+  const full = buildGraph(config.model);
+  const smallOnly = trainsSmallOnly(config.mode);
+  const cost = costReport(full, config.mode === 'standard' ? null : config.alpha);
+  // small and kd train the small architecture of α alone: exactly what an AN run extracts.
+  const graph = smallOnly ? smallNetworkGraph(full, planSmall(full, config.alpha!)) : full;
+  const plan = config.mode === 'an' ? planSmall(full, config.alpha!) : null;
+  const teacher = config.mode === 'kd' ? loadTeacher(config.kd!, config, data) : null;
   const norm = normalizationFor(config.augmentation, data, config.model.channels);
   const batches = new BatchBuilder(data, config.model.inputSize, config.model.channels, norm, config.augmentation);
   const stepsPerEpoch = Math.ceil(data.train.count / config.batchSize);
@@ -112,6 +152,8 @@ export function prepareTraining(config: TrainConfig, data: TrainingData, initRng
     graph,
     plan,
     cost,
+    smallOnly,
+    teacher,
     params: createParams(graph, plan, initRng),
     optimizer: new Optimizer(config.optimizer),
     norm,
@@ -126,9 +168,11 @@ export function prepareTraining(config: TrainConfig, data: TrainingData, initRng
 export interface StepResult {
   loss: number;
   ce: number;
+  /** The adjoined run's KL(p‖q), or a kd run's distillation KL. */
   kl: number | null;
   smallCe: number | null;
-  correctFull: number;
+  /** Correct predictions of the batch by the full and the small network (null: the run has no such network). */
+  correctFull: number | null;
   correctSmall: number | null;
 }
 
@@ -144,37 +188,58 @@ export function trainStep(
   progress: number,
   lr: number,
 ): StepResult {
-  const { config, graph, plan, params } = setup;
+  const { config, graph, plan, params, teacher } = setup;
   const lambda = lambdaAt(config.loss.lambda, progress);
   let ce: tf.Scalar | null = null;
   let kl: tf.Scalar | null = null;
   let smallCe: tf.Scalar | null = null;
   let correctFull: tf.Scalar | null = null;
   let correctSmall: tf.Scalar | null = null;
-  return optimizationStep(
-    params,
-    params.trainable,
-    ({ keep, track }) => {
-      const out = forward(graph, params, x, { training: true, small: plan === null ? null : { kind: 'sliced', plan } });
-      track(out);
-      correctFull = keep(countCorrect(out.full!, y));
-      if (out.small === null) {
-        ce = keep(crossEntropy(y, out.full!));
-        return ce;
-      }
-      correctSmall = keep(countCorrect(out.small, y));
-      const terms = adjoinedLoss(y, out.full!, out.small, { lambda, c: config.loss.c, beta: config.loss.smallCe });
-      ce = keep(terms.ce);
-      kl = keep(terms.kl);
-      smallCe = terms.smallCe === null ? null : keep(terms.smallCe);
-      return terms.total;
-    },
-    lr,
-    ({ loss, grads, read }) => {
-      setup.optimizer.apply(params.trainable, grads, lr);
-      return { loss, ce: read(ce)!, kl: read(kl), smallCe: read(smallCe), correctFull: read(correctFull)!, correctSmall: read(correctSmall) };
-    },
-  );
+  // The teacher's logits are constants of the student's loss: computed off the gradient tape.
+  const teacherLogits = teacher === null ? null : tf.tidy(() => forward(teacher.graph, teacher.params, x, { training: false }).full!);
+  try {
+    return optimizationStep(
+      params,
+      params.trainable,
+      ({ keep, track }) => {
+        const out = forward(graph, params, x, { training: true, small: plan === null ? null : { kind: 'sliced', plan } });
+        track(out);
+        if (out.small === null) {
+          const hits = keep(countCorrect(out.full!, y));
+          // A small or kd run's one network is the small architecture.
+          if (setup.smallOnly) correctSmall = hits;
+          else correctFull = hits;
+          if (teacherLogits !== null) {
+            const terms = distillationLoss(y, out.full!, teacherLogits, config.kd!);
+            ce = keep(terms.ce);
+            kl = keep(terms.kl);
+            return terms.total;
+          }
+          ce = keep(crossEntropy(y, out.full!));
+          return ce;
+        }
+        correctFull = keep(countCorrect(out.full!, y));
+        correctSmall = keep(countCorrect(out.small, y));
+        const terms = adjoinedLoss(y, out.full!, out.small, { lambda, c: config.loss.c, beta: config.loss.smallCe });
+        ce = keep(terms.ce);
+        kl = keep(terms.kl);
+        smallCe = terms.smallCe === null ? null : keep(terms.smallCe);
+        return terms.total;
+      },
+      lr,
+      ({ loss, grads, read }) => {
+        setup.optimizer.apply(params.trainable, grads, lr);
+        return { loss, ce: read(ce)!, kl: read(kl), smallCe: read(smallCe), correctFull: read(correctFull), correctSmall: read(correctSmall) };
+      },
+    );
+  } finally {
+    teacherLogits?.dispose();
+  }
+}
+
+/** Validation figures by network: a small or kd run's one network is the small one. */
+function validationOf(setup: TrainingSetup, e: Evaluation): { full: PathMetrics | null; small: PathMetrics | null } {
+  return setup.smallOnly ? { full: null, small: e.full } : { full: e.full, small: e.small };
 }
 
 /**
@@ -269,7 +334,7 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
       accumulate: (totals, r, images) => {
         addTo(totals, 'loss', r.loss);
         addTo(totals, 'steps', 1);
-        addTo(totals, 'correctFull', r.correctFull);
+        addTo(totals, 'correctFull', r.correctFull ?? 0);
         addTo(totals, 'correctSmall', r.correctSmall ?? 0);
         addTo(totals, 'images', images);
       },
@@ -297,7 +362,7 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
       endEpoch: (trainSeconds) => {
         const evalStart = performance.now();
         // Both paths, batch norms on their running statistics.
-        const val = evaluate(setup, setup.val, { confusion: false });
+        const val = validationOf(setup, evaluate(setup, setup.val, { confusion: false }));
         const t = pos.totals;
         const images = Math.max(t['images'] ?? 0, 1);
         const progress = pos.globalStep / totalSteps;
@@ -308,10 +373,10 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
           epochs: config.epochs,
           trainLoss: (t['loss'] ?? 0) / Math.max(t['steps'] ?? 0, 1),
           trainAccuracy: {
-            full: (t['correctFull'] ?? 0) / images,
-            small: setup.plan === null ? null : (t['correctSmall'] ?? 0) / images,
+            full: setup.smallOnly ? null : (t['correctFull'] ?? 0) / images,
+            small: setup.plan === null && !setup.smallOnly ? null : (t['correctSmall'] ?? 0) / images,
           },
-          val: { full: val.full!, small: val.small },
+          val,
           lambda: lambdaNow(progress),
           lr: lrAt(config.schedule, config.optimizer.lr, progress),
           seconds: trainSeconds + (performance.now() - evalStart) / 1000,
@@ -326,17 +391,10 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
     }
 
     const final = evaluate(setup, setup.val, { confusion: true });
-    const outputs = outDir === null ? null : await writeOutputs(outDir, setup, info, history, final);
-    emit({
-      type: 'finished',
-      time: now(),
-      epochs: config.epochs,
-      val: { full: final.full!, small: final.small },
-      confusion: final.confusion!,
-      seconds: pos.elapsedSeconds,
-      outputs,
-    });
-    return { status: 'finished', val: { full: final.full!, small: final.small }, outputs };
+    const val = validationOf(setup, final);
+    const outputs = outDir === null ? null : await writeOutputs(outDir, setup, info, history, val, final.confusion!);
+    emit({ type: 'finished', time: now(), epochs: config.epochs, val, confusion: final.confusion!, seconds: pos.elapsedSeconds, outputs });
+    return { status: 'finished', val, outputs };
   } catch (e) {
     const failure = describeFailure(e, pos);
     // The last good checkpoint is left as it was.
@@ -345,6 +403,7 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
   } finally {
     setup.params.dispose();
     setup.optimizer.dispose();
+    setup.teacher?.params.dispose();
   }
 }
 
@@ -357,24 +416,37 @@ export function describeFailure(e: unknown, pos: LoopPosition): { reason: Failur
   return { reason, error };
 }
 
+/** What a bundle's `kind` says about its network: how a teacher check and an export read it. */
+function bundleKind(setup: TrainingSetup): string {
+  if (setup.smallOnly) return setup.config.mode;
+  return setup.plan === null ? 'standard' : 'adjoined';
+}
+
 async function writeOutputs(
   outDir: string,
   setup: TrainingSetup,
   info: DataInfo,
   history: EpochEvent[],
-  final: ReturnType<typeof evaluate>,
+  val: { full: PathMetrics | null; small: PathMetrics | null },
+  confusion: number[][],
 ): Promise<RunOutputs> {
   const meta = { config: setup.config, data: info, cost: setup.cost };
   const network = join(outDir, 'network.adjoin');
-  saveNetwork(network, setup.graph, setup.params, { ...meta, kind: setup.plan === null ? 'standard' : 'adjoined' });
+  saveNetwork(network, setup.graph, setup.params, { ...meta, kind: bundleKind(setup) });
+  const tfjs = join(outDir, 'small-tfjs');
   let small: RunOutputs['small'] = null;
-  if (setup.plan !== null) {
+  if (setup.smallOnly) {
+    // The trained network is the small one itself.
+    const model = toLayersModel(setup.graph, setup.params);
+    await saveLayersModel(model, tfjs);
+    model.dispose();
+    small = { bundle: network, tfjs };
+  } else if (setup.plan !== null) {
     const extracted = extractSmall(setup.graph, setup.plan, setup.params);
     try {
       const bundle = join(outDir, 'small.adjoin');
       saveNetwork(bundle, extracted.graph, extracted.params, { ...meta, kind: 'extracted-small' });
       const model = toLayersModel(extracted.graph, extracted.params);
-      const tfjs = join(outDir, 'small-tfjs');
       await saveLayersModel(model, tfjs);
       model.dispose();
       small = { bundle, tfjs };
@@ -383,18 +455,6 @@ async function writeOutputs(
     }
   }
   const summary = join(outDir, 'run.json');
-  writeFileSync(
-    summary,
-    JSON.stringify(
-      {
-        ...meta,
-        val: { full: final.full, small: final.small },
-        confusion: final.confusion,
-        history,
-      },
-      null,
-      2,
-    ),
-  );
+  writeFileSync(summary, JSON.stringify({ ...meta, val, confusion, history }, null, 2));
   return { network, small, summary };
 }

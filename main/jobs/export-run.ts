@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
+import { trainsSmallOnly } from '../../shared/train-config.js';
 import { InputError } from '../../shared/errors.js';
 import type { ExportFormat, ExportNetwork, LatencyReport, Precision, VerificationReport } from '../../shared/export.js';
 import { costReport } from '../../shared/model/cost.js';
@@ -107,7 +108,7 @@ async function verify(
     format === 'onnx' ? await onnxLogits(files.find((f) => f.name === 'model.onnx')!.data, batch) : await tfjsLogits(files, batch);
   const report = verificationReport(compareLogits(reference, got, batch.n), {
     precision,
-    reference: t.plan === null ? "the engine's full network" : "the engine's small path",
+    reference: t.plan !== null ? "the engine's small path" : t.network === 'small' ? "the engine's small network" : "the engine's full network",
     runtime: format === 'onnx' ? `onnxruntime-node ${ort.env.versions.node ?? ort.env.versions.common}` : 'TF.js (the engine)',
     batch,
   });
@@ -134,19 +135,25 @@ export async function exportRun(store: Store, req: ExportRequest): Promise<Expor
   try {
     const { config } = run;
     const plan = config.mode === 'an' && config.alpha !== null ? planSmall(trained.graph, config.alpha) : null;
-    if (plan !== null) {
-      const small = extractSmall(trained.graph, plan, trained.params);
-      targets.push({ network: 'small', graph: small.graph, params: small.params, plan, accuracy: run.val.small?.accuracy ?? null, dir: req.outDir });
-    }
-    if (plan === null || req.full) {
-      targets.push({
-        network: 'full',
-        graph: plainFull(trained.graph),
-        params: trained.params,
-        plan: null,
-        accuracy: run.val.full?.accuracy ?? null,
-        dir: plan === null ? req.outDir : join(req.outDir, 'full'),
-      });
+    if (trainsSmallOnly(config.mode)) {
+      // A small or kd run trained the small architecture alone: its network is the small one.
+      if (req.full) throw new InputError(`run ${run.id} trained only a small network (mode ${config.mode}); there is no full network to export`, 'full');
+      targets.push({ network: 'small', graph: plainFull(trained.graph), params: trained.params, plan: null, accuracy: run.val.small?.accuracy ?? null, dir: req.outDir });
+    } else {
+      if (plan !== null) {
+        const small = extractSmall(trained.graph, plan, trained.params);
+        targets.push({ network: 'small', graph: small.graph, params: small.params, plan, accuracy: run.val.small?.accuracy ?? null, dir: req.outDir });
+      }
+      if (plan === null || req.full) {
+        targets.push({
+          network: 'full',
+          graph: plainFull(trained.graph),
+          params: trained.params,
+          plan: null,
+          accuracy: run.val.full?.accuracy ?? null,
+          dir: plan === null ? req.outDir : join(req.outDir, 'full'),
+        });
+      }
     }
 
     const dataset = run.datasetId === null ? null : store.datasets.get(run.datasetId);

@@ -295,16 +295,23 @@ export async function search(options: SearchOptions): Promise<SearchOutcome> {
       endEpoch: (trainSeconds) => {
         const evalStart = performance.now();
         const tau = tauAt(config.tau, pos.epoch);
-        const hard = space.argmaxMasks();
+        // The super-network as trained: its small path under the noise-free
+        // mixture softmax(η/τ). (Hard argmax masks would meet batch-norm
+        // statistics gathered under soft ones; the found network is judged by
+        // training it.)
+        const soft = new Map<string, tf.Tensor1D>();
+        tf.tidy(() => {
+          for (const [group, m] of space.softMasks(tau, null).masks) soft.set(group, tf.keep(m));
+        });
         let val;
         try {
           val = evaluate(
             { graph: setup.graph, params: setup.params, plan: null, batches: setup.batches, config },
             setup.val,
-            { confusion: false, small: { kind: 'masked', plan: space.plan, masks: hard } },
+            { confusion: false, small: { kind: 'masked', plan: space.plan, masks: soft } },
           );
         } finally {
-          tf.dispose([...hard.values()]);
+          tf.dispose([...soft.values()]);
         }
         const groups = space.report(tau);
         extra.history.push({ epoch: pos.epoch + 1, tau, probabilities: Object.fromEntries(groups.map((g) => [g.group, g.probabilities])) });
