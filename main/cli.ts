@@ -14,6 +14,7 @@ const COMMANDS: ReadonlyArray<{ name: string; load: () => Promise<Command> }> = 
   { name: 'show', load: async () => (await import('./cli/show-command.js')).showCmd },
   { name: 'export', load: async () => (await import('./cli/export-command.js')).exportCmd },
   { name: 'delete', load: async () => (await import('./cli/delete-command.js')).deleteCmd },
+  { name: 'sweep', load: async () => (await import('./cli/sweep-command.js')).sweepCmd },
   { name: 'serve', load: async () => (await import('./cli/serve-command.js')).serveCmd },
 ];
 

@@ -10,12 +10,12 @@ import { AUGMENTATIONS, TRAIN_MODES, type AdjoinedLossConfig, type OptimizerConf
  * same rules a new run must pass.
  */
 
-const optimizer: Decoder<OptimizerConfig> = tagged('kind', {
+export const optimizer: Decoder<OptimizerConfig> = tagged('kind', {
   sgd: obj({ kind: oneOf(['sgd'] as const), lr: num, momentum: num, nesterov: bool, weightDecay: num }),
   adam: obj({ kind: oneOf(['adam'] as const), lr: num, beta1: num, beta2: num, epsilon: num, weightDecay: num }),
 });
 
-const schedule: Decoder<LrSchedule> = tagged('kind', {
+export const schedule: Decoder<LrSchedule> = tagged('kind', {
   constant: obj({ kind: oneOf(['constant'] as const) }),
   multistep: obj({ kind: oneOf(['multistep'] as const), milestones: arr(num), gamma: num }),
   cosine: obj({ kind: oneOf(['cosine'] as const), warmup: num }),
@@ -31,7 +31,7 @@ export const modelConfig: Decoder<ModelConfig> = obj({
   compressFirstStage: bool,
 });
 
-const loss: Decoder<AdjoinedLossConfig> = obj({ lambda: oneOf(LAMBDA_KINDS), c: num, smallCe: num });
+export const loss: Decoder<AdjoinedLossConfig> = obj({ lambda: oneOf(LAMBDA_KINDS), c: num, smallCe: num });
 
 const trainConfigShape = obj({
   model: modelConfig,

@@ -43,6 +43,11 @@ worker.on('exit', (code) => {
   // Let the last messages drain, then leave with the worker's status.
   setImmediate(() => process.exit(code));
 });
+// A host that dies (killed, crashed) takes its jobs with it: an orphan would
+// train on with nobody recording it, and its run is marked interrupted anyway.
+process.on('disconnect', () => {
+  void worker.terminate().finally(() => process.exit(1));
+});
 parent.onMessage((raw) => {
   const msg: ToJob | null = parseToJob(raw);
   if (msg !== null) worker.postMessage(msg);

@@ -196,13 +196,18 @@ export class JobManager {
     return 'cancelled';
   }
 
-  /** Continues an interrupted, cancelled or failed run from its last checkpoint, in its own folder. */
-  resume(runId: number): number {
+  /**
+   * Continues an interrupted, cancelled or failed run from its last
+   * checkpoint, in its own folder and history row — from the start if it
+   * died before its first checkpoint.
+   */
+  resume(runId: number, dataIfUnopened: DataSource | null = null): number {
     if (this.active.has(runId)) throw new InputError(`run ${runId} is already running`, 'run');
     const run = this.store.runs.require(runId);
     if (run.status === 'finished') throw new InputError(`run ${runId} has finished; there is nothing to resume`, 'run');
     if (run.outDir === null) throw new InputError(`run ${runId} has no folder to resume from`, 'run');
-    const data = this.recordedData(run);
+    // A run stopped while queued never recorded its data; whoever queued it (a sweep) may know it.
+    const data = run.data === null && dataIfUnopened !== null ? dataIfUnopened : this.recordedData(run);
     const spec = this.resumeSpec(run, data);
     const recorder = recordRun(this.store, runId);
     this.enqueue(runId, recorder, spec);
@@ -218,19 +223,15 @@ export class JobManager {
 
   private resumeSpec(run: RunRecord, data: DataSource): Active['spec'] {
     const outDir = run.outDir!;
-    if (run.kind === 'train') {
-      const resumable = existsSync(join(outDir, 'checkpoint.ckpt')) || existsSync(join(outDir, 'checkpoint.ckpt.prev'));
-      if (!resumable) throw new InputError(`run ${run.id} has no checkpoint in ${outDir} to resume from`, 'run');
-      return { kind: 'train', config: run.config, ...this.jobBase(data, outDir, true) };
-    }
+    const resumable = (dir: string): boolean => existsSync(join(dir, 'checkpoint.ckpt')) || existsSync(join(dir, 'checkpoint.ckpt.prev'));
+    if (run.kind === 'train') return { kind: 'train', config: run.config, ...this.jobBase(data, outDir, resumable(outDir)) };
     const search = run.search!;
     if (search.result === null) {
-      return { kind: 'search', config: search.config, thenTrain: search.thenTrain, ...this.jobBase(data, outDir, true) };
+      return { kind: 'search', config: search.config, thenTrain: search.thenTrain, ...this.jobBase(data, outDir, resumable(join(outDir, 'search'))) };
     }
     // The search had finished: continue training what it found.
     const trainDir = join(outDir, 'train');
-    const resumable = existsSync(join(trainDir, 'checkpoint.ckpt'));
-    return { kind: 'train', config: run.config, ...this.jobBase(data, trainDir, resumable) };
+    return { kind: 'train', config: run.config, ...this.jobBase(data, trainDir, resumable(trainDir)) };
   }
 
   /** Resolves when the run's job ends (tests, quitting). */

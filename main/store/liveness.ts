@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Owner } from '../../shared/history.js';
@@ -34,10 +35,24 @@ export interface LivenessProbe {
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     // EPERM: it exists but belongs to another user.
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+/**
+ * A killed process whose parent has not collected it yet still answers
+ * signal 0 on Linux; its /proc state is Z. Elsewhere there is no such file.
+ */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The state follows the command name, which is in parentheses and may hold spaces.
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
   }
 }
 
@@ -54,6 +69,12 @@ export function claimRun(file: string, runId: number): void {
 export function releaseRun(file: string, runId: number): void {
   owned.get(resolve(file))?.delete(runId);
 }
+
+/**
+ * Sweeps have owners too. They share the registry under negative ids, which
+ * no run has (run ids are positive AUTOINCREMENT integers).
+ */
+export const sweepOwnerKey = (sweepId: number): number => -sweepId;
 
 export function thisProcess(): LivenessProbe {
   return {

@@ -184,7 +184,34 @@ const v4: Migration = {
   },
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4];
+const v5: Migration = {
+  version: 5,
+  description: 'sweeps: a grid of runs over modes, α and seeds, each cell tied to its run',
+  up(db) {
+    db.exec(`
+      CREATE TABLE sweeps (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        spec TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('running', 'finished', 'failed', 'cancelled', 'interrupted')),
+        created_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        owner_pid INTEGER,
+        owner_host TEXT,
+        heartbeat_at INTEGER
+      );
+      CREATE TABLE sweep_cells (
+        sweep_id INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+        cell_key TEXT NOT NULL,
+        run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+        error TEXT,
+        PRIMARY KEY (sweep_id, cell_key)
+      ) WITHOUT ROWID;
+      CREATE INDEX sweep_cells_run ON sweep_cells (run_id);
+    `);
+  },
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5];
 
 /** The schema version this build reads and writes. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

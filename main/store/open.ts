@@ -87,7 +87,9 @@ export function openStore(file: string, options: OpenOptions = {}): Store {
     migrate(db, migrations);
     // Only a schema that has the liveness columns can be recovered.
     if (userVersion(db) >= 3) recoverInterrupted(db, file, options.liveness ?? thisProcess());
-    return new Store(db, file);
+    const store = new Store(db, file);
+    if (userVersion(db) >= 5) store.sweeps.recoverInterrupted(options.liveness ?? thisProcess());
+    return store;
   } catch (e) {
     db.close();
     throw e;

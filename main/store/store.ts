@@ -4,6 +4,7 @@ import type { Db } from './db.js';
 import { Metrics } from './metrics.js';
 import { Models } from './models.js';
 import { Runs } from './runs.js';
+import { Sweeps } from './sweeps.js';
 
 /**
  * The history: one SQLite database, one writer (this module family). The
@@ -15,6 +16,7 @@ export class Store {
   readonly metrics: Metrics;
   readonly danChoices: DanChoices;
   readonly models: Models;
+  readonly sweeps: Sweeps;
 
   constructor(
     readonly db: Db,
@@ -26,6 +28,7 @@ export class Store {
     this.metrics = new Metrics(db);
     this.danChoices = new DanChoices(db);
     this.models = new Models(db);
+    this.sweeps = new Sweeps(db, file);
   }
 
   /** Runs `fn` in one transaction (synchronous: better-sqlite3 commits when it returns). */

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { recordRun } from '../../../main/jobs/record-run.js';
-import { deathOf, STALE_MS, type LivenessProbe } from '../../../main/store/liveness.js';
+import { deathOf, pidAlive, STALE_MS, type LivenessProbe } from '../../../main/store/liveness.js';
 import { openStore } from '../../../main/store/open.js';
 import { tempDirs, tinyConfig } from '../../helpers/store.js';
 
@@ -14,6 +14,23 @@ const NOW = 1_700_000_000_000;
 function probe(o: Partial<LivenessProbe> = {}): LivenessProbe {
   return { pid: 100, host: 'desk', now: () => NOW, isAlive: () => false, ownsRun: () => false, ...o };
 }
+
+describe('pidAlive', () => {
+  it.runIf(process.platform === 'linux')('takes a killed process nobody has collected yet (a zombie) for dead', async () => {
+    // sh starts `true` in the background and becomes `sleep`, which never waits for it: `true` stays a zombie.
+    const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const [line] = (await once(parent.stdout, 'data')) as [Buffer];
+    const zombie = Number(line.toString().trim());
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      expect(() => process.kill(zombie, 0)).not.toThrow();
+      expect(pidAlive(zombie)).toBe(false);
+      expect(pidAlive(parent.pid!)).toBe(true);
+    } finally {
+      parent.kill('SIGKILL');
+    }
+  });
+});
 
 describe('telling a live run owner from a dead one', () => {
   const fresh = NOW - 1000;

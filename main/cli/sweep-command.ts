@@ -1,0 +1,241 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, hostname } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import sharp from 'sharp';
+import { InputError } from '../../shared/errors.js';
+import { sweepPlotSvg } from '../../shared/sweep-plot.js';
+import {
+  configLabel,
+  expandGrid,
+  shippedPoints,
+  statsCsv,
+  statsMarkdown,
+  validateSweepSpec,
+  type SweepSpec,
+} from '../../shared/sweep.js';
+import { DEFAULT_KD, TRAIN_MODES, type TrainMode } from '../../shared/train-config.js';
+import { datasetCacheDir } from '../app-paths.js';
+import { JobManager } from '../jobs/manager.js';
+import { runSweep, sweepResults, type SweepResults } from '../jobs/sweep.js';
+import { openStore } from '../store/open.js';
+import type { Store } from '../store/store.js';
+import { numberArg, optionalIntArg, parse } from './args.js';
+import type { Command, CommandIo } from './command.js';
+import { dateTime } from './runs-command.js';
+import { RUN_FLAGS, draftModel, openRunData, runSettings } from './run-options.js';
+import { dbFile, openExisting, runIdArg } from './store-args.js';
+
+const SWEEP_USAGE = `adjoin sweep --data <dir|idx folder> --arch resnet18 --width 0.25 --modes standard,small,kd,an --alpha 2,4,8 --seeds 0,1,2 --epochs N
+             [--small-ce 0,1] [--parallel K] [--kd-temperature 4] [--kd-weight 0.9] [--out DIR] [--db FILE] [--json] …(train's options)
+adjoin sweep resume <id> [--parallel K] [--db FILE] [--json]
+adjoin sweep show <id> [--out DIR] [--json] [--db FILE]
+adjoin sweep list [--json] [--db FILE]
+  Trains the grid (kd waits for the standard run of its seed), at most K runs at once, under one sweep id; resumes an
+  interrupted sweep where it stopped; reports per configuration the mean ± s.d. over seeds of full and small top-1,
+  params, MACs and time, as a Markdown/CSV table and an accuracy-vs-MACs plot (SVG, PNG) with the Pareto front.`;
+
+function list(value: string | undefined, flag: string, fallback: string): string[] {
+  const parts = (value ?? fallback).split(',').map((p) => p.trim());
+  if (parts.some((p) => p === '')) throw new InputError(`--${flag} must be a comma-separated list, got '${value}'`, flag);
+  return parts;
+}
+
+function numbers(value: string | undefined, flag: string, fallback: string, integer: boolean): number[] {
+  return list(value, flag, fallback).map((p) => {
+    const n = Number(p);
+    if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new InputError(`--${flag} has '${p}', not ${integer ? 'an integer' : 'a number'}`, flag);
+    return n;
+  });
+}
+
+function modes(value: string | undefined): TrainMode[] {
+  return list(value, 'modes', 'standard,small,kd,an').map((m) => {
+    if (!(TRAIN_MODES as readonly string[]).includes(m)) throw new InputError(`--modes has '${m}' (choose from ${TRAIN_MODES.join(', ')})`, 'modes');
+    return m as TrainMode;
+  });
+}
+
+function parallelArg(value: string | undefined): number {
+  return optionalIntArg(value, 'parallel') ?? Math.max(1, availableParallelism());
+}
+
+/** Writes table.md, table.csv, plot.svg and plot.png of a sweep into `dir`. */
+export async function writeSweepReport(r: SweepResults, dir: string, title: string): Promise<string[]> {
+  mkdirSync(dir, { recursive: true });
+  const svg = sweepPlotSvg(shippedPoints(r.stats), { title });
+  const files = {
+    'table.md': `${statsMarkdown(r.stats)}\n`,
+    'table.csv': `${statsCsv(r.stats)}\n`,
+    'plot.svg': svg,
+  };
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  // The README shows the PNG (some viewers do not render SVG).
+  await sharp(Buffer.from(svg), { density: 144 }).png().toFile(join(dir, 'plot.png'));
+  return [...Object.keys(files), 'plot.png'].map((f) => join(dir, f));
+}
+
+function title(spec: SweepSpec): string {
+  return `${spec.model.arch} width ${spec.model.width}, ${spec.epochs} epochs, ${spec.seeds.length} seed${spec.seeds.length === 1 ? '' : 's'}`;
+}
+
+async function finish(store: Store, sweepId: number, values: { json?: boolean | undefined; out?: string | undefined }, io: CommandIo): Promise<void> {
+  const r = sweepResults(store, sweepId);
+  if (values.json === true) io.out(JSON.stringify({ type: 'sweep-result', sweepId, stats: r.stats, cells: r.cells }));
+  else io.out(`\nsweep ${sweepId}:\n${statsMarkdown(r.stats)}`);
+  if (values.out !== undefined) {
+    const files = await writeSweepReport(r, resolve(values.out), title(r.spec));
+    io.err(`wrote ${files.join(', ')}\n`);
+  }
+}
+
+async function execute(store: Store, sweepId: number, parallel: number, values: { json?: boolean | undefined; out?: string | undefined }, io: CommandIo): Promise<number> {
+  const manager = new JobManager(store, { runsDir: join(dirname(store.file), 'runs'), cacheDir: datasetCacheDir(), concurrency: parallel });
+  let stop = false;
+  io.onInterrupt(() => (stop = true));
+  const cells = expandGrid(store.sweeps.require(sweepId).spec).length;
+  io.err(`sweep ${sweepId}: ${cells} runs, at most ${parallel} at once, recorded in ${store.file}\n`);
+  let status: Awaited<ReturnType<typeof runSweep>>;
+  try {
+    status = await runSweep(manager, sweepId, {
+    stopRequested: () => stop,
+    onProgress: (p) => {
+      if (values.json === true) io.out(JSON.stringify(p));
+      else if (p.state !== 'running' && p.state !== 'waiting') {
+        io.err(`  ${configLabel(p.cell)} seed ${p.cell.seed}: ${p.state}${p.runId === null ? '' : ` (run ${p.runId})`}${p.error === null ? '' : ` — ${p.error}`}\n`);
+      }
+      },
+    });
+  } finally {
+    // Whatever stopped the sweep, its runs checkpoint and stop before the store closes.
+    await manager.stopAll('checkpoint-and-stop');
+  }
+  await finish(store, sweepId, values, io);
+  io.err(`sweep ${sweepId} ${status}${status === 'cancelled' ? ` (adjoin sweep resume ${sweepId} continues it)` : ''}\n`);
+  return status === 'finished' ? 0 : status === 'cancelled' ? 130 : 1;
+}
+
+async function startCommand(argv: string[], io: CommandIo): Promise<number> {
+  const { values } = parse(argv, {
+    ...RUN_FLAGS,
+    modes: { type: 'string' },
+    alpha: { type: 'string' },
+    seeds: { type: 'string' },
+    'small-ce': { type: 'string' },
+    parallel: { type: 'string' },
+    'kd-temperature': { type: 'string' },
+    'kd-weight': { type: 'string' },
+  });
+  if (values.resume === true) throw new InputError('use adjoin sweep resume <id> to continue a sweep', 'resume');
+  // --small-ce is a list of β here, not one value.
+  const settings = runSettings({ ...values, 'small-ce': undefined });
+  const parallel = parallelArg(values.parallel);
+  const draft: SweepSpec = {
+    data: { path: '', settings: {}, limitTrain: null, limitVal: null },
+    model: draftModel(settings),
+    modes: modes(values.modes),
+    alphas: numbers(values.alpha, 'alpha', '2,4,8', true),
+    seeds: numbers(values.seeds, 'seeds', '0,1,2', true),
+    epochs: settings.epochs,
+    batchSize: settings.batchSize,
+    optimizer: settings.optimizer,
+    schedule: settings.schedule,
+    loss: settings.loss,
+    smallCes: numbers(values['small-ce'], 'small-ce', '0', false),
+    augmentation: settings.augmentation,
+    kd: {
+      temperature: numberArg(values['kd-temperature'], 'kd-temperature', DEFAULT_KD.temperature),
+      weight: numberArg(values['kd-weight'], 'kd-weight', DEFAULT_KD.weight),
+    },
+    checkpointEvery: settings.checkpointEvery,
+  };
+  validateSweepSpec(draft);
+  const data = await openRunData(values, io);
+  const source = values.data!;
+  const spec: SweepSpec = {
+    ...draft,
+    data: {
+      path: source.startsWith('synthetic') ? source : resolve(source),
+      settings: data.split['settings'] as SweepSpec['data']['settings'],
+      limitTrain: optionalIntArg(values['limit-train'], 'limit-train'),
+      limitVal: optionalIntArg(values['limit-val'], 'limit-val'),
+    },
+    model: { ...draft.model, ...data.input },
+  };
+  validateSweepSpec(spec);
+  const store = openStore(dbFile(values.db));
+  try {
+    const sweepId = store.sweeps.create(spec, { pid: process.pid, host: hostname() }, Date.now());
+    return await execute(store, sweepId, parallel, values, io);
+  } finally {
+    store.close();
+  }
+}
+
+async function resumeCommand(argv: string[], io: CommandIo): Promise<number> {
+  const { values, positionals } = parse(argv, { parallel: { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' } }, true);
+  const sweepId = runIdArg(positionals, 'sweep resume');
+  const store = openExisting(values.db);
+  try {
+    const sweep = store.sweeps.require(sweepId);
+    if (sweep.status === 'running') throw new InputError(`sweep ${sweepId} is running in another process (pid ${sweep.owner.pid ?? '?'})`, 'sweep');
+    if (sweep.status === 'finished') io.err(`sweep ${sweepId} has finished; nothing to resume\n`);
+    return await execute(store, sweepId, parallelArg(values.parallel), values, io);
+  } finally {
+    store.close();
+  }
+}
+
+async function showCommand(argv: string[], io: CommandIo): Promise<number> {
+  const { values, positionals } = parse(argv, { db: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' } }, true);
+  const sweepId = runIdArg(positionals, 'sweep show');
+  const store = openExisting(values.db);
+  try {
+    const sweep = store.sweeps.require(sweepId);
+    if (values.json !== true) {
+      const r = sweepResults(store, sweepId);
+      const pending = r.cells.filter((c) => c.state !== 'finished').length;
+      io.out(`sweep ${sweepId} (${sweep.status}, started ${dateTime(sweep.createdAt)}): ${r.cells.length - pending} of ${r.cells.length} runs finished`);
+      for (const c of r.cells.filter((c) => c.state !== 'finished')) {
+        io.out(`  ${configLabel(c.cell)} seed ${c.cell.seed}: ${c.state}${c.runId === null ? '' : ` (run ${c.runId})`}${c.error === null ? '' : ` — ${c.error}`}`);
+      }
+    }
+    await finish(store, sweepId, values, io);
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+function listCommand(argv: string[], io: CommandIo): number {
+  const { values } = parse(argv, { db: { type: 'string' }, json: { type: 'boolean' } });
+  const store = openExisting(values.db);
+  try {
+    const sweeps = store.sweeps.list();
+    if (values.json === true) {
+      io.out(JSON.stringify(sweeps.map((s) => ({ id: s.id, status: s.status, createdAt: s.createdAt, finishedAt: s.finishedAt, runs: expandGrid(s.spec).length, spec: s.spec }))));
+      return 0;
+    }
+    if (sweeps.length === 0) io.out(`no sweeps in ${store.file}`);
+    for (const s of sweeps) {
+      io.out(`${String(s.id).padStart(4)}  ${s.status.padEnd(11)} ${dateTime(s.createdAt)}  ${s.spec.model.arch} w${s.spec.model.width}  modes ${s.spec.modes.join(',')}  α ${s.spec.alphas.join(',')}  seeds ${s.spec.seeds.join(',')}  ${expandGrid(s.spec).length} runs`);
+    }
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+export async function sweepCommand(argv: string[], io: CommandIo): Promise<number> {
+  switch (argv[0]) {
+    case 'resume':
+      return resumeCommand(argv.slice(1), io);
+    case 'show':
+      return showCommand(argv.slice(1), io);
+    case 'list':
+      return listCommand(argv.slice(1), io);
+    default:
+      return startCommand(argv, io);
+  }
+}
+
+export const sweepCmd: Command = { name: 'sweep', usage: SWEEP_USAGE, run: sweepCommand };

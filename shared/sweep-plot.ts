@@ -1,0 +1,128 @@
+import { paretoFront, type ShippedPoint } from './sweep.js';
+
+function escapeXml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+function niceTicks(lo: number, hi: number, count: number): number[] {
+  const span = hi - lo;
+  if (span <= 0) return [lo];
+  const raw = span / count;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => span / s <= count) ?? 10 * mag;
+  const out: number[] = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) out.push(Number(v.toFixed(10)));
+  return out;
+}
+
+function macsLabel(m: number): string {
+  if (m >= 1e9) return `${(m / 1e9).toFixed(m >= 1e10 ? 0 : 1)}G`;
+  if (m >= 1e6) return `${(m / 1e6).toFixed(m >= 1e7 ? 0 : 1)}M`;
+  if (m >= 1e3) return `${(m / 1e3).toFixed(0)}K`;
+  return String(m);
+}
+
+export interface PlotOptions {
+  title: string;
+  width?: number;
+  height?: number;
+}
+
+/**
+ * Accuracy of the network each configuration ships against its MACs (log
+ * scale): mean over seeds with ±1 standard deviation bars, the Pareto front
+ * drawn and its points filled. A standalone SVG document (the CLI writes it,
+ * renders it to PNG for the README, and the app shows the same drawing).
+ */
+export function sweepPlotSvg(points: readonly ShippedPoint[], o: PlotOptions): string {
+  const width = o.width ?? 720;
+  const height = o.height ?? 440;
+  const m = { left: 64, right: 32, top: 64, bottom: 56 };
+  const w = width - m.left - m.right;
+  const h = height - m.top - m.bottom;
+  const parts: string[] = [];
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
+    `<text x="${width / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(o.title)}</text>`,
+  );
+  if (points.length === 0) {
+    parts.push(`<text x="${width / 2}" y="${height / 2}" text-anchor="middle" fill="#666">no finished runs yet</text></svg>`);
+    return parts.join('');
+  }
+  const lx = (v: number): number => Math.log10(v);
+  const xs = points.map((p) => lx(p.macs));
+  const ysLo = points.map((p) => 100 * (p.accuracy.mean - (p.accuracy.std ?? 0)));
+  const ysHi = points.map((p) => 100 * (p.accuracy.mean + (p.accuracy.std ?? 0)));
+  let x0 = Math.min(...xs);
+  let x1 = Math.max(...xs);
+  if (x1 - x0 < 0.1) {
+    x0 -= 0.05;
+    x1 += 0.05;
+  }
+  const padX = (x1 - x0) * 0.08;
+  x0 -= padX;
+  x1 += padX;
+  let y0 = Math.min(...ysLo);
+  let y1 = Math.max(...ysHi);
+  const padY = Math.max((y1 - y0) * 0.15, 0.5);
+  y0 -= padY;
+  y1 += padY;
+  const px = (v: number): number => m.left + ((lx(v) - x0) / (x1 - x0)) * w;
+  const py = (v: number): number => m.top + (1 - (v - y0) / (y1 - y0)) * h;
+
+  // Axes and grid.
+  parts.push(`<g stroke="#e3e3e3" stroke-width="1">`);
+  const yTicks = niceTicks(y0, y1, 6);
+  for (const t of yTicks) parts.push(`<line x1="${m.left}" x2="${m.left + w}" y1="${py(t).toFixed(1)}" y2="${py(t).toFixed(1)}"/>`);
+  const xTicks: number[] = [];
+  // Less than a decade or two wide: tick every digit, not only 1, 2 and 5.
+  const digits = x1 - x0 < 1.5 ? [1, 2, 3, 4, 5, 6, 7, 8, 9] : [1, 2, 5];
+  for (let d = Math.floor(x0); d <= Math.ceil(x1); d++) {
+    for (const k of digits) {
+      const v = k * 10 ** d;
+      if (lx(v) >= x0 && lx(v) <= x1) xTicks.push(v);
+    }
+  }
+  for (const t of xTicks) parts.push(`<line y1="${m.top}" y2="${m.top + h}" x1="${px(t).toFixed(1)}" x2="${px(t).toFixed(1)}"/>`);
+  parts.push(`</g>`);
+  parts.push(`<rect x="${m.left}" y="${m.top}" width="${w}" height="${h}" fill="none" stroke="#333"/>`);
+  for (const t of yTicks) parts.push(`<text x="${m.left - 8}" y="${(py(t) + 4).toFixed(1)}" text-anchor="end">${t.toFixed(t % 1 === 0 ? 0 : 1)}</text>`);
+  for (const t of xTicks) parts.push(`<text x="${px(t).toFixed(1)}" y="${m.top + h + 18}" text-anchor="middle">${macsLabel(t)}</text>`);
+  parts.push(`<text x="${m.left + w / 2}" y="${height - 14}" text-anchor="middle">multiply-adds of the shipped network (log scale)</text>`);
+  parts.push(`<text transform="translate(16 ${m.top + h / 2}) rotate(-90)" text-anchor="middle">top-1 accuracy (%)</text>`);
+
+  // The Pareto front: fewer MACs and higher accuracy than anything beside it.
+  const front = paretoFront(points);
+  const onFront = new Set(front.map((p) => p.key));
+  if (front.length > 1) {
+    const path = front.map((p, i) => `${i === 0 ? 'M' : 'L'}${px(p.macs).toFixed(1)},${py(100 * p.accuracy.mean).toFixed(1)}`).join(' ');
+    parts.push(`<path d="${path}" fill="none" stroke="#d95f02" stroke-width="2" stroke-dasharray="6 4"/>`);
+  }
+  for (const p of points) {
+    const x = px(p.macs);
+    const y = py(100 * p.accuracy.mean);
+    if (p.accuracy.std !== null) {
+      const lo = py(100 * (p.accuracy.mean - p.accuracy.std));
+      const hi = py(100 * (p.accuracy.mean + p.accuracy.std));
+      parts.push(
+        `<g stroke="#1b6ca8" stroke-width="1.5"><line x1="${x.toFixed(1)}" x2="${x.toFixed(1)}" y1="${lo.toFixed(1)}" y2="${hi.toFixed(1)}"/>` +
+          `<line x1="${(x - 4).toFixed(1)}" x2="${(x + 4).toFixed(1)}" y1="${lo.toFixed(1)}" y2="${lo.toFixed(1)}"/>` +
+          `<line x1="${(x - 4).toFixed(1)}" x2="${(x + 4).toFixed(1)}" y1="${hi.toFixed(1)}" y2="${hi.toFixed(1)}"/></g>`,
+      );
+    }
+    const filled = onFront.has(p.key);
+    // Labels to the right of their point, or to its left near the right edge.
+    const right = x < m.left + w * 0.75;
+    parts.push(
+      `<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="5" fill="${filled ? '#d95f02' : '#ffffff'}" stroke="${filled ? '#d95f02' : '#1b6ca8'}" stroke-width="2"/>`,
+      `<text x="${(right ? x + 9 : x - 9).toFixed(1)}" y="${(y + 4).toFixed(1)}" text-anchor="${right ? 'start' : 'end'}">${escapeXml(p.label)}</text>`,
+    );
+  }
+  parts.push(
+    `<g transform="translate(${m.left} 46)"><circle cx="5" r="5" fill="#d95f02"/><text x="14" y="4">Pareto front (fewer MACs, higher accuracy)</text>` +
+      `<circle cx="${w / 2 + 25}" r="5" fill="#fff" stroke="#1b6ca8" stroke-width="2"/><text x="${w / 2 + 34}" y="4">mean ± 1 s.d. over seeds</text></g>`,
+  );
+  parts.push('</svg>');
+  return parts.join('');
+}
