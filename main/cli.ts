@@ -51,7 +51,13 @@ export async function main(argv: string[], io: CommandIo = processIo()): Promise
     }
     const entry = COMMANDS.find((c) => c.name === name);
     if (entry === undefined) throw new InputError(`unknown command '${name}' (see adjoin help)`, 'command');
-    return await (await entry.load()).run(rest, io);
+    const command = await entry.load();
+    // `adjoin train --help` (or `adjoin sweep show -h`): that command's usage, without running it.
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.out(`Usage:\n  ${command.usage}\n`);
+      return 0;
+    }
+    return await command.run(rest, io);
   } catch (e) {
     if (e instanceof InputError) {
       io.err(`adjoin: error: ${e.message}\n`);

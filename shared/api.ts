@@ -1,14 +1,15 @@
 import type { BackendKind } from './backend.js';
-import { modelConfig, searchConfig, trainConfig } from './config-codecs.js';
+import { dataSource, importSettings, modelConfig, searchConfig, sweepSpec, trainConfig } from './config-codecs.js';
 import type { SearchConfig } from './dan.js';
 import type { DatasetRecord, DatasetScan, ImportProgress, ImportSettings } from './dataset.js';
-import { bool, type Decoder, either, int, nullable, num, obj, oneOf, optional, record, str } from './decode.js';
+import { bool, type Decoder, either, int, nullable, obj, oneOf, record, str } from './decode.js';
 import type { SerializedError } from './errors.js';
 import type { EngineEvent } from './events.js';
 import { EXPORT_FORMATS, type ExportFormat } from './export.js';
 import type { ModelDetails, RunDetails, RunRecord, RunStatus } from './history.js';
 import type { AlphaSpec, ModelConfig } from './model/config.js';
 import type { CostReport } from './model/cost.js';
+import type { CellProgress, SweepSpec, SweepStatus, SweepView } from './sweep.js';
 import type { TrainConfig } from './train-config.js';
 
 /**
@@ -63,6 +64,15 @@ export interface ApiCalls {
   'runs:delete': { req: { runId: number }; res: { deleted: boolean } };
   /** Writes the small network (and the full one with `full`) to `outDir`, verified and timed. */
   'runs:export': { req: { runId: number; format: ExportFormat; fp16: boolean; full: boolean; outDir: string }; res: ModelDetails[] };
+  /** Queues a sweep (kd cells wait for their teacher); progress: `sweep:progress`, `sweeps:changed`. */
+  'sweeps:start': { req: { spec: SweepSpec }; res: { sweepId: number } };
+  'sweeps:list': { req: Record<string, never>; res: SweepSummary[] };
+  /** Each cell's state and run, and the statistics over the runs finished so far. */
+  'sweeps:show': { req: { sweepId: number }; res: SweepView };
+  /** Stops the sweep's runs after their current step (they checkpoint); the sweep ends cancelled. */
+  'sweeps:cancel': { req: { sweepId: number }; res: { stopping: boolean } };
+  /** Continues a cancelled or interrupted sweep: finished runs are kept, stopped ones continue. */
+  'sweeps:resume': { req: { sweepId: number }; res: { sweepId: number } };
   /** Shows a file or folder in the system file manager (desktop app only). */
   'shell:reveal': { req: { path: string }; res: { shown: boolean } };
   /** The native folder picker (desktop app only); null when the user cancels. */
@@ -82,6 +92,21 @@ export interface ApiEvents {
   /** A run's row changed (created, started, ended, deleted): the history should refresh. */
   'runs:changed': { runId: number };
   'dataset:progress': { path: string; progress: ImportProgress };
+  /** A sweep's cell changed state (queued, running, finished, waiting for its teacher…). */
+  'sweep:progress': CellProgress;
+  /** A sweep was created, or its status changed: the list of sweeps should refresh. */
+  'sweeps:changed': { sweepId: number; status: SweepStatus };
+}
+
+/** A sweep in the list: its grid and how far it got. */
+export interface SweepSummary {
+  sweepId: number;
+  status: SweepStatus;
+  createdAt: number;
+  finishedAt: number | null;
+  spec: SweepSpec;
+  runs: number;
+  finishedRuns: number;
 }
 
 export type ApiEvent = keyof ApiEvents;
@@ -110,20 +135,7 @@ export class ApiError extends Error {
 const empty: Decoder<Record<string, never>> = (v, path) => obj({})(v ?? {}, path) as Record<string, never>;
 const runId = obj({ runId: int });
 const path = obj({ path: str });
-const importSettings: Decoder<Partial<ImportSettings>> = obj({
-  size: optional(int),
-  channels: optional(oneOf([1, 3] as const)),
-  resize: optional(oneOf(['crop', 'stretch'] as const)),
-  valSplit: optional(num),
-  splitSeed: optional(int),
-}) as Decoder<Partial<ImportSettings>>;
-const dataSource: Decoder<DataSource> = obj({
-  path: str,
-  settings: importSettings,
-  limitTrain: nullable(int),
-  limitVal: nullable(int),
-});
-
+const sweepId = obj({ sweepId: int });
 /**
  * How each call's request is checked where it enters the main side, before
  * any handler sees it (STYLE.md: validate where data enters).
@@ -142,6 +154,11 @@ export const API_REQUESTS: { [K in ApiCall]: Decoder<ApiRequest<K>> } = {
   'runs:show': runId,
   'runs:delete': runId,
   'runs:export': obj({ runId: int, format: oneOf(EXPORT_FORMATS), fp16: bool, full: bool, outDir: str }),
+  'sweeps:start': obj({ spec: sweepSpec }),
+  'sweeps:list': empty,
+  'sweeps:show': sweepId,
+  'sweeps:cancel': sweepId,
+  'sweeps:resume': sweepId,
   'shell:reveal': path,
   'dialog:choose-folder': obj({ title: str }),
 };

@@ -1,7 +1,10 @@
+import type { DataSource } from './api.js';
 import { validateSearchConfig, type SearchConfig } from './dan.js';
+import type { ImportSettings } from './dataset.js';
 import { arr, bool, type Decoder, either, int, nullable, num, obj, oneOf, optional, record, str, tagged } from './decode.js';
 import { ARCHITECTURES, STEMS, type ModelConfig } from './model/config.js';
 import { LAMBDA_KINDS, type LrSchedule } from './schedules.js';
+import { validateSweepSpec, type SweepSpec } from './sweep.js';
 import { AUGMENTATIONS, TRAIN_MODES, type AdjoinedLossConfig, type OptimizerConfig, type TrainConfig, validateTrainConfig } from './train-config.js';
 
 /**
@@ -70,3 +73,37 @@ const searchConfigShape = obj({
 
 export const searchConfig: Decoder<SearchConfig> = (v, path) => validateSearchConfig(searchConfigShape(v, path));
 
+
+export const importSettings: Decoder<Partial<ImportSettings>> = obj({
+  size: optional(int),
+  channels: optional(oneOf([1, 3] as const)),
+  resize: optional(oneOf(['crop', 'stretch'] as const)),
+  valSplit: optional(num),
+  splitSeed: optional(int),
+}) as Decoder<Partial<ImportSettings>>;
+
+export const dataSource: Decoder<DataSource> = obj({
+  path: str,
+  settings: importSettings,
+  limitTrain: nullable(int),
+  limitVal: nullable(int),
+});
+
+const sweepSpecShape = obj({
+  data: dataSource,
+  model: modelConfig,
+  modes: arr(oneOf(TRAIN_MODES)),
+  alphas: arr(int),
+  seeds: arr(int),
+  epochs: int,
+  batchSize: int,
+  optimizer,
+  schedule,
+  loss,
+  smallCes: arr(num),
+  augmentation: oneOf(AUGMENTATIONS),
+  kd: obj({ temperature: num, weight: num }),
+  checkpointEvery: int,
+});
+
+export const sweepSpec: Decoder<SweepSpec> = (v, path) => validateSweepSpec(sweepSpecShape(v, path) as SweepSpec);

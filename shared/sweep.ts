@@ -1,4 +1,5 @@
 import type { DataSource } from './api.js';
+import type { RunStatus } from './history.js';
 import { InputError } from './errors.js';
 import type { ModelConfig } from './model/config.js';
 import { AN_ALPHAS } from './model/config.js';
@@ -36,6 +37,12 @@ export interface SweepSpec {
   kd: { temperature: number; weight: number };
   checkpointEvery: number;
 }
+
+export const SWEEP_STATUSES = ['running', 'finished', 'failed', 'cancelled', 'interrupted'] as const;
+export type SweepStatus = (typeof SWEEP_STATUSES)[number];
+
+/** What a cell is doing: its run's status, or waiting (for its teacher) or blocked (its teacher failed). */
+export type CellState = RunStatus | 'waiting' | 'blocked';
 
 /** One run of a sweep. `key` names it stably (resuming finds its run by it). */
 export interface SweepCell {
@@ -284,4 +291,46 @@ export function statsCsv(stats: readonly ConfigStats[]): string {
       ].join(','),
     ),
   ].join('\n');
+}
+
+/** A sweep as the history has it: each cell's run and state, and statistics over the finished runs. */
+export interface SweepView {
+  sweepId: number;
+  status: SweepStatus;
+  createdAt: number;
+  finishedAt: number | null;
+  spec: SweepSpec;
+  cells: Array<{ cell: SweepCell; runId: number | null; state: CellState; error: string | null }>;
+  results: CellResult[];
+  stats: ConfigStats[];
+}
+
+/** A cell changed state (the `sweep:progress` event). */
+export interface CellProgress {
+  sweepId: number;
+  cell: SweepCell;
+  runId: number | null;
+  state: CellState;
+  error: string | null;
+}
+
+/**
+ * Results of several sweeps over the same data, network and schedule as one
+ * (for example a grid and an extra α run later). Refuses sweeps that differ
+ * in anything but their grid, naming what differs.
+ */
+export function combineSweeps(views: readonly SweepView[]): { spec: SweepSpec; results: CellResult[]; stats: ConfigStats[] } {
+  const first = views[0];
+  if (first === undefined) throw new InputError('no sweeps to combine', 'sweep');
+  const same = (a: SweepSpec, b: SweepSpec): string | null => {
+    const fields: Array<keyof SweepSpec> = ['data', 'model', 'epochs', 'batchSize', 'optimizer', 'schedule', 'augmentation'];
+    return fields.find((f) => JSON.stringify(a[f]) !== JSON.stringify(b[f])) ?? null;
+  };
+  for (const v of views.slice(1)) {
+    const differs = same(first.spec, v.spec);
+    if (differs !== null) throw new InputError(`sweeps ${first.sweepId} and ${v.sweepId} differ in ${differs}; only sweeps of the same data, network and schedule combine`, 'sweep');
+  }
+  const results = views.flatMap((v) => v.results);
+  const seeds = [...new Set(views.flatMap((v) => v.spec.seeds))].sort((a, b) => a - b);
+  return { spec: { ...first.spec, seeds }, results, stats: summarize(results) };
 }

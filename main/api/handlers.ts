@@ -8,12 +8,14 @@ import { InputError, type SerializedError } from '../../shared/errors.js';
 import type { ModelDetails } from '../../shared/history.js';
 import { costReport } from '../../shared/model/cost.js';
 import { buildGraph } from '../../shared/model/graph.js';
+import { expandGrid } from '../../shared/sweep.js';
 import { deleteRun } from '../jobs/delete-run.js';
 import type { ExportedModel } from '../jobs/export-run.js';
 import { hostJob, type JobHandle, type JobResult } from '../jobs/job-host.js';
 import type { JobSpec } from '../jobs/job-spec.js';
 import type { Launcher } from '../jobs/launcher.js';
 import type { JobManager } from '../jobs/manager.js';
+import type { SweepRunner } from '../jobs/sweep-runner.js';
 import { modelDetails, runDetails } from '../jobs/run-details.js';
 import { checkFolder } from './folder-path.js';
 
@@ -25,6 +27,7 @@ export interface NativeShell {
 
 export interface ApiDeps {
   manager: JobManager;
+  sweeps: SweepRunner;
   cacheDir: string;
   dataDir: string;
   shell: 'electron' | 'browser';
@@ -72,7 +75,7 @@ class JobFailed extends Error {
  * shell (WebSocket). Requests arrive already validated against the contract.
  */
 export function createApi(deps: ApiDeps): ApiHandlers {
-  const { manager } = deps;
+  const { manager, sweeps } = deps;
   const store = manager.store;
   const imports = new Map<string, JobHandle>();
 
@@ -157,6 +160,15 @@ export function createApi(deps: ApiDeps): ApiHandlers {
         return modelDetails(store, record);
       });
     },
+    'sweeps:start': async ({ spec }) => {
+      const path = await checkFolder(spec.data.path);
+      for (const cell of expandGrid(spec)) costReport(buildGraph(spec.model), cell.alpha);
+      return { sweepId: sweeps.start({ ...spec, data: { ...spec.data, path } }) };
+    },
+    'sweeps:list': async () => sweeps.list(),
+    'sweeps:show': async ({ sweepId }) => sweeps.view(sweepId),
+    'sweeps:cancel': async ({ sweepId }) => ({ stopping: sweeps.cancel(sweepId) }),
+    'sweeps:resume': async ({ sweepId }) => ({ sweepId: sweeps.resume(sweepId) }),
     'shell:reveal': async ({ path }) => {
       if (deps.native === null) throw new InputError('revealing folders needs the desktop app', 'path');
       return { shown: await deps.native.reveal(absolute(path, 'path')) };

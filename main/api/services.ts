@@ -2,6 +2,7 @@ import { dirname, join } from 'node:path';
 import { dataDir, datasetCacheDir } from '../app-paths.js';
 import type { Launcher } from '../jobs/launcher.js';
 import { JobManager } from '../jobs/manager.js';
+import { SweepRunner } from '../jobs/sweep-runner.js';
 import { packageVersion, sampleDatasetPath } from '../package-root.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
@@ -40,8 +41,10 @@ export function startServices(o: ServicesOptions): Services {
     ...(o.launcher === undefined ? {} : { launcher: o.launcher }),
     ...(o.env === undefined ? {} : { env: o.env }),
   });
+  const sweeps = new SweepRunner(manager);
   const handlers = createApi({
     manager,
+    sweeps,
     cacheDir: datasetCacheDir(),
     dataDir: dataDir(),
     shell: o.shell,
@@ -56,6 +59,7 @@ export function startServices(o: ServicesOptions): Services {
     manager,
     handlers,
     close: async () => {
+      await sweeps.stopAll();
       await manager.stopAll('checkpoint-and-stop');
       store.close();
     },

@@ -4,6 +4,7 @@ import type { ApiResult } from '../../shared/api.js';
 import { dispatch } from '../api/dispatch.js';
 import type { ApiHandlers } from '../api/handlers.js';
 import type { ManagerEvent } from '../jobs/manager.js';
+import { toApiEvent } from '../api/events.js';
 import { isTrustedSender } from './security.js';
 
 export const API_CHANNEL = 'adjoin:api';
@@ -27,16 +28,7 @@ export function serveApiOverIpc(handlers: ApiHandlers): void {
 export function forwardEvents(window: BrowserWindow, subscribe: (l: (e: ManagerEvent) => void) => () => void): () => void {
   return subscribe((e) => {
     if (window.isDestroyed() || window.webContents.isDestroyed()) return;
-    switch (e.type) {
-      case 'run:event':
-        window.webContents.send(EVENT_CHANNEL, 'run:event', { runId: e.runId, event: e.event });
-        break;
-      case 'runs:changed':
-        window.webContents.send(EVENT_CHANNEL, 'runs:changed', { runId: e.runId });
-        break;
-      case 'dataset:progress':
-        window.webContents.send(EVENT_CHANNEL, 'dataset:progress', { path: e.path, progress: e.progress });
-        break;
-    }
+    const { event, payload } = toApiEvent(e);
+    window.webContents.send(EVENT_CHANNEL, event, payload);
   });
 }

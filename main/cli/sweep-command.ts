@@ -12,11 +12,13 @@ import {
   statsMarkdown,
   validateSweepSpec,
   type SweepSpec,
+  combineSweeps,
+  type ConfigStats,
 } from '../../shared/sweep.js';
 import { DEFAULT_KD, TRAIN_MODES, type TrainMode } from '../../shared/train-config.js';
 import { datasetCacheDir } from '../app-paths.js';
 import { JobManager } from '../jobs/manager.js';
-import { runSweep, sweepResults, type SweepResults } from '../jobs/sweep.js';
+import { runSweep, sweepView } from '../jobs/sweep.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { numberArg, optionalIntArg, parse } from './args.js';
@@ -27,9 +29,9 @@ import { dbFile, openExisting, runIdArg } from './store-args.js';
 
 const SWEEP_USAGE = `adjoin sweep --data <dir|idx folder> --arch resnet18 --width 0.25 --modes standard,small,kd,an --alpha 2,4,8 --seeds 0,1,2 --epochs N
              [--small-ce 0,1] [--parallel K] [--kd-temperature 4] [--kd-weight 0.9] [--out DIR] [--db FILE] [--json] …(train's options)
-adjoin sweep resume <id> [--parallel K] [--db FILE] [--json]
-adjoin sweep show <id> [--out DIR] [--json] [--db FILE]
-adjoin sweep list [--json] [--db FILE]
+  adjoin sweep resume <id> [--parallel K] [--out DIR] [--db FILE] [--json]
+  adjoin sweep show <id>[,<id>…] [--out DIR] [--json] [--db FILE]
+  adjoin sweep list [--json] [--db FILE]
   Trains the grid (kd waits for the standard run of its seed), at most K runs at once, under one sweep id; resumes an
   interrupted sweep where it stopped; reports per configuration the mean ± s.d. over seeds of full and small top-1,
   params, MACs and time, as a Markdown/CSV table and an accuracy-vs-MACs plot (SVG, PNG) with the Pareto front.`;
@@ -60,12 +62,12 @@ function parallelArg(value: string | undefined): number {
 }
 
 /** Writes table.md, table.csv, plot.svg and plot.png of a sweep into `dir`. */
-export async function writeSweepReport(r: SweepResults, dir: string, title: string): Promise<string[]> {
+export async function writeSweepReport(stats: ConfigStats[], dir: string, title: string): Promise<string[]> {
   mkdirSync(dir, { recursive: true });
-  const svg = sweepPlotSvg(shippedPoints(r.stats), { title });
+  const svg = sweepPlotSvg(shippedPoints(stats), { title });
   const files = {
-    'table.md': `${statsMarkdown(r.stats)}\n`,
-    'table.csv': `${statsCsv(r.stats)}\n`,
+    'table.md': `${statsMarkdown(stats)}\n`,
+    'table.csv': `${statsCsv(stats)}\n`,
     'plot.svg': svg,
   };
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
@@ -78,12 +80,14 @@ function title(spec: SweepSpec): string {
   return `${spec.model.arch} width ${spec.model.width}, ${spec.epochs} epochs, ${spec.seeds.length} seed${spec.seeds.length === 1 ? '' : 's'}`;
 }
 
-async function finish(store: Store, sweepId: number, values: { json?: boolean | undefined; out?: string | undefined }, io: CommandIo): Promise<void> {
-  const r = sweepResults(store, sweepId);
-  if (values.json === true) io.out(JSON.stringify({ type: 'sweep-result', sweepId, stats: r.stats, cells: r.cells }));
-  else io.out(`\nsweep ${sweepId}:\n${statsMarkdown(r.stats)}`);
+async function finish(store: Store, sweepIds: number[], values: { json?: boolean | undefined; out?: string | undefined }, io: CommandIo): Promise<void> {
+  const views = sweepIds.map((id) => sweepView(store, id));
+  const { spec, stats } = combineSweeps(views);
+  const name = `sweep${sweepIds.length > 1 ? 's' : ''} ${sweepIds.join(', ')}`;
+  if (values.json === true) io.out(JSON.stringify({ type: 'sweep-result', sweepId: sweepIds[0], sweepIds, stats, cells: views.flatMap((v) => v.cells) }));
+  else io.out(`\n${name}:\n${statsMarkdown(stats)}`);
   if (values.out !== undefined) {
-    const files = await writeSweepReport(r, resolve(values.out), title(r.spec));
+    const files = await writeSweepReport(stats, resolve(values.out), title(spec));
     io.err(`wrote ${files.join(', ')}\n`);
   }
 }
@@ -97,9 +101,9 @@ async function execute(store: Store, sweepId: number, parallel: number, values: 
   let status: Awaited<ReturnType<typeof runSweep>>;
   try {
     status = await runSweep(manager, sweepId, {
-    stopRequested: () => stop,
+    stopRequested: () => (stop ? 'cancelled' : null),
     onProgress: (p) => {
-      if (values.json === true) io.out(JSON.stringify(p));
+      if (values.json === true) io.out(JSON.stringify({ type: 'sweep-cell', ...p }));
       else if (p.state !== 'running' && p.state !== 'waiting') {
         io.err(`  ${configLabel(p.cell)} seed ${p.cell.seed}: ${p.state}${p.runId === null ? '' : ` (run ${p.runId})`}${p.error === null ? '' : ` — ${p.error}`}\n`);
       }
@@ -109,7 +113,7 @@ async function execute(store: Store, sweepId: number, parallel: number, values: 
     // Whatever stopped the sweep, its runs checkpoint and stop before the store closes.
     await manager.stopAll('checkpoint-and-stop');
   }
-  await finish(store, sweepId, values, io);
+  await finish(store, [sweepId], values, io);
   io.err(`sweep ${sweepId} ${status}${status === 'cancelled' ? ` (adjoin sweep resume ${sweepId} continues it)` : ''}\n`);
   return status === 'finished' ? 0 : status === 'cancelled' ? 130 : 1;
 }
@@ -185,21 +189,33 @@ async function resumeCommand(argv: string[], io: CommandIo): Promise<number> {
   }
 }
 
+/** `3` or `3,5`: the sweeps `adjoin sweep list` lists. */
+function sweepIdsArg(positionals: readonly string[]): number[] {
+  if (positionals.length !== 1) throw new InputError(`adjoin sweep show takes one sweep id or a comma-separated list, got ${positionals.length === 0 ? 'none' : positionals.join(' ')}`, 'sweep');
+  const ids = positionals[0]!.split(',').map((p) => {
+    if (!/^[1-9][0-9]{0,15}$/.test(p.trim())) throw new InputError(`a sweep id is a positive integer, got '${p}'`, 'sweep');
+    return Number(p);
+  });
+  if (new Set(ids).size !== ids.length) throw new InputError(`sweep ids repeat: ${ids.join(', ')}`, 'sweep');
+  return ids;
+}
+
 async function showCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parse(argv, { db: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' } }, true);
-  const sweepId = runIdArg(positionals, 'sweep show');
+  const sweepIds = sweepIdsArg(positionals);
   const store = openExisting(values.db);
   try {
-    const sweep = store.sweeps.require(sweepId);
-    if (values.json !== true) {
-      const r = sweepResults(store, sweepId);
-      const pending = r.cells.filter((c) => c.state !== 'finished').length;
-      io.out(`sweep ${sweepId} (${sweep.status}, started ${dateTime(sweep.createdAt)}): ${r.cells.length - pending} of ${r.cells.length} runs finished`);
-      for (const c of r.cells.filter((c) => c.state !== 'finished')) {
+    for (const sweepId of sweepIds) {
+      const sweep = store.sweeps.require(sweepId);
+      if (values.json === true) continue;
+      const r = sweepView(store, sweepId);
+      const pending = r.cells.filter((c) => c.state !== 'finished');
+      io.out(`sweep ${sweepId} (${sweep.status}, started ${dateTime(sweep.createdAt)}): ${r.cells.length - pending.length} of ${r.cells.length} runs finished`);
+      for (const c of pending) {
         io.out(`  ${configLabel(c.cell)} seed ${c.cell.seed}: ${c.state}${c.runId === null ? '' : ` (run ${c.runId})`}${c.error === null ? '' : ` — ${c.error}`}`);
       }
     }
-    await finish(store, sweepId, values, io);
+    await finish(store, sweepIds, values, io);
     return 0;
   } finally {
     store.close();

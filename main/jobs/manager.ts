@@ -1,3 +1,4 @@
+import type { CellProgress, SweepStatus } from '../../shared/sweep.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DataSource } from '../../shared/api.js';
@@ -19,7 +20,9 @@ import { recordRun, type RunRecorder } from './record-run.js';
 export type ManagerEvent =
   | { type: 'run:event'; runId: number; event: EngineEvent }
   | { type: 'runs:changed'; runId: number }
-  | { type: 'dataset:progress'; path: string; progress: ImportProgress };
+  | { type: 'dataset:progress'; path: string; progress: ImportProgress }
+  | { type: 'sweep:progress'; progress: CellProgress }
+  | { type: 'sweeps:changed'; sweepId: number; status: SweepStatus };
 
 export interface ManagerOptions {
   /** Where runs without a chosen folder keep their files: `<runsDir>/<run id>`. */

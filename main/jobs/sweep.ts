@@ -1,39 +1,20 @@
 import { hostname } from 'node:os';
-import type { RunRecord, RunStatus } from '../../shared/history.js';
+import type { RunRecord } from '../../shared/history.js';
 import {
   cellConfig,
   expandGrid,
   summarize,
   teacherKey,
+  type CellProgress,
   type CellResult,
-  type ConfigStats,
+  type CellState,
   type SweepCell,
-  type SweepSpec,
+  type SweepStatus,
+  type SweepView,
 } from '../../shared/sweep.js';
 import { claimRun, HEARTBEAT_MS, releaseRun, sweepOwnerKey } from '../store/liveness.js';
 import type { Store } from '../store/store.js';
-import type { SweepStatus } from '../store/sweeps.js';
 import type { JobManager } from './manager.js';
-
-/** What a cell is doing, as a sweep reports it. */
-export type CellState = RunStatus | 'waiting' | 'blocked';
-
-export interface CellProgress {
-  type: 'sweep-cell';
-  sweepId: number;
-  cell: SweepCell;
-  runId: number | null;
-  state: CellState;
-  error: string | null;
-}
-
-export interface SweepResults {
-  sweepId: number;
-  spec: SweepSpec;
-  cells: Array<{ cell: SweepCell; runId: number | null; state: CellState; error: string | null }>;
-  results: CellResult[];
-  stats: ConfigStats[];
-}
 
 /** A finished run's figures, by network: a run only has the networks it trained. */
 export function cellResult(cell: SweepCell, run: RunRecord): CellResult {
@@ -48,19 +29,23 @@ export function cellResult(cell: SweepCell, run: RunRecord): CellResult {
   };
 }
 
-/** The sweep as the history has it: each cell's run and state, and statistics over the finished ones. */
-export function sweepResults(store: Store, sweepId: number, active: ReadonlySet<number> = new Set()): SweepResults {
+/** The sweep as the history has it; `active` holds the runs a job manager has queued or running. */
+export function sweepView(store: Store, sweepId: number, active: ReadonlySet<number> = new Set()): SweepView {
   const sweep = store.sweeps.require(sweepId);
   const cells = expandGrid(sweep.spec).map((cell) => {
     const rec = sweep.cells.get(cell.key);
     const run = rec?.runId == null ? null : store.runs.get(rec.runId);
     let state: CellState = run === null ? (rec?.error != null ? 'blocked' : 'waiting') : run.status;
-    if (run !== null && active.has(run.id) && state !== 'running') state = 'queued';
+    // A run resumed but not yet started still has its old (stopped) status in its row.
+    if (run !== null && active.has(run.id) && state !== 'running' && state !== 'finished') state = 'queued';
     return { cell, runId: run?.id ?? null, state, error: rec?.error ?? run?.error ?? null, run };
   });
   const results = cells.filter((c) => c.run !== null && c.run.status === 'finished').map((c) => cellResult(c.cell, c.run!));
   return {
     sweepId,
+    status: sweep.status,
+    createdAt: sweep.createdAt,
+    finishedAt: sweep.finishedAt,
     spec: sweep.spec,
     cells: cells.map(({ cell, runId, state, error }) => ({ cell, runId, state, error })),
     results,
@@ -70,8 +55,13 @@ export function sweepResults(store: Store, sweepId: number, active: ReadonlySet<
 
 export interface SweepOptions {
   onProgress?: (p: CellProgress) => void;
-  /** Polled between cell updates: true stops the sweep (its runs checkpoint). */
-  stopRequested?: () => boolean;
+  /**
+   * Polled between cell updates. A status stops the sweep: its runs stop
+   * after their current step (they checkpoint) and the sweep ends with that
+   * status — `cancelled` when the user stopped it, `interrupted` when the
+   * app is quitting. Either way a later resume continues it.
+   */
+  stopRequested?: () => 'cancelled' | 'interrupted' | null;
 }
 
 /**
@@ -95,22 +85,25 @@ export async function runSweep(manager: JobManager, sweepId: number, o: SweepOpt
     const sig = `${runId}:${state}:${error}`;
     if (reported.get(cell.key) === sig) return;
     reported.set(cell.key, sig);
-    o.onProgress?.({ type: 'sweep-cell', sweepId, cell, runId, state, error });
+    o.onProgress?.({ sweepId, cell, runId, state, error });
   };
 
   let wake: (() => void) | null = null;
   const unsubscribe = manager.subscribe((e) => {
     if (e.type === 'runs:changed') wake?.();
   });
-  let stopped = false;
+  let stopped: 'cancelled' | 'interrupted' | null = null;
   try {
     for (;;) {
-      if (!stopped && o.stopRequested?.() === true) {
-        stopped = true;
-        await manager.stopAll('checkpoint-and-stop');
-      }
       const sweep = store.sweeps.require(sweepId);
       const active = new Set(manager.activeRuns());
+      if (stopped === null) {
+        stopped = o.stopRequested?.() ?? null;
+        // Only this sweep's runs stop: the manager may be running others (the app's).
+        if (stopped !== null) {
+          for (const rec of sweep.cells.values()) if (rec.runId !== null && active.has(rec.runId)) manager.cancel(rec.runId);
+        }
+      }
       const runOf = (key: string): RunRecord | null => {
         const id = sweep.cells.get(key)?.runId;
         return id == null ? null : store.runs.get(id);
@@ -130,7 +123,7 @@ export async function runSweep(manager: JobManager, sweepId: number, o: SweepOpt
             report(cell, run.id, 'failed', run.error);
           } else if (active.has(run.id)) {
             report(cell, run.id, run.status === 'running' ? 'running' : 'queued', null);
-          } else if (stopped) {
+          } else if (stopped !== null) {
             settled += 1;
             report(cell, run.id, run.status, null);
           } else {
@@ -146,7 +139,7 @@ export async function runSweep(manager: JobManager, sweepId: number, o: SweepOpt
           report(cell, null, 'blocked', rec.error);
           continue;
         }
-        if (stopped) {
+        if (stopped !== null) {
           settled += 1;
           continue;
         }
@@ -173,7 +166,7 @@ export async function runSweep(manager: JobManager, sweepId: number, o: SweepOpt
         report(cell, runId, 'queued', null);
       }
       if (settled === cells.length) {
-        const status: SweepStatus = stopped ? 'cancelled' : failed > 0 ? 'failed' : 'finished';
+        const status: SweepStatus = stopped ?? (failed > 0 ? 'failed' : 'finished');
         store.sweeps.end(sweepId, status, Date.now());
         return status;
       }

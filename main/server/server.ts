@@ -2,10 +2,10 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { ApiEvent, ApiEvents } from '../../shared/api.js';
 import { dispatch } from '../api/dispatch.js';
 import type { ApiHandlers } from '../api/handlers.js';
 import type { ManagerEvent } from '../jobs/manager.js';
+import { toApiEvent } from '../api/events.js';
 import { CONTENT_SECURITY_POLICY, serveStatic } from './static-files.js';
 
 export interface ServerOptions {
@@ -37,17 +37,6 @@ function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
-}
-
-function toApiEvent(e: ManagerEvent): { event: ApiEvent; payload: ApiEvents[ApiEvent] } {
-  switch (e.type) {
-    case 'run:event':
-      return { event: 'run:event', payload: { runId: e.runId, event: e.event } };
-    case 'runs:changed':
-      return { event: 'runs:changed', payload: { runId: e.runId } };
-    case 'dataset:progress':
-      return { event: 'dataset:progress', payload: { path: e.path, progress: e.progress } };
-  }
 }
 
 /**

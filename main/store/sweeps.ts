@@ -1,14 +1,11 @@
-import { loss, modelConfig, optimizer, schedule } from '../../shared/config-codecs.js';
-import { arr, decodeJson, type Decoder, int, nullable, num, obj, oneOf, str } from '../../shared/decode.js';
+import { sweepSpec } from '../../shared/config-codecs.js';
+import { decodeJson, oneOf } from '../../shared/decode.js';
 import type { Owner } from '../../shared/history.js';
-import { AUGMENTATIONS, TRAIN_MODES } from '../../shared/train-config.js';
-import { validateSweepSpec, type SweepSpec } from '../../shared/sweep.js';
+import { SWEEP_STATUSES, type SweepSpec, type SweepStatus } from '../../shared/sweep.js';
 import type { Db } from './db.js';
 import { deathOf, sweepOwnerKey, type LivenessProbe } from './liveness.js';
 import { InputError } from '../../shared/errors.js';
 
-export const SWEEP_STATUSES = ['running', 'finished', 'failed', 'cancelled', 'interrupted'] as const;
-export type SweepStatus = (typeof SWEEP_STATUSES)[number];
 
 export interface SweepRecord {
   id: number;
@@ -20,31 +17,6 @@ export interface SweepRecord {
   /** Each cell's run (null until started) and why it could not run, if so. */
   cells: Map<string, { runId: number | null; error: string | null }>;
 }
-
-const sweepSpec: Decoder<SweepSpec> = (v, path) =>
-  validateSweepSpec(
-    obj({
-      data: obj({
-        path: str,
-        settings: (x: unknown) => (typeof x === 'object' && x !== null ? x : {}) as SweepSpec['data']['settings'],
-        limitTrain: nullable(int),
-        limitVal: nullable(int),
-      }),
-      model: modelConfig,
-      modes: arr(oneOf(TRAIN_MODES)),
-      alphas: arr(int),
-      seeds: arr(int),
-      epochs: int,
-      batchSize: int,
-      optimizer,
-      schedule,
-      loss,
-      smallCes: arr(num),
-      augmentation: oneOf(AUGMENTATIONS),
-      kd: obj({ temperature: num, weight: num }),
-      checkpointEvery: int,
-    })(v, path) as SweepSpec,
-  );
 
 interface Row {
   id: number;

@@ -24,6 +24,15 @@ describe('adjoin cost', () => {
   });
 });
 
+describe('adjoin <command> --help', () => {
+  it.each([['train'], ['sweep', 'show'], ['export']])('prints the usage of %s without running it', (...command) => {
+    const r = runCli([...command, '--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^Usage:\\n  adjoin ${command[0]} `));
+    expect(r.stderr).toBe('');
+  });
+});
+
 describe('bad input: one line naming the problem, exit code 2, nothing written', () => {
   const notIdx = join(root, 'not-a-dataset');
   mkdirSync(notIdx);

@@ -98,8 +98,20 @@ describe('adjoin sweep', () => {
     expect(readFileSync(join(dir, 'report', 'plot.png')).subarray(1, 4).toString()).toBe('PNG');
     expect(existsSync(join(dir, 'report', 'plot.svg'))).toBe(true);
 
+    // A later sweep of one more α on the same data and schedule reads as one table with the first.
+    const more = runCli(['sweep', '--data', data, ...grid.slice(0, 8), '--modes', 'an', '--alpha', '4', '--seeds', '0', '--db', db], { env: { ADJOIN_HOME: dir } });
+    expect(more.status, more.stderr).toBe(0);
+    const both = runCli(['sweep', 'show', '1,2', '--db', db, '--json'], { env: { ADJOIN_HOME: dir } });
+    const combined = JSON.parse(both.stdout.trim().split('\n').at(-1)!) as { stats: Array<{ label: string }> };
+    expect(combined.stats.map((s) => s.label)).toEqual(['standard', 'an α=2', 'kd α=2', 'an α=4']);
+    const other = runCli(['sweep', '--data', data, ...grid.slice(0, 4), '--epochs', '1', '--batch', '16', '--modes', 'standard', '--seeds', '0', '--db', db], { env: { ADJOIN_HOME: dir } });
+    expect(other.status, other.stderr).toBe(0);
+    const refused = runCli(['sweep', 'show', '1,3', '--db', db], { env: { ADJOIN_HOME: dir } });
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/sweeps 1 and 3 differ in epochs/);
+
     const list = runCli(['sweep', 'list', '--db', db, '--json'], { env: { ADJOIN_HOME: dir } });
-    expect(JSON.parse(list.stdout)).toMatchObject([{ id: 1, status: 'finished', runs: 6 }]);
+    expect(JSON.parse(list.stdout)).toMatchObject([{ id: 3 }, { id: 2 }, { id: 1, status: 'finished', runs: 6 }]);
   }, 600_000);
 
   it.each([

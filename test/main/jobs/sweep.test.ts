@@ -2,9 +2,9 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { JobManager } from '../../../main/jobs/manager.js';
-import { runSweep, sweepResults, type CellProgress } from '../../../main/jobs/sweep.js';
+import { runSweep, sweepView } from '../../../main/jobs/sweep.js';
 import { openStore } from '../../../main/store/open.js';
-import { cellConfig, expandGrid, type SweepSpec } from '../../../shared/sweep.js';
+import { cellConfig, expandGrid, type CellProgress, type SweepSpec } from '../../../shared/sweep.js';
 import { DEFAULT_KD, DEFAULT_LOSS, recipe } from '../../../shared/train-config.js';
 import { tempDirs } from '../../helpers/store.js';
 
@@ -42,7 +42,7 @@ describe('runSweep', () => {
     const status = await runSweep(manager, sweepId, { onProgress: (p) => progress.push(p) });
     expect(status).toBe('failed');
 
-    const r = sweepResults(store, sweepId);
+    const r = sweepView(store, sweepId);
     const state = Object.fromEntries(r.cells.map((c) => [c.cell.key, [c.state, c.error]]));
     expect(state).toEqual({
       'standard-s0': ['failed', 'out of memory'],

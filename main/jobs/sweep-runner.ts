@@ -1,0 +1,86 @@
+import { hostname } from 'node:os';
+import type { SweepSummary } from '../../shared/api.js';
+import { InputError } from '../../shared/errors.js';
+import { expandGrid, type SweepSpec, type SweepStatus, type SweepView } from '../../shared/sweep.js';
+import type { JobManager } from './manager.js';
+import { runSweep, sweepView } from './sweep.js';
+
+interface Running {
+  stop: 'cancelled' | 'interrupted' | null;
+  done: Promise<void>;
+}
+
+/**
+ * The app's sweeps: each runs in the background on the app's job manager,
+ * beside the user's other runs, and reports its cells as events.
+ */
+export class SweepRunner {
+  private readonly running = new Map<number, Running>();
+
+  constructor(private readonly manager: JobManager) {}
+
+  start(spec: SweepSpec): number {
+    const sweepId = this.manager.store.sweeps.create(spec, { pid: process.pid, host: hostname() }, Date.now());
+    this.launch(sweepId);
+    return sweepId;
+  }
+
+  resume(sweepId: number): number {
+    const sweep = this.manager.store.sweeps.require(sweepId);
+    if (this.running.has(sweepId) || sweep.status === 'running') throw new InputError(`sweep ${sweepId} is already running`, 'sweep');
+    if (sweep.status === 'finished') throw new InputError(`sweep ${sweepId} has finished; there is nothing to resume`, 'sweep');
+    this.launch(sweepId);
+    return sweepId;
+  }
+
+  /** Asks the sweep's runs to stop after their current step; false if it was not running here. */
+  cancel(sweepId: number): boolean {
+    const r = this.running.get(sweepId);
+    if (r === undefined) {
+      this.manager.store.sweeps.require(sweepId);
+      return false;
+    }
+    r.stop = 'cancelled';
+    return true;
+  }
+
+  view(sweepId: number): SweepView {
+    return sweepView(this.manager.store, sweepId, new Set(this.manager.activeRuns()));
+  }
+
+  list(): SweepSummary[] {
+    return this.manager.store.sweeps.list().map((s) => {
+      const cells = expandGrid(s.spec);
+      const finishedRuns = cells.filter((c) => {
+        const id = s.cells.get(c.key)?.runId;
+        return id != null && this.manager.store.runs.get(id)?.status === 'finished';
+      }).length;
+      return { sweepId: s.id, status: s.status, createdAt: s.createdAt, finishedAt: s.finishedAt, spec: s.spec, runs: cells.length, finishedRuns };
+    });
+  }
+
+  /** Quitting: every sweep stops its runs and ends interrupted, to be resumed next time. */
+  async stopAll(): Promise<void> {
+    for (const r of this.running.values()) r.stop ??= 'interrupted';
+    await Promise.all([...this.running.values()].map((r) => r.done));
+  }
+
+  private launch(sweepId: number): void {
+    const entry: Running = { stop: null, done: Promise.resolve() };
+    this.running.set(sweepId, entry);
+    const changed = (status: SweepStatus): void => this.manager.publish({ type: 'sweeps:changed', sweepId, status });
+    entry.done = runSweep(this.manager, sweepId, {
+      stopRequested: () => entry.stop,
+      onProgress: (progress) => this.manager.publish({ type: 'sweep:progress', progress }),
+    })
+      .then(changed, (e: unknown) => {
+        // A sweep that cannot go on (its data vanished, the store broke) ends failed; its runs keep their own state.
+        const message = e instanceof Error ? e.message : String(e);
+        this.manager.store.sweeps.end(sweepId, 'failed', Date.now());
+        process.emitWarning(`sweep ${sweepId} stopped: ${message}`);
+        changed('failed');
+      })
+      .finally(() => this.running.delete(sweepId));
+    changed('running');
+  }
+}
