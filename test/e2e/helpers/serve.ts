@@ -1,0 +1,89 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * `adjoin serve` as a person starts it, on a free port, with a history and
+ * a cache of its own (a temp folder, removed at the end) and the wasm
+ * backend, so a test never touches the user's data and runs the same
+ * everywhere.
+ */
+
+export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const BIN = join(REPO, 'bin', 'adjoin.js');
+
+export interface Served {
+  url: string;
+  port: number;
+  /** The temp ADJOIN_HOME (database, runs). */
+  home: string;
+  /** What the server wrote to stderr so far, for failure messages. */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+/** Why the UI cannot be served from this checkout, or null. */
+export function missingBuild(): string | null {
+  if (!existsSync(join(REPO, 'build', 'main', 'cli.js'))) return 'build/ is missing: run npm run build';
+  if (!existsSync(join(REPO, 'renderer', 'dist', 'index.html'))) return 'renderer/dist is missing: run npm run build';
+  return null;
+}
+
+function firstLine(child: ChildProcess, log: () => string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    const timer = setTimeout(() => reject(new Error(`adjoin serve printed nothing in ${timeoutMs} ms; stderr:\n${log()}`)), timeoutMs);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      const nl = buffer.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(timer);
+        resolve(buffer.slice(0, nl));
+      }
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`adjoin serve exited (${code ?? signal}) before it listened; stderr:\n${log()}`));
+    });
+  });
+}
+
+export async function startServe(): Promise<Served> {
+  const home = await mkdtemp(join(tmpdir(), 'adjoin-e2e-'));
+  const env = { ...process.env, ADJOIN_HOME: home, ADJOIN_CACHE_DIR: join(home, 'cache'), ADJOIN_BACKEND: 'wasm' };
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--json'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+  });
+  const log = (): string => stderr;
+  let line: string;
+  try {
+    line = await firstLine(child, log, 30_000);
+  } catch (error) {
+    child.kill('SIGKILL');
+    await rm(home, { recursive: true, force: true });
+    throw error;
+  }
+  const printed = JSON.parse(line) as { url: string; port: number; token: string };
+  return {
+    url: printed.url,
+    port: printed.port,
+    home,
+    log,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+        // Ctrl-C: the server checkpoints running jobs and stops.
+        child.kill('SIGINT');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      await rm(home, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,149 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasChromium, type OpenedApp, openApp } from './helpers/browser.js';
+import { missingBuild, type Served, startServe } from './helpers/serve.js';
+
+/**
+ * The issue's happy path, as a person does it: the sample dataset, a tiny
+ * adjoined ResNet-18 (α = 4), two epochs, the run finishing, an ONNX export
+ * found on disk, the run in History and reopened.
+ */
+describe.skipIf(!hasChromium)('the wizard, end to end (browser shell)', () => {
+  let served: Served;
+  let app: OpenedApp;
+  let outDir: string;
+
+  beforeAll(async () => {
+    const missing = missingBuild();
+    if (missing !== null) throw new Error(missing);
+    served = await startServe();
+    app = await openApp(served.url);
+    outDir = await mkdtemp(join(tmpdir(), 'adjoin-e2e-export-'));
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await served?.stop();
+    if (outDir !== undefined) await rm(outDir, { recursive: true, force: true });
+  });
+
+  it('takes the address bar’s token out of sight', async () => {
+    await expect.poll(() => app.page.url()).not.toContain('token=');
+    await expect.poll(() => app.page.getByRole('heading', { name: 'Dataset', level: 1 }).isVisible()).toBe(true);
+  });
+
+  it('Dataset: the sample dataset’s scan, with its class chart and thumbnails', async () => {
+    const { page } = app;
+    await page.getByRole('button', { name: 'Use sample dataset' }).click();
+    const summary = page.getByTestId('scan-summary');
+    await summary.waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId('class-count').textContent()).toBe('10');
+    expect(await page.getByTestId('verdict').textContent()).toMatch(/Usable: 10 classes/);
+    await expect.poll(() => page.getByRole('img', { name: /^Images per class/ }).isVisible()).toBe(true);
+    const thumbnails = page.getByRole('list', { name: 'Sample images per class' }).locator('img');
+    expect(await thumbnails.count()).toBeGreaterThanOrEqual(10);
+    expect(await thumbnails.first().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
+    await app.screenshot('01-dataset');
+  });
+
+  it('Model: a tiny ResNet-18 with AN α = 4; the estimate follows α', async () => {
+    const { page } = app;
+    await page.getByRole('button', { name: 'Next: Model →' }).click();
+    await page.getByLabel('Architecture').selectOption('resnet18');
+    await page.getByLabel('Stem').selectOption('cifar');
+    // The scan suggested the sample's own size and channels.
+    expect(await page.getByLabel('Input size (pixels)').inputValue()).toBe('28');
+    await page.getByLabel('Channels').selectOption('1');
+    await page.getByLabel('Width multiplier').fill('0.125');
+    await page.getByLabel(/Adjoined \(AN\)/).check();
+    const smallParams = page.getByTestId('estimate-parameters-1');
+    const slider = page.getByLabel('Compression factor α');
+    await slider.fill('1');
+    await expect.poll(() => page.getByTestId('alpha-value').textContent()).toBe('α = 4');
+    const atAlpha4 = await smallParams.textContent();
+    await slider.fill('2');
+    await expect.poll(() => page.getByTestId('alpha-value').textContent()).toBe('α = 8');
+    await expect.poll(() => smallParams.textContent()).not.toBe(atAlpha4);
+    await slider.fill('1');
+    await expect.poll(() => smallParams.textContent()).toBe(atAlpha4);
+    await app.screenshot('02-model');
+  });
+
+  it('Train: two epochs start; progress and the loss chart move on the WASM backend; the run finishes', async () => {
+    const { page } = app;
+    await page.getByRole('button', { name: 'Next: Train →' }).click();
+    await page.getByLabel('Epochs').fill('2');
+    await page.getByLabel('Batch size').fill('64');
+    await app.screenshot('03-train-settings');
+    await page.getByRole('button', { name: 'Start training' }).click();
+
+    const progress = page.getByRole('progressbar', { name: /^Training: epoch/ });
+    const value = async (): Promise<number> => Number((await progress.getAttribute('aria-valuenow')) ?? 0);
+    await expect.poll(value, { timeout: 60_000 }).toBeGreaterThan(0);
+    const lossLine = page.getByTestId('loss-chart').locator('path.line');
+    const firstPath = await lossLine.getAttribute('d');
+    const firstValue = await value();
+    // Both move with the next steps (a 2-epoch run on wasm takes many seconds; a finished one has nothing left to move).
+    if (firstValue < 100) {
+      await expect.poll(value, { timeout: 60_000 }).toBeGreaterThan(firstValue);
+      await expect.poll(() => lossLine.getAttribute('d'), { timeout: 30_000 }).not.toBe(firstPath);
+    }
+    expect(await page.getByTestId('monitor').getByTestId('backend-badge').textContent()).toContain('WASM');
+    expect(await page.getByTestId('eta').textContent()).toMatch(/\d+ s|\d+ m/);
+    expect(await page.getByTestId('speed').textContent()).toMatch(/img\/s/);
+
+    // Mid-run, once the first epoch is on the accuracy chart: the monitor as the README shows it.
+    await expect.poll(() => page.getByTestId('accuracy-chart').getByRole('img').getAttribute('aria-label'), { timeout: 60_000 }).toMatch(/small, validation/);
+    await app.screenshot('04-train-running');
+
+    await page.getByRole('button', { name: 'See results →' }).waitFor({ timeout: 120_000 });
+    expect(await value()).toBe(100);
+    await app.screenshot('05-train-finished');
+  });
+
+  it('Results: full vs small, the confusion matrix, and an ONNX export found on disk', async () => {
+    const { page } = app;
+    await page.getByRole('button', { name: 'See results →' }).click();
+    await expect.poll(() => page.getByTestId('results-title').textContent()).toBe('Run #1');
+    const accuracy = page.locator('[data-testid="comparison"] tr[data-row="accuracy"] td');
+    expect(await accuracy.nth(0).textContent()).toMatch(/^\d+\.\d%$/);
+    expect(await accuracy.nth(1).textContent()).toMatch(/^\d+\.\d%$/);
+    expect(await page.locator('[data-testid="comparison"] tr[data-row="params"] td').nth(2).textContent()).toMatch(/fewer/);
+    await expect.poll(() => page.getByRole('img', { name: /^Confusion matrix of the small network/ }).isVisible()).toBe(true);
+
+    await page.getByLabel('Output folder').fill(outDir);
+    await page.getByRole('button', { name: 'Export ONNX' }).click();
+    const result = page.getByTestId('export-result');
+    await result.waitFor({ timeout: 120_000 });
+    expect(await result.textContent()).toContain('model.onnx');
+    expect(existsSync(join(outDir, 'model.onnx'))).toBe(true);
+    expect(existsSync(join(outDir, 'metadata.json'))).toBe(true);
+    // The measured latency now fills the table.
+    await expect.poll(() => page.locator('[data-testid="comparison"] tr[data-row="latency"] td').nth(1).textContent()).toMatch(/ms$/);
+    await app.screenshot('06-results');
+    await page.getByRole('heading', { name: 'Exported models' }).scrollIntoViewIfNeeded();
+    await app.screenshot('06-results-exports');
+  });
+
+  it('History: the run is listed with its figures, and reopens in Results', async () => {
+    const { page } = app;
+    await page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name: /History/ }).click();
+    const row = page.locator('tr[data-run-id="1"]');
+    await row.waitFor();
+    expect(await row.getByTestId('status').textContent()).toBe('finished');
+    expect(await row.textContent()).toContain('fashion-mnist');
+    expect(await row.textContent()).toContain('AN α 4');
+    await expect.poll(() => page.getByRole('img', { name: /^Small models: validation accuracy vs MACs\. 1 model;/ }).isVisible()).toBe(true);
+    await app.screenshot('07-history');
+    await page.getByRole('button', { name: 'Open run 1' }).click();
+    await expect.poll(() => page.getByTestId('results-title').textContent()).toBe('Run #1');
+    await expect.poll(() => page.getByTestId('exported-models').isVisible()).toBe(true);
+  });
+
+  it('saw no console errors and no Content-Security-Policy violations', () => {
+    expect(app.problems).toEqual([]);
+  });
+});
