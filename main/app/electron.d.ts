@@ -51,7 +51,8 @@ declare module 'electron' {
     mainFrame: WebFrameMain;
     send(channel: string, ...args: unknown[]): void;
     setWindowOpenHandler(handler: (details: HandlerDetails) => { action: 'deny' } | { action: 'allow' }): void;
-    getLastWebPreferences(): WebPreferences | null;
+    executeJavaScript(code: string): Promise<unknown>;
+    getURL(): string;
     isDestroyed(): boolean;
     on(event: 'will-navigate' | 'will-redirect', listener: (event: { preventDefault(): void; url: string }, url: string) => void): this;
     on(event: 'will-attach-webview', listener: (event: { preventDefault(): void }) => void): this;

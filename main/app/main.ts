@@ -5,7 +5,7 @@ import { startServices, type Services } from '../api/services.js';
 import { rendererDir } from '../package-root.js';
 import { forwardEvents, serveApiOverIpc } from './ipc.js';
 import { registerAppScheme, serveRenderer } from './protocol.js';
-import { APP_URL, hardenApp } from './security.js';
+import { hardenApp } from './security.js';
 import { utilityLauncher } from './utility-launcher.js';
 import { createMainWindow } from './window.js';
 
@@ -52,7 +52,11 @@ async function start(): Promise<void> {
   });
   if (process.env['ADJOIN_ELECTRON_SMOKE'] === '1') {
     // The smoke test: report what the real Electron applied, then leave.
-    process.stdout.write(`ADJOIN_SMOKE ${JSON.stringify({ webPreferences: mainWindow.webContents.getLastWebPreferences(), url: APP_URL })}\n`);
+    // What the page itself can reach tells whether isolation and the sandbox held (RELIABILITY row 1).
+    const page = (await mainWindow.webContents.executeJavaScript(
+      '({ require: typeof require, process: typeof process, bridge: Object.keys(window.adjoin ?? {}).sort() })',
+    )) as unknown;
+    process.stdout.write(`ADJOIN_SMOKE ${JSON.stringify({ page, url: mainWindow.webContents.getURL() })}\n`);
     quitting = true;
     await services.close();
     app.exit(0);
