@@ -1,6 +1,7 @@
 /**
- * App-wide shortcuts: Alt+1…Alt+5 go to the five screens (Alt, so the
- * browser's own Ctrl+digit tab switching keeps working in the browser shell).
+ * App-wide shortcuts: Alt+1, Alt+2… go to the screens in the navigation's
+ * order (Alt, so the browser's own Ctrl+digit tab switching keeps working in
+ * the browser shell).
  */
 export interface KeyLike {
   key: string;

@@ -6,9 +6,11 @@ import { HistoryState } from './history.svelte.js';
 import { ESTIMATE_CLASSES, ModelState } from './model.svelte.js';
 import { MonitorState } from './monitor.svelte.js';
 import { ResultsState } from './results.svelte.js';
+import { SweepSetupState } from './sweep-setup.svelte.js';
+import { SweepsState } from './sweeps.svelte.js';
 import { TrainState } from './train.svelte.js';
 
-export const SCREENS = ['dataset', 'model', 'train', 'results', 'history'] as const;
+export const SCREENS = ['dataset', 'model', 'train', 'results', 'history', 'sweeps'] as const;
 export type Screen = (typeof SCREENS)[number];
 
 export const SCREEN_TITLES: Record<Screen, string> = {
@@ -17,6 +19,7 @@ export const SCREEN_TITLES: Record<Screen, string> = {
   train: 'Train',
   results: 'Results & export',
   history: 'History',
+  sweeps: 'Sweeps',
 };
 
 /** Shorter names for the navigation column. */
@@ -39,6 +42,8 @@ export class AppState {
   readonly train: TrainState;
   readonly results: ResultsState;
   readonly history: HistoryState;
+  readonly sweeps: SweepsState;
+  readonly sweepSetup: SweepSetupState;
 
   readonly isDesktop = $derived(this.info?.shell === 'electron');
   readonly nativeDialogs = $derived(this.info?.nativeDialogs === true);
@@ -52,6 +57,8 @@ export class AppState {
     this.train = new TrainState(api, this.dataset, this.model, this.monitor);
     this.results = new ResultsState(api);
     this.history = new HistoryState(api);
+    this.sweeps = new SweepsState(api);
+    this.sweepSetup = new SweepSetupState(api, this.dataset, this.model, this.train);
     this.unsubscribe.push(
       api.on('runs:changed', ({ runId }) => {
         void this.history.refresh();
@@ -68,7 +75,7 @@ export class AppState {
     } catch (error) {
       this.infoError = errorInfo(error);
     }
-    await this.history.refresh();
+    await Promise.all([this.history.refresh(), this.sweeps.refresh()]);
     // A page opened (or reloaded) while a run goes on follows that run.
     if (this.monitor.runId === null) {
       const live = this.history.runs.find((r) => r.status === 'running') ?? this.history.runs.find((r) => r.status === 'queued');
@@ -122,8 +129,17 @@ export class AppState {
     await this.results.open(runId);
   }
 
+  /** Queues the sweep the "Compare α values…" dialog describes, and shows it. */
+  async startSweep(): Promise<void> {
+    const sweepId = await this.sweepSetup.start();
+    if (sweepId === null) return;
+    this.go('sweeps');
+    await this.sweeps.open(sweepId);
+  }
+
   dispose(): void {
     for (const u of this.unsubscribe) u();
     this.monitor.dispose();
+    this.sweeps.dispose();
   }
 }
