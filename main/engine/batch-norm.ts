@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { activeReplicaGroup } from './parallel/replica-group.js';
 
 /**
  * Training-mode batch norm — optionally scaled by a per-channel soft mask
@@ -61,7 +62,6 @@ function forwardKernel(backendName: string): tf.KernelFunc {
     const { epsilon, relu } = attrs as unknown as BnAttrs;
     const C = x!.shape[x!.shape.length - 1]!;
     const total = x!.shape.reduce((a, b) => a * b, 1);
-    const N = total / C;
     // Allocate first: growing wasm memory invalidates earlier heap views.
     const yInfo = io.alloc(x!.shape);
     const meanInfo = io.alloc([C]);
@@ -74,7 +74,9 @@ function forwardKernel(backendName: string): tf.KernelFunc {
     const y = io.view(yInfo);
     const mean = io.view(meanInfo);
     const variance = io.view(varInfo);
-    const { sum, sq } = channelSums(xs, C, total);
+    const local = channelSums(xs, C, total);
+    // In a data-parallel step the statistics are the whole batch's, over every replica's shard.
+    const { sum, sq, N } = acrossReplicas(local.sum, local.sq, total / C);
     const mul = new Float64Array(C);
     const add = new Float64Array(C);
     for (let c = 0; c < C; c++) {
@@ -100,7 +102,6 @@ function gradKernel(backendName: string): tf.KernelFunc {
     const { epsilon, relu, residual } = attrs as unknown as BnAttrs;
     const C = x!.shape[x!.shape.length - 1]!;
     const total = x!.shape.reduce((a, b) => a * b, 1);
-    const N = total / C;
     const dxInfo = io.alloc(x!.shape);
     const dgInfo = io.alloc([C]);
     const dbInfo = io.alloc([C]);
@@ -124,7 +125,10 @@ function gradKernel(backendName: string): tf.KernelFunc {
     // With y = relu?(bn(x)·m + r) and g = ∂L/∂(bn(x)·m + r): the ReLU passes
     // gradient where its output is positive, the add passes g to r, the mask
     // gets Σ g·bn(x), and the batch norm receives g·m.
-    const { sg, sgx } = out === null ? gradientSums(d, xs, m, C, total) : gatedGradientSums(d, out, xs, m, C, total);
+    const local = out === null ? gradientSums(d, xs, m, C, total) : gatedGradientSums(d, out, xs, m, C, total);
+    // γ, β and the mask get this shard's part of their gradient (the step adds
+    // the replicas' parts with the other gradients); dx needs the whole batch's sums.
+    const { sum: sg, sq: sgx, N } = acrossReplicas(local.sg, local.sgx, total / C);
     // dx = γ·inv·(g' − Σg'/N − x̂·Σ(g'·x̂)/N), with x̂ = (x − μ)·inv and g' = g·m.
     const k = new Float64Array(C);
     const a = new Float64Array(C);
@@ -132,9 +136,9 @@ function gradKernel(backendName: string): tf.KernelFunc {
     for (let c = 0; c < C; c++) {
       const i = inv[c]!;
       const s = mk === null ? 1 : mk[c]!;
-      if (dm !== null) dm[c] = g[c]! * sgx[c]! * i + beta![c]! * sg[c]!;
-      db[c] = s * sg[c]!;
-      dg[c] = s * sgx[c]! * i;
+      if (dm !== null) dm[c] = g[c]! * local.sgx[c]! * i + beta![c]! * local.sg[c]!;
+      db[c] = s * local.sg[c]!;
+      dg[c] = s * local.sgx[c]! * i;
       k[c] = s * g[c]! * i;
       a[c] = (sgx[c]! * i * i) / N;
       bb[c] = sg[c]! / N;
@@ -145,6 +149,22 @@ function gradKernel(backendName: string): tf.KernelFunc {
     if (dmInfo !== null) outs.push(dmInfo);
     return outs;
   };
+}
+
+/**
+ * Per-channel sums over the whole batch: this shard's alone, or in a
+ * data-parallel step every replica's added up (with the image count N).
+ */
+function acrossReplicas(a: Float64Array, b: Float64Array, n: number): { sum: Float64Array; sq: Float64Array; N: number } {
+  const group = activeReplicaGroup();
+  if (group === null) return { sum: a, sq: b, N: n };
+  const C = a.length;
+  const packed = new Float64Array(2 * C + 1);
+  packed.set(a, 0);
+  packed.set(b, C);
+  packed[2 * C] = n;
+  const all = group.allReduce(packed);
+  return { sum: all.subarray(0, C), sq: all.subarray(C, 2 * C), N: all[2 * C]! };
 }
 
 /*

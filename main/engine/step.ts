@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { updateRunningStats, type BatchStats, type ForwardResult } from './forward.js';
 import type { NetworkParams } from './params.js';
+import { withReplicaGroup, type ReplicaGroup } from './parallel/replica-group.js';
 
 /** A run that cannot go on; `reason` is what the store records. */
 export class TrainingError extends Error {
@@ -25,7 +26,21 @@ export interface Gradients {
   loss: number;
   /** Gradients by our parameter names. */
   grads: tf.NamedTensorMap;
+  /** A kept batch mean (a loss term): over the whole batch, whichever shard computed it. */
   read(t: tf.Scalar | null): number | null;
+  /** A kept batch sum (correct predictions): over the whole batch. */
+  count(t: tf.Scalar | null): number | null;
+}
+
+/**
+ * This engine's part of a data-parallel step: its replica group and the
+ * share of the batch it holds. Each replica minimises share × (its shard's
+ * mean loss), so the sum over replicas is the whole batch's mean loss and
+ * the summed gradients are that loss's gradients.
+ */
+export interface Shard {
+  group: ReplicaGroup;
+  share: number;
 }
 
 /**
@@ -41,6 +56,7 @@ export function optimizationStep<R>(
   lossFn: (scope: LossScope) => tf.Scalar,
   lr: number,
   update: (g: Gradients) => R,
+  shard: Shard | null = null,
 ): R {
   const kept: tf.Tensor[] = [];
   let stats: BatchStats[] = [];
@@ -50,7 +66,8 @@ export function optimizationStep<R>(
       return t;
     },
     track: (out) => {
-      stats = out.stats;
+      // The statistics are the whole batch's (synchronised batch norm): so is their count.
+      stats = shard === null ? out.stats : out.stats.map((st) => ({ ...st, count: Math.round(st.count / shard.share) }));
       for (const s of stats) {
         scope.keep(s.mean);
         scope.keep(s.variance);
@@ -59,20 +76,54 @@ export function optimizationStep<R>(
   };
   const nameOf = new Map<string, string>();
   for (const [name, v] of variables) nameOf.set(v.name, name);
-  const { value, grads } = tf.variableGrads(() => lossFn(scope), [...variables.values()]);
+  const tape = (): { value: tf.Scalar; grads: tf.NamedTensorMap } =>
+    tf.variableGrads(() => (shard === null ? lossFn(scope) : tf.mul(lossFn(scope), shard.share)), [...variables.values()]);
+  const { value, grads } = shard === null ? tape() : withReplicaGroup(shard.group, tape);
+  const summed: tf.Tensor[] = [];
   try {
-    const loss = value.dataSync()[0]!;
+    const local = value.dataSync()[0]!;
+    const loss = shard === null ? local : shard.group.allReduce([local])[0]!;
     if (!Number.isFinite(loss)) {
       throw new TrainingError('nan_loss', `the loss became ${loss} at learning rate ${lr.toPrecision(3)}`);
     }
-    const named: tf.NamedTensorMap = {};
+    let named: tf.NamedTensorMap = {};
     for (const [vname, g] of Object.entries(grads)) named[nameOf.get(vname)!] = g;
-    const result = update({ loss, grads: named, read: (t) => (t === null ? null : t.dataSync()[0]!) });
+    if (shard !== null) {
+      named = sumAcross(shard.group, named, [...variables.keys()]);
+      summed.push(...Object.values(named));
+    }
+    const scalar = (t: tf.Scalar | null, scale: number): number | null => {
+      if (t === null) return null;
+      const v = t.dataSync()[0]!;
+      return shard === null ? v : shard.group.allReduce([v * scale])[0]!;
+    };
+    const result = update({ loss, grads: named, read: (t) => scalar(t, shard?.share ?? 1), count: (t) => scalar(t, 1) });
     updateRunningStats(params, stats);
     return result;
   } finally {
     value.dispose();
     tf.dispose(Object.values(grads));
+    tf.dispose(summed);
     tf.dispose(kept);
   }
+}
+
+/** Every replica's gradients added up, as new tensors, in the variables' order (the same on every replica). */
+function sumAcross(group: ReplicaGroup, grads: tf.NamedTensorMap, order: readonly string[]): tf.NamedTensorMap {
+  const names = order.filter((n) => grads[n] !== undefined);
+  const sizes = names.map((n) => grads[n]!.size);
+  const flat = new Float32Array(sizes.reduce((a, b) => a + b, 0));
+  let at = 0;
+  names.forEach((n, i) => {
+    flat.set(grads[n]!.dataSync() as Float32Array, at);
+    at += sizes[i]!;
+  });
+  const total = group.allReduceLarge(flat);
+  const out: tf.NamedTensorMap = {};
+  at = 0;
+  names.forEach((n, i) => {
+    out[n] = tf.tensor(total.subarray(at, at + sizes[i]!), grads[n]!.shape, 'float32');
+    at += sizes[i]!;
+  });
+  return out;
 }

@@ -33,7 +33,9 @@ import { adjoinedLoss, crossEntropy, distillationLoss } from './loss.js';
 import { Optimizer } from './optim.js';
 import { createParams, type NetworkParams } from './params.js';
 import { Rng } from './rng.js';
-import { optimizationStep, TrainingError } from './step.js';
+import { optimizationStep, TrainingError, type Shard } from './step.js';
+import { shardedStep } from './parallel/replicas.js';
+import { startReplicas, withEngines } from './parallel/start.js';
 
 export type { StopRequest } from './loop.js';
 export { TrainingError } from './step.js';
@@ -50,6 +52,8 @@ export interface TrainOptions {
   resume?: boolean;
   /** Minimum milliseconds between two step events. */
   stepEventInterval?: number;
+  /** Engines training side by side (data-parallel); default: one per core on wasm and cpu (see `trainWorkers`). */
+  workers?: number;
   /** Test hook: called before each step with the global step index and the run's state. */
   beforeStep?: (globalStep: number, setup: TrainingSetup) => void;
 }
@@ -63,6 +67,9 @@ export type TrainOutcome =
 export const CHECKPOINT_FILE = 'checkpoint.ckpt';
 
 /** Everything a step needs, built once per run. */
+/** What a training step needs: a replica builds only this, without the data. */
+export type StepSetup = Pick<TrainingSetup, 'config' | 'graph' | 'plan' | 'smallOnly' | 'teacher' | 'params' | 'optimizer'>;
+
 export interface TrainingSetup {
   config: TrainConfig;
   /** The network trained: the full (adjoined) one, or for small and kd runs the small architecture alone. */
@@ -127,6 +134,19 @@ function loadTeacher(kd: KdConfig, config: TrainConfig, data: TrainingData): { g
   return { graph: bundle.graph, params: bundle.params };
 }
 
+/**
+ * The network a run trains, its optimizer and its teacher: all a training
+ * step needs (a data-parallel replica builds only this).
+ */
+export function stepSetupFor(config: TrainConfig, initRng: Rng, teacher: StepSetup['teacher']): StepSetup {
+  const full = buildGraph(config.model);
+  const smallOnly = trainsSmallOnly(config.mode);
+  // small and kd train the small architecture of α alone: exactly what an AN run extracts.
+  const graph = smallOnly ? smallNetworkGraph(full, planSmall(full, config.alpha!)) : full;
+  const plan = config.mode === 'an' ? planSmall(full, config.alpha!) : null;
+  return { config, graph, plan, smallOnly, teacher, params: createParams(graph, plan, initRng), optimizer: new Optimizer(config.optimizer) };
+}
+
 export function prepareTraining(config: TrainConfig, data: TrainingData, initRng: Rng): TrainingSetup {
   validateTrainConfig(config);
   if (data.classes.length !== config.model.classes) {
@@ -137,25 +157,14 @@ export function prepareTraining(config: TrainConfig, data: TrainingData, initRng
   }
   if (data.train.count === 0) throw new InputError(`${data.source} has no training images`, 'data');
   if (data.val.count === 0) throw new InputError(`${data.source} has no validation images`, 'data');
-  const full = buildGraph(config.model);
-  const smallOnly = trainsSmallOnly(config.mode);
-  const cost = costReport(full, config.mode === 'standard' ? null : config.alpha);
-  // small and kd train the small architecture of α alone: exactly what an AN run extracts.
-  const graph = smallOnly ? smallNetworkGraph(full, planSmall(full, config.alpha!)) : full;
-  const plan = config.mode === 'an' ? planSmall(full, config.alpha!) : null;
+  const cost = costReport(buildGraph(config.model), config.mode === 'standard' ? null : config.alpha);
   const teacher = config.mode === 'kd' ? loadTeacher(config.kd!, config, data) : null;
   const norm = normalizationFor(config.augmentation, data, config.model.channels);
   const batches = new BatchBuilder(data, config.model.inputSize, config.model.channels, norm, config.augmentation);
   const stepsPerEpoch = Math.ceil(data.train.count / config.batchSize);
   return {
-    config,
-    graph,
-    plan,
+    ...stepSetupFor(config, initRng, teacher),
     cost,
-    smallOnly,
-    teacher,
-    params: createParams(graph, plan, initRng),
-    optimizer: new Optimizer(config.optimizer),
     norm,
     batches,
     train: data.train,
@@ -182,11 +191,12 @@ function countCorrect(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
 
 /** One optimisation step of the standard or adjoined loss on a batch. */
 export function trainStep(
-  setup: TrainingSetup,
+  setup: StepSetup,
   x: tf.Tensor4D,
   y: tf.Tensor1D,
   progress: number,
   lr: number,
+  shard: Shard | null = null,
 ): StepResult {
   const { config, graph, plan, params, teacher } = setup;
   const lambda = lambdaAt(config.loss.lambda, progress);
@@ -227,10 +237,11 @@ export function trainStep(
         return terms.total;
       },
       lr,
-      ({ loss, grads, read }) => {
+      ({ loss, grads, read, count }) => {
         setup.optimizer.apply(params.trainable, grads, lr);
-        return { loss, ce: read(ce)!, kl: read(kl), smallCe: read(smallCe), correctFull: read(correctFull), correctSmall: read(correctSmall) };
+        return { loss, ce: read(ce)!, kl: read(kl), smallCe: read(smallCe), correctFull: count(correctFull), correctSmall: count(correctSmall) };
       },
+      shard,
     );
   } finally {
     teacherLogits?.dispose();
@@ -280,10 +291,17 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
 
   const { stepsPerEpoch, totalSteps } = setup;
   const info = dataInfo(data, setup.norm);
+  const { inputSize, channels } = config.model;
+  const replicas = await startReplicas(backend, options.workers ?? null, {
+    task: { kind: 'train', config },
+    variables: setup.params.all(),
+    optimizers: [setup.optimizer],
+    imageSize: inputSize * inputSize * channels,
+  });
   emit({
     type: 'started',
     time: now(),
-    backend,
+    backend: withEngines(backend, replicas?.count ?? 1),
     config,
     cost: setup.cost,
     data: info,
@@ -305,7 +323,6 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
     return ckptPath;
   };
   const lambdaNow = (progress: number): number => (setup.plan === null ? 0 : lambdaAt(config.loss.lambda, progress));
-  const { inputSize, channels } = config.model;
 
   try {
     const loop = await runEpochs<StepResult & { lr: number }>({
@@ -322,14 +339,10 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
       step: (indices, progress) => {
         const batch = setup.batches.build(setup.train, indices, true, pos.augment);
         const lr = lrAt(config.schedule, config.optimizer.lr, progress);
-        const x = tf.tensor4d(batch.x, [indices.length, inputSize, inputSize, channels]);
-        const y = tf.tensor1d(batch.y, 'int32');
-        try {
-          return { ...trainStep(setup, x, y, progress, lr), lr };
-        } finally {
-          x.dispose();
-          y.dispose();
-        }
+        return shardedStep(replicas, batch, indices.length, [inputSize, inputSize, channels], { progress, lr, tau: null, noise: null }, (x, y, shard) => ({
+          ...trainStep(setup, x, y, progress, lr, shard),
+          lr,
+        }));
       },
       accumulate: (totals, r, images) => {
         addTo(totals, 'loss', r.loss);
@@ -401,6 +414,7 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
     emit({ type: 'failed', time: now(), ...failure, checkpoint: ckptPath !== null && existsSync(ckptPath) ? ckptPath : null });
     return { status: 'failed', reason: failure.reason, message: failure.error.message };
   } finally {
+    await replicas?.stop();
     setup.params.dispose();
     setup.optimizer.dispose();
     setup.teacher?.params.dispose();

@@ -1,3 +1,4 @@
+import { cpuTrain } from './cpu-train.js';
 import { searchCost } from './search-cost.js';
 import { exportBench } from './export.js';
 import { importBench } from './import.js';
@@ -10,6 +11,7 @@ const BENCHES: Record<string, Bench> = {
   export: exportBench,
   'search-cost': searchCost,
   import: importBench,
+  'cpu-train': cpuTrain,
 };
 
 /** `npm run bench -- <name>… [--json] [--rounds N]`; no name runs them all. */

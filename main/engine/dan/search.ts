@@ -19,9 +19,14 @@ import { Optimizer } from '../optim.js';
 import { createParams, type NetworkParams } from '../params.js';
 import { Rng } from '../rng.js';
 import { expectedMacs, propagateMasks } from '../soft-masks.js';
-import { optimizationStep } from '../step.js';
+import { optimizationStep, type Shard } from '../step.js';
+import { shardedStep } from '../parallel/replicas.js';
+import { startReplicas, withEngines } from '../parallel/start.js';
 import { CHECKPOINT_FILE, dataInfo, describeFailure } from '../train.js';
 import { SearchSpace } from './search-space.js';
+
+/** What a search step needs: a replica builds only this, without the data. */
+export type SearchStepSetup = Pick<SearchSetup, 'config' | 'graph' | 'space' | 'params' | 'optimizer' | 'archOptimizer' | 'fullMacs'>;
 
 export interface SearchSetup {
   config: SearchConfig;
@@ -41,6 +46,19 @@ export interface SearchSetup {
   totalSteps: number;
 }
 
+/** The super-network, its η and both optimizers: all a search step needs (a data-parallel replica builds only this). */
+export function searchStepSetupFor(config: SearchConfig, graph: ModelGraph, space: SearchSpace, initRng: Rng): SearchStepSetup {
+  return {
+    config,
+    graph,
+    space,
+    params: createParams(graph, space.plan, initRng),
+    optimizer: new Optimizer(config.optimizer),
+    archOptimizer: new Optimizer({ kind: 'adam', lr: config.archLr, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }),
+    fullMacs: costReport(graph).full.macs,
+  };
+}
+
 export function prepareSearch(config: SearchConfig, data: TrainingData, initRng: Rng): SearchSetup {
   validateSearchConfig(config);
   if (data.classes.length !== config.model.classes) {
@@ -57,13 +75,7 @@ export function prepareSearch(config: SearchConfig, data: TrainingData, initRng:
   const norm = normalizationFor(config.augmentation, data, config.model.channels);
   const stepsPerEpoch = Math.ceil(data.train.count / config.batchSize);
   return {
-    config,
-    graph,
-    space,
-    params: createParams(graph, space.plan, initRng),
-    optimizer: new Optimizer(config.optimizer),
-    archOptimizer: new Optimizer({ kind: 'adam', lr: config.archLr, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }),
-    fullMacs: costReport(graph).full.macs,
+    ...searchStepSetupFor(config, graph, space, initRng),
     norm,
     batches: new BatchBuilder(data, config.model.inputSize, config.model.channels, norm, config.augmentation),
     train: data.train,
@@ -87,13 +99,14 @@ export interface SearchStepResult {
  * candidate and scales channels by the soft masks; weights and η both move.
  */
 export function searchStep(
-  setup: SearchSetup,
+  setup: SearchStepSetup,
   x: tf.Tensor4D,
   y: tf.Tensor1D,
   progress: number,
   lr: number,
   tau: number,
   noise: ReadonlyMap<string, Float32Array> | null,
+  shard: Shard | null = null,
 ): SearchStepResult {
   const { config, graph, space, params } = setup;
   const lambda = lambdaAt(config.loss.lambda, progress);
@@ -123,6 +136,7 @@ export function searchStep(
       setup.archOptimizer.apply(etas, etaGrads, config.archLr);
       return { loss, ce: read(ce)!, kl: read(kl)!, flops: read(flops)! };
     },
+    shard,
   );
 }
 
@@ -142,6 +156,8 @@ export interface SearchOptions {
   outDir?: string | null;
   resume?: boolean;
   stepEventInterval?: number;
+  /** Engines searching side by side (data-parallel); default: one per core on wasm and cpu. */
+  workers?: number;
 }
 
 export type SearchOutcome =
@@ -211,10 +227,17 @@ export async function search(options: SearchOptions): Promise<SearchOutcome> {
 
   const { stepsPerEpoch, totalSteps } = setup;
   const info = dataInfo(data, setup.norm);
+  const { inputSize, channels } = config.model;
+  const replicas = await startReplicas(backend, options.workers ?? null, {
+    task: { kind: 'search', config },
+    variables: new Map([...setup.params.all(), ...space.etaVariables()]),
+    optimizers: [setup.optimizer, setup.archOptimizer],
+    imageSize: inputSize * inputSize * channels,
+  });
   emit({
     type: 'search-started',
     time: now(),
-    backend,
+    backend: withEngines(backend, replicas?.count ?? 1),
     config,
     data: info,
     groups: space.groups.map((g) => ({ group: g.group, channels: g.channels })),
@@ -242,7 +265,6 @@ export async function search(options: SearchOptions): Promise<SearchOutcome> {
     return ckptPath;
   };
 
-  const { inputSize, channels } = config.model;
   try {
     const loop = await runEpochs<SearchStepResult & { lr: number; tau: number }>({
       epochs: config.epochs,
@@ -259,14 +281,11 @@ export async function search(options: SearchOptions): Promise<SearchOutcome> {
         const lr = lrAt(config.schedule, config.optimizer.lr, progress);
         const tau = tauAt(config.tau, pos.epoch);
         const noise = fixedNoise ?? space.drawNoise(pos.augment);
-        const x = tf.tensor4d(batch.x, [indices.length, inputSize, inputSize, channels]);
-        const y = tf.tensor1d(batch.y, 'int32');
-        try {
-          return { ...searchStep(setup, x, y, progress, lr, tau, noise), lr, tau };
-        } finally {
-          x.dispose();
-          y.dispose();
-        }
+        return shardedStep(replicas, batch, indices.length, [inputSize, inputSize, channels], { progress, lr, tau, noise: [...noise] }, (x, y, shard) => ({
+          ...searchStep(setup, x, y, progress, lr, tau, noise, shard),
+          lr,
+          tau,
+        }));
       },
       accumulate: (totals, r) => {
         addTo(totals, 'loss', r.loss);
@@ -354,6 +373,7 @@ export async function search(options: SearchOptions): Promise<SearchOutcome> {
     emit({ type: 'failed', time: now(), ...failure, checkpoint: ckptPath !== null && existsSync(ckptPath) ? ckptPath : null });
     return { status: 'failed', reason: failure.reason, message: failure.error.message };
   } finally {
+    await replicas?.stop();
     setup.params.dispose();
     setup.optimizer.dispose();
     setup.archOptimizer.dispose();

@@ -1,0 +1,34 @@
+import type { BackendKind } from '../../../shared/backend.js';
+import type { SearchConfig } from '../../../shared/dan.js';
+import type { TrainConfig } from '../../../shared/train-config.js';
+import type { GroupLayout } from './replica-group.js';
+import type { ReplicaState } from './replica-state.js';
+
+/** What a replica trains: the run's own config (a replica never reads data; the leader sends its shard). */
+export type ReplicaTask = { kind: 'train'; config: TrainConfig } | { kind: 'search'; config: SearchConfig };
+
+export interface ReplicaInit {
+  buffer: SharedArrayBuffer;
+  layout: GroupLayout;
+  index: number;
+  backend: BackendKind;
+  task: ReplicaTask;
+}
+
+/** One step's shard: NHWC images, labels, and what the leader's step uses (the same for every replica). */
+export interface StepShard {
+  type: 'step';
+  x: Float32Array;
+  y: Int32Array;
+  count: number;
+  share: number;
+  progress: number;
+  lr: number;
+  /** DAN: the temperature and this step's Gumbel noise. */
+  tau: number | null;
+  noise: Array<[string, Float32Array]> | null;
+}
+
+export type ToReplica = { type: 'state'; state: ReplicaState } | StepShard | { type: 'stop' };
+
+export type FromReplica = { type: 'ready' } | { type: 'failed'; message: string };

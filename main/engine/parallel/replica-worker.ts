@@ -1,0 +1,83 @@
+import * as tf from '@tensorflow/tfjs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { initBackend } from '../backend.js';
+import { loadNetwork } from '../bundle.js';
+import { searchStep, searchStepSetupFor, type SearchStepSetup } from '../dan/search.js';
+import { SearchSpace } from '../dan/search-space.js';
+import { buildGraph } from '../../../shared/model/graph.js';
+import { Rng } from '../rng.js';
+import { stepSetupFor, trainStep, type StepSetup } from '../train.js';
+import type { FromReplica, ReplicaInit, StepShard, ToReplica } from './protocol.js';
+import { ReplicaGroup } from './replica-group.js';
+import { restoreState } from './replica-state.js';
+
+/**
+ * A data-parallel replica: a worker thread with its own engine that builds
+ * the run's network, takes the leader's weights, then trains on the shard of
+ * every batch the leader sends, meeting the others in the replica group.
+ */
+
+const port = parentPort;
+if (port === null) throw new Error('replica-worker must run as a worker thread');
+const init = workerData as ReplicaInit;
+const group = new ReplicaGroup(init.buffer, init.layout, init.index);
+const send = (m: FromReplica): void => port.postMessage(m);
+
+type Replica =
+  | { kind: 'train'; setup: StepSetup; variables: Map<string, tf.Variable> }
+  | { kind: 'search'; setup: SearchStepSetup; variables: Map<string, tf.Variable> };
+
+function build(): Replica {
+  // Weights come from the leader; the generator only gives the variables their shapes.
+  const rng = new Rng(0);
+  if (init.task.kind === 'train') {
+    const { config } = init.task;
+    // The leader has checked the teacher; a replica only needs its weights.
+    const teacher = config.kd === undefined || config.kd === null ? null : loadNetwork(config.kd.teacher);
+    const setup = stepSetupFor(config, rng, teacher === null ? null : { graph: teacher.graph, params: teacher.params });
+    return { kind: 'train', setup, variables: setup.params.all() };
+  }
+  const { config } = init.task;
+  const graph = buildGraph(config.model);
+  const setup = searchStepSetupFor(config, graph, new SearchSpace(graph, config.space), rng);
+  return { kind: 'search', setup, variables: new Map([...setup.params.all(), ...setup.space.etaVariables()]) };
+}
+
+function step(replica: Replica, m: StepShard): void {
+  const { inputSize, channels } = replica.setup.config.model;
+  const x = tf.tensor4d(m.x, [m.count, inputSize, inputSize, channels]);
+  const y = tf.tensor1d(m.y, 'int32');
+  const shard = { group, share: m.share };
+  try {
+    if (replica.kind === 'train') trainStep(replica.setup, x, y, m.progress, m.lr, shard);
+    else searchStep(replica.setup, x, y, m.progress, m.lr, m.tau!, m.noise === null ? null : new Map(m.noise), shard);
+  } finally {
+    x.dispose();
+    y.dispose();
+  }
+}
+
+async function main(): Promise<void> {
+  await initBackend(init.backend);
+  const replica = build();
+  const optimizers = replica.kind === 'train' ? [replica.setup.optimizer] : [replica.setup.optimizer, replica.setup.archOptimizer];
+  port!.on('message', (m: ToReplica) => {
+    try {
+      if (m.type === 'state') restoreState(m.state, replica.variables, optimizers);
+      else if (m.type === 'step') step(replica, m);
+      else port!.close();
+    } catch (e) {
+      // The leader is waiting in the group: wake it with the reason rather than leave it hanging.
+      const message = `training replica ${init.index} failed: ${e instanceof Error ? e.message : String(e)}`;
+      group.abort(message);
+      send({ type: 'failed', message });
+    }
+  });
+  send({ type: 'ready' });
+}
+
+main().catch((e: unknown) => {
+  const message = `training replica ${init.index} could not start: ${e instanceof Error ? e.message : String(e)}`;
+  group.abort(message);
+  send({ type: 'failed', message });
+});

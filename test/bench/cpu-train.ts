@@ -1,0 +1,81 @@
+import * as tf from '@tensorflow/tfjs';
+import { availableParallelism } from 'node:os';
+import { initBackend } from '../../main/engine/backend.js';
+import { synthesize } from '../../main/engine/data/synthetic.js';
+import { Replicas, shardedStep, trainWorkers } from '../../main/engine/parallel/replicas.js';
+import { Rng } from '../../main/engine/rng.js';
+import { prepareTraining, trainStep, type TrainingSetup } from '../../main/engine/train.js';
+import { DEFAULT_LOSS, recipe, type TrainConfig } from '../../shared/train-config.js';
+import { interleaved, round } from './measure.js';
+
+/**
+ * Training throughput on the CPU (issue 8): ResNet-18, CIFAR stem, width
+ * 0.25, 28×28×1, batch 64, standard training — one optimisation step on one
+ * engine and on every core's engine (data-parallel), timed side by side in
+ * one run. `profile_top` is where one single-engine step spends its time.
+ */
+export async function cpuTrain(args: { rounds?: number }): Promise<Record<string, unknown>> {
+  const backend = await initBackend();
+  const batch = 64;
+  const size = 28;
+  const data = synthesize({ classes: 10, size, channels: 1, train: batch * 4, val: 10, seed: 0 });
+  const config: TrainConfig = {
+    model: { arch: 'resnet18', stem: 'cifar', inputSize: size, channels: 1, classes: 10, width: 0.25, compressFirstStage: false },
+    mode: 'standard',
+    alpha: null,
+    epochs: 1,
+    batchSize: batch,
+    ...recipe('cifar'),
+    loss: DEFAULT_LOSS,
+    seed: 0,
+    checkpointEvery: 1,
+  };
+  const workers = trainWorkers(backend.kind, availableParallelism());
+  const single = prepareTraining(config, data, new Rng(1));
+  const parallel = prepareTraining(config, data, new Rng(1));
+  const replicas =
+    workers > 1
+      ? await Replicas.start({
+          count: workers,
+          backend: backend.kind,
+          task: { kind: 'train', config },
+          variables: parallel.params.all(),
+          optimizers: [parallel.optimizer],
+          imageSize: size * size,
+        })
+      : null;
+  const indices = Array.from({ length: batch }, (_, i) => i);
+  const rng = new Rng(2);
+  // Each step builds its batch (augmentation included), as the training loop does.
+  const stepOn = (setup: TrainingSetup, r: Replicas | null): void => {
+    const b = setup.batches.build(setup.train, indices, true, rng);
+    shardedStep(r, b, batch, [size, size, 1], { progress: 0.5, lr: 0.01, tau: null, noise: null }, (x, y, shard) =>
+      trainStep(setup, x, y, 0.5, 0.01, shard),
+    );
+  };
+  try {
+    const ms = await interleaved(
+      { one: () => stepOn(single, null), all: () => stepOn(parallel, replicas) },
+      { warmup: 3, rounds: args.rounds ?? 12 },
+    );
+    const profile = await tf.profile(() => stepOn(single, null));
+    const byKernel = new Map<string, number>();
+    for (const k of profile.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + (k.kernelTimeMs as number));
+    const top = [...byKernel].sort((a, b) => b[1] - a[1]).slice(0, 8);
+    return {
+      benchmark: 'cpu-train',
+      images_per_s: round((1000 * batch) / ms['all']!, 1),
+      workers: replicas?.count ?? 1,
+      step_ms: round(ms['all']!, 1),
+      images_per_s_one_worker: round((1000 * batch) / ms['one']!, 1),
+      step_ms_one_worker: round(ms['one']!, 1),
+      speedup: round(ms['one']! / ms['all']!),
+      profile_top: top.map(([kernel, t]) => ({ kernel, ms: round(t, 1) })),
+      backend: backend.kind,
+      device: backend.device,
+      model: 'resnet18 cifar-stem width 0.25, 28×28×1, 10 classes, batch 64, standard',
+    };
+  } finally {
+    await replicas?.stop();
+  }
+}
