@@ -55,11 +55,12 @@ export const RUN_FLAGS = {
   seed: { type: 'string' },
   'checkpoint-every': { type: 'string' },
   db: { type: 'string' },
+  workers: { type: 'string' },
 } as const satisfies Options;
 
 export const RUN_USAGE = `[--size N] [--channels 1|3] [--val-split F] [--limit-train N] [--limit-val N] [--out DIR] [--resume] [--json] [--db FILE]
              [--recipe cifar|imagenet] [--lr X] [--lambda quadratic|linear|one-minus-cos|exp-minus-one] [--c X] [--small-ce β]
-             [--augment none|cifar|imagenet] [--seed N] [--compress-first-stage] [--checkpoint-every N]`;
+             [--augment none|cifar|imagenet] [--seed N] [--compress-first-stage] [--checkpoint-every N] [--workers N]`;
 
 type Values = Partial<Record<string, string | boolean | undefined>>;
 
@@ -214,4 +215,15 @@ export async function withRecordedRun(
     store.close();
   }
   return status === 'finished' ? 0 : status === 'cancelled' ? 130 : 1;
+}
+
+/**
+ * `--workers N`: engines training side by side on the CPU (data-parallel);
+ * by default one per core. The result is the same training either way.
+ */
+export function workersOption(values: { workers?: string | boolean | undefined }): { workers?: number } {
+  const n = optionalIntArg(str(values.workers), 'workers');
+  if (n === null) return {};
+  if (n < 1 || n > 64) throw new InputError(`--workers must be from 1 to 64, got ${n}`, 'workers');
+  return { workers: n };
 }

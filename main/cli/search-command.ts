@@ -15,7 +15,7 @@ import { search } from '../engine/dan/search.js';
 import { train } from '../engine/train.js';
 import { choiceArg, numberArg, optionalIntArg, parse } from './args.js';
 import type { Command, CommandIo } from './command.js';
-import { RUN_FLAGS, RUN_USAGE, draftModel, openRunData, runSettings, withRecordedRun } from './run-options.js';
+import { RUN_FLAGS, RUN_USAGE, draftModel, openRunData, runSettings, withRecordedRun, workersOption } from './run-options.js';
 
 const SEARCH_USAGE = `adjoin search --data <dir|idx folder|synthetic> --arch resnet18 --space 1,2,4,8,16 --gamma 1 --epochs N [--then-train M] [--json]
              [--gamma-raw X] [--tau 15] [--tau-decay 0.045] [--arch-lr 0.01] [--noise fresh|fixed]
@@ -39,6 +39,7 @@ export async function searchCommand(argv: string[], io: CommandIo): Promise<numb
     throw new InputError('give --gamma or --gamma-raw, not both', 'gamma');
   }
   const settings = runSettings(values);
+  const workers = workersOption(values);
   const thenTrain = optionalIntArg(values['then-train'], 'then-train');
   const draft: SearchConfig = {
     ...settings,
@@ -68,6 +69,7 @@ export async function searchCommand(argv: string[], io: CommandIo): Promise<numb
       resume,
       emit: run.emit,
       stopRequested: run.stopRequested,
+      ...workers,
     });
     if (found.status !== 'finished' || thenTrain === null) return found.status === 'failed' ? 'failed' : found.status;
     const outcome = await train({
@@ -76,6 +78,7 @@ export async function searchCommand(argv: string[], io: CommandIo): Promise<numb
       outDir: join(run.outDir, 'train'),
       emit: run.emit,
       stopRequested: run.stopRequested,
+      ...workers,
     });
     return outcome.status;
   });

@@ -24,12 +24,12 @@ import type { Store } from '../store/store.js';
 import { numberArg, optionalIntArg, parse } from './args.js';
 import type { Command, CommandIo } from './command.js';
 import { dateTime } from './runs-command.js';
-import { RUN_FLAGS, draftModel, openRunData, runSettings } from './run-options.js';
+import { RUN_FLAGS, draftModel, openRunData, runSettings, workersOption } from './run-options.js';
 import { dbFile, openExisting, runIdArg } from './store-args.js';
 
 const SWEEP_USAGE = `adjoin sweep --data <dir|idx folder> --arch resnet18 --width 0.25 --modes standard,small,kd,an --alpha 2,4,8 --seeds 0,1,2 --epochs N
              [--small-ce 0,1] [--parallel K] [--kd-temperature 4] [--kd-weight 0.9] [--out DIR] [--db FILE] [--json] …(train's options)
-  adjoin sweep resume <id> [--parallel K] [--out DIR] [--db FILE] [--json]
+  adjoin sweep resume <id> [--parallel K] [--workers N] [--out DIR] [--db FILE] [--json]
   adjoin sweep show <id>[,<id>…] [--out DIR] [--json] [--db FILE]
   adjoin sweep list [--json] [--db FILE]
   Trains the grid (kd waits for the standard run of its seed), at most K runs at once, under one sweep id; resumes an
@@ -92,8 +92,11 @@ async function finish(store: Store, sweepIds: number[], values: { json?: boolean
   }
 }
 
-async function execute(store: Store, sweepId: number, parallel: number, values: { json?: boolean | undefined; out?: string | undefined }, io: CommandIo): Promise<number> {
-  const manager = new JobManager(store, { runsDir: join(dirname(store.file), 'runs'), cacheDir: datasetCacheDir(), concurrency: parallel });
+async function execute(store: Store, sweepId: number, parallel: number, values: { json?: boolean | undefined; out?: string | undefined; workers?: string | undefined }, io: CommandIo): Promise<number> {
+  // --workers N: engines per run; by default the cores are shared among the runs at once.
+  const workers = workersOption(values).workers;
+  const env = workers === undefined ? process.env : { ...process.env, ADJOIN_TRAIN_WORKERS: String(workers) };
+  const manager = new JobManager(store, { runsDir: join(dirname(store.file), 'runs'), cacheDir: datasetCacheDir(), concurrency: parallel, env });
   let stop = false;
   io.onInterrupt(() => (stop = true));
   const cells = expandGrid(store.sweeps.require(sweepId).spec).length;
@@ -176,7 +179,7 @@ async function startCommand(argv: string[], io: CommandIo): Promise<number> {
 }
 
 async function resumeCommand(argv: string[], io: CommandIo): Promise<number> {
-  const { values, positionals } = parse(argv, { parallel: { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' } }, true);
+  const { values, positionals } = parse(argv, { parallel: { type: 'string' }, workers: { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' } }, true);
   const sweepId = runIdArg(positionals, 'sweep resume');
   const store = openExisting(values.db);
   try {

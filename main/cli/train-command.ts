@@ -6,7 +6,7 @@ import { datasetKey } from '../jobs/dataset-row.js';
 import { train } from '../engine/train.js';
 import { choiceArg, intArg, numberArg, parse } from './args.js';
 import type { Command, CommandIo } from './command.js';
-import { RUN_FLAGS, RUN_USAGE, draftModel, openRunData, runSettings, withRecordedRun } from './run-options.js';
+import { RUN_FLAGS, RUN_USAGE, draftModel, openRunData, runSettings, withRecordedRun, workersOption } from './run-options.js';
 import { openExisting, runIdArg } from './store-args.js';
 
 const TRAIN_USAGE = `adjoin train --data <dir|idx folder|synthetic> --arch resnet18 --stem cifar --width 0.25 --mode an --alpha 4 --epochs 10 --batch 64
@@ -29,6 +29,7 @@ export async function trainCommand(argv: string[], io: CommandIo): Promise<numbe
   if (mode !== 'kd' && values.teacher !== undefined) throw new InputError('--teacher applies to --mode kd only', 'teacher');
   const alpha = mode === 'standard' ? null : validateGlobalAlpha(intArg(values.alpha, 'alpha', 4));
   const settings = runSettings(values);
+  const workers = workersOption(values);
   const kd =
     mode === 'kd'
       ? {
@@ -52,6 +53,7 @@ export async function trainCommand(argv: string[], io: CommandIo): Promise<numbe
       resume: values.resume === true,
       emit: run.emit,
       stopRequested: run.stopRequested,
+      ...workers,
     });
     return outcome.status;
   });

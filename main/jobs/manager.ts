@@ -1,5 +1,6 @@
 import type { CellProgress, SweepStatus } from '../../shared/sweep.js';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { DataSource } from '../../shared/api.js';
 import { superNetworkConfig, type SearchConfig } from '../../shared/dan.js';
@@ -126,6 +127,17 @@ export class JobManager {
     this.pump();
   }
 
+  /**
+   * A job's environment. Runs that train on the CPU use one engine per core;
+   * with several jobs at once they share the cores (unless the environment
+   * already says how many engines a run takes).
+   */
+  private jobEnv(): NodeJS.ProcessEnv {
+    const env = this.options.env ?? process.env;
+    if (env['ADJOIN_TRAIN_WORKERS'] !== undefined) return env;
+    return { ...env, ADJOIN_TRAIN_WORKERS: String(Math.max(1, Math.floor(availableParallelism() / this.concurrency))) };
+  }
+
   private running(): number {
     let n = 0;
     for (const a of this.active.values()) if (a.handle !== null) n += 1;
@@ -144,7 +156,7 @@ export class JobManager {
     const { runId, recorder } = entry;
     entry.handle = hostJob(entry.spec, {
       ...(this.options.launcher === undefined ? {} : { launcher: this.options.launcher }),
-      ...(this.options.env === undefined ? {} : { env: this.options.env }),
+      env: this.jobEnv(),
       onEvent: (event) => {
         if (event.type === 'checkpoint') entry.lastCheckpoint = event.path;
         recorder.emit(event);

@@ -38,7 +38,14 @@ describe('adjoin train --mode small and kd', () => {
     expect(notStandard.stderr).toMatch(/is an adjoined run; kd distils the full network of a standard run/);
   });
 
+  it('trains on as many engines as --workers asks (one per core by default)', () => {
+    const r = runCli(['train', '--data', data, '--mode', 'an', '--alpha', '2', '--workers', '2', ...common]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.split('\n')[0]!)).toMatchObject({ type: 'started', backend: { device: expect.stringMatching(/2 engines in parallel$/) } });
+  });
+
   it.each([
+    [['--mode', 'an', '--alpha', '2', '--workers', '0'], /--workers must be at least 1/],
     [['--mode', 'kd', '--alpha', '2'], /--mode kd needs --teacher/],
     [['--mode', 'an', '--teacher', '1'], /--teacher applies to --mode kd only/],
     [['--mode', 'kd', '--alpha', '2', '--teacher', '1', '--kd-weight', '2'], /distillation weight must be from 0 to 1/],

@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DataSource } from '../../../shared/api.js';
@@ -37,6 +37,17 @@ const engineEvents = (events: ManagerEvent[], runId: number): EngineEvent[] =>
   events.flatMap((e) => (e.type === 'run:event' && e.runId === runId ? [e.event] : []));
 
 describe('the job manager', () => {
+  it.runIf(availableParallelism() >= 2)('shares the cores among the jobs it runs at once: one job alone trains on every core', async () => {
+    const unset: NodeJS.ProcessEnv = { ...process.env, ...env };
+    delete unset['ADJOIN_TRAIN_WORKERS'];
+    const { m, events } = manager('cores', { env: unset, concurrency: 1 });
+    const id = m.startTrain(data, { ...config, epochs: 1 });
+    expect(await m.ended(id)).toEqual({ status: 'finished' });
+    const started = engineEvents(events, id).find((e) => e.type === 'started');
+    expect(started).toMatchObject({ backend: { device: expect.stringMatching(new RegExp(`${Math.min(availableParallelism(), 8)} engines in parallel$`)) } });
+    m.store.close();
+  });
+
   it('runs a training job in its own process, records it and forwards its events', async () => {
     const { m, events } = manager('ok');
     const id = m.startTrain(data, config);
