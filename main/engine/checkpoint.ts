@@ -1,4 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError } from '../../shared/errors.js';
 import { toStored } from './bundle.js';
 import type { Optimizer } from './optim.js';
 import type { NetworkParams } from './params.js';
@@ -108,4 +111,17 @@ export function loadCheckpoint(path: string): CheckpointState {
       tf.dispose([...slots.values()]);
     },
   };
+}
+
+/**
+ * The checkpoint a resumed run continues from (`<outDir>/<file>`, or its
+ * `.prev` if the newest is damaged); null when the run starts afresh.
+ */
+export function checkpointToResume(outDir: string | null, file: string, resume: boolean): CheckpointState | null {
+  if (!resume) return null;
+  const path = outDir === null ? null : join(outDir, file);
+  if (path === null || (!existsSync(path) && !existsSync(`${path}.prev`))) {
+    throw new InputError(`there is no checkpoint to resume from in ${outDir ?? '(no output folder)'}`, 'resume');
+  }
+  return loadCheckpoint(path);
 }

@@ -20,7 +20,7 @@ import { lambdaAt, lrAt } from '../../shared/schedules.js';
 import { trainsSmallOnly, type KdConfig, type TrainConfig, validateTrainConfig } from '../../shared/train-config.js';
 import { initBackend } from './backend.js';
 import { loadNetwork, saveNetwork } from './bundle.js';
-import { loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint.js';
+import { checkpointToResume, saveCheckpoint } from './checkpoint.js';
 import { addTo, freshPosition, runEpochs, type LoopPosition, type StopRequest } from './loop.js';
 import { BatchBuilder, normalizationFor, type Normalization } from './data/batches.js';
 import { dataFingerprint } from './data/fingerprint.js';
@@ -267,14 +267,8 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
   const ckptPath = outDir === null ? null : join(outDir, CHECKPOINT_FILE);
 
   const backend: BackendInfo = await initBackend();
-  let checkpoint: CheckpointState | null = null;
-  if (options.resume === true) {
-    if (ckptPath === null || (!existsSync(ckptPath) && !existsSync(`${ckptPath}.prev`))) {
-      throw new InputError(`there is no checkpoint to resume from in ${outDir ?? '(no output folder)'}`, 'resume');
-    }
-    checkpoint = loadCheckpoint(ckptPath);
-    config = validateTrainConfig(checkpoint.config as TrainConfig);
-  }
+  const checkpoint = checkpointToResume(outDir, CHECKPOINT_FILE, options.resume === true);
+  if (checkpoint !== null) config = validateTrainConfig(checkpoint.config as TrainConfig);
   const root = new Rng(config.seed);
   const initRng = root.fork();
   const orderRng = root.fork();

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { decodeJson, int, nullable, num, obj, oneOf, bool, str } from '../../shared/decode.js';
-import { EXPORT_FORMATS, EXPORT_NETWORKS, PRECISIONS, type ExportFormat, type ExportNetwork, type Precision, type VerificationReport } from '../../shared/export.js';
+import { EXPORT_FORMATS, EXPORT_NETWORKS, PRECISIONS } from '../../shared/export.js';
 import { jsonObject } from './codecs.js';
 import type { ModelRecord } from '../../shared/history.js';
 import type { Db } from './db.js';
@@ -11,23 +11,8 @@ export interface ModelFile {
   data: Uint8Array;
 }
 
-export interface NewModel {
-  runId: number;
-  network: ExportNetwork;
-  format: ExportFormat;
-  precision: Precision;
-  params: number;
-  macs: number;
-  /** Validation accuracy of the exported network. */
-  accuracy: number | null;
-  /** Batch-1 CPU latency of this model (ONNX exports) in milliseconds. */
-  latencyMs: number | null;
-  /** The full network's latency and MACs, measured in the same session, for the speed-up. */
-  fullLatencyMs: number | null;
-  fullMacs: number | null;
-  verification: VerificationReport;
-  metadata: Record<string, unknown>;
-  outDir: string;
+/** What an export stores: the record's figures (the store adds the id, sizes and time) and its files. */
+export interface NewModel extends Omit<ModelRecord, 'id' | 'byteSize' | 'createdAt' | 'files'> {
   files: readonly ModelFile[];
 }
 

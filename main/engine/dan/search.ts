@@ -8,7 +8,7 @@ import { costReport, type Cost } from '../../../shared/model/cost.js';
 import { buildGraph, type ModelGraph } from '../../../shared/model/graph.js';
 import { lambdaAt, lrAt } from '../../../shared/schedules.js';
 import { initBackend } from '../backend.js';
-import { loadCheckpoint, saveCheckpoint, type CheckpointState } from '../checkpoint.js';
+import { checkpointToResume, saveCheckpoint } from '../checkpoint.js';
 import { BatchBuilder, normalizationFor, type Normalization } from '../data/batches.js';
 import type { ImageSplit, TrainingData } from '../data/types.js';
 import { evaluate } from '../evaluate.js';
@@ -183,14 +183,8 @@ export async function search(options: SearchOptions): Promise<SearchOutcome> {
   const ckptPath = outDir === null ? null : join(outDir, CHECKPOINT_FILE);
   let config = options.config;
   const backend = await initBackend();
-  let checkpoint: CheckpointState | null = null;
-  if (options.resume === true) {
-    if (ckptPath === null || (!existsSync(ckptPath) && !existsSync(`${ckptPath}.prev`))) {
-      throw new InputError(`there is no checkpoint to resume from in ${outDir ?? '(no output folder)'}`, 'resume');
-    }
-    checkpoint = loadCheckpoint(ckptPath);
-    config = validateSearchConfig(checkpoint.config as SearchConfig);
-  }
+  const checkpoint = checkpointToResume(outDir, CHECKPOINT_FILE, options.resume === true);
+  if (checkpoint !== null) config = validateSearchConfig(checkpoint.config as SearchConfig);
   const root = new Rng(config.seed);
   const initRng = root.fork();
   const orderRng = root.fork();

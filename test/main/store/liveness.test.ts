@@ -17,12 +17,13 @@ function probe(o: Partial<LivenessProbe> = {}): LivenessProbe {
 
 describe('pidAlive', () => {
   it.runIf(process.platform === 'linux')('takes a killed process nobody has collected yet (a zombie) for dead', async () => {
-    // sh starts `true` in the background and becomes `sleep`, which never waits for it: `true` stays a zombie.
-    const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // sh starts a short sleep in the background and becomes a long one, which never waits for
+    // its child: once the short sleep ends (after the exec, so sh cannot collect it) it is a zombie.
+    const parent = spawn('sh', ['-c', 'sleep 0.3 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
     const [line] = (await once(parent.stdout, 'data')) as [Buffer];
     const zombie = Number(line.toString().trim());
     try {
-      await new Promise((r) => setTimeout(r, 300));
+      await new Promise((r) => setTimeout(r, 1000));
       expect(() => process.kill(zombie, 0)).not.toThrow();
       expect(pidAlive(zombie)).toBe(false);
       expect(pidAlive(parent.pid!)).toBe(true);
