@@ -29,10 +29,13 @@ export function jobProcessEntry(): string {
 /** child_process.fork, for the browser shell and the CLI. */
 export const forkLauncher: Launcher = (entry, env) => {
   const child = fork(entry, [], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+  // A message to a process that is just exiting fails with EPIPE; its exit is
+  // reported by onExit, so the failed send itself must not crash the host.
+  child.on('error', () => undefined);
   return {
     pid: child.pid,
     send: (m) => {
-      if (child.connected) child.send(m as never);
+      if (child.connected) child.send(m as never, (error) => void error);
     },
     onMessage: (h) => child.on('message', h),
     onExit: (h) => child.on('exit', (code, signal) => h(code, signal)),
