@@ -26,9 +26,9 @@ if (electron !== null) {
 } else {
   process.stderr.write(
     'Electron is not installed here (its binary is downloaded at install time where the network allows);\n' +
-      'starting the same UI in your browser instead. Open the address below.\n',
+      'starting the same UI in your browser instead (if none opens, open the address below).\n',
   );
   const entry = new URL('../build/main/cli.js', import.meta.url);
   const { main } = await import(entry.href);
-  process.exitCode = await main(['serve', ...process.argv.slice(2)]);
+  process.exitCode = await main(['serve', '--open', ...process.argv.slice(2)]);
 }

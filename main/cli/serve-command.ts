@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { InputError } from '../../shared/errors.js';
 import { startServices } from '../api/services.js';
 import { rendererDir } from '../package-root.js';
@@ -6,9 +7,9 @@ import { intArg, optionalIntArg, parse } from './args.js';
 import type { Command, CommandIo } from './command.js';
 import { dbFile } from './store-args.js';
 
-const SERVE_USAGE = `adjoin serve [--port N] [--host 127.0.0.1] [--db FILE] [--concurrency N] [--json]
+const SERVE_USAGE = `adjoin serve [--port N] [--host 127.0.0.1|localhost|::1] [--db FILE] [--concurrency N] [--open] [--json]
   The browser shell: the app's UI and API on loopback, for machines without Electron. Prints the URL (with this
-  launch's token) to open; Ctrl-C checkpoints running jobs and stops.`;
+  launch's token) to open, or opens it in the system browser (--open); Ctrl-C checkpoints running jobs and stops.`;
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
@@ -19,10 +20,13 @@ export async function serveCommand(argv: string[], io: CommandIo): Promise<numbe
     db: { type: 'string' },
     concurrency: { type: 'string' },
     json: { type: 'boolean' },
+    open: { type: 'boolean' },
   });
   const port = intArg(values.port, 'port', 0);
   if (port < 0 || port > 65535) throw new InputError(`--port must be from 0 to 65535, got ${port}`, 'port');
   const host = values.host ?? '127.0.0.1';
+  // The API trains and deletes runs and writes files: it is never offered beyond this machine.
+  if (!LOOPBACK.has(host)) throw new InputError(`--host must be a loopback address (127.0.0.1, localhost or ::1), got ${host}`, 'host');
   const concurrency = optionalIntArg(values.concurrency, 'concurrency');
   const services = startServices({ database: dbFile(values.db), shell: 'browser', native: null, ...(concurrency === null ? {} : { concurrency }) });
   let server;
@@ -46,7 +50,7 @@ export async function serveCommand(argv: string[], io: CommandIo): Promise<numbe
     io.out(`Adjoin is ready at ${server.url}`);
     io.out(`history: ${services.store.file}`);
   }
-  if (!LOOPBACK.has(host)) io.err(`adjoin: warning: listening on ${host}, reachable from other machines; the token still guards the API\n`);
+  if (values.open === true) openInBrowser(server.url, io);
 
   await new Promise<void>((resolve) => {
     io.onInterrupt(() => resolve());
@@ -56,6 +60,15 @@ export async function serveCommand(argv: string[], io: CommandIo): Promise<numbe
   await server.close();
   await services.close();
   return 0;
+}
+
+/** Hands the address to the system's browser; if there is none, the printed address is still there. */
+function openInBrowser(url: string, io: CommandIo): void {
+  const [command, args] =
+    process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '', url]] : ['xdg-open', [url]];
+  const child = spawn(command, args as string[], { stdio: 'ignore', detached: true });
+  child.on('error', () => io.err(`could not open a browser (${command}); open the address above\n`));
+  child.unref();
 }
 
 export const serveCmd: Command = { name: 'serve', usage: SERVE_USAGE, run: serveCommand };
