@@ -1,6 +1,6 @@
 import { decodeJson } from '../../shared/decode.js';
 import type { StoredDataset } from '../../shared/history.js';
-import { canonicalJson, type Db } from './db.js';
+import { canonicalJson, insertReturningId, type Db } from './db.js';
 import { jsonObject } from './codecs.js';
 
 export interface DatasetInput {
@@ -31,14 +31,18 @@ export class Datasets {
 
   /** The row for this content and split, created or brought up to date (the folder may have moved). */
   upsert(d: DatasetInput, now: number): number {
-    const row = this.db
-      .prepare(
-        `INSERT INTO datasets (path, content_key, name, summary, split, created_at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (content_key, split) DO UPDATE SET path = excluded.path, name = excluded.name, summary = excluded.summary
-         RETURNING id`,
-      )
-      .get(d.path, d.contentKey, d.name, canonicalJson(d.summary), canonicalJson(d.split), now) as { id: number };
-    return row.id;
+    return insertReturningId(
+      this.db,
+      `INSERT INTO datasets (path, content_key, name, summary, split, created_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (content_key, split) DO UPDATE SET path = excluded.path, name = excluded.name, summary = excluded.summary
+       RETURNING id`,
+      d.path,
+      d.contentKey,
+      d.name,
+      canonicalJson(d.summary),
+      canonicalJson(d.split),
+      now,
+    );
   }
 
   get(id: number): StoredDataset | null {

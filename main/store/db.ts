@@ -11,3 +11,14 @@ export function canonicalJson(value: unknown): string {
       : v,
   );
 }
+
+/**
+ * The id an `INSERT … RETURNING id` statement reports, committed for sure.
+ * `Statement.get` takes the first row and resets the statement; in
+ * autocommit mode the reset is what commits, and a commit that fails there
+ * (a full disk) is not reported: the caller gets an id for a row that was
+ * never stored. In an explicit transaction the failing COMMIT throws.
+ */
+export function insertReturningId(db: Db, sql: string, ...params: unknown[]): number {
+  return db.transaction(() => (db.prepare(sql).get(...params) as { id: number }).id)();
+}

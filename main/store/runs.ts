@@ -10,7 +10,7 @@ import type {
 } from '../../shared/events.js';
 import type { TrainConfig } from '../../shared/train-config.js';
 import { confusion, dataInfo, runOutputs, searchRecord, trainConfig } from './codecs.js';
-import type { Db } from './db.js';
+import { insertReturningId, type Db } from './db.js';
 import { pathMetrics } from './metrics.js';
 import { RUN_KINDS, RUN_STATUSES, type RunKind, type RunRecord, type SearchRecord } from '../../shared/history.js';
 
@@ -112,24 +112,21 @@ export class Runs {
   ) {}
 
   create(run: NewRun, now: number): number {
-    const r = this.db
-      .prepare(
-        `INSERT INTO runs (kind, search, dataset_id, config, seed, status, out_dir, created_at, owner_pid, owner_host, heartbeat_at)
-         VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING id`,
-      )
-      .get(
-        run.kind ?? 'train',
-        run.search == null ? null : JSON.stringify(run.search),
-        run.datasetId,
-        JSON.stringify(run.config),
-        run.config.seed,
-        run.outDir,
-        now,
-        run.owner?.pid ?? null,
-        run.owner?.host ?? null,
-        run.owner === null ? null : now,
-      ) as { id: number };
-    return r.id;
+    return insertReturningId(
+      this.db,
+      `INSERT INTO runs (kind, search, dataset_id, config, seed, status, out_dir, created_at, owner_pid, owner_host, heartbeat_at)
+       VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING id`,
+      run.kind ?? 'train',
+      run.search == null ? null : JSON.stringify(run.search),
+      run.datasetId,
+      JSON.stringify(run.config),
+      run.config.seed,
+      run.outDir,
+      now,
+      run.owner?.pid ?? null,
+      run.owner?.host ?? null,
+      run.owner === null ? null : now,
+    );
   }
 
   get(id: number): RunRecord | null {

@@ -2,7 +2,7 @@ import { sweepSpec } from '../../shared/config-codecs.js';
 import { decodeJson, oneOf } from '../../shared/decode.js';
 import type { Owner } from '../../shared/history.js';
 import { SWEEP_STATUSES, type SweepSpec, type SweepStatus } from '../../shared/sweep.js';
-import type { Db } from './db.js';
+import { insertReturningId, type Db } from './db.js';
 import { deathOf, sweepOwnerKey, type LivenessProbe } from './liveness.js';
 import { InputError } from '../../shared/errors.js';
 
@@ -37,10 +37,15 @@ export class Sweeps {
   ) {}
 
   create(spec: SweepSpec, owner: { pid: number; host: string }, now: number): number {
-    const r = this.db
-      .prepare(`INSERT INTO sweeps (spec, status, created_at, owner_pid, owner_host, heartbeat_at) VALUES (?, 'running', ?, ?, ?, ?) RETURNING id`)
-      .get(JSON.stringify(spec), now, owner.pid, owner.host, now) as { id: number };
-    return r.id;
+    return insertReturningId(
+      this.db,
+      `INSERT INTO sweeps (spec, status, created_at, owner_pid, owner_host, heartbeat_at) VALUES (?, 'running', ?, ?, ?, ?) RETURNING id`,
+      JSON.stringify(spec),
+      now,
+      owner.pid,
+      owner.host,
+      now,
+    );
   }
 
   private fromRow(r: Row): SweepRecord {
