@@ -15,6 +15,7 @@ const COMMANDS: ReadonlyArray<{ name: string; load: () => Promise<Command> }> = 
   { name: 'export', load: async () => (await import('./cli/export-command.js')).exportCmd },
   { name: 'delete', load: async () => (await import('./cli/delete-command.js')).deleteCmd },
   { name: 'sweep', load: async () => (await import('./cli/sweep-command.js')).sweepCmd },
+  { name: 'db', load: async () => (await import('./cli/db-command.js')).dbCmd },
   { name: 'serve', load: async () => (await import('./cli/serve-command.js')).serveCmd },
 ];
 

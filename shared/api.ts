@@ -40,6 +40,10 @@ export interface AppInfo {
   sampleDataset: string | null;
   dataDir: string;
   database: string;
+  /** What the launch check found wrong with the history (it is then open read-only), or null. */
+  databaseDamage: string[] | null;
+  /** The automatic backup of the history next to it, if there is one (`adjoin db restore` puts it back). */
+  databaseBackup: string | null;
   /** Whether the main side can open a native folder picker and reveal folders (the desktop app can). */
   nativeDialogs: boolean;
 }

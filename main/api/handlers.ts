@@ -10,6 +10,7 @@ import { costReport } from '../../shared/model/cost.js';
 import { buildGraph } from '../../shared/model/graph.js';
 import { expandGrid } from '../../shared/sweep.js';
 import { deleteRun } from '../jobs/delete-run.js';
+import { backupFileOf } from '../store/backup.js';
 import type { ExportedModel } from '../jobs/export-run.js';
 import { hostJob, type JobHandle, type JobResult } from '../jobs/job-host.js';
 import type { JobSpec } from '../jobs/job-spec.js';
@@ -112,6 +113,8 @@ export function createApi(deps: ApiDeps): ApiHandlers {
       sampleDataset: deps.sampleDataset !== null && existsSync(deps.sampleDataset) ? deps.sampleDataset : null,
       dataDir: deps.dataDir,
       database: store.file,
+      databaseDamage: store.damage,
+      databaseBackup: existsSync(backupFileOf(store.file)) ? backupFileOf(store.file) : null,
       nativeDialogs: deps.native !== null,
     }),
     'dataset:scan': async ({ path }) => (await job({ kind: 'scan', path: await checkFolder(path) })) as DatasetScan,
@@ -131,26 +134,33 @@ export function createApi(deps: ApiDeps): ApiHandlers {
     },
     'model:estimate': async ({ model, alpha }) => costReport(buildGraph(model), alpha),
     'runs:start': async ({ data: given, config }) => {
+      store.requireWritable('start a run');
       const data = { ...given, path: await checkFolder(given.path) };
       // Building the graph checks what field validation cannot (a width or α that empties a layer).
       costReport(buildGraph(config.model), config.mode === 'standard' ? null : config.alpha);
       return { runId: manager.startTrain(data, config) };
     },
     'runs:search': async ({ data: given, config, thenTrain }) => {
+      store.requireWritable('start a search');
       const data = { ...given, path: await checkFolder(given.path) };
       buildGraph(config.model);
       return { runId: manager.startSearch(data, config, thenTrain) };
     },
     'runs:cancel': async ({ runId }) => ({ status: manager.cancel(runId) }),
-    'runs:resume': async ({ runId }) => ({ runId: manager.resume(runId) }),
+    'runs:resume': async ({ runId }) => {
+      store.requireWritable('resume a run');
+      return { runId: manager.resume(runId) };
+    },
     'runs:list': async () => store.runs.list(),
     'runs:show': async ({ runId }) => runDetails(store, runId),
     'runs:delete': async ({ runId }) => {
+      store.requireWritable('delete a run');
       if (manager.activeRuns().includes(runId)) throw new InputError(`run ${runId} is running; cancel it before deleting it`, 'run');
       deleteRun(store, runId);
       return { deleted: true };
     },
     'runs:export': async ({ runId, format, fp16, full, outDir }) => {
+      store.requireWritable('export a model');
       store.runs.require(runId);
       const spec: JobSpec = { kind: 'export', database: store.file, runId, format, precision: fp16 ? 'float16' : 'float32', full, outDir: absolute(outDir, 'outDir') };
       const exported = (await job(spec)) as ExportedModel[];
@@ -161,6 +171,7 @@ export function createApi(deps: ApiDeps): ApiHandlers {
       });
     },
     'sweeps:start': async ({ spec }) => {
+      store.requireWritable('start a sweep');
       const path = await checkFolder(spec.data.path);
       for (const cell of expandGrid(spec)) costReport(buildGraph(spec.model), cell.alpha);
       return { sweepId: sweeps.start({ ...spec, data: { ...spec.data, path } }) };
@@ -168,7 +179,10 @@ export function createApi(deps: ApiDeps): ApiHandlers {
     'sweeps:list': async () => sweeps.list(),
     'sweeps:show': async ({ sweepId }) => sweeps.view(sweepId),
     'sweeps:cancel': async ({ sweepId }) => ({ stopping: sweeps.cancel(sweepId) }),
-    'sweeps:resume': async ({ sweepId }) => ({ sweepId: sweeps.resume(sweepId) }),
+    'sweeps:resume': async ({ sweepId }) => {
+      store.requireWritable('resume a sweep');
+      return { sweepId: sweeps.resume(sweepId) };
+    },
     'shell:reveal': async ({ path }) => {
       if (deps.native === null) throw new InputError('revealing folders needs the desktop app', 'path');
       return { shown: await deps.native.reveal(absolute(path, 'path')) };

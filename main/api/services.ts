@@ -4,9 +4,13 @@ import type { Launcher } from '../jobs/launcher.js';
 import { JobManager } from '../jobs/manager.js';
 import { SweepRunner } from '../jobs/sweep-runner.js';
 import { packageVersion, sampleDatasetPath } from '../package-root.js';
+import { keepBackup } from '../store/backup.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { createApi, type ApiHandlers, type NativeShell } from './handlers.js';
+
+/** How old the automatic backup of the history may get before a launch refreshes it. */
+const BACKUP_AGE_MS = 24 * 3_600_000;
 
 export interface Services {
   store: Store;
@@ -28,8 +32,13 @@ export interface ServicesOptions {
 
 /** What the desktop app and the browser shell both run behind the API: the history, the jobs, the handlers. */
 export function startServices(o: ServicesOptions): Services {
-  // Opening the store also marks runs whose process died as interrupted.
-  const store = openStore(o.database);
+  // Opening the store checks it for damage (a damaged one opens read-only)
+  // and marks runs whose process died as interrupted.
+  const store = openStore(o.database, { check: 'read-only' });
+  if (store.damage === null) {
+    // A fresh backup of a sound history at most a day old, made while the app runs.
+    keepBackup(store, BACKUP_AGE_MS).catch((e: unknown) => process.emitWarning(`the history backup failed: ${(e as Error).message}`));
+  }
   // Tests of crash handling make every job's engine abort at a given step (never set in normal use).
   const env = o.env ?? process.env;
   const abortAt = env['ADJOIN_TEST_HOOKS'] === '1' ? Number(env['ADJOIN_TEST_ABORT_AT_STEP'] ?? NaN) : NaN;

@@ -5,6 +5,7 @@ import { InputError } from '../../shared/errors.js';
 import type { Db } from './db.js';
 import { thisProcess, recoverInterrupted, type LivenessProbe } from './liveness.js';
 import { MIGRATIONS, migrate, userVersion, type Migration } from './migrations.js';
+import { backupFileOf } from './backup.js';
 import { Store } from './store.js';
 
 /** How long a write waits for another connection's lock before failing with SQLITE_BUSY. */
@@ -13,6 +14,13 @@ export const BUSY_TIMEOUT_MS = 5_000;
 export interface OpenOptions {
   /** Refuse to create the database (commands that only read or change existing runs). */
   mustExist?: boolean;
+  /**
+   * Check the file for damage first (`PRAGMA quick_check`, RELIABILITY.md
+   * row 16): the app and the browser shell do at launch. A damaged database
+   * is refused, or with 'read-only' opened read-only so the runs in it stay
+   * visible and nothing is written over it.
+   */
+  check?: 'refuse' | 'read-only';
   busyTimeoutMs?: number;
   /** Test hooks. */
   migrations?: readonly Migration[];
@@ -63,7 +71,15 @@ export function openStore(file: string, options: OpenOptions = {}): Store {
   try {
     db = new Database(file, { timeout: options.busyTimeoutMs ?? BUSY_TIMEOUT_MS });
   } catch (e) {
-    throw new InputError(`cannot open the database ${file}: ${(e as Error).message}`, 'db');
+    throw new InputError(`cannot open the database ${file}: ${openFailure(e)}`, 'db');
+  }
+  if (options.check !== undefined && existsSync(file)) {
+    const damage = damageOf(db);
+    if (damage !== null) {
+      db.close();
+      if (options.check === 'refuse') throw new DamagedDatabaseError(file, damage);
+      return openReadOnly(file, damage, options);
+    }
   }
   try {
     let version: number;
@@ -92,6 +108,53 @@ export function openStore(file: string, options: OpenOptions = {}): Store {
     return store;
   } catch (e) {
     db.close();
+    const code = sqliteCode(e) ?? '';
+    if (!(e instanceof InputError) && (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN') || code === 'SQLITE_FULL')) {
+      throw new InputError(`cannot open the database ${file}: ${openFailure(e)}`, 'db');
+    }
     throw e;
+  }
+}
+
+/** What SQLite says is wrong with the file, or null if `quick_check` finds it sound (or it is not a database at all). */
+function damageOf(db: Db): string[] | null {
+  try {
+    const rows = (db.pragma('quick_check') as Array<{ quick_check: string }>).map((r) => r.quick_check);
+    return rows.length === 1 && rows[0] === 'ok' ? null : rows;
+  } catch (e) {
+    const code = sqliteCode(e);
+    // Not a database: the usual checks below say so with a better message.
+    if (code === 'SQLITE_NOTADB') return null;
+    return [`${code ?? 'error'}: ${(e as Error).message}`];
+  }
+}
+
+/** A damaged history, opened read-only: runs stay visible, nothing is written, the file is left as it is. */
+function openReadOnly(file: string, damage: string[], options: OpenOptions): Store {
+  const db = new Database(file, { readonly: true, timeout: options.busyTimeoutMs ?? BUSY_TIMEOUT_MS });
+  return new Store(db, file, damage);
+}
+
+/** A reason a person can act on, for an open that failed. */
+function openFailure(e: unknown): string {
+  const code = sqliteCode(e) ?? '';
+  const message = (e as Error).message;
+  if (code.startsWith('SQLITE_READONLY') || code === 'EACCES' || code === 'EROFS') return `its folder or file is read-only (${message})`;
+  if (code.startsWith('SQLITE_CANTOPEN')) return `the file or its folder cannot be written (${message})`;
+  if (code === 'SQLITE_FULL') return `the disk is full (${message})`;
+  return message;
+}
+
+/** The history is damaged: refused, with the way back. */
+export class DamagedDatabaseError extends InputError {
+  constructor(
+    readonly file: string,
+    readonly damage: string[],
+  ) {
+    super(
+      `the history database ${file} is damaged (${damage.slice(0, 3).join('; ')}${damage.length > 3 ? '; …' : ''}); it was left untouched. ` +
+        `adjoin db restore <backup> puts back a backup (Adjoin keeps one next to it, ${backupFileOf(file)}); the damaged file is kept`,
+      'db',
+    );
   }
 }

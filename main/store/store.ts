@@ -1,3 +1,4 @@
+import { InputError } from '../../shared/errors.js';
 import { DanChoices } from './dan-choices.js';
 import { Datasets } from './datasets.js';
 import type { Db } from './db.js';
@@ -22,6 +23,8 @@ export class Store {
     readonly db: Db,
     /** The database file, as given (shown in messages). */
     readonly file: string,
+    /** What a launch check found wrong: the store is then read-only. Null for a sound database. */
+    readonly damage: string[] | null = null,
   ) {
     this.datasets = new Datasets(db);
     this.runs = new Runs(db, file);
@@ -39,6 +42,16 @@ export class Store {
   /** `PRAGMA integrity_check`: ['ok'] for a sound database, else what is wrong. */
   integrityCheck(): string[] {
     return (this.db.pragma('integrity_check') as Array<{ integrity_check: string }>).map((r) => r.integrity_check);
+  }
+
+  /** Refuses a change to a damaged (read-only) history, saying why. */
+  requireWritable(what: string): void {
+    if (this.damage === null) return;
+    throw new InputError(
+      `cannot ${what}: the history database ${this.file} is damaged (${this.damage[0]}) and open read-only; ` +
+        `quit Adjoin and run adjoin db restore <backup> to put back a backup`,
+      'db',
+    );
   }
 
   close(): void {

@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { synthesize } from '../../main/engine/data/synthetic.js';
 import { train } from '../../main/engine/train.js';
 import { beginRun, describeDataset } from '../../main/jobs/begin-run.js';
+import { openStore } from '../../main/store/open.js';
 import type { Store } from '../../main/store/store.js';
 import { DEFAULT_LOSS, recipe, type TrainConfig } from '../../shared/train-config.js';
 
@@ -49,4 +50,22 @@ export async function trainedRun(store: Store, runsDir: string, config: TrainCon
     run.recorder.close();
   }
   return run.runId;
+}
+
+/** A history database with `runs` runs (queued, unless `status` says otherwise), checkpointed into the main file (no -wal left to hide damage). */
+export function historyWithRuns(file: string, runs: number, status: 'queued' | 'cancelled' = 'queued'): void {
+  const store = openStore(file);
+  for (let i = 0; i < runs; i++) store.runs.create({ config: tinyConfig({ seed: i }), datasetId: null, outDir: null, owner: null }, 1000 + i);
+  store.db.prepare('UPDATE runs SET status = ?').run(status);
+  store.db.pragma('wal_checkpoint(TRUNCATE)');
+  store.close();
+}
+
+/** Overwrites the header of a page in the middle of the file: a b-tree page SQLite can no longer read. */
+export function damageDatabaseFile(file: string): void {
+  const bytes = readFileSync(file);
+  const pageSize = bytes.readUInt16BE(16);
+  const at = Math.floor(bytes.length / pageSize / 2) * pageSize;
+  for (let i = 0; i < 12; i++) bytes[at + i] = bytes[at + i]! ^ 0xff;
+  writeFileSync(file, bytes);
 }

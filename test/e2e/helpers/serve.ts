@@ -51,8 +51,10 @@ function firstLine(child: ChildProcess, log: () => string, timeoutMs: number): P
   });
 }
 
-export async function startServe(): Promise<Served> {
+/** `prepareHome` puts files in the fresh ADJOIN_HOME before the server starts (an existing history, say). */
+export async function startServe(prepareHome?: (home: string) => void | Promise<void>): Promise<Served> {
   const home = await mkdtemp(join(tmpdir(), 'adjoin-e2e-'));
+  await prepareHome?.(home);
   const env = { ...process.env, ADJOIN_HOME: home, ADJOIN_CACHE_DIR: join(home, 'cache'), ADJOIN_BACKEND: 'wasm' };
   const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--json'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
