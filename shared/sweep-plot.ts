@@ -22,6 +22,47 @@ function macsLabel(m: number): string {
   return String(m);
 }
 
+/** Horizontal distance between points of equal cost, and the least vertical distance between labels, in px. */
+const DODGE_PX = 14;
+const LABEL_GAP_PX = 15;
+
+interface PlacedPoint {
+  point: { x: number; y: number };
+  label: { x: number; y: number; anchor: 'start' | 'end' };
+}
+
+/**
+ * Where each point and its label go: points within a few pixels of the same
+ * x are spread side by side (ordered by accuracy, highest first, so the
+ * column reads left to right as it does top to bottom); their labels stand
+ * beside the group, right of it (left near the right edge, past `rightLimit`),
+ * pushed apart vertically so none overlaps another.
+ */
+export function dodge<T extends { key: string }>(points: readonly T[], xOf: (p: T) => number, yOf: (p: T) => number, rightLimit: number): Map<string, PlacedPoint> {
+  const groups: T[][] = [];
+  for (const p of [...points].sort((a, b) => xOf(a) - xOf(b))) {
+    const last = groups.at(-1);
+    if (last !== undefined && Math.abs(xOf(p) - xOf(last[0]!)) < DODGE_PX / 2) last.push(p);
+    else groups.push([p]);
+  }
+  const placed = new Map<string, PlacedPoint>();
+  for (const group of groups) {
+    const centre = group.reduce((sum, p) => sum + xOf(p), 0) / group.length;
+    group.sort((a, b) => yOf(a) - yOf(b));
+    const xs = group.map((_, i) => centre + (i - (group.length - 1) / 2) * DODGE_PX);
+    const right = centre < rightLimit;
+    const labelX = right ? Math.max(...xs) + 9 : Math.min(...xs) - 9;
+    // Top to bottom, each label at least a line below the one above it.
+    let previous = -Infinity;
+    group.forEach((p, i) => {
+      const y = Math.max(yOf(p), previous + LABEL_GAP_PX);
+      previous = y;
+      placed.set(p.key, { point: { x: xs[i]!, y: yOf(p) }, label: { x: labelX, y, anchor: right ? 'start' : 'end' } });
+    });
+  }
+  return placed;
+}
+
 export interface PlotOptions {
   title: string;
   width?: number;
@@ -92,16 +133,21 @@ export function sweepPlotSvg(points: readonly ShippedPoint[], o: PlotOptions): s
   parts.push(`<text x="${m.left + w / 2}" y="${height - 14}" text-anchor="middle">multiply-adds of the shipped network (log scale)</text>`);
   parts.push(`<text transform="translate(16 ${m.top + h / 2}) rotate(-90)" text-anchor="middle">top-1 accuracy (%)</text>`);
 
+  // Configurations of equal cost (small, kd and an at one α) share an x:
+  // spread them apart so their error bars and labels stay readable.
+  const centre = new Map(points.map((p) => [p.key, px(p.macs)]));
+  const layout = dodge(points, (p) => centre.get(p.key)!, (p) => py(100 * p.accuracy.mean), m.left + w * 0.75);
+  const at = (p: ShippedPoint): { x: number; y: number } => layout.get(p.key)!.point;
+
   // The Pareto front: fewer MACs and higher accuracy than anything beside it.
   const front = paretoFront(points);
   const onFront = new Set(front.map((p) => p.key));
   if (front.length > 1) {
-    const path = front.map((p, i) => `${i === 0 ? 'M' : 'L'}${px(p.macs).toFixed(1)},${py(100 * p.accuracy.mean).toFixed(1)}`).join(' ');
+    const path = front.map((p, i) => `${i === 0 ? 'M' : 'L'}${at(p).x.toFixed(1)},${at(p).y.toFixed(1)}`).join(' ');
     parts.push(`<path d="${path}" fill="none" stroke="#d95f02" stroke-width="2" stroke-dasharray="6 4"/>`);
   }
   for (const p of points) {
-    const x = px(p.macs);
-    const y = py(100 * p.accuracy.mean);
+    const { x, y } = at(p);
     if (p.accuracy.std !== null) {
       const lo = py(100 * (p.accuracy.mean - p.accuracy.std));
       const hi = py(100 * (p.accuracy.mean + p.accuracy.std));
@@ -112,11 +158,10 @@ export function sweepPlotSvg(points: readonly ShippedPoint[], o: PlotOptions): s
       );
     }
     const filled = onFront.has(p.key);
-    // Labels to the right of their point, or to its left near the right edge.
-    const right = x < m.left + w * 0.75;
+    const label = layout.get(p.key)!.label;
     parts.push(
       `<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="5" fill="${filled ? '#d95f02' : '#ffffff'}" stroke="${filled ? '#d95f02' : '#1b6ca8'}" stroke-width="2"/>`,
-      `<text x="${(right ? x + 9 : x - 9).toFixed(1)}" y="${(y + 4).toFixed(1)}" text-anchor="${right ? 'start' : 'end'}">${escapeXml(p.label)}</text>`,
+      `<text x="${label.x.toFixed(1)}" y="${(label.y + 4).toFixed(1)}" text-anchor="${label.anchor}">${escapeXml(p.label)}</text>`,
     );
   }
   parts.push(

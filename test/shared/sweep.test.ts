@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sweepPlotSvg } from '../../shared/sweep-plot.js';
+import { dodge, sweepPlotSvg } from '../../shared/sweep-plot.js';
 import {
   cellConfig,
   expandGrid,
@@ -156,3 +156,24 @@ describe('sweep statistics', () => {
     expect(svg.match(/fill="#ffffff" stroke="#1b6ca8"/g)).toHaveLength(1);
   });
 });
+
+describe('laying out the plot', () => {
+  const at = (key: string, x: number, y: number): { key: string; x: number; y: number } => ({ key, x, y });
+
+  it('spreads points of equal cost side by side, highest first, and keeps their labels a line apart', () => {
+    // Three configurations at one cost, two of them 2 px apart in accuracy; one elsewhere.
+    const points = [at('kd', 100, 200), at('an', 100.5, 202), at('small', 99.8, 150), at('standard', 600, 120)];
+    const placed = dodge(points, (p) => p.x, (p) => p.y, 500);
+    const x = (k: string): number => placed.get(k)!.point.x;
+    expect([x('small'), x('kd'), x('an')]).toEqual([100.1 - 14, 100.1, 100.1 + 14].map((v) => expect.closeTo(v, 9)));
+    // Points keep their accuracy; labels move, never closer than 15 px.
+    expect(placed.get('an')!.point.y).toBe(202);
+    const labels = ['small', 'kd', 'an'].map((k) => placed.get(k)!.label);
+    expect(labels.map((l) => l.y)).toEqual([150, 200, 215]);
+    for (const l of labels) expect(l.x).toBeCloseTo(100.1 + 14 + 9, 9);
+    expect(labels.every((l) => l.anchor === 'start')).toBe(true);
+    // A lone point stays where it is; past the limit its label goes to its left.
+    expect(placed.get('standard')).toEqual({ point: { x: 600, y: 120 }, label: { x: 591, y: 120, anchor: 'end' } });
+  });
+});
+
