@@ -7,12 +7,16 @@ import type { ImageSplit } from './data/types.js';
 import { forward, type SmallPathSpec } from './forward.js';
 import type { NetworkParams } from './params.js';
 
-export interface EvaluationTarget {
+/** A network to evaluate: its graph, weights and (adjoined) small plan. */
+export interface EvaluatedNetwork {
   graph: ModelGraph;
   params: NetworkParams;
   plan: SmallPlan | null;
-  batches: BatchBuilder;
   config: { model: { inputSize: number; channels: number; classes: number } };
+}
+
+export interface EvaluationTarget extends EvaluatedNetwork {
+  batches: BatchBuilder;
 }
 
 export interface Evaluation {
@@ -22,59 +26,94 @@ export interface Evaluation {
   confusion: number[][] | null;
 }
 
+/**
+ * Spreads evaluation batches over data-parallel engines: `dispatch` hands
+ * the others their shards and returns the caller's (null: too few images to
+ * split); `sum` adds up every engine's figures (each engine calls it once
+ * per dispatched batch, in the same order).
+ */
+export interface EvaluationSharding {
+  dispatch(batch: { x: Float32Array; y: Int32Array }, n: number, paths: { full: boolean; small: boolean }): { x: Float32Array; y: Int32Array; count: number } | null;
+  sum(values: number[]): ArrayLike<number>;
+}
+
 const EVAL_BATCH = 200;
 
 /**
+ * Per computed path (full first): the number of correct predictions and the
+ * summed cross-entropy of `n` images, batch norms in inference mode; and the
+ * predictions of the last path when asked for.
+ */
+export function measureBatch(
+  network: EvaluatedNetwork,
+  images: { x: Float32Array; y: Int32Array },
+  n: number,
+  paths: { full: boolean; small: SmallPathSpec | null },
+  withPredictions: boolean,
+): { sums: number[]; predictions: Int32Array | null } {
+  const { inputSize, channels, classes } = network.config.model;
+  const results = tf.tidy(() => {
+    const x = tf.tensor4d(images.x.subarray(0, n * inputSize * inputSize * channels), [n, inputSize, inputSize, channels]);
+    const y = tf.tensor1d(images.y.subarray(0, n), 'int32');
+    const out = forward(network.graph, network.params, x, { training: false, full: paths.full, small: paths.small });
+    const measured: tf.Tensor[] = [];
+    for (const logits of [out.full, out.small]) {
+      if (logits === null) continue;
+      const pred = tf.argMax(logits, 1);
+      const correct = tf.sum(tf.cast(tf.equal(pred, y), 'int32'));
+      const loss = tf.neg(tf.sum(tf.mul(tf.oneHot(y, classes), tf.logSoftmax(logits))));
+      measured.push(correct, loss, pred);
+    }
+    return measured;
+  });
+  try {
+    const sums: number[] = [];
+    for (let k = 0; k < results.length; k += 3) sums.push(results[k]!.dataSync()[0]!, results[k + 1]!.dataSync()[0]!);
+    const predictions = withPredictions ? (results[results.length - 1]!.dataSync() as Int32Array) : null;
+    return { sums, predictions };
+  } finally {
+    tf.dispose(results);
+  }
+}
+
+/**
  * Accuracy and cross-entropy of both paths on a split, batch norms in
- * inference mode, without augmentation.
+ * inference mode, without augmentation. With `sharding`, the trained small
+ * path and the full one are measured on every engine, each on its shard of
+ * every batch (not the confusion matrix, nor another small path: those stay
+ * on this engine).
  */
 export function evaluate(
   target: EvaluationTarget,
   split: ImageSplit,
-  options: { confusion: boolean; full?: boolean; small?: SmallPathSpec | null },
+  options: { confusion: boolean; full?: boolean; small?: SmallPathSpec | null; sharding?: EvaluationSharding | null },
 ): Evaluation {
-  const { graph, params, plan, batches } = target;
+  const { plan, batches } = target;
   // The small path as trained (sliced by the plan) unless the caller gives another (a DAN argmax mask).
   const smallPath: SmallPathSpec | null = options.small !== undefined ? options.small : plan === null ? null : { kind: 'sliced', plan };
-  const { inputSize, channels, classes } = target.config.model;
+  const { classes } = target.config.model;
   const doFull = options.full ?? true;
+  const sharding = options.confusion || options.small !== undefined ? null : (options.sharding ?? null);
   const sums = { full: { correct: 0, loss: 0 }, small: { correct: 0, loss: 0 } };
   const confusion = options.confusion ? Array.from({ length: classes }, () => new Array<number>(classes).fill(0)) : null;
+  const keys: Array<'full' | 'small'> = [...(doFull ? (['full'] as const) : []), ...(smallPath === null ? [] : (['small'] as const))];
   const indices = new Int32Array(EVAL_BATCH);
   for (let from = 0; from < split.count; from += EVAL_BATCH) {
     const n = Math.min(EVAL_BATCH, split.count - from);
     for (let i = 0; i < n; i++) indices[i] = from + i;
     const batch = batches.build(split, indices.subarray(0, n), false, null);
-    // [correct, summed loss, predictions] per computed path, full first.
-    const results = tf.tidy(() => {
-      const x = tf.tensor4d(batch.x, [n, inputSize, inputSize, channels]);
-      const y = tf.tensor1d(batch.y, 'int32');
-      const out = forward(graph, params, x, {
-        training: false,
-        full: doFull,
-        small: smallPath,
-      });
-      const measured: tf.Tensor[] = [];
-      for (const logits of [out.full, out.small]) {
-        if (logits === null) continue;
-        const pred = tf.argMax(logits, 1);
-        const correct = tf.sum(tf.cast(tf.equal(pred, y), 'int32'));
-        const loss = tf.neg(tf.sum(tf.mul(tf.oneHot(y, classes), tf.logSoftmax(logits))));
-        measured.push(correct, loss, pred);
-      }
-      return measured;
-    });
-    const keys: Array<'full' | 'small'> = [...(doFull ? (['full'] as const) : []), ...(smallPath === null ? [] : (['small'] as const))];
+    const own = sharding?.dispatch(batch, n, { full: doFull, small: smallPath !== null }) ?? null;
+    const measured = measureBatch(target, own ?? batch, own?.count ?? n, { full: doFull, small: smallPath }, confusion !== null);
+    const total = own === null ? measured.sums : sharding!.sum(measured.sums);
     keys.forEach((key, k) => {
-      sums[key].correct += results[3 * k]!.dataSync()[0]!;
-      sums[key].loss += results[3 * k + 1]!.dataSync()[0]!;
+      sums[key].correct += total[2 * k]!;
+      sums[key].loss += total[2 * k + 1]!;
     });
     if (confusion !== null) {
       // The exported network: the small one when there is one.
-      const preds = results[3 * (keys.length - 1) + 2]!.dataSync();
+      const preds = measured.predictions!;
       for (let i = 0; i < n; i++) confusion[batch.y[i]!]![preds[i]!]! += 1;
     }
-    tf.dispose(results);
   }
   const metrics = (s: { correct: number; loss: number }): PathMetrics => ({
     accuracy: s.correct / Math.max(split.count, 1),

@@ -369,7 +369,7 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
       endEpoch: (trainSeconds) => {
         const evalStart = performance.now();
         // Both paths, batch norms on their running statistics.
-        const val = validationOf(setup, evaluate(setup, setup.val, { confusion: false }));
+        const val = validationOf(setup, evaluate(setup, setup.val, { confusion: false, sharding: replicas?.evaluation() ?? null }));
         const t = pos.totals;
         const images = Math.max(t['images'] ?? 0, 1);
         const progress = pos.globalStep / totalSteps;

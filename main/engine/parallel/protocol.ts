@@ -29,6 +29,17 @@ export interface StepShard {
   noise: Array<[string, Float32Array]> | null;
 }
 
-export type ToReplica = { type: 'state'; state: ReplicaState } | StepShard | { type: 'stop' };
+/** One evaluation batch's shard: measure these paths on it, then add up the figures in the group. */
+export interface EvaluationShard {
+  type: 'evaluate';
+  x: Float32Array;
+  y: Int32Array;
+  count: number;
+  full: boolean;
+  /** The small path as trained (the run's plan). */
+  small: boolean;
+}
+
+export type ToReplica = { type: 'state'; state: ReplicaState } | StepShard | EvaluationShard | { type: 'stop' };
 
 export type FromReplica = { type: 'ready' } | { type: 'failed'; message: string };

@@ -7,7 +7,8 @@ import { SearchSpace } from '../dan/search-space.js';
 import { buildGraph } from '../../../shared/model/graph.js';
 import { Rng } from '../rng.js';
 import { stepSetupFor, trainStep, type StepSetup } from '../train.js';
-import type { FromReplica, ReplicaInit, StepShard, ToReplica } from './protocol.js';
+import { measureBatch } from '../evaluate.js';
+import type { EvaluationShard, FromReplica, ReplicaInit, StepShard, ToReplica } from './protocol.js';
 import { ReplicaGroup } from './replica-group.js';
 import { restoreState } from './replica-state.js';
 
@@ -57,6 +58,15 @@ function step(replica: Replica, m: StepShard): void {
   }
 }
 
+/** This replica's shard of an evaluation batch: the same paths as the leader's, added up with its figures. */
+function evaluateShard(replica: Replica, m: EvaluationShard): void {
+  if (replica.kind !== 'train') throw new Error('a search replica does not evaluate');
+  const { setup } = replica;
+  const small = m.small && setup.plan !== null ? { kind: 'sliced' as const, plan: setup.plan } : null;
+  const { sums } = measureBatch(setup, m, m.count, { full: m.full, small }, false);
+  group.allReduce(sums);
+}
+
 async function main(): Promise<void> {
   await initBackend(init.backend);
   const replica = build();
@@ -65,6 +75,7 @@ async function main(): Promise<void> {
     try {
       if (m.type === 'state') restoreState(m.state, replica.variables, optimizers);
       else if (m.type === 'step') step(replica, m);
+      else if (m.type === 'evaluate') evaluateShard(replica, m);
       else port!.close();
     } catch (e) {
       // The leader is waiting in the group: wake it with the reason rather than leave it hanging.

@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import type { BackendKind } from '../../../shared/backend.js';
 import type { Optimizer } from '../optim.js';
 import type { Shard } from '../step.js';
+import type { EvaluationSharding } from '../evaluate.js';
 import type { FromReplica, ReplicaInit, ReplicaTask, StepShard, ToReplica } from './protocol.js';
 import { createGroupBuffer, ReplicaGroup, type GroupLayout } from './replica-group.js';
 import { captureState } from './replica-state.js';
@@ -54,6 +55,7 @@ export class Replicas {
     private readonly variables: ReadonlyMap<string, Variable>,
     private readonly optimizers: readonly Optimizer[],
     private readonly imageSize: number,
+    private readonly task: ReplicaTask,
   ) {
     for (const w of workers) {
       w.on('message', (m: FromReplica) => {
@@ -109,7 +111,7 @@ export class Replicas {
       await Promise.all(workers.map((w) => w.terminate()));
       throw e;
     }
-    const replicas = new Replicas(workers, new ReplicaGroup(buffer, layout, 0), o.variables, o.optimizers, o.imageSize);
+    const replicas = new Replicas(workers, new ReplicaGroup(buffer, layout, 0), o.variables, o.optimizers, o.imageSize, o.task);
     replicas.sync();
     return replicas;
   }
@@ -130,6 +132,30 @@ export class Replicas {
    * cannot be split: then null, and the caller steps alone and calls `sync`.
    */
   dispatch(batch: Batch, n: number, step: Omit<StepShard, 'type' | 'x' | 'y' | 'count' | 'share'>): { batch: Batch; count: number; shard: Shard } | null {
+    const own = this.spread(batch, n, (x, y, count) => ({ type: 'step', x, y, count, share: count / n, ...step }));
+    return own === null ? null : { batch: own.batch, count: own.count, shard: { group: this.group, share: own.count / n } };
+  }
+
+  /**
+   * Spreads evaluation over the engines (the trained paths only): each
+   * replica measures its shard of every batch and meets the leader in `sum`.
+   * Null for a search (its replicas do not evaluate).
+   */
+  evaluation(): EvaluationSharding | null {
+    if (this.task.kind !== 'train') return null;
+    return {
+      dispatch: (batch, n, paths) => {
+        // Two figures per path must fit the group's small exchange.
+        if (2 * (Number(paths.full) + Number(paths.small)) > this.group.layout.smallCapacity) return null;
+        const own = this.spread(batch, n, (x, y, count) => ({ type: 'evaluate', x, y, count, ...paths }));
+        return own === null ? null : { ...own.batch, count: own.count };
+      },
+      sum: (values) => this.group.allReduce(values),
+    };
+  }
+
+  /** Posts replicas 1 … K−1 their contiguous shards of `batch`; returns the leader's, or null if `n` is too small to split. */
+  private spread(batch: Batch, n: number, message: (x: Float32Array, y: Int32Array, count: number) => ToReplica): { batch: Batch; count: number } | null {
     if (this.failure !== null) this.group.abort(this.failure);
     if (n < this.count) return null;
     const sizes = Array.from({ length: this.count }, (_, i) => Math.floor(n / this.count) + (i < n % this.count ? 1 : 0));
@@ -139,15 +165,10 @@ export class Replicas {
       const x = batch.x.slice(start * this.imageSize, (start + count) * this.imageSize);
       const y = batch.y.slice(start, start + count);
       start += count;
-      const message: StepShard = { type: 'step', x, y, count, share: count / n, ...step };
-      w.postMessage(message, [x.buffer, y.buffer]);
+      w.postMessage(message(x, y, count), [x.buffer, y.buffer]);
     });
     const own = sizes[0]!;
-    return {
-      batch: { x: batch.x.subarray(0, own * this.imageSize), y: batch.y.subarray(0, own) },
-      count: own,
-      shard: { group: this.group, share: own / n },
-    };
+    return { batch: { x: batch.x.subarray(0, own * this.imageSize), y: batch.y.subarray(0, own) }, count: own };
   }
 
   async stop(): Promise<void> {

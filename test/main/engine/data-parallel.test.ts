@@ -11,7 +11,8 @@ import { synthesize } from '../../../main/engine/data/synthetic.js';
 import { createGroupBuffer, ReplicaAborted, ReplicaGroup, type GroupLayout } from '../../../main/engine/parallel/replica-group.js';
 import { Replicas, shardedStep } from '../../../main/engine/parallel/replicas.js';
 import { Rng } from '../../../main/engine/rng.js';
-import { prepareTraining, train } from '../../../main/engine/train.js';
+import { evaluate } from '../../../main/engine/evaluate.js';
+import { prepareTraining, train, trainStep } from '../../../main/engine/train.js';
 import { tempDirs } from '../../helpers/store.js';
 import { useWasmBackend } from '../../helpers/tf.js';
 
@@ -186,6 +187,51 @@ describe('data-parallel training', () => {
     // (a replica out of step would make the next steps' losses disagree far beyond rounding).
     close(one.losses.slice(0, 4), two.losses.slice(0, 4), 2e-4);
     close(one.losses.slice(4, 6), two.losses.slice(4, 6), 2e-2);
+  });
+
+  it.each([
+    ['an', trainConfig()],
+    ['standard', trainConfig({ mode: 'standard', alpha: null })],
+    ['small', trainConfig({ mode: 'small' })],
+  ])('evaluates on two engines as on one, odd shards included: %s', async (_name, config) => {
+    // 25 validation images: shards of 13 and 12.
+    const data = synthesize({ classes: 3, size: 12, channels: 1, train: 48, val: 25, seed: 2 });
+    const setup = prepareTraining(config, data, new Rng(1));
+    const replicas = await Replicas.start({ count: 2, backend: 'wasm', task: { kind: 'train', config }, variables: setup.params.all(), optimizers: [setup.optimizer], imageSize: 144 });
+    try {
+      // Some training first, so that running statistics and weights are not at their initial values.
+      for (let k = 0; k < 3; k++) {
+        const indices = Int32Array.from({ length: 16 }, (_, i) => (16 * k + i) % 48);
+        const batch = setup.batches.build(setup.train, indices, false, null);
+        shardedStep(replicas, batch, 16, [12, 12, 1], { progress: k / 10, lr: 0.05, tau: null, noise: null }, (x, y, shard) => trainStep(setup, x, y, k / 10, 0.05, shard));
+      }
+      const alone = evaluate(setup, setup.val, { confusion: false });
+      const sharding = replicas.evaluation()!;
+      let dispatched = 0;
+      const counted: typeof sharding = {
+        dispatch: (batch, n, paths) => {
+          const own = sharding.dispatch(batch, n, paths);
+          if (own !== null) dispatched += own.count;
+          return own;
+        },
+        sum: (values) => sharding.sum(values),
+      };
+      const together = evaluate(setup, setup.val, { confusion: false, sharding: counted });
+      expect(dispatched).toBe(13);
+      for (const path of ['full', 'small'] as const) {
+        if (alone[path] === null) {
+          expect(together[path]).toBeNull();
+          continue;
+        }
+        expect(together[path]!.accuracy).toBe(alone[path]!.accuracy);
+        expect(together[path]!.loss).toBeCloseTo(alone[path]!.loss, 5);
+      }
+      expect(alone.full ?? alone.small).not.toBeNull();
+    } finally {
+      await replicas.stop();
+      setup.params.dispose();
+      setup.optimizer.dispose();
+    }
   });
 
   it('fails the step, with the replica’s reason, when a replica cannot do its part', async () => {
