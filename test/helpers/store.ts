@@ -7,7 +7,10 @@ import { train } from '../../main/engine/train.js';
 import { beginRun, describeDataset } from '../../main/jobs/begin-run.js';
 import { openStore } from '../../main/store/open.js';
 import type { Store } from '../../main/store/store.js';
-import { DEFAULT_LOSS, recipe, type TrainConfig } from '../../shared/train-config.js';
+import type { TrainConfig } from '../../shared/train-config.js';
+import { tinyConfig } from './configs.js';
+
+export { tinyConfig };
 
 /** A fresh folder under the OS temp dir, removed after the file's tests. */
 export function tempDirs(prefix: string): () => string {
@@ -21,22 +24,6 @@ export function tempDirs(prefix: string): () => string {
 }
 
 export const SYNTHETIC = 'synthetic:classes=3,size=12,channels=1,train=48,val=24,seed=2';
-
-/** A tiny adjoined ResNet-18 on the synthetic data above: trains in about a second on wasm. */
-export function tinyConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
-  return {
-    model: { arch: 'resnet18', stem: 'cifar', inputSize: 12, channels: 1, classes: 3, width: 0.125, compressFirstStage: false },
-    mode: 'an',
-    alpha: 2,
-    epochs: 2,
-    batchSize: 16,
-    ...recipe('cifar'),
-    loss: DEFAULT_LOSS,
-    seed: 1,
-    checkpointEvery: 1,
-    ...overrides,
-  };
-}
 
 /** Trains and records a tiny run in this process; returns its id. */
 export async function trainedRun(store: Store, runsDir: string, config: TrainConfig = tinyConfig()): Promise<number> {

@@ -1,10 +1,11 @@
+import { tinyConfig } from '../../helpers/configs.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import type { SearchConfig } from '../../../shared/dan.js';
 import type { EngineEvent } from '../../../shared/events.js';
-import { DEFAULT_LOSS, recipe, type TrainConfig } from '../../../shared/train-config.js';
+import type { TrainConfig } from '../../../shared/train-config.js';
 import * as tf from '@tensorflow/tfjs';
 import { prepareSearch, search, searchStep } from '../../../main/engine/dan/search.js';
 import { synthesize } from '../../../main/engine/data/synthetic.js';
@@ -76,19 +77,7 @@ describe('the replica group', () => {
   });
 });
 
-const model = { arch: 'resnet18', stem: 'cifar', inputSize: 12, channels: 1, classes: 3, width: 0.125, compressFirstStage: false } as const;
-const trainConfig = (over: Partial<TrainConfig> = {}): TrainConfig => ({
-  model,
-  mode: 'an',
-  alpha: 2,
-  epochs: 2,
-  batchSize: 16,
-  ...recipe('cifar'),
-  loss: DEFAULT_LOSS,
-  seed: 0,
-  checkpointEvery: 1,
-  ...over,
-});
+const trainConfig = (over: Partial<TrainConfig> = {}): TrainConfig => tinyConfig({ seed: 0, ...over });
 
 interface Recorded {
   losses: number[];

@@ -1,3 +1,4 @@
+import { tinyConfig } from '../../helpers/configs.js';
 import * as tf from '@tensorflow/tfjs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +9,7 @@ import { costReport } from '../../../shared/model/cost.js';
 import { buildGraph } from '../../../shared/model/graph.js';
 import { planSmall } from '../../../shared/model/plan.js';
 import { smallNetworkGraph } from '../../../shared/model/small-network.js';
-import { DEFAULT_KD, DEFAULT_LOSS, recipe, type TrainConfig } from '../../../shared/train-config.js';
+import { DEFAULT_KD, type TrainConfig } from '../../../shared/train-config.js';
 import { loadNetwork } from '../../../main/engine/bundle.js';
 import { synthesize } from '../../../main/engine/data/synthetic.js';
 import { adjoinedLoss, crossEntropy, distillationLoss, klDivergence } from '../../../main/engine/loss.js';
@@ -21,17 +22,7 @@ const root = mkdtempSync(join(tmpdir(), 'adjoin-modes-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const data = synthesize({ classes: 3, size: 12, channels: 1, train: 48, val: 24, seed: 4 });
-const base: TrainConfig = {
-  model: { arch: 'resnet18', stem: 'cifar', inputSize: 12, channels: 1, classes: 3, width: 0.125, compressFirstStage: false },
-  mode: 'standard',
-  alpha: null,
-  epochs: 1,
-  batchSize: 16,
-  ...recipe('cifar'),
-  loss: DEFAULT_LOSS,
-  seed: 0,
-  checkpointEvery: 1,
-};
+const base: TrainConfig = tinyConfig({ mode: 'standard', alpha: null, epochs: 1, seed: 0 });
 
 async function run(name: string, config: TrainConfig, d = data): Promise<{ events: TrainEvent[]; dir: string }> {
   const dir = join(root, name);

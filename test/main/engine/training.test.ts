@@ -1,3 +1,4 @@
+import { tinyConfig } from '../../helpers/configs.js';
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -5,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { TrainEvent } from '../../../shared/events.js';
-import { DEFAULT_LOSS, recipe, type TrainConfig } from '../../../shared/train-config.js';
+import type { TrainConfig } from '../../../shared/train-config.js';
 import { loadNetwork } from '../../../main/engine/bundle.js';
 import { synthesize } from '../../../main/engine/data/synthetic.js';
 import { forward } from '../../../main/engine/forward.js';
@@ -18,17 +19,7 @@ import { maxAbsDiff, useWasmBackend } from '../../helpers/tf.js';
 useWasmBackend();
 
 const data = synthesize({ classes: 4, size: 12, channels: 1, train: 96, val: 32, seed: 1 });
-const config: TrainConfig = {
-  model: { arch: 'resnet18', stem: 'cifar', inputSize: 12, channels: 1, classes: 4, width: 0.125, compressFirstStage: false },
-  mode: 'an',
-  alpha: 2,
-  epochs: 2,
-  batchSize: 16,
-  ...recipe('cifar'),
-  loss: DEFAULT_LOSS,
-  seed: 3,
-  checkpointEvery: 1,
-};
+const config: TrainConfig = tinyConfig({ seed: 3 }, { classes: 4 });
 const dirs: string[] = [];
 const tempDir = (): string => {
   const d = mkdtempSync(join(tmpdir(), 'adjoin-train-'));

@@ -1,26 +1,17 @@
+import { tinyConfig } from '../../helpers/configs.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../../shared/events.js';
-import { DEFAULT_LOSS, recipe, type TrainConfig } from '../../../shared/train-config.js';
+import type { TrainConfig } from '../../../shared/train-config.js';
 import { hostJob } from '../../../main/jobs/job-host.js';
 import type { JobSpec } from '../../../main/jobs/job-spec.js';
 
 const root = mkdtempSync(join(tmpdir(), 'adjoin-jobs-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const config: TrainConfig = {
-  model: { arch: 'resnet18', stem: 'cifar', inputSize: 12, channels: 1, classes: 3, width: 0.125, compressFirstStage: false },
-  mode: 'an',
-  alpha: 2,
-  epochs: 2,
-  batchSize: 16,
-  ...recipe('cifar'),
-  loss: DEFAULT_LOSS,
-  seed: 0,
-  checkpointEvery: 1,
-};
+const config: TrainConfig = tinyConfig({ seed: 0 });
 
 const spec = (name: string, over: Partial<JobSpec> = {}): JobSpec => ({
   kind: 'train',

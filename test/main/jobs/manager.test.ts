@@ -1,27 +1,18 @@
+import { tinyConfig } from '../../helpers/configs.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DataSource } from '../../../shared/api.js';
 import type { EngineEvent } from '../../../shared/events.js';
-import { DEFAULT_LOSS, recipe, type TrainConfig } from '../../../shared/train-config.js';
+import type { TrainConfig } from '../../../shared/train-config.js';
 import { JobManager, type ManagerEvent } from '../../../main/jobs/manager.js';
 import { openStore } from '../../../main/store/open.js';
 
 const root = mkdtempSync(join(tmpdir(), 'adjoin-manager-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const config: TrainConfig = {
-  model: { arch: 'resnet18', stem: 'cifar', inputSize: 12, channels: 1, classes: 3, width: 0.125, compressFirstStage: false },
-  mode: 'an',
-  alpha: 2,
-  epochs: 2,
-  batchSize: 16,
-  ...recipe('cifar'),
-  loss: DEFAULT_LOSS,
-  seed: 0,
-  checkpointEvery: 1,
-};
+const config: TrainConfig = tinyConfig({ seed: 0 });
 const data: DataSource = { path: 'synthetic:classes=3,size=12,train=64,val=16', settings: {}, limitTrain: null, limitVal: null };
 const env = { ...process.env, ADJOIN_BACKEND: 'wasm', ADJOIN_TEST_HOOKS: '1' };
 

@@ -1,3 +1,4 @@
+import { tinyConfig } from '../../helpers/configs.js';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -5,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { ApiResult } from '../../../shared/api.js';
-import { DEFAULT_LOSS, recipe, type TrainConfig } from '../../../shared/train-config.js';
+import type { TrainConfig } from '../../../shared/train-config.js';
 import { startServices, type Services } from '../../../main/api/services.js';
 import { sampleDatasetPath } from '../../../main/package-root.js';
 import { BAD_TOKEN, startServer, type RunningServer } from '../../../main/server/server.js';
@@ -120,17 +121,7 @@ describe('the browser shell', () => {
 
   it('carries on after an engine crash: the run is failed with a reason, the server and the database are fine', async () => {
     const c = await client();
-    const config: TrainConfig = {
-      model: { arch: 'resnet18', stem: 'cifar', inputSize: 28, channels: 1, classes: 10, width: 0.125, compressFirstStage: false },
-      mode: 'an',
-      alpha: 2,
-      epochs: 1,
-      batchSize: 16,
-      ...recipe('cifar'),
-      loss: DEFAULT_LOSS,
-      seed: 0,
-      checkpointEvery: 1,
-    };
+    const config: TrainConfig = tinyConfig({ epochs: 1, seed: 0 }, { inputSize: 28, classes: 10 });
     // Data sources are folders: `synthetic:` specs are for the CLI and tests of the engine only.
     const synthetic = await c.call('runs:start', { data: { path: 'synthetic', settings: {}, limitTrain: null, limitVal: null }, config });
     expect(synthetic).toMatchObject({ ok: false, error: { field: 'path' } });
