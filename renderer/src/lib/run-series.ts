@@ -1,6 +1,6 @@
 import type { BackendInfo } from '../../../shared/backend.js';
 import { assertNever } from '../../../shared/errors.js';
-import type { EngineEvent, PathMetrics } from '../../../shared/events.js';
+import type { EngineEvent, PathMetrics, SearchStepEvent, StepEvent } from '../../../shared/events.js';
 import type { RunDetails, RunStatus } from '../../../shared/history.js';
 import type { Cost } from '../../../shared/model/cost.js';
 import { thin } from './downsample.js';
@@ -76,6 +76,13 @@ export interface LiveProgress {
   lambda: number;
   lr: number;
   tau: number | null;
+}
+
+/** Where a training or search step event puts the live progress (a search step also reports τ). */
+function liveProgress(phase: LiveProgress['phase'], e: StepEvent | SearchStepEvent, epochs: number | null): LiveProgress {
+  const { epoch, step, stepsPerEpoch, globalStep, totalSteps, progress, imagesPerSecond, etaSeconds, loss, lambda, lr } = e;
+  const tau = e.type === 'search-step' ? e.tau : null;
+  return { phase, epoch, epochs, step, stepsPerEpoch, globalStep, totalSteps, progress, imagesPerSecond, etaSeconds, loss, lambda, lr, tau };
 }
 
 export interface RunSeries {
@@ -159,22 +166,7 @@ export function applyEvent(s: RunSeries, e: EngineEvent): RunSeries {
         ...s,
         status: 'running',
         phase: 'train',
-        progress: {
-          phase: 'train',
-          epoch: e.epoch,
-          epochs: s.epochsTotal,
-          step: e.step,
-          stepsPerEpoch: e.stepsPerEpoch,
-          globalStep: e.globalStep,
-          totalSteps: e.totalSteps,
-          progress: e.progress,
-          imagesPerSecond: e.imagesPerSecond,
-          etaSeconds: e.etaSeconds,
-          loss: e.loss,
-          lambda: e.lambda,
-          lr: e.lr,
-          tau: null,
-        },
+        progress: liveProgress('train', e, s.epochsTotal),
         steps: appendStep(s.steps, { globalStep: e.globalStep, epoch: e.epoch, loss: e.loss, lambda: e.lambda, lr: e.lr }),
       };
     case 'epoch':
@@ -219,22 +211,7 @@ export function applyEvent(s: RunSeries, e: EngineEvent): RunSeries {
         ...s,
         status: 'running',
         phase: 'search',
-        progress: {
-          phase: 'search',
-          epoch: e.epoch,
-          epochs: search.epochsTotal,
-          step: e.step,
-          stepsPerEpoch: e.stepsPerEpoch,
-          globalStep: e.globalStep,
-          totalSteps: e.totalSteps,
-          progress: e.progress,
-          imagesPerSecond: e.imagesPerSecond,
-          etaSeconds: e.etaSeconds,
-          loss: e.loss,
-          lambda: e.lambda,
-          lr: e.lr,
-          tau: e.tau,
-        },
+        progress: liveProgress('search', e, search.epochsTotal),
         search: { ...search, steps: appendStep(search.steps, { globalStep: e.globalStep, loss: e.loss, flops: e.flops, tau: e.tau }) },
       };
     }
