@@ -2,8 +2,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasChromium, type OpenedApp, openApp } from './helpers/browser.js';
-import { missingBuild, type Served, startServe } from './helpers/serve.js';
+import { hasChromium, type OpenedApp } from './helpers/browser.js';
+import type { Served } from './helpers/serve.js';
+import { closeServed, serveAndOpen } from './helpers/session.js';
 
 /** A folder a person could easily drop by mistake: every problem is named with its file, and nothing can start. */
 describe.skipIf(!hasChromium)('scanning a bad folder', () => {
@@ -12,21 +13,17 @@ describe.skipIf(!hasChromium)('scanning a bad folder', () => {
   let folder: string;
 
   beforeAll(async () => {
-    const missing = missingBuild();
-    if (missing !== null) throw new Error(missing);
     folder = await mkdtemp(join(tmpdir(), 'adjoin-e2e-bad-'));
     await mkdir(join(folder, 'shirts'));
     await writeFile(join(folder, 'shirts', 'a.jpg'), '');
     await writeFile(join(folder, 'shirts', 'b.png'), 'this is a text file, not a PNG\n');
     await mkdir(join(folder, 'empty'));
     await writeFile(join(folder, '.DS_Store'), 'Bud1');
-    served = await startServe();
-    app = await openApp(served.url);
+    ({ served, app } = await serveAndOpen());
   });
 
   afterAll(async () => {
-    await app?.close();
-    await served?.stop();
+    await closeServed(app, served);
     if (folder !== undefined) await rm(folder, { recursive: true, force: true });
   });
 

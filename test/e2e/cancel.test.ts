@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasChromium, type OpenedApp, openApp } from './helpers/browser.js';
-import { missingBuild, type Served, startServe } from './helpers/serve.js';
+import { hasChromium, type OpenedApp } from './helpers/browser.js';
+import type { Served } from './helpers/serve.js';
+import { closeServed, serveAndOpen } from './helpers/session.js';
 
 /** A run cancelled from the monitor is marked cancelled in History, resumes from there, and is deleted. */
 describe.skipIf(!hasChromium)('cancelling a run', () => {
@@ -8,15 +9,11 @@ describe.skipIf(!hasChromium)('cancelling a run', () => {
   let app: OpenedApp;
 
   beforeAll(async () => {
-    const missing = missingBuild();
-    if (missing !== null) throw new Error(missing);
-    served = await startServe();
-    app = await openApp(served.url);
+    ({ served, app } = await serveAndOpen());
   });
 
   afterAll(async () => {
-    await app?.close();
-    await served?.stop();
+    await closeServed(app, served);
   });
 
   it('Cancel stops a long run after its current step', async () => {

@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { damageDatabaseFile, historyWithRuns } from '../helpers/store.js';
-import { hasChromium, type OpenedApp, openApp } from './helpers/browser.js';
-import { missingBuild, type Served, startServe } from './helpers/serve.js';
+import { hasChromium, type OpenedApp } from './helpers/browser.js';
+import type { Served } from './helpers/serve.js';
+import { closeServed, serveAndOpen } from './helpers/session.js';
 
 /** A history that is damaged when the app starts: the runs stay listed, a banner says what to do, nothing can be written. */
 describe.skipIf(!hasChromium)('a damaged history', () => {
@@ -10,19 +11,15 @@ describe.skipIf(!hasChromium)('a damaged history', () => {
   let app: OpenedApp;
 
   beforeAll(async () => {
-    const missing = missingBuild();
-    if (missing !== null) throw new Error(missing);
-    served = await startServe((home) => {
+    ({ served, app } = await serveAndOpen((home) => {
       const file = join(home, 'adjoin.db');
       historyWithRuns(file, 40, 'cancelled');
       damageDatabaseFile(file);
-    });
-    app = await openApp(served.url);
+    }));
   });
 
   afterAll(async () => {
-    await app?.close();
-    await served?.stop();
+    await closeServed(app, served);
   });
 
   it('opens read-only with a banner naming the file and the way back', async () => {

@@ -1,7 +1,8 @@
 import type { Locator } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasChromium, type OpenedApp, openApp } from './helpers/browser.js';
-import { missingBuild, type Served, startServe } from './helpers/serve.js';
+import { hasChromium, type OpenedApp } from './helpers/browser.js';
+import type { Served } from './helpers/serve.js';
+import { closeServed, serveAndOpen } from './helpers/session.js';
 
 /**
  * Issue 7, the app: on the Model step "Compare α values…" queues a sweep
@@ -14,15 +15,11 @@ describe.skipIf(!hasChromium)('comparing α values (sweeps), end to end', () => 
   let app: OpenedApp;
 
   beforeAll(async () => {
-    const missing = missingBuild();
-    if (missing !== null) throw new Error(missing);
-    served = await startServe();
-    app = await openApp(served.url);
+    ({ served, app } = await serveAndOpen());
   });
 
   afterAll(async () => {
-    await app?.close();
-    await served?.stop();
+    await closeServed(app, served);
   });
 
   const compareButton = (): Locator => app.page.getByRole('button', { name: 'Compare α values…' });

@@ -3,8 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasChromium, type OpenedApp, openApp } from './helpers/browser.js';
-import { missingBuild, type Served, startServe } from './helpers/serve.js';
+import { hasChromium, type OpenedApp } from './helpers/browser.js';
+import type { Served } from './helpers/serve.js';
+import { closeServed, serveAndOpen } from './helpers/session.js';
 
 /**
  * The issue's happy path, as a person does it: the sample dataset, a tiny
@@ -17,16 +18,12 @@ describe.skipIf(!hasChromium)('the wizard, end to end (browser shell)', () => {
   let outDir: string;
 
   beforeAll(async () => {
-    const missing = missingBuild();
-    if (missing !== null) throw new Error(missing);
-    served = await startServe();
-    app = await openApp(served.url);
+    ({ served, app } = await serveAndOpen());
     outDir = await mkdtemp(join(tmpdir(), 'adjoin-e2e-export-'));
   });
 
   afterAll(async () => {
-    await app?.close();
-    await served?.stop();
+    await closeServed(app, served);
     if (outDir !== undefined) await rm(outDir, { recursive: true, force: true });
   });
 
