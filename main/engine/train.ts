@@ -25,6 +25,7 @@ import { addTo, freshPosition, runEpochs, type LoopPosition, type StopRequest } 
 import { BatchBuilder, normalizationFor, type Normalization } from './data/batches.js';
 import { dataFingerprint } from './data/fingerprint.js';
 import type { ImageSplit, TrainingData } from './data/types.js';
+import { dataShape } from './data/shape.js';
 import { evaluate, type Evaluation } from './evaluate.js';
 import { extractSmall } from './extract.js';
 import { forward } from './forward.js';
@@ -95,12 +96,7 @@ export function dataInfo(data: TrainingData, norm: Normalization, fingerprint = 
   return {
     name: data.name,
     source: data.source,
-    classes: data.classes,
-    trainCount: data.train.count,
-    valCount: data.val.count,
-    height: data.height,
-    width: data.width,
-    channels: data.channels,
+    ...dataShape(data),
     mean: norm.mean,
     std: norm.std,
     fingerprint,

@@ -1,5 +1,6 @@
 import { dataFingerprint } from '../engine/data/fingerprint.js';
 import type { TrainingData } from '../engine/data/types.js';
+import { dataShape } from '../engine/data/shape.js';
 import type { DatasetInput } from '../store/datasets.js';
 
 /** The decoded content's key: the same images give the same dataset row. */
@@ -11,14 +12,7 @@ export function describeDataset(source: string, data: TrainingData, split: Recor
     path: source,
     contentKey: datasetKey(data),
     name: data.name,
-    summary: {
-      classes: data.classes,
-      trainCount: data.train.count,
-      valCount: data.val.count,
-      height: data.height,
-      width: data.width,
-      channels: data.channels,
-    },
+    summary: dataShape(data),
     split,
   };
 }
