@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { ioFor, passesFor } from './batch-norm-passes.js';
 import { activeReplicaGroup } from './parallel/replica-group.js';
 
 /**
@@ -26,35 +27,6 @@ interface BnAttrs {
   residual: boolean;
 }
 
-interface Io {
-  read(t: tf.TensorInfo): Float32Array;
-  alloc(shape: number[]): tf.TensorInfo;
-  view(t: tf.TensorInfo): Float32Array;
-}
-
-type HeapBackend = tf.KernelBackend & {
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-};
-
-type CpuBackend = tf.KernelBackend & {
-  data: { get(id: tf.DataId): { values: Float32Array } };
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array): tf.TensorInfo;
-};
-
-function ioFor(backendName: string, backend: tf.KernelBackend): Io {
-  if (backendName === 'wasm') {
-    const b = backend as HeapBackend;
-    return { read: (t) => b.typedArrayFromHeap(t), alloc: (s) => b.makeOutput(s, 'float32'), view: (t) => b.typedArrayFromHeap(t) };
-  }
-  const b = backend as CpuBackend;
-  return {
-    read: (t) => b.data.get(t.dataId).values,
-    alloc: (s) => b.makeTensorInfo(s, 'float32', new Float32Array(s.reduce((a, c) => a * c, 1))),
-    view: (t) => b.data.get(t.dataId).values,
-  };
-}
-
 function forwardKernel(backendName: string): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const io = ioFor(backendName, backend as unknown as tf.KernelBackend);
@@ -66,31 +38,32 @@ function forwardKernel(backendName: string): tf.KernelFunc {
     const yInfo = io.alloc(x!.shape);
     const meanInfo = io.alloc([C]);
     const varInfo = io.alloc([C]);
-    const xs = io.read(x!);
-    const g = io.read(scale!);
-    const b = io.read(offset!);
-    const r = residual === undefined ? null : io.read(residual);
-    const mk = mask === undefined ? null : io.read(mask);
-    const y = io.view(yInfo);
-    const mean = io.view(meanInfo);
-    const variance = io.view(varInfo);
-    const local = channelSums(xs, C, total);
-    // In a data-parallel step the statistics are the whole batch's, over every replica's shard.
-    const { sum, sq, N } = acrossReplicas(local.sum, local.sq, total / C);
-    const mul = new Float64Array(C);
-    const add = new Float64Array(C);
-    for (let c = 0; c < C; c++) {
-      const m = sum[c]! / N;
-      const v = Math.max(sq[c]! / N - m * m, 0);
-      mean[c] = m;
-      variance[c] = v;
-      const scaleBy = mk === null ? 1 : mk[c]!;
-      const k = g[c]! / Math.sqrt(v + epsilon);
-      mul[c] = k * scaleBy;
-      add[c] = (b[c]! - m * k) * scaleBy;
+    const passes = passesFor(io, C);
+    try {
+      const local = passes.sums(x!, total);
+      // In a data-parallel step the statistics are the whole batch's, over every replica's shard.
+      const { sum, sq, N } = acrossReplicas(local.sum, local.sq, total / C);
+      const g = io.read(scale!);
+      const b = io.read(offset!);
+      const mk = mask === undefined ? null : io.read(mask);
+      const mean = io.view(meanInfo);
+      const variance = io.view(varInfo);
+      const mul = new Float64Array(C);
+      const add = new Float64Array(C);
+      for (let c = 0; c < C; c++) {
+        const m = sum[c]! / N;
+        const v = Math.max(sq[c]! / N - m * m, 0);
+        mean[c] = m;
+        variance[c] = v;
+        const scaleBy = mk === null ? 1 : mk[c]!;
+        const k = g[c]! / Math.sqrt(v + epsilon);
+        mul[c] = k * scaleBy;
+        add[c] = (b[c]! - m * k) * scaleBy;
+      }
+      passes.normalize(x!, residual ?? null, yInfo, mul, add, relu, total);
+    } finally {
+      passes.release();
     }
-    if (r === null) normalize(xs, y, mul, add, C, total, relu);
-    else normalizeAdd(xs, r, y, mul, add, C, total, relu);
     return [yInfo, meanInfo, varInfo];
   };
 }
@@ -107,43 +80,41 @@ function gradKernel(backendName: string): tf.KernelFunc {
     const dbInfo = io.alloc([C]);
     const drInfo = residual ? io.alloc(x!.shape) : null;
     const dmInfo = mask === undefined ? null : io.alloc([C]);
-    const d = io.read(dy!);
-    const out = relu ? io.read(y!) : null;
-    const xs = io.read(x!);
-    const g = io.read(scale!);
-    const beta = offset === undefined ? null : io.read(offset);
-    const mk = mask === undefined ? null : io.read(mask);
-    const m = io.read(mean!);
-    const v = io.read(variance!);
-    const dx = io.view(dxInfo);
-    const dg = io.view(dgInfo);
-    const db = io.view(dbInfo);
-    const dr = drInfo === null ? null : io.view(drInfo);
-    const dm = dmInfo === null ? null : io.view(dmInfo);
-    const inv = new Float64Array(C);
-    for (let c = 0; c < C; c++) inv[c] = 1 / Math.sqrt(v[c]! + epsilon);
-    // With y = relu?(bn(x)·m + r) and g = ∂L/∂(bn(x)·m + r): the ReLU passes
-    // gradient where its output is positive, the add passes g to r, the mask
-    // gets Σ g·bn(x), and the batch norm receives g·m.
-    const local = out === null ? gradientSums(d, xs, m, C, total) : gatedGradientSums(d, out, xs, m, C, total);
-    // γ, β and the mask get this shard's part of their gradient (the step adds
-    // the replicas' parts with the other gradients); dx needs the whole batch's sums.
-    const { sum: sg, sq: sgx, N } = acrossReplicas(local.sg, local.sgx, total / C);
-    // dx = γ·inv·(g' − Σg'/N − x̂·Σ(g'·x̂)/N), with x̂ = (x − μ)·inv and g' = g·m.
-    const k = new Float64Array(C);
-    const a = new Float64Array(C);
-    const bb = new Float64Array(C);
-    for (let c = 0; c < C; c++) {
-      const i = inv[c]!;
-      const s = mk === null ? 1 : mk[c]!;
-      if (dm !== null) dm[c] = g[c]! * local.sgx[c]! * i + beta![c]! * local.sg[c]!;
-      db[c] = s * local.sg[c]!;
-      dg[c] = s * local.sgx[c]! * i;
-      k[c] = s * g[c]! * i;
-      a[c] = (sgx[c]! * i * i) / N;
-      bb[c] = sg[c]! / N;
+    const passes = passesFor(io, C);
+    try {
+      const gate = relu ? y! : null;
+      // With y = relu?(bn(x)·m + r) and g = ∂L/∂(bn(x)·m + r): the ReLU passes
+      // gradient where its output is positive, the add passes g to r, the mask
+      // gets Σ g·bn(x), and the batch norm receives g·m.
+      const local = passes.gradientSums(dy!, gate, x!, mean!, total);
+      // γ, β and the mask get this shard's part of their gradient (the step adds
+      // the replicas' parts with the other gradients); dx needs the whole batch's sums.
+      const { sum: sg, sq: sgx, N } = acrossReplicas(local.sg, local.sgx, total / C);
+      const g = io.read(scale!);
+      const beta = offset === undefined ? null : io.read(offset);
+      const mk = mask === undefined ? null : io.read(mask);
+      const v = io.read(variance!);
+      const dg = io.view(dgInfo);
+      const db = io.view(dbInfo);
+      const dm = dmInfo === null ? null : io.view(dmInfo);
+      // dx = γ·inv·(g' − Σg'/N − x̂·Σ(g'·x̂)/N), with x̂ = (x − μ)·inv and g' = g·m.
+      const k = new Float64Array(C);
+      const a = new Float64Array(C);
+      const bb = new Float64Array(C);
+      for (let c = 0; c < C; c++) {
+        const i = 1 / Math.sqrt(v[c]! + epsilon);
+        const s = mk === null ? 1 : mk[c]!;
+        if (dm !== null) dm[c] = g[c]! * local.sgx[c]! * i + beta![c]! * local.sg[c]!;
+        db[c] = s * local.sg[c]!;
+        dg[c] = s * local.sgx[c]! * i;
+        k[c] = s * g[c]! * i;
+        a[c] = (sgx[c]! * i * i) / N;
+        bb[c] = sg[c]! / N;
+      }
+      passes.inputGradient(dy!, gate, x!, mean!, { k, a, b: bb }, dxInfo, drInfo, total);
+    } finally {
+      passes.release();
     }
-    inputGradient(d, out, xs, m, k, a, bb, dx, dr, C, total);
     const outs = [dxInfo, dgInfo, dbInfo];
     if (drInfo !== null) outs.push(drInfo);
     if (dmInfo !== null) outs.push(dmInfo);
@@ -165,121 +136,6 @@ function acrossReplicas(a: Float64Array, b: Float64Array, n: number): { sum: Flo
   packed[2 * C] = n;
   const all = group.allReduce(packed);
   return { sum: all.subarray(0, C), sq: all.subarray(C, 2 * C), N: all[2 * C]! };
-}
-
-/*
- * The hot loops, one small function per variant so each stays monomorphic.
- * The ReLU and its gradient are branch-free: with signs at random a branch
- * mispredicts half the time, which tripled these loops' cost (measured).
- */
-
-function channelSums(xs: Float32Array, C: number, total: number): { sum: Float64Array; sq: Float64Array } {
-  const sum = new Float64Array(C);
-  const sq = new Float64Array(C);
-  for (let o = 0; o < total; o += C) {
-    for (let c = 0; c < C; c++) {
-      const v = xs[o + c]!;
-      sum[c]! += v;
-      sq[c]! += v * v;
-    }
-  }
-  return { sum, sq };
-}
-
-function normalize(xs: Float32Array, y: Float32Array, mul: Float64Array, add: Float64Array, C: number, total: number, relu: boolean): void {
-  if (relu) {
-    for (let o = 0; o < total; o += C) {
-      for (let c = 0; c < C; c++) {
-        const v = xs[o + c]! * mul[c]! + add[c]!;
-        y[o + c] = (v + Math.abs(v)) * 0.5;
-      }
-    }
-    return;
-  }
-  for (let o = 0; o < total; o += C) for (let c = 0; c < C; c++) y[o + c] = xs[o + c]! * mul[c]! + add[c]!;
-}
-
-function normalizeAdd(
-  xs: Float32Array,
-  r: Float32Array,
-  y: Float32Array,
-  mul: Float64Array,
-  add: Float64Array,
-  C: number,
-  total: number,
-  relu: boolean,
-): void {
-  if (relu) {
-    for (let o = 0; o < total; o += C) {
-      for (let c = 0; c < C; c++) {
-        const v = xs[o + c]! * mul[c]! + add[c]! + r[o + c]!;
-        y[o + c] = (v + Math.abs(v)) * 0.5;
-      }
-    }
-    return;
-  }
-  for (let o = 0; o < total; o += C) for (let c = 0; c < C; c++) y[o + c] = xs[o + c]! * mul[c]! + add[c]! + r[o + c]!;
-}
-
-function gradientSums(d: Float32Array, xs: Float32Array, m: Float32Array, C: number, total: number): { sg: Float64Array; sgx: Float64Array } {
-  const sg = new Float64Array(C);
-  const sgx = new Float64Array(C);
-  for (let o = 0; o < total; o += C) {
-    for (let c = 0; c < C; c++) {
-      const gy = d[o + c]!;
-      sg[c]! += gy;
-      sgx[c]! += gy * (xs[o + c]! - m[c]!);
-    }
-  }
-  return { sg, sgx };
-}
-
-/** The same behind the ReLU: the gradient passes where the output is positive. */
-function gatedGradientSums(
-  d: Float32Array,
-  out: Float32Array,
-  xs: Float32Array,
-  m: Float32Array,
-  C: number,
-  total: number,
-): { sg: Float64Array; sgx: Float64Array } {
-  const sg = new Float64Array(C);
-  const sgx = new Float64Array(C);
-  for (let o = 0; o < total; o += C) {
-    for (let c = 0; c < C; c++) {
-      const gy = d[o + c]! * +(out[o + c]! > 0);
-      sg[c]! += gy;
-      sgx[c]! += gy * (xs[o + c]! - m[c]!);
-    }
-  }
-  return { sg, sgx };
-}
-
-function inputGradient(
-  d: Float32Array,
-  out: Float32Array | null,
-  xs: Float32Array,
-  m: Float32Array,
-  k: Float64Array,
-  a: Float64Array,
-  bb: Float64Array,
-  dx: Float32Array,
-  dr: Float32Array | null,
-  C: number,
-  total: number,
-): void {
-  if (out === null) {
-    for (let o = 0; o < total; o += C) for (let c = 0; c < C; c++) dx[o + c] = k[c]! * (d[o + c]! - bb[c]! - (xs[o + c]! - m[c]!) * a[c]!);
-    if (dr !== null) dr.set(d.subarray(0, total));
-    return;
-  }
-  for (let o = 0; o < total; o += C) {
-    for (let c = 0; c < C; c++) {
-      const gy = d[o + c]! * +(out[o + c]! > 0);
-      dx[o + c] = k[c]! * (gy - bb[c]! - (xs[o + c]! - m[c]!) * a[c]!);
-    }
-  }
-  if (dr !== null) for (let i = 0; i < total; i++) dr[i] = d[i]! * +(out[i]! > 0);
 }
 
 const orphans = new Set<tf.Tensor>();

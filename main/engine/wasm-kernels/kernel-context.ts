@@ -9,6 +9,10 @@ export class KernelContext {
 
   constructor(readonly backend: tf.KernelBackend) {}
 
+  private get heap(): HeapBackend {
+    return this.backend as HeapBackend;
+  }
+
   run(kernel: string, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap): tf.TensorInfo {
     const config = tf.getKernel(kernel, 'wasm');
     if (config === undefined) throw new Error(`wasm kernel ${kernel} is not registered`);
@@ -23,20 +27,28 @@ export class KernelContext {
     return t;
   }
 
+  /** A new float tensor, freed by `finish` unless it is the result; its memory is not cleared. */
+  alloc(shape: number[]): tf.TensorInfo {
+    return this.track(this.heap.makeOutput(shape, 'float32'));
+  }
+
+  /**
+   * The tensor's memory. Allocating may grow (and move) the heap, so views
+   * are taken after the last allocation they must outlive.
+   */
+  view(t: tf.TensorInfo): Float32Array {
+    return this.heap.typedArrayFromHeap(t);
+  }
+
   /**
    * Images [start, start + count) of an NHWC tensor: a contiguous range of
    * wasm memory, copied with one memmove (the Slice kernel is far slower).
    */
   batchRange(x: tf.TensorInfo, start: number, count: number): tf.TensorInfo {
     if (start === 0 && count === x.shape[0]) return x;
-    const b = this.backend as tf.KernelBackend & {
-      makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-      typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
-    };
     const per = x.shape.slice(1).reduce((a, c) => a * c, 1);
-    const out = this.track(b.makeOutput([count, ...x.shape.slice(1)], 'float32'));
-    // Views are taken after the allocation, which may grow (and move) the heap.
-    b.typedArrayFromHeap(out).set(b.typedArrayFromHeap(x).subarray(start * per, (start + count) * per));
+    const out = this.alloc([count, ...x.shape.slice(1)]);
+    this.view(out).set(this.view(x).subarray(start * per, (start + count) * per));
     return out;
   }
 
@@ -47,5 +59,10 @@ export class KernelContext {
     return result;
   }
 }
+
+type HeapBackend = tf.KernelBackend & {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+};
 
 export type Conv2DPad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;

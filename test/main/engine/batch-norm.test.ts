@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { ioFor, passesFor } from '../../../main/engine/batch-norm-passes.js';
 import { batchNormTrain } from '../../../main/engine/batch-norm.js';
 import { maxAbsDiff, onBackend, seeded, useWasmBackend } from '../../helpers/tf.js';
 
@@ -14,17 +15,22 @@ function composed(x: tf.Tensor, g: tf.Tensor1D, b: tf.Tensor1D, m: tf.Tensor1D |
   return relu ? tf.relu(y) : y;
 }
 
-const shape: [number, number, number, number] = [4, 5, 5, 3];
-const n = shape.reduce((a, b) => a * b);
+/** Per-channel values cycling through `values`. */
+function channels(values: number[], C: number): tf.Tensor1D {
+  return tf.tensor1d(Array.from({ length: C }, (_, c) => values[c % values.length]! * (1 + c / 10)));
+}
 
-function run(fused: boolean, withResidual: boolean, relu: boolean, withMask = false): Float32Array[] {
+// Three channels take the JavaScript loops, eight the wasm SIMD ones (four per lane vector).
+function run(fused: boolean, withResidual: boolean, relu: boolean, withMask = false, C = 3): Float32Array[] {
+  const shape: [number, number, number, number] = [4, 5, 5, C];
+  const n = shape.reduce((a, b) => a * b);
   return tf.tidy(() => {
     const x = tf.tensor(seeded(n, 1), shape);
-    const g = tf.tensor1d([1.5, 0.5, -0.7]);
-    const b = tf.tensor1d([0.1, -0.2, 0.3]);
+    const g = channels([1.5, 0.5, -0.7], C);
+    const b = channels([0.1, -0.2, 0.3], C);
     const r = tf.tensor(seeded(n, 3), shape);
     const up = tf.tensor(seeded(n, 4), shape);
-    const m = tf.tensor1d([1, 0.25, 0]);
+    const m = channels([1, 0.25, 0], C);
     const f = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor, mm: tf.Tensor, rr?: tf.Tensor): tf.Scalar => {
       const res = withResidual ? rr! : null;
       const mask = withMask ? (mm as tf.Tensor1D) : null;
@@ -48,19 +54,46 @@ function run(fused: boolean, withResidual: boolean, relu: boolean, withMask = fa
 
 describe('fused training batch norm', () => {
   it.each([
-    [false, false, false],
-    [false, true, false],
-    [true, true, false],
-    [false, false, true],
-    [false, true, true],
-    [true, true, true],
-  ])('matches composed ops, residual=%s relu=%s mask=%s, values and all gradients', async (withResidual, relu, withMask) => {
-    const reference = await onBackend('cpu', () => run(false, withResidual, relu, withMask));
+    [false, false, false, 3],
+    [false, true, false, 3],
+    [true, true, false, 3],
+    [false, false, true, 3],
+    [false, true, true, 3],
+    [true, true, true, 3],
+    [false, false, false, 8],
+    [false, true, false, 8],
+    [true, false, false, 8],
+    [true, true, false, 8],
+    [false, true, true, 8],
+    [true, true, true, 8],
+  ])('matches composed ops, residual=%s relu=%s mask=%s channels=%i, values and all gradients', async (withResidual, relu, withMask, C) => {
+    const reference = await onBackend('cpu', () => run(false, withResidual, relu, withMask, C));
     for (const backend of ['wasm', 'cpu']) {
-      const got = await onBackend(backend, () => run(true, withResidual, relu, withMask));
+      const got = await onBackend(backend, () => run(true, withResidual, relu, withMask, C));
       expect(got).toHaveLength(reference.length);
       reference.forEach((ref, i) => expect(maxAbsDiff(got[i]!, ref)).toBeLessThan(2e-4));
     }
+  });
+
+  it('runs as wasm SIMD loops on the wasm heap when the channels come in fours', () => {
+    const io = ioFor('wasm', tf.backend());
+    for (const [C, kind] of [
+      [8, 'simd'],
+      [6, 'js'],
+    ] as const) {
+      const passes = passesFor(io, C);
+      expect(passes.kind).toBe(kind);
+      passes.release();
+    }
+    expect(passesFor(ioFor('cpu', tf.findBackend('cpu')!), 8).kind).toBe('js');
+  });
+
+  it('keeps its sums in double precision: a large offset does not swamp the variance', () => {
+    // Values 10⁵ + {0, 1, 2, 3}: in single precision Σx²/N − mean² would lose the variance entirely.
+    const values = Array.from({ length: 4096 }, (_, i) => 1e5 + (i % 4));
+    const x = tf.tensor4d(values.flatMap((v) => [v, v, v, v]), [16, 16, 16, 4]);
+    const { variance } = batchNormTrain(x, tf.ones([4]) as tf.Tensor1D, tf.zeros([4]) as tf.Tensor1D, { epsilon: 1e-5 });
+    for (const v of variance.dataSync()) expect(v).toBeCloseTo(1.25, 3);
   });
 
   it('returns the biased batch statistics', () => {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { conv2dBackpropFilter } from '../../../main/engine/wasm-kernels/conv2d-backprop-filter.js';
 import { maxAbsDiff, onBackend, seeded, useWasmBackend } from '../../helpers/tf.js';
 
 useWasmBackend();
@@ -20,7 +21,7 @@ const cases: Array<{ x: [number, number, number, number]; f: [number, number, nu
   { x: [2, 10, 10, 2], f: [2, 2, 2, 3], stride: 2, pad: 'same' },
   { x: [1, 6, 7, 2], f: [3, 3, 2, 2], stride: 2, pad: [[0, 0], [4, 4], [3, 5], [0, 0]] },
   { x: [2, 11, 11, 2], f: [1, 1, 2, 3], stride: 3, pad: 'valid' },
-  // Large enough that the filter gradient is split over the batch.
+  // A batch as large as training uses, the patch matrix built in one piece.
   { x: [16, 28, 28, 16], f: [3, 3, 16, 16], stride: 1, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
 ];
 
@@ -45,6 +46,34 @@ describe('wasm convolution gradients', () => {
     const scale = Math.max(1, ...Array.from(dwRef, Math.abs));
     expect(maxAbsDiff(dx, dxRef)).toBeLessThan(1e-4);
     expect(maxAbsDiff(dw, dwRef) / scale).toBeLessThan(1e-5);
+  });
+
+  it.each([
+    { x: [5, 9, 9, 3], f: [3, 3, 3, 4], stride: 1, pad: 'same' as const },
+    { x: [5, 9, 9, 3], f: [3, 3, 3, 4], stride: 2, pad: 'same' as const },
+  ])('give the same filter gradient when the patch matrix is built a few images at a time (stride $stride)', async ({ x: xShape, f, stride, pad }) => {
+    const xv = seeded(xShape.reduce((a, b) => a * b), 3);
+    const dyShape = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], f as [number, number, number, number], stride, 1, pad).outShape;
+    const dyv = seeded(dyShape.reduce((a, b) => a * b), 4);
+    // ∂/∂w Σ dy ⊙ conv(x, w) is the filter gradient for the output gradient dy.
+    const ref = await onBackend('cpu', () =>
+      tf.tidy(() => {
+        const xt = tf.tensor4d(xv, xShape as [number, number, number, number]);
+        const r = tf.tensor4d(dyv, dyShape);
+        const w = tf.zeros(f);
+        return tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xt, v as tf.Tensor4D, stride, pad), r)))(w).dataSync() as Float32Array;
+      }),
+    );
+    const x = tf.tensor4d(xv, xShape as [number, number, number, number]);
+    const dy = tf.tensor4d(dyv, dyShape);
+    const rowsPerImage = f[0]! * f[1]! * f[2]! * dyShape[1] * dyShape[2];
+    const attrs = { strides: stride, pad, filterShape: f, dataFormat: 'NHWC' } as unknown as tf.NamedAttrMap;
+    // Two images per piece: three pieces for five images, the last one short.
+    const info = conv2dBackpropFilter({ inputs: { x, dy }, backend: tf.backend(), attrs }, 2 * rowsPerImage);
+    const dw = tf.engine().makeTensorFromTensorInfo(info);
+    const scale = Math.max(1, ...Array.from(ref, Math.abs));
+    expect(maxAbsDiff(dw.dataSync() as Float32Array, ref) / scale).toBeLessThan(1e-5);
+    tf.dispose([x, dy, dw]);
   });
 
   it('leave no tensors behind', () => {

@@ -1,0 +1,197 @@
+import { assemble, FunctionBuilder, Simd } from './wasm-assembler.js';
+
+/**
+ * The training batch norm's four passes over NHWC memory as WebAssembly SIMD
+ * loops, run directly on the wasm backend's heap, four channels per lane
+ * vector (so the channel count must be a multiple of 4). Every function walks
+ * the tensor in 16-byte steps `e` while `j` cycles over the channels' bytes.
+ * Per-channel sums are kept in double precision as the JavaScript loops do.
+ *
+ * Arguments are byte addresses in the backend's memory; `total` is the
+ * tensor's size in bytes and `c4` one pixel's (4·C). Per-channel tables:
+ * - sums: f64 [2C], the first sum at `acc`, the second at `acc + 8C`;
+ * - normalize: f32 mul [C] then add [C] at `params`;
+ * - input gradient: f32 mean, k, a, b [C each] at `params`.
+ */
+export interface BatchNormSimdExports {
+  /** acc += Σx, acc₂ += Σx². */
+  moments(x: number, total: number, c4: number, acc: number): void;
+  /** acc += Σg, acc₂ += Σg·(x − mean) with g = dy (gated: where y > 0). */
+  gradSums(dy: number, y: number, x: number, mean: number, total: number, c4: number, acc: number): void;
+  gatedGradSums(dy: number, y: number, x: number, mean: number, total: number, c4: number, acc: number): void;
+  /** y = relu?(x·mul + add + r?). */
+  normalize(variant: NormalizeVariant): (x: number, r: number, y: number, params: number, total: number, c4: number) => void;
+  /** dx = k·(g − b − (x − mean)·a), dr = g, with g = dy gated by y > 0 under a ReLU. */
+  inputGrad(variant: NormalizeVariant): (dy: number, y: number, x: number, params: number, dx: number, dr: number, total: number, c4: number) => void;
+}
+
+export interface NormalizeVariant {
+  relu: boolean;
+  residual: boolean;
+}
+
+function variantName(base: string, v: NormalizeVariant): string {
+  return `${base}${v.relu ? 'Relu' : ''}${v.residual ? 'Residual' : ''}`;
+}
+
+const VARIANTS: NormalizeVariant[] = [
+  { relu: false, residual: false },
+  { relu: true, residual: false },
+  { relu: false, residual: true },
+  { relu: true, residual: true },
+];
+
+/** for (e = 0, j = 0; e < total; e += 16, j = (j + 16) mod c4) body(e, j) */
+function channelLoop(f: FunctionBuilder, total: number, c4: number, body: (e: number, j: number) => void): void {
+  const e = f.i32();
+  const j = f.i32();
+  f.block().loop();
+  f.get(e).get(total).geU().brIf(1);
+  body(e, j);
+  f.get(e).const(16).add().set(e);
+  f.const(0).get(j).const(16).add().tee(j).get(j).get(c4).eq().select().set(j);
+  f.br(0).end().end();
+}
+
+/** acc[c..c+4) += first and acc₂[c..c+4) += first·squareOf (first², without it), in f64. */
+function accumulate(f: FunctionBuilder, acc: number, c4: number, j: number, first: number, squareOf: number | null): void {
+  const a = f.i32();
+  const lo = f.v128();
+  const hi = f.v128();
+  const lo2 = f.v128();
+  const hi2 = f.v128();
+  f.get(first).simd(Simd.f64x2PromoteLowF32x4).set(lo);
+  f.high64(first).simd(Simd.f64x2PromoteLowF32x4).set(hi);
+  if (squareOf === null) {
+    f.get(lo).set(lo2).get(hi).set(hi2);
+  } else {
+    f.get(squareOf).simd(Simd.f64x2PromoteLowF32x4).set(lo2);
+    f.high64(squareOf).simd(Simd.f64x2PromoteLowF32x4).set(hi2);
+  }
+  // Channel c's double sits at 8c = 2j bytes.
+  f.get(acc).get(j).const(1).shl().add().set(a);
+  f.get(a).get(a).load(0).get(lo).simd(Simd.f64x2Add).store(0);
+  f.get(a).get(a).load(16).get(hi).simd(Simd.f64x2Add).store(16);
+  f.get(a).get(c4).const(1).shl().add().set(a);
+  f.get(a).get(a).load(0).get(lo).get(lo2).simd(Simd.f64x2Mul).simd(Simd.f64x2Add).store(0);
+  f.get(a).get(a).load(16).get(hi).get(hi2).simd(Simd.f64x2Mul).simd(Simd.f64x2Add).store(16);
+}
+
+function moments(): FunctionBuilder {
+  const f = new FunctionBuilder('moments', 4);
+  const [x, total, c4, acc] = [0, 1, 2, 3];
+  const v = f.v128();
+  channelLoop(f, total, c4, (e, j) => {
+    f.get(x).get(e).add().load().set(v);
+    accumulate(f, acc, c4, j, v, null);
+  });
+  return f;
+}
+
+/** g = dy, or dy where y > 0. */
+function gradient(f: FunctionBuilder, dy: number, y: number, e: number, gated: boolean, g: number): void {
+  f.get(dy).get(e).add().load();
+  if (gated) f.get(y).get(e).add().load().zero().simd(Simd.f32x4Gt).simd(Simd.v128And);
+  f.set(g);
+}
+
+function gradSums(gated: boolean): FunctionBuilder {
+  const f = new FunctionBuilder(gated ? 'gatedGradSums' : 'gradSums', 7);
+  const [dy, y, x, mean, total, c4, acc] = [0, 1, 2, 3, 4, 5, 6];
+  const g = f.v128();
+  const xm = f.v128();
+  channelLoop(f, total, c4, (e, j) => {
+    gradient(f, dy, y, e, gated, g);
+    f.get(x).get(e).add().load().get(mean).get(j).add().load().simd(Simd.f32x4Sub).set(xm);
+    accumulate(f, acc, c4, j, g, xm);
+  });
+  return f;
+}
+
+function normalize(v: NormalizeVariant): FunctionBuilder {
+  const f = new FunctionBuilder(variantName('normalize', v), 6);
+  const [x, r, y, params, total, c4] = [0, 1, 2, 3, 4, 5];
+  const p = f.i32();
+  channelLoop(f, total, c4, (e, j) => {
+    f.get(params).get(j).add().set(p);
+    f.get(y).get(e).add();
+    f.get(x).get(e).add().load().get(p).load().simd(Simd.f32x4Mul);
+    f.get(p).get(c4).add().load().simd(Simd.f32x4Add);
+    if (v.residual) f.get(r).get(e).add().load().simd(Simd.f32x4Add);
+    if (v.relu) f.zero().simd(Simd.f32x4Max);
+    f.store();
+  });
+  return f;
+}
+
+function inputGrad(v: NormalizeVariant): FunctionBuilder {
+  const f = new FunctionBuilder(variantName('inputGrad', v), 8);
+  const [dy, y, x, params, dx, dr, total, c4] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const p = f.i32();
+  const g = f.v128();
+  channelLoop(f, total, c4, (e, j) => {
+    gradient(f, dy, y, e, v.relu, g);
+    if (v.residual) f.get(dr).get(e).add().get(g).store();
+    f.get(params).get(j).add().set(p);
+    f.get(dx).get(e).add();
+    // k · ((g − b) − (x − mean)·a), the tables at params + {c4, 3·c4, 0, 2·c4}.
+    f.get(p).get(c4).add().load();
+    f.get(g).get(p).get(c4).const(3).mul().add().load().simd(Simd.f32x4Sub);
+    f.get(x).get(e).add().load().get(p).load().simd(Simd.f32x4Sub);
+    f.get(p).get(c4).const(1).shl().add().load().simd(Simd.f32x4Mul);
+    f.simd(Simd.f32x4Sub).simd(Simd.f32x4Mul);
+    f.store();
+  });
+  return f;
+}
+
+/** The few members of the WebAssembly JS API used here (the engine compiles without the DOM library). */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+  Memory: abstract new (...args: never[]) => WasmMemory;
+}
+
+const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+/** Whether `value` is a WebAssembly.Memory. */
+export function isWasmMemory(value: unknown): value is WasmMemory {
+  return value instanceof Wasm.Memory;
+}
+
+let compiled: object | null = null;
+
+function compile(): object {
+  compiled ??= new Wasm.Module(
+    assemble([moments(), gradSums(false), gradSums(true), ...VARIANTS.map(normalize), ...VARIANTS.map(inputGrad)]),
+  );
+  return compiled;
+}
+
+const instances = new WeakMap<WasmMemory, BatchNormSimdExports>();
+
+/** The loops bound to `memory` (the wasm backend's heap), or null where this engine has no wasm SIMD. */
+export function batchNormSimd(memory: WasmMemory): BatchNormSimdExports | null {
+  const known = instances.get(memory);
+  if (known !== undefined) return known;
+  let exports: Record<string, unknown>;
+  try {
+    exports = new Wasm.Instance(compile(), { env: { memory } }).exports;
+  } catch {
+    return null;
+  }
+  type Fn<A extends unknown[]> = (...args: A) => void;
+  const bound: BatchNormSimdExports = {
+    moments: exports['moments'] as BatchNormSimdExports['moments'],
+    gradSums: exports['gradSums'] as BatchNormSimdExports['gradSums'],
+    gatedGradSums: exports['gatedGradSums'] as BatchNormSimdExports['gatedGradSums'],
+    normalize: (v) => exports[variantName('normalize', v)] as Fn<[number, number, number, number, number, number]>,
+    inputGrad: (v) => exports[variantName('inputGrad', v)] as Fn<[number, number, number, number, number, number, number, number]>,
+  };
+  instances.set(memory, bound);
+  return bound;
+}
