@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { batchNormSimd, isWasmMemory, type BatchNormSimdExports, type WasmMemory } from './wasm-kernels/batch-norm-simd.js';
 
 /**
