@@ -178,8 +178,9 @@ function gradientFor(masked: boolean): tf.GradConfig {
         }
         const kept = ahead[i];
         if (kept === undefined) throw new Error('batch-norm gradient requested twice');
-        // A fresh tensor owned by this closure's tidy; the kept one is released.
-        const out = tf.clone(kept);
+        // A fresh tensor owned by this closure's tidy, sharing the kept one's
+        // memory (a reshape, where a clone would copy it); the kept one is released.
+        const out = tf.reshape(kept, kept.shape);
         kept.dispose();
         orphans.delete(kept);
         ahead[i] = undefined;

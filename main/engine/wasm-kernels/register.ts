@@ -1,12 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropFilter } from './conv2d-backprop-filter.js';
 import { conv2dBackpropInput } from './conv2d-backprop-input.js';
+import { sharedIdentity } from './identity.js';
 
 let registered = false;
 
 /**
  * Gives the wasm backend the training kernels it lacks (or has only in a slow
- * form), built from its own XNNPACK convolution. Idempotent.
+ * form), built from its own XNNPACK kernels, and an Identity that does not
+ * copy. Idempotent.
  */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
@@ -23,4 +25,6 @@ export function registerWasmTrainingKernels(): void {
     backendName: 'wasm',
     kernelFunc: conv2dBackpropInput as unknown as tf.KernelFunc,
   });
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({ kernelName: 'Identity', backendName: 'wasm', kernelFunc: sharedIdentity as unknown as tf.KernelFunc });
 }

@@ -82,4 +82,17 @@ describe('wasm convolution gradients', () => {
     convGrads(seeded(c.x.reduce((a, b) => a * b), 1), seeded(c.f.reduce((a, b) => a * b), 2), c);
     expect(tf.memory().numTensors).toBe(before);
   });
+
+  it('clone without copying, and the clone outlives the original', () => {
+    const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+    const y = tf.clone(x);
+    expect(y.dataId).toBe(x.dataId);
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual([1, 2, 3, 4, 5, 6]);
+    // The saved-for-backward clones behave: gradients through a clone are the input's.
+    const v = tf.tensor1d([2, -3]);
+    const g = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.clone(a), a)))(v);
+    expect(Array.from(g.dataSync())).toEqual([4, -6]);
+    tf.dispose([y, v, g]);
+  });
 });
