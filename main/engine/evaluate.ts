@@ -33,11 +33,29 @@ export interface Evaluation {
  * per dispatched batch, in the same order).
  */
 export interface EvaluationSharding {
-  dispatch(batch: { x: Float32Array; y: Int32Array }, n: number, paths: { full: boolean; small: boolean }): { x: Float32Array; y: Int32Array; count: number } | null;
+  dispatch(batch: { x: Float32Array; y: Int32Array }, n: number, paths: ShardPaths): { x: Float32Array; y: Int32Array; count: number } | null;
   sum(values: number[]): ArrayLike<number>;
 }
 
+/** What each engine measures: the paths, and the classes of the confusion matrix it counts (0: none). */
+export interface ShardPaths {
+  full: boolean;
+  small: boolean;
+  confusionClasses: number;
+}
+
 const EVAL_BATCH = 200;
+
+/**
+ * A shard's measurements as one vector to add up across engines: the sums
+ * of `measureBatch`, then (with confusion) its [true][predicted] counts row by row.
+ */
+export function shardFigures(measured: { sums: number[]; predictions: Int32Array | null }, labels: Int32Array, n: number, confusionClasses: number): number[] {
+  if (confusionClasses === 0) return measured.sums;
+  const counts = new Array<number>(confusionClasses * confusionClasses).fill(0);
+  for (let i = 0; i < n; i++) counts[labels[i]! * confusionClasses + measured.predictions![i]!]! += 1;
+  return [...measured.sums, ...counts];
+}
 
 /**
  * Per computed path (full first): the number of correct predictions and the
@@ -80,8 +98,8 @@ export function measureBatch(
  * Accuracy and cross-entropy of both paths on a split, batch norms in
  * inference mode, without augmentation. With `sharding`, the trained small
  * path and the full one are measured on every engine, each on its shard of
- * every batch (not the confusion matrix, nor another small path: those stay
- * on this engine).
+ * every batch, confusion matrix included (another small path, such as a DAN
+ * argmax mask, stays on this engine).
  */
 export function evaluate(
   target: EvaluationTarget,
@@ -93,7 +111,7 @@ export function evaluate(
   const smallPath: SmallPathSpec | null = options.small !== undefined ? options.small : plan === null ? null : { kind: 'sliced', plan };
   const { classes } = target.config.model;
   const doFull = options.full ?? true;
-  const sharding = options.confusion || options.small !== undefined ? null : (options.sharding ?? null);
+  const sharding = options.small !== undefined ? null : (options.sharding ?? null);
   const sums = { full: { correct: 0, loss: 0 }, small: { correct: 0, loss: 0 } };
   const confusion = options.confusion ? Array.from({ length: classes }, () => new Array<number>(classes).fill(0)) : null;
   const keys: Array<'full' | 'small'> = [...(doFull ? (['full'] as const) : []), ...(smallPath === null ? [] : (['small'] as const))];
@@ -102,17 +120,21 @@ export function evaluate(
     const n = Math.min(EVAL_BATCH, split.count - from);
     for (let i = 0; i < n; i++) indices[i] = from + i;
     const batch = batches.build(split, indices.subarray(0, n), false, null);
-    const own = sharding?.dispatch(batch, n, { full: doFull, small: smallPath !== null }) ?? null;
-    const measured = measureBatch(target, own ?? batch, own?.count ?? n, { full: doFull, small: smallPath }, confusion !== null);
-    const total = own === null ? measured.sums : sharding!.sum(measured.sums);
+    const confusionClasses = confusion === null ? 0 : classes;
+    const own = sharding?.dispatch(batch, n, { full: doFull, small: smallPath !== null, confusionClasses }) ?? null;
+    const images = own ?? batch;
+    const count = own?.count ?? n;
+    const measured = measureBatch(target, images, count, { full: doFull, small: smallPath }, confusion !== null);
+    const figures = shardFigures(measured, images.y, count, confusionClasses);
+    const total = own === null ? figures : sharding!.sum(figures);
     keys.forEach((key, k) => {
       sums[key].correct += total[2 * k]!;
       sums[key].loss += total[2 * k + 1]!;
     });
     if (confusion !== null) {
-      // The exported network: the small one when there is one.
-      const preds = measured.predictions!;
-      for (let i = 0; i < n; i++) confusion[batch.y[i]!]![preds[i]!]! += 1;
+      // The exported network's: the small one when there is one (the last path measured).
+      const at = 2 * keys.length;
+      for (let t = 0; t < classes; t++) for (let p = 0; p < classes; p++) confusion[t]![p]! += total[at + t * classes + p]!;
     }
   }
   const metrics = (s: { correct: number; loss: number }): PathMetrics => ({

@@ -393,7 +393,7 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
       return { status: 'cancelled', checkpoint: loop.checkpoint };
     }
 
-    const final = evaluate(setup, setup.val, { confusion: true });
+    const final = evaluate(setup, setup.val, { confusion: true, sharding: replicas?.evaluation() ?? null });
     const val = validationOf(setup, final);
     const outputs = outDir === null ? null : await writeOutputs(outDir, setup, info, history, val, final.confusion!);
     emit({ type: 'finished', time: now(), epochs: config.epochs, val, confusion: final.confusion!, seconds: pos.elapsedSeconds, outputs });

@@ -38,6 +38,8 @@ export interface EvaluationShard {
   full: boolean;
   /** The small path as trained (the run's plan). */
   small: boolean;
+  /** Classes of the confusion matrix this shard also counts (0: none). */
+  confusionClasses: number;
 }
 
 export type ToReplica = { type: 'state'; state: ReplicaState } | StepShard | EvaluationShard | { type: 'stop' };

@@ -7,7 +7,7 @@ import { SearchSpace } from '../dan/search-space.js';
 import { buildGraph } from '../../../shared/model/graph.js';
 import { Rng } from '../rng.js';
 import { stepSetupFor, trainStep, type StepSetup } from '../train.js';
-import { measureBatch } from '../evaluate.js';
+import { measureBatch, shardFigures } from '../evaluate.js';
 import type { EvaluationShard, FromReplica, ReplicaInit, StepShard, ToReplica } from './protocol.js';
 import { ReplicaGroup } from './replica-group.js';
 import { restoreState } from './replica-state.js';
@@ -63,8 +63,8 @@ function evaluateShard(replica: Replica, m: EvaluationShard): void {
   if (replica.kind !== 'train') throw new Error('a search replica does not evaluate');
   const { setup } = replica;
   const small = m.small && setup.plan !== null ? { kind: 'sliced' as const, plan: setup.plan } : null;
-  const { sums } = measureBatch(setup, m, m.count, { full: m.full, small }, false);
-  group.allReduce(sums);
+  const measured = measureBatch(setup, m, m.count, { full: m.full, small }, m.confusionClasses > 0);
+  group.allReduce(shardFigures(measured, m.y, m.count, m.confusionClasses));
 }
 
 async function main(): Promise<void> {

@@ -11,6 +11,10 @@ import type { FromReplica, ReplicaInit, ReplicaTask, StepShard, ToReplica } from
 import { createGroupBuffer, ReplicaGroup, type GroupLayout } from './replica-group.js';
 import { captureState } from './replica-state.js';
 
+
+/** Beyond this many classes the confusion matrix is counted on the leader alone (its counts would outgrow the exchange). */
+const MAX_SHARDED_CONFUSION_CLASSES = 100;
+
 /**
  * How many engines train a run side by side. Only the wasm and cpu backends
  * run one thread each; the native backends already use every core (and a
@@ -83,7 +87,11 @@ export class Replicas {
       total += v.size;
       if (v.rank === 1) channels = Math.max(channels, v.size);
     }
-    const layout: GroupLayout = { count: o.count, smallCapacity: 2 * channels + 1, largeCapacity: total };
+    // The small exchange carries batch-norm sums, and an evaluation shard's
+    // figures: two per path and, up to 100 classes, its confusion counts.
+    const classes = o.task.config.model.classes;
+    const evaluation = 4 + (classes <= MAX_SHARDED_CONFUSION_CLASSES ? classes * classes : 0);
+    const layout: GroupLayout = { count: o.count, smallCapacity: Math.max(2 * channels + 1, evaluation), largeCapacity: total };
     const buffer = createGroupBuffer(layout);
     const entry = replicaEntry();
     const workers: Worker[] = [];
@@ -145,8 +153,9 @@ export class Replicas {
     if (this.task.kind !== 'train') return null;
     return {
       dispatch: (batch, n, paths) => {
-        // Two figures per path must fit the group's small exchange.
-        if (2 * (Number(paths.full) + Number(paths.small)) > this.group.layout.smallCapacity) return null;
+        // Two figures per path and the confusion counts must fit the group's small exchange.
+        const figures = 2 * (Number(paths.full) + Number(paths.small)) + paths.confusionClasses ** 2;
+        if (figures > this.group.layout.smallCapacity) return null;
         const own = this.spread(batch, n, (x, y, count) => ({ type: 'evaluate', x, y, count, ...paths }));
         return own === null ? null : { ...own.batch, count: own.count };
       },

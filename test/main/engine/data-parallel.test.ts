@@ -182,7 +182,7 @@ describe('data-parallel training', () => {
     ['an', trainConfig()],
     ['standard', trainConfig({ mode: 'standard', alpha: null })],
     ['small', trainConfig({ mode: 'small' })],
-  ])('evaluates on two engines as on one, odd shards included: %s', async (_name, config) => {
+  ])('evaluates on two engines as on one, odd shards and confusion matrix included: %s', async (_name, config) => {
     // 25 validation images: shards of 13 and 12.
     const data = synthesize({ classes: 3, size: 12, channels: 1, train: 48, val: 25, seed: 2 });
     const setup = prepareTraining(config, data, new Rng(1));
@@ -216,6 +216,13 @@ describe('data-parallel training', () => {
         expect(together[path]!.loss).toBeCloseTo(alone[path]!.loss, 5);
       }
       expect(alone.full ?? alone.small).not.toBeNull();
+      // The final evaluation, confusion matrix included, is shared the same way.
+      const finalAlone = evaluate(setup, setup.val, { confusion: true });
+      dispatched = 0;
+      const finalTogether = evaluate(setup, setup.val, { confusion: true, sharding: counted });
+      expect(dispatched).toBe(13);
+      expect(finalTogether.confusion).toEqual(finalAlone.confusion);
+      expect(finalTogether.confusion!.flat().reduce((a, b) => a + b, 0)).toBe(25);
     } finally {
       await replicas.stop();
       setup.params.dispose();
