@@ -314,6 +314,7 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
   };
   const lambdaNow = (progress: number): number => (setup.plan === null ? 0 : lambdaAt(config.loss.lambda, progress));
 
+  let lastEvaluation: Evaluation | null = null;
   try {
     const loop = await runEpochs<StepResult & { lr: number }>({
       epochs: config.epochs,
@@ -364,8 +365,12 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
       },
       endEpoch: (trainSeconds) => {
         const evalStart = performance.now();
-        // Both paths, batch norms on their running statistics.
-        const val = validationOf(setup, evaluate(setup, setup.val, { confusion: false, sharding: replicas?.evaluation() ?? null }));
+        // Both paths, batch norms on their running statistics. The last
+        // epoch's also counts the confusion matrix and serves as the final one.
+        const last = pos.epoch + 1 === config.epochs;
+        const evaluation = evaluate(setup, setup.val, { confusion: last, sharding: replicas?.evaluation() ?? null });
+        if (last) lastEvaluation = evaluation;
+        const val = validationOf(setup, evaluation);
         const t = pos.totals;
         const images = Math.max(t['images'] ?? 0, 1);
         const progress = pos.globalStep / totalSteps;
@@ -393,7 +398,8 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
       return { status: 'cancelled', checkpoint: loop.checkpoint };
     }
 
-    const final = evaluate(setup, setup.val, { confusion: true, sharding: replicas?.evaluation() ?? null });
+    // A run resumed after its last epoch has no evaluation of it yet.
+    const final = lastEvaluation ?? evaluate(setup, setup.val, { confusion: true, sharding: replicas?.evaluation() ?? null });
     const val = validationOf(setup, final);
     const outputs = outDir === null ? null : await writeOutputs(outDir, setup, info, history, val, final.confusion!);
     emit({ type: 'finished', time: now(), epochs: config.epochs, val, confusion: final.confusion!, seconds: pos.elapsedSeconds, outputs });

@@ -67,6 +67,11 @@ describe('training', () => {
     const finished = events.at(-1)!;
     if (finished.type !== 'finished') throw new Error('not finished');
     expect(finished.confusion.flat().reduce((a, b) => a + b, 0)).toBe(32);
+    // The final figures are the last epoch's validation (one pass, not two), and its confusion matrix agrees with them.
+    const lastEpoch = events.filter((e) => e.type === 'epoch').at(-1)!;
+    expect(finished.val).toEqual(lastEpoch.val);
+    const correct = finished.confusion.reduce((sum, row, t) => sum + row[t]!, 0);
+    expect(correct / 32).toBeCloseTo(finished.val.small!.accuracy, 9);
     expect(tf.memory().numTensors).toBe(before);
   });
 
