@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
-import { batchNormSimd, isWasmMemory, type BatchNormSimdExports, type WasmMemory } from './wasm-kernels/batch-norm-simd.js';
+import { batchNormSimd, type BatchNormSimdExports } from './wasm-kernels/batch-norm-simd.js';
+import { heapOf, type WasmMemory } from './wasm-kernels/wasm-runtime.js';
 
 /**
  * The memory passes of the training batch norm (batch-norm.ts), on tensors
@@ -19,7 +20,6 @@ export interface Io {
 type HeapBackend = tf.KernelBackend & {
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  wasm?: { asm?: { memory?: unknown } };
 };
 
 type CpuBackend = tf.KernelBackend & {
@@ -30,13 +30,12 @@ type CpuBackend = tf.KernelBackend & {
 export function ioFor(backendName: string, backend: tf.KernelBackend): Io {
   if (backendName === 'wasm') {
     const b = backend as HeapBackend;
-    const memory = b.wasm?.asm?.memory;
     return {
       read: (t) => b.typedArrayFromHeap(t),
       alloc: (s) => b.makeOutput(s, 'float32'),
       view: (t) => b.typedArrayFromHeap(t),
       free: (t) => b.disposeData(t.dataId),
-      memory: isWasmMemory(memory) ? memory : null,
+      memory: heapOf(backend),
     };
   }
   const b = backend as CpuBackend;

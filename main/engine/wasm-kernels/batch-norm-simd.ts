@@ -1,4 +1,5 @@
 import { assemble, FunctionBuilder, Simd } from './wasm-assembler.js';
+import { HeapModule, type WasmMemory } from './wasm-runtime.js';
 
 /**
  * The training batch norm's four passes over NHWC memory as WebAssembly SIMD
@@ -145,53 +146,20 @@ function inputGrad(v: NormalizeVariant): FunctionBuilder {
   return f;
 }
 
-/** The few members of the WebAssembly JS API used here (the engine compiles without the DOM library). */
-export interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-}
+type Fn<A extends unknown[]> = (...args: A) => void;
 
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-  Memory: abstract new (...args: never[]) => WasmMemory;
-}
-
-const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-
-/** Whether `value` is a WebAssembly.Memory. */
-export function isWasmMemory(value: unknown): value is WasmMemory {
-  return value instanceof Wasm.Memory;
-}
-
-let compiled: object | null = null;
-
-function compile(): object {
-  compiled ??= new Wasm.Module(
-    assemble([moments(), gradSums(false), gradSums(true), ...VARIANTS.map(normalize), ...VARIANTS.map(inputGrad)]),
-  );
-  return compiled;
-}
-
-const instances = new WeakMap<WasmMemory, BatchNormSimdExports>();
-
-/** The loops bound to `memory` (the wasm backend's heap), or null where this engine has no wasm SIMD. */
-export function batchNormSimd(memory: WasmMemory): BatchNormSimdExports | null {
-  const known = instances.get(memory);
-  if (known !== undefined) return known;
-  let exports: Record<string, unknown>;
-  try {
-    exports = new Wasm.Instance(compile(), { env: { memory } }).exports;
-  } catch {
-    return null;
-  }
-  type Fn<A extends unknown[]> = (...args: A) => void;
-  const bound: BatchNormSimdExports = {
+const module = new HeapModule<BatchNormSimdExports>(
+  () => assemble([moments(), gradSums(false), gradSums(true), ...VARIANTS.map(normalize), ...VARIANTS.map(inputGrad)]),
+  (exports) => ({
     moments: exports['moments'] as BatchNormSimdExports['moments'],
     gradSums: exports['gradSums'] as BatchNormSimdExports['gradSums'],
     gatedGradSums: exports['gatedGradSums'] as BatchNormSimdExports['gatedGradSums'],
     normalize: (v) => exports[variantName('normalize', v)] as Fn<[number, number, number, number, number, number]>,
     inputGrad: (v) => exports[variantName('inputGrad', v)] as Fn<[number, number, number, number, number, number, number, number]>,
-  };
-  instances.set(memory, bound);
-  return bound;
+  }),
+);
+
+/** The loops bound to `memory` (the wasm backend's heap), or null where this engine has no wasm SIMD. */
+export function batchNormSimd(memory: WasmMemory): BatchNormSimdExports | null {
+  return module.on(memory);
 }

@@ -1,16 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
+import { filterGradientSimd } from './filter-gradient-simd.js';
 import { KernelContext, type Conv2DPad } from './kernel-context.js';
+import { heapOf } from './wasm-runtime.js';
 
 /**
- * The filter gradient of a 2-D convolution, which the wasm backend lacks.
+ * The filter gradient of a 2-D convolution, which the wasm backend lacks:
+ * dW[p,q,c,o] = Σ_{b,i,j} x_pad[b, i·s+p, j·s+q, c] · dy[b,i,j,o].
  *
- * dW[p,q,c,o] = Σ_{b,i,j} x_pad[b, i·s+p, j·s+q, c] · dy[b,i,j,o] is one
- * matrix product P · DY: P holds a row per tap and input channel (p,q,c) and
- * a column per output pixel (b,i,j), DY is the output gradient as it lies in
- * memory ([pixels, O]). XNNPACK multiplies these at the speed of the forward
- * convolution; as a convolution (dy as a filter of the size of the image) the
- * same sum ran at a third to a tenth of it, because XNNPACK streams such a
- * filter from memory once per row tile.
+ * With output channels in sixteens (and wasm SIMD), a loop nest of our own
+ * computes it on the NHWC tensors where they lie (filter-gradient-simd.ts).
+ * Otherwise it is one matrix product P · DY: P holds a row per tap and input
+ * channel (p,q,c) and a column per output pixel (b,i,j), DY is the output
+ * gradient as it lies in memory ([pixels, O]), multiplied by XNNPACK. (As a
+ * convolution with dy as an image-sized filter, the same sum ran at a third
+ * to a tenth of the forward convolution's speed: XNNPACK streams such a
+ * filter from memory once per row tile.)
  */
 export function conv2dBackpropFilter(
   args: {
@@ -19,6 +23,7 @@ export function conv2dBackpropFilter(
     attrs: tf.NamedAttrMap;
   },
   patchLimit = PATCH_LIMIT,
+  method: FilterGradientMethod = 'auto',
 ): tf.TensorInfo {
   const x = args.inputs['x']!;
   const dy = args.inputs['dy']!;
@@ -43,6 +48,24 @@ export function conv2dBackpropFilter(
   const ctx = new KernelContext(args.backend);
   const [batch, height, width, channels] = x.shape as [number, number, number, number];
   const [kh, kw, , outChannels] = filterShape;
+  const memory = method !== 'patches' && outChannels % 16 === 0 ? heapOf(args.backend) : null;
+  const simd = memory === null ? null : filterGradientSimd(memory);
+  if (simd !== null) {
+    const dw = ctx.alloc(filterShape);
+    const columns = ctx.alloc([2 * kw]);
+    // Allocations first: they may grow (and move) the heap under earlier views.
+    ctx.view(dw).fill(0);
+    const table = new Int32Array(memory!.buffer, ctx.view(columns).byteOffset, 2 * kw);
+    for (let q = 0; q < kw; q++) {
+      const [j0, j1] = validColumns(q, width, info);
+      table[2 * q] = j0;
+      table[2 * q + 1] = j1;
+    }
+    const at = (t: tf.TensorInfo): number => ctx.view(t).byteOffset;
+    const { outHeight, outWidth, strideHeight, strideWidth, padInfo } = info;
+    simd(at(x), at(dy), at(dw), batch, height, width, channels, outHeight, outWidth, outChannels, kh, kw, strideHeight, strideWidth, padInfo.top, padInfo.left, at(columns));
+    return ctx.finish(dw);
+  }
   const pixels = info.outHeight * info.outWidth;
   // The patch matrix is kh·kw times the input; past `patchLimit` floats it is
   // built for a range of images at a time and the partial products added, so
@@ -64,6 +87,21 @@ export function conv2dBackpropFilter(
 
 /** Floats of patch matrix built at once (64 MB). */
 const PATCH_LIMIT = 16 * 1024 * 1024;
+
+/**
+ * `direct`: the SIMD loop nest on the NHWC tensors, for output channels in
+ * sixteens (measured 1.1–7× faster than the patch product on every layer of
+ * ResNet-18 at 28×28, 4×4 included); `patches`: the patch-matrix product;
+ * `auto`: direct where it applies.
+ */
+export type FilterGradientMethod = 'auto' | 'direct' | 'patches';
+
+/** The output columns [j0, j1) at which filter column q reads inside the image. */
+function validColumns(q: number, width: number, info: tf.backend_util.Conv2DInfo): [number, number] {
+  const j0 = clamp(Math.ceil((info.padInfo.left - q) / info.strideWidth), 0, info.outWidth);
+  const j1 = clamp(Math.ceil((width + info.padInfo.left - q) / info.strideWidth), j0, info.outWidth);
+  return [j0, j1];
+}
 
 interface ImageRange {
   batch: number;
@@ -96,8 +134,7 @@ function fillPatches(out: Float32Array, planes: Float32Array, r: ImageRange, inf
     const i0 = clamp(Math.ceil((top - p) / sh), 0, oh);
     const i1 = clamp(Math.ceil((r.height + top - p) / sh), i0, oh);
     for (let q = 0; q < kw; q++) {
-      const j0 = clamp(Math.ceil((left - q) / sw), 0, ow);
-      const j1 = clamp(Math.ceil((r.width + left - q) / sw), j0, ow);
+      const [j0, j1] = validColumns(q, r.width, info);
       const shift = q - left;
       for (let c = 0; c < r.channels; c++, o += span) {
         const first = (c * r.batch + r.start) * plane;

@@ -99,8 +99,20 @@ export class FunctionBuilder {
     return this.op(0x6a);
   }
 
+  sub(): this {
+    return this.op(0x6b);
+  }
+
   mul(): this {
     return this.op(0x6c);
+  }
+
+  ltS(): this {
+    return this.op(0x48);
+  }
+
+  ltU(): this {
+    return this.op(0x49);
   }
 
   shl(): this {
@@ -128,6 +140,11 @@ export class FunctionBuilder {
     return this.op(0x03, EMPTY_BLOCK);
   }
 
+  /** if … end on the i32 on top (non-zero). */
+  if(): this {
+    return this.op(0x04, EMPTY_BLOCK);
+  }
+
   end(): this {
     return this.op(0x0b);
   }
@@ -143,6 +160,20 @@ export class FunctionBuilder {
   /** v128.load from the address on the stack plus a constant byte offset. */
   load(offset = 0): this {
     this.code.push(0xfd, 0x00, 4);
+    uleb(offset, this.code);
+    return this;
+  }
+
+  /** i32.load from the address on the stack plus a constant byte offset. */
+  loadI32(offset = 0): this {
+    this.code.push(0x28, 2);
+    uleb(offset, this.code);
+    return this;
+  }
+
+  /** One f32 from the address on the stack, in all four lanes (v128.load32_splat). */
+  loadSplat(offset = 0): this {
+    this.code.push(0xfd, 0x09, 2);
     uleb(offset, this.code);
     return this;
   }

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { conv2dBackpropFilter } from '../../../main/engine/wasm-kernels/conv2d-backprop-filter.js';
+import { filterGradientSimd } from '../../../main/engine/wasm-kernels/filter-gradient-simd.js';
+import { heapOf } from '../../../main/engine/wasm-kernels/wasm-runtime.js';
 import { maxAbsDiff, onBackend, seeded, useWasmBackend } from '../../helpers/tf.js';
 
 useWasmBackend();
@@ -46,6 +48,39 @@ describe('wasm convolution gradients', () => {
     const scale = Math.max(1, ...Array.from(dwRef, Math.abs));
     expect(maxAbsDiff(dx, dxRef)).toBeLessThan(1e-4);
     expect(maxAbsDiff(dw, dwRef) / scale).toBeLessThan(1e-5);
+  });
+
+  it.each([
+    { x: [2, 7, 7, 3], f: [3, 3, 3, 16], stride: 1, pad: 'same' as Pad },
+    { x: [2, 8, 8, 4], f: [3, 3, 4, 32], stride: 2, pad: 'same' as Pad },
+    { x: [2, 9, 9, 2], f: [1, 1, 2, 16], stride: 2, pad: 'valid' as Pad },
+    { x: [3, 11, 11, 3], f: [7, 7, 3, 16], stride: 2, pad: [[0, 0], [3, 3], [3, 3], [0, 0]] as Pad },
+    { x: [2, 10, 10, 5], f: [3, 3, 5, 16], stride: 3, pad: 'same' as Pad },
+    { x: [1, 6, 7, 2], f: [3, 3, 2, 16], stride: 2, pad: [[0, 0], [4, 4], [3, 5], [0, 0]] as Pad },
+    { x: [2, 5, 6, 1], f: [2, 3, 1, 48], stride: 1, pad: 'valid' as Pad },
+  ])('give the cpu filter gradient by either method, the SIMD loop nest and the patch product: x=$x f=$f stride=$stride', async ({ x: xShape, f, stride, pad }) => {
+    const xv = seeded(xShape.reduce((a, b) => a * b), 5);
+    const dyShape = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], f as [number, number, number, number], stride, 1, pad).outShape;
+    const dyv = seeded(dyShape.reduce((a, b) => a * b), 6);
+    const ref = await onBackend('cpu', () =>
+      tf.tidy(() => {
+        const xt = tf.tensor4d(xv, xShape as [number, number, number, number]);
+        const r = tf.tensor4d(dyv, dyShape);
+        return tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xt, v as tf.Tensor4D, stride, pad), r)))(tf.zeros(f)).dataSync() as Float32Array;
+      }),
+    );
+    const x = tf.tensor4d(xv, xShape as [number, number, number, number]);
+    const dy = tf.tensor4d(dyv, dyShape);
+    const attrs = { strides: stride, pad, filterShape: f, dataFormat: 'NHWC' } as unknown as tf.NamedAttrMap;
+    const scale = Math.max(1, ...Array.from(ref, Math.abs));
+    // The loop nest is there to be used (it would fall back to the patch product without it).
+    expect(filterGradientSimd(heapOf(tf.backend())!)).not.toBeNull();
+    for (const method of ['direct', 'patches'] as const) {
+      const dw = tf.engine().makeTensorFromTensorInfo(conv2dBackpropFilter({ inputs: { x, dy }, backend: tf.backend(), attrs }, undefined, method));
+      expect(maxAbsDiff(dw.dataSync() as Float32Array, ref) / scale, method).toBeLessThan(1e-5);
+      dw.dispose();
+    }
+    tf.dispose([x, dy]);
   });
 
   it.each([
