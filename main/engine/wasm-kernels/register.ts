@@ -1,14 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropFilter } from './conv2d-backprop-filter.js';
 import { conv2dBackpropInput } from './conv2d-backprop-input.js';
+import { simdConv2D } from './conv2d.js';
 import { sharedIdentity } from './identity.js';
 
 let registered = false;
 
 /**
  * Gives the wasm backend the training kernels it lacks (or has only in a slow
- * form), built from its own XNNPACK kernels, and an Identity that does not
- * copy. Idempotent.
+ * form), a faster forward convolution for the common case, and an Identity
+ * that does not copy. Idempotent.
  */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
@@ -25,6 +26,12 @@ export function registerWasmTrainingKernels(): void {
     backendName: 'wasm',
     kernelFunc: conv2dBackpropInput as unknown as tf.KernelFunc,
   });
+  const conv = tf.getKernel('Conv2D', 'wasm');
+  if (conv !== undefined) {
+    tf.unregisterKernel('Conv2D', 'wasm');
+    // The backend's kernel stays the fallback; its setup must still run when the backend starts.
+    tf.registerKernel({ ...conv, kernelFunc: simdConv2D(conv.kernelFunc) });
+  }
   tf.unregisterKernel('Identity', 'wasm');
   tf.registerKernel({ kernelName: 'Identity', backendName: 'wasm', kernelFunc: sharedIdentity as unknown as tf.KernelFunc });
 }

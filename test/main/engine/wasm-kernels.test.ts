@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { conv2dBackpropFilter } from '../../../main/engine/wasm-kernels/conv2d-backprop-filter.js';
+import { conv2dSimd } from '../../../main/engine/wasm-kernels/conv2d-simd.js';
 import { filterGradientSimd } from '../../../main/engine/wasm-kernels/filter-gradient-simd.js';
 import { heapOf } from '../../../main/engine/wasm-kernels/wasm-runtime.js';
 import { maxAbsDiff, onBackend, seeded, useWasmBackend } from '../../helpers/tf.js';
@@ -23,6 +24,12 @@ const cases: Array<{ x: [number, number, number, number]; f: [number, number, nu
   { x: [2, 10, 10, 2], f: [2, 2, 2, 3], stride: 2, pad: 'same' },
   { x: [1, 6, 7, 2], f: [3, 3, 2, 2], stride: 2, pad: [[0, 0], [4, 4], [3, 5], [0, 0]] },
   { x: [2, 11, 11, 2], f: [1, 1, 2, 3], stride: 3, pad: 'valid' },
+  // Channels in sixteens: the SIMD convolution serves the forward pass and
+  // (through its per-phase convolutions) the input gradient, the loop nest the filter gradient.
+  { x: [2, 9, 9, 16], f: [3, 3, 16, 32], stride: 1, pad: 'same' },
+  { x: [2, 9, 9, 16], f: [3, 3, 16, 16], stride: 2, pad: 'same' },
+  { x: [3, 7, 6, 32], f: [1, 1, 32, 16], stride: 2, pad: 'valid' },
+  { x: [1, 11, 10, 16], f: [5, 4, 16, 16], stride: 3, pad: [[0, 0], [2, 3], [1, 4], [0, 0]] },
   // A batch as large as training uses, the patch matrix built in one piece.
   { x: [16, 28, 28, 16], f: [3, 3, 16, 16], stride: 1, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
 ];
@@ -116,6 +123,25 @@ describe('wasm convolution gradients', () => {
     const c = cases[cases.length - 1]!;
     convGrads(seeded(c.x.reduce((a, b) => a * b), 1), seeded(c.f.reduce((a, b) => a * b), 2), c);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it.each([
+    { x: [2, 7, 7, 3], f: [3, 3, 3, 16], stride: 1, pad: 'same' as Pad },
+    { x: [2, 8, 9, 5], f: [3, 3, 5, 32], stride: 2, pad: 'same' as Pad },
+    { x: [1, 9, 9, 16], f: [1, 1, 16, 16], stride: 2, pad: 'valid' as Pad },
+    { x: [2, 11, 11, 3], f: [7, 7, 3, 16], stride: 2, pad: [[0, 0], [3, 3], [3, 3], [0, 0]] as Pad },
+    { x: [1, 4, 4, 8], f: [3, 3, 8, 48], stride: 1, pad: [[0, 0], [4, 1], [0, 5], [0, 0]] as Pad },
+    { x: [2, 3, 2, 4], f: [5, 5, 4, 16], stride: 1, pad: 'same' as Pad },
+  ])('convolve forward as the cpu backend does: x=$x f=$f stride=$stride pad=$pad', async ({ x: xShape, f, stride, pad }) => {
+    expect(conv2dSimd(heapOf(tf.backend())!)).not.toBeNull();
+    const xv = seeded(xShape.reduce((a, b) => a * b), 8);
+    const wv = seeded(f.reduce((a, b) => a * b), 9);
+    const conv = (): Float32Array =>
+      tf.tidy(() => tf.conv2d(tf.tensor4d(xv, xShape as [number, number, number, number]), tf.tensor4d(wv, f as [number, number, number, number]), stride, pad).dataSync() as Float32Array);
+    const ref = await onBackend('cpu', conv);
+    const got = conv();
+    expect(got).toHaveLength(ref.length);
+    expect(maxAbsDiff(got, ref)).toBeLessThan(1e-5 * Math.max(1, ...Array.from(ref, Math.abs)));
   });
 
   it('clone without copying, and the clone outlives the original', () => {

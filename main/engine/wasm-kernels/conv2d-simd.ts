@@ -1,0 +1,136 @@
+import { assemble, FunctionBuilder, Simd } from './wasm-assembler.js';
+import { HeapModule, type WasmMemory } from './wasm-runtime.js';
+
+/**
+ * A 2-D convolution (NHWC, no dilation) as one WebAssembly SIMD loop nest:
+ * y[b,i,j,o] = Σ x[b, i·sh + p − top, j·sw + q − left, c] · W[p,q,c,o].
+ * Sixteen output channels (four lane vectors) at a time; inside the row's
+ * interior, where every tap lands in the image, two output pixels share
+ * each filter load (eight accumulators: two splatted inputs times four
+ * filter vectors per input channel); at the borders, one pixel with each
+ * tap checked.
+ *
+ * Arguments (i32; addresses in bytes): x, w, y, batch, height, width,
+ * channels, outHeight, outWidth, outChannels (a multiple of 16), kh, kw, sh,
+ * sw, top, left, and the interior columns [jA, jB).
+ */
+export type Conv2DSimd = (...args: number[]) => void;
+
+const ARGS = [
+  'x',
+  'w',
+  'y',
+  'batch',
+  'height',
+  'width',
+  'channels',
+  'outHeight',
+  'outWidth',
+  'outChannels',
+  'kh',
+  'kw',
+  'sh',
+  'sw',
+  'top',
+  'left',
+  'jA',
+  'jB',
+] as const;
+
+type Arg = (typeof ARGS)[number];
+
+function build(): FunctionBuilder {
+  const f = new FunctionBuilder('conv2d', ARGS.length);
+  const a = (name: Arg): number => ARGS.indexOf(name);
+  const int = (): number => f.i32();
+  const [b, i, ob, j, p, q, yy, col, c] = [int(), int(), int(), int(), int(), int(), int(), int(), int()];
+  const [c4, o4, yRow, xRowP, xp0, xp1, wp, xNext] = [int(), int(), int(), int(), int(), int(), int(), int()];
+  const acc = Array.from({ length: 8 }, () => f.v128());
+  const wv = Array.from({ length: 4 }, () => f.v128());
+  const s = [f.v128(), f.v128()];
+
+  f.get(a('channels')).const(4).mul().set(c4);
+  f.get(a('outChannels')).const(4).mul().set(o4);
+  // Bytes from one output pixel's input to the next's.
+  f.get(a('sw')).get(c4).mul().set(xNext);
+
+  const forLoop = (v: number, from: () => void, limit: () => void, step: number, body: () => void): void => {
+    from();
+    f.set(v);
+    f.block().loop();
+    f.get(v);
+    limit();
+    f.geU().brIf(1);
+    body();
+    f.get(v).const(step).add().set(v);
+    f.br(0).end().end();
+  };
+
+  /** Output pixels j (and j + 1): accumulate every valid tap, then store. */
+  const pixels = (pair: boolean): void => {
+    const used = acc.slice(0, pair ? 8 : 4);
+    for (const r of used) f.zero().set(r);
+    forLoop(p, () => f.const(0), () => f.get(a('kh')), 1, () => {
+      f.get(i).get(a('sh')).mul().get(p).add().get(a('top')).sub().set(yy);
+      f.get(yy).get(a('height')).ltU().if();
+      f.get(a('x')).get(b).get(a('height')).mul().get(yy).add().get(a('width')).mul().get(c4).mul().add().set(xRowP);
+      forLoop(q, () => f.const(0), () => f.get(a('kw')), 1, () => {
+        f.get(j).get(a('sw')).mul().get(q).add().get(a('left')).sub().set(col);
+        // Interior pairs need no check; a single pixel's tap may fall outside.
+        if (!pair) f.get(col).get(a('width')).ltU().if();
+        f.get(xRowP).get(col).get(c4).mul().add().set(xp0);
+        if (pair) f.get(xp0).get(xNext).add().set(xp1);
+        f.get(a('w')).get(p).get(a('kw')).mul().get(q).add().get(a('channels')).mul().get(o4).mul().add().get(ob).add().set(wp);
+        forLoop(c, () => f.const(0), () => f.get(a('channels')), 1, () => {
+          wv.forEach((r, m) => f.get(wp).load(16 * m).set(r));
+          f.get(xp0).loadSplat().set(s[0]!);
+          if (pair) f.get(xp1).loadSplat().set(s[1]!);
+          used.forEach((r, m) => {
+            f.get(r).get(s[m >> 2]!).get(wv[m % 4]!).simd(Simd.f32x4Mul).simd(Simd.f32x4Add).set(r);
+          });
+          f.get(xp0).const(4).add().set(xp0);
+          if (pair) f.get(xp1).const(4).add().set(xp1);
+          f.get(wp).get(o4).add().set(wp);
+        });
+        if (!pair) f.end();
+      });
+      f.end();
+    });
+    // y[b, i, j, ob…]
+    used.forEach((r, m) => {
+      f.get(yRow).get(j).get(o4).mul().add().get(ob).add();
+      if (m >= 4) f.get(o4).add();
+      f.get(r).store(16 * (m % 4));
+    });
+  };
+
+  forLoop(b, () => f.const(0), () => f.get(a('batch')), 1, () => {
+    forLoop(i, () => f.const(0), () => f.get(a('outHeight')), 1, () => {
+      f.get(a('y')).get(b).get(a('outHeight')).mul().get(i).add().get(a('outWidth')).mul().get(o4).mul().add().set(yRow);
+      forLoop(ob, () => f.const(0), () => f.get(o4), 64, () => {
+        // Left border, one pixel at a time.
+        forLoop(j, () => f.const(0), () => f.get(a('jA')), 1, () => pixels(false));
+        // Interior, two at a time: while j + 2 ≤ jB.
+        f.get(a('jA')).set(j);
+        f.block().loop();
+        f.get(a('jB')).get(j).const(2).add().ltS().brIf(1);
+        pixels(true);
+        f.get(j).const(2).add().set(j);
+        f.br(0).end().end();
+        // What is left of the interior, and the right border.
+        forLoop(j, () => f.get(j), () => f.get(a('outWidth')), 1, () => pixels(false));
+      });
+    });
+  });
+  return f;
+}
+
+const module = new HeapModule<Conv2DSimd>(
+  () => assemble([build()]),
+  (exports) => exports['conv2d'] as Conv2DSimd,
+);
+
+/** The loop nest bound to `memory` (the wasm backend's heap), or null where this engine has no wasm SIMD. */
+export function conv2dSimd(memory: WasmMemory): Conv2DSimd | null {
+  return module.on(memory);
+}
