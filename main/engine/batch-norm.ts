@@ -19,6 +19,8 @@ export const BN_TRAIN = 'AdjoinBatchNormTrain';
 /** The same with a mask input; its gradient also needs β and the mask. */
 export const BN_TRAIN_MASKED = 'AdjoinBatchNormTrainMasked';
 export const BN_TRAIN_GRAD = 'AdjoinBatchNormTrainGrad';
+/** Inference on given (running) statistics. */
+export const BN_INFER = 'AdjoinBatchNormInfer';
 
 interface BnAttrs {
   epsilon: number;
@@ -48,23 +50,52 @@ function forwardKernel(backendName: string): tf.KernelFunc {
       const mk = mask === undefined ? null : io.read(mask);
       const mean = io.view(meanInfo);
       const variance = io.view(varInfo);
-      const mul = new Float64Array(C);
-      const add = new Float64Array(C);
       for (let c = 0; c < C; c++) {
         const m = sum[c]! / N;
-        const v = Math.max(sq[c]! / N - m * m, 0);
         mean[c] = m;
-        variance[c] = v;
-        const scaleBy = mk === null ? 1 : mk[c]!;
-        const k = g[c]! / Math.sqrt(v + epsilon);
-        mul[c] = k * scaleBy;
-        add[c] = (b[c]! - m * k) * scaleBy;
+        variance[c] = Math.max(sq[c]! / N - m * m, 0);
       }
+      const { mul, add } = affine(g, b, mean, variance, mk, epsilon);
       passes.normalize(x!, residual ?? null, yInfo, mul, add, relu, total);
     } finally {
       passes.release();
     }
     return [yInfo, meanInfo, varInfo];
+  };
+}
+
+/** Per-channel y = x·mul + add of a batch norm with these statistics, scaled by the mask if any. */
+function affine(g: Float32Array, b: Float32Array, mean: Float32Array, variance: Float32Array, mask: Float32Array | null, epsilon: number): { mul: Float64Array; add: Float64Array } {
+  const C = g.length;
+  const mul = new Float64Array(C);
+  const add = new Float64Array(C);
+  for (let c = 0; c < C; c++) {
+    const scaleBy = mask === null ? 1 : mask[c]!;
+    const k = g[c]! / Math.sqrt(variance[c]! + epsilon);
+    mul[c] = k * scaleBy;
+    add[c] = (b[c]! - mean[c]! * k) * scaleBy;
+  }
+  return { mul, add };
+}
+
+/** Inference: relu?(bn(x)·m + r) on the running statistics, one pass. */
+function inferenceKernel(backendName: string): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const io = ioFor(backendName, backend as unknown as tf.KernelBackend);
+    const { x, scale, offset, mean, variance, residual, mask } = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { epsilon, relu } = attrs as unknown as BnAttrs;
+    const C = x!.shape[x!.shape.length - 1]!;
+    const total = x!.shape.reduce((a, b) => a * b, 1);
+    const yInfo = io.alloc(x!.shape);
+    const passes = passesFor(io, C);
+    try {
+      const read = (t: tf.TensorInfo | undefined): Float32Array => io.read(t!);
+      const { mul, add } = affine(read(scale), read(offset), read(mean), read(variance), mask === undefined ? null : io.read(mask), epsilon);
+      passes.normalize(x!, residual ?? null, yInfo, mul, add, relu, total);
+    } finally {
+      passes.release();
+    }
+    return yInfo;
   };
 }
 
@@ -201,6 +232,39 @@ function gradientFor(masked: boolean): tf.GradConfig {
   };
 }
 
+/**
+ * The inference kernel's gradient, from tfjs ops: inference rarely runs
+ * under a gradient (a DAN architecture gradient through running statistics
+ * does), so it needs to be right more than fast. With x̂ = (x − μ)·inv,
+ * inv = 1/√(σ² + ε) and G the gradient after the ReLU gate:
+ * dx = G·γ·inv·m, dr = G, dγ = Σ G·x̂·m, dβ = Σ G·m, dm = Σ G·(γ·x̂ + β),
+ * dμ = −Σ G·γ·inv·m, dσ² = −½ Σ G·γ·x̂·m·inv².
+ */
+const inferenceGradient: tf.GradConfig = {
+  kernelName: BN_INFER,
+  inputsToSave: ['x', 'scale', 'offset', 'mean', 'variance', 'mask'],
+  outputsToSave: [true],
+  gradFunc: (dy, saved, attrs) => {
+    const [x, scale, offset, mean, variance, mask, y] = saved as tf.Tensor[];
+    const { epsilon, relu, residual } = attrs as unknown as BnAttrs;
+    const axes = x!.shape.map((_, i) => i).slice(0, -1);
+    const gate = (): tf.Tensor => (relu ? tf.mul(dy as tf.Tensor, tf.step(y!, 0)) : (dy as tf.Tensor));
+    const m = (): tf.Tensor => mask!;
+    const inv = (): tf.Tensor => tf.rsqrt(tf.add(variance!, epsilon));
+    const xHat = (): tf.Tensor => tf.mul(tf.sub(x!, mean!), inv());
+    const grads: Record<string, () => tf.Tensor> = {
+      x: () => tf.mul(gate(), tf.mul(tf.mul(scale!, inv()), m())),
+      scale: () => tf.sum(tf.mul(tf.mul(gate(), xHat()), m()), axes),
+      offset: () => tf.mul(tf.sum(gate(), axes), m()),
+      mean: () => tf.neg(tf.mul(tf.sum(gate(), axes), tf.mul(tf.mul(scale!, inv()), m()))),
+      variance: () => tf.mul(tf.sum(tf.mul(gate(), xHat()), axes), tf.mul(tf.mul(tf.mul(scale!, m()), tf.square(inv())), -0.5)),
+    };
+    if (residual) grads['residual'] = gate;
+    grads['mask'] = () => tf.sum(tf.mul(gate(), tf.add(tf.mul(xHat(), scale!), offset!)), axes);
+    return grads;
+  },
+};
+
 /** Registers the kernels for the wasm and cpu backends and the forward kernels' gradients. Idempotent. */
 export function registerBatchNormKernels(): void {
   if (registered) return;
@@ -209,9 +273,11 @@ export function registerBatchNormKernels(): void {
     tf.registerKernel({ kernelName: BN_TRAIN, backendName, kernelFunc: forwardKernel(backendName) });
     tf.registerKernel({ kernelName: BN_TRAIN_MASKED, backendName, kernelFunc: forwardKernel(backendName) });
     tf.registerKernel({ kernelName: BN_TRAIN_GRAD, backendName, kernelFunc: gradKernel(backendName) });
+    tf.registerKernel({ kernelName: BN_INFER, backendName, kernelFunc: inferenceKernel(backendName) });
   }
   tf.registerGradient(gradientFor(false));
   tf.registerGradient(gradientFor(true));
+  tf.registerGradient(inferenceGradient);
 }
 
 export interface BatchNormTrainOptions {
@@ -256,4 +322,34 @@ export function batchNormTrain(
   if (residual !== null) y = tf.add(y, residual);
   if (relu) y = tf.relu(y);
   return { y, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
+}
+
+/**
+ * relu?(batchNorm(x)·mask? + residual?) on given (running) statistics: one
+ * pass on the wasm and cpu backends, composed ops elsewhere.
+ */
+export function batchNormInference(
+  x: tf.Tensor,
+  scale: tf.Tensor1D,
+  offset: tf.Tensor1D,
+  stats: { mean: tf.Tensor1D; variance: tf.Tensor1D },
+  options: BatchNormTrainOptions,
+): tf.Tensor {
+  const relu = options.relu ?? false;
+  const residual = options.residual ?? null;
+  const mask = options.mask ?? null;
+  const backend = tf.getBackend();
+  if (backend === 'wasm' || backend === 'cpu') {
+    registerBatchNormKernels();
+    // Always a mask (ones without one): the gradient's saved inputs are then always the same.
+    return tf.tidy(() => {
+      const inputs: tf.NamedTensorMap = { x, scale, offset, mean: stats.mean, variance: stats.variance, mask: mask ?? tf.onesLike(scale) };
+      if (residual !== null) inputs['residual'] = residual;
+      return tf.engine().runKernel(BN_INFER, inputs, { epsilon: options.epsilon, relu, residual: residual !== null }) as tf.Tensor;
+    });
+  }
+  let y: tf.Tensor = tf.batchNorm(x, stats.mean, stats.variance, offset, scale, options.epsilon);
+  if (mask !== null) y = tf.mul(y, mask);
+  if (residual !== null) y = tf.add(y, residual);
+  return relu ? tf.relu(y) : y;
 }

@@ -3,7 +3,7 @@ import { assertNever } from '../../shared/errors.js';
 import type { ConvNode, GraphNode, ModelGraph } from '../../shared/model/graph.js';
 import type { SmallPlan } from '../../shared/model/plan.js';
 import { count, isPrefix, type Selection } from '../../shared/model/selection.js';
-import { batchNormTrain } from './batch-norm.js';
+import { batchNormInference, batchNormTrain } from './batch-norm.js';
 import { propagateMasks } from './soft-masks.js';
 import { type NetworkParams, type Path, paramName } from './params.js';
 
@@ -94,10 +94,7 @@ function batchNorm({ x, layer, path, params, training, stats, mask = null, resid
   if (!training) {
     const mean = params.get(paramName.mean(layer, path)) as tf.Tensor1D;
     const variance = params.get(paramName.variance(layer, path)) as tf.Tensor1D;
-    let y: tf.Tensor = tf.batchNorm(x, mean, variance, beta, gamma, BN_EPSILON);
-    if (mask !== null) y = tf.mul(y, mask);
-    if (residual !== null) y = tf.add(y, residual);
-    return relu ? tf.relu(y) : y;
+    return batchNormInference(x, gamma, beta, { mean, variance }, { epsilon: BN_EPSILON, mask, residual, relu });
   }
   const { y, mean, variance } = batchNormTrain(x, gamma, beta, { epsilon: BN_EPSILON, mask, residual, relu });
   stats.push({ layer, path, mean, variance, count: x.size / x.shape[x.rank - 1]! });
@@ -134,7 +131,7 @@ function applyMask(x: tf.Tensor, mask: tf.Tensor1D | null): tf.Tensor {
 
 /**
  * Batch norms whose output only feeds a ReLU, or only a residual add whose
- * output only feeds a ReLU, run as one fused kernel in training mode.
+ * output only feeds a ReLU, run as one fused kernel (training and inference).
  */
 interface FusionPlan {
   /** bn → the relu it feeds. */
@@ -211,9 +208,8 @@ export function forward(
     return w;
   };
 
+  // Fusion changes no value, only how many passes over memory a network makes.
   const fusion = fusionPlan(graph);
-  // Fusion changes no value, only how many passes over memory a step makes.
-  const fused = (): boolean => training;
 
   const runNode = (node: GraphNode, path: Path): tf.Tensor | null => {
     const t = path === 'full' ? full : sm;
@@ -235,21 +231,21 @@ export function forward(
         return conv(inp(node.input) as tf.Tensor4D, ws as tf.Tensor4D, node);
       }
       case 'bn': {
-        if (fused() && fusion.deferred.has(node.id)) return null;
-        const relu = fused() && fusion.bnRelu.has(node.id);
+        if (fusion.deferred.has(node.id)) return null;
+        const relu = fusion.bnRelu.has(node.id);
         // A batch norm's shift turns masked-off zeros into β: the mask applies after it.
         const mask = path === 'small' ? (masks[node.id] ?? null) : null;
         return batchNorm({ x: inp(node.input) as tf.Tensor4D, layer: node.name, path, params, training, stats, mask, relu });
       }
       case 'relu':
         // A fused kernel upstream already applied it.
-        return fused() && fusion.produced.has(node.id) ? inp(node.input) : tf.relu(inp(node.input));
+        return fusion.produced.has(node.id) ? inp(node.input) : tf.relu(inp(node.input));
       case 'maxpool':
         return maxPool(inp(node.input) as tf.Tensor4D, node.kernel, node.stride, node.pad);
       case 'avgpool':
         return tf.avgPool(inp(node.input) as tf.Tensor4D, node.kernel, node.stride, 'valid');
       case 'add': {
-        const fusedAdd = fused() ? fusion.addRelu.get(node.id) : undefined;
+        const fusedAdd = fusion.addRelu.get(node.id);
         if (fusedAdd !== undefined) {
           // relu(bn(conv)·m + shortcut) in one kernel; the ReLU node passes it on.
           const bn = graph.nodes[fusedAdd.bn]!;

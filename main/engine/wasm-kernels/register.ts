@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropFilter } from './conv2d-backprop-filter.js';
 import { conv2dBackpropInput } from './conv2d-backprop-input.js';
+import { simdInferenceBatchNorm } from './batch-norm-inference.js';
 import { simdConv2D } from './conv2d.js';
 import { sharedIdentity } from './identity.js';
 
@@ -8,8 +9,8 @@ let registered = false;
 
 /**
  * Gives the wasm backend the training kernels it lacks (or has only in a slow
- * form), a faster forward convolution for the common case, and an Identity
- * that does not copy. Idempotent.
+ * form), a faster forward convolution and inference batch norm for the
+ * common cases, and an Identity that does not copy. Idempotent.
  */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
@@ -26,12 +27,17 @@ export function registerWasmTrainingKernels(): void {
     backendName: 'wasm',
     kernelFunc: conv2dBackpropInput as unknown as tf.KernelFunc,
   });
-  const conv = tf.getKernel('Conv2D', 'wasm');
-  if (conv !== undefined) {
-    tf.unregisterKernel('Conv2D', 'wasm');
-    // The backend's kernel stays the fallback; its setup must still run when the backend starts.
-    tf.registerKernel({ ...conv, kernelFunc: simdConv2D(conv.kernelFunc) });
-  }
+  wrapWasmKernel('Conv2D', simdConv2D);
+  wrapWasmKernel('FusedBatchNorm', simdInferenceBatchNorm);
   tf.unregisterKernel('Identity', 'wasm');
   tf.registerKernel({ kernelName: 'Identity', backendName: 'wasm', kernelFunc: sharedIdentity as unknown as tf.KernelFunc });
+}
+
+/** Puts `wrap(original)` in the place of a wasm kernel, the original staying the fallback. */
+function wrapWasmKernel(name: string, wrap: (original: tf.KernelFunc) => tf.KernelFunc): void {
+  const original = tf.getKernel(name, 'wasm');
+  if (original === undefined) return;
+  tf.unregisterKernel(name, 'wasm');
+  // Its setup must still run when the backend starts.
+  tf.registerKernel({ ...original, kernelFunc: wrap(original.kernelFunc) });
 }

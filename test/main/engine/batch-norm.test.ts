@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { ioFor, passesFor } from '../../../main/engine/batch-norm-passes.js';
-import { batchNormTrain } from '../../../main/engine/batch-norm.js';
+import { batchNormInference, batchNormTrain } from '../../../main/engine/batch-norm.js';
 import { maxAbsDiff, onBackend, seeded, useWasmBackend } from '../../helpers/tf.js';
 
 useWasmBackend();
@@ -110,5 +110,97 @@ describe('fused training batch norm', () => {
     run(true, false, true);
     run(true, true, true, true);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it.each([
+    { shape: [3, 5, 5, 8], affine: true },
+    { shape: [3, 5, 5, 8], affine: false },
+    { shape: [7, 12], affine: true },
+    { shape: [2, 4, 4, 3], affine: true },
+  ])('in inference mode (running statistics) matches the cpu backend: shape $shape, scale and offset $affine', async ({ shape, affine }) => {
+    const C = shape[shape.length - 1]!;
+    const n = shape.reduce((a, b) => a * b);
+    const xv = seeded(n, 11);
+    const norm = (): Float32Array =>
+      tf.tidy(() => {
+        const x = tf.tensor(xv, shape);
+        const mean = channels([0.3, -0.2, 0.1], C);
+        const variance = tf.abs(channels([0.5, 2, 1.2], C)) as tf.Tensor1D;
+        const [offset, scale] = affine ? [channels([0.1, -0.2, 0.3], C), channels([1.5, 0.5, -0.7], C)] : [undefined, undefined];
+        return tf.batchNorm(x, mean, variance, offset, scale, 1e-3).dataSync() as Float32Array;
+      });
+    const ref = await onBackend('cpu', norm);
+    expect(maxAbsDiff(norm(), ref)).toBeLessThan(1e-5);
+  });
+
+  it.each([
+    [false, false, false, 3],
+    [true, true, true, 3],
+    [false, false, false, 8],
+    [false, true, false, 8],
+    [true, false, false, 8],
+    [true, true, false, 8],
+    [true, true, true, 8],
+  ])('fused on running statistics matches composed ops: residual=%s relu=%s mask=%s channels=%i', async (withResidual, relu, withMask, C) => {
+    const shape = [3, 4, 4, C];
+    const n = shape.reduce((a, b) => a * b);
+    const run = (fusedKernel: boolean): Float32Array =>
+      tf.tidy(() => {
+        const x = tf.tensor(seeded(n, 12), shape);
+        const g = channels([1.5, 0.5, -0.7], C);
+        const b = channels([0.1, -0.2, 0.3], C);
+        const stats = { mean: channels([0.3, -0.2, 0.1], C), variance: tf.abs(channels([0.5, 2, 1.2], C)) as tf.Tensor1D };
+        const r = withResidual ? tf.tensor(seeded(n, 13), shape) : null;
+        const m = withMask ? channels([1, 0.25, 0], C) : null;
+        if (fusedKernel) return batchNormInference(x, g, b, stats, { epsilon: 1e-5, mask: m, residual: r, relu }).dataSync() as Float32Array;
+        let y: tf.Tensor = tf.batchNorm(x, stats.mean, stats.variance, b, g, 1e-5);
+        if (m !== null) y = tf.mul(y, m);
+        if (r !== null) y = tf.add(y, r);
+        return (relu ? tf.relu(y) : y).dataSync() as Float32Array;
+      });
+    const reference = await onBackend('cpu', () => run(false));
+    for (const backend of ['wasm', 'cpu']) expect(maxAbsDiff(await onBackend(backend, () => run(true)), reference)).toBeLessThan(1e-5);
+  });
+
+  it.each([
+    [true, true, 8],
+    [false, false, 8],
+    [true, true, 3],
+  ])('fused on running statistics has the composed ops\' gradients: residual and mask=%s relu=%s channels=%i', async (withExtras, relu, C) => {
+    const shape = [2, 3, 3, C];
+    const n = shape.reduce((a, b) => a * b);
+    const run = (fusedKernel: boolean): Float32Array[] =>
+      tf.tidy(() => {
+        const x = tf.tensor(seeded(n, 14), shape);
+        const g = channels([1.5, 0.5, -0.7], C);
+        const b = channels([0.1, -0.2, 0.3], C);
+        const mean = channels([0.3, -0.2, 0.1], C);
+        const variance = tf.abs(channels([0.5, 2, 1.2], C)) as tf.Tensor1D;
+        const r = tf.tensor(seeded(n, 15), shape);
+        const m = channels([1, 0.25, 0.6], C);
+        const up = tf.tensor(seeded(n, 16), shape);
+        const f = (...a: tf.Tensor[]): tf.Scalar => {
+          const [xx, gg, bb, mu, vv, rr, mm] = a as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor, tf.Tensor1D];
+          const residual = withExtras ? rr : null;
+          const mask = withExtras ? mm : null;
+          let y: tf.Tensor;
+          if (fusedKernel) y = batchNormInference(xx, gg, bb, { mean: mu, variance: vv }, { epsilon: 1e-5, mask, residual, relu });
+          else {
+            y = tf.batchNorm(xx, mu, vv, bb, gg, 1e-5);
+            if (mask !== null) y = tf.mul(y, mask);
+            if (residual !== null) y = tf.add(y, residual);
+            if (relu) y = tf.relu(y);
+          }
+          return tf.sum(tf.mul(y, up));
+        };
+        const wrt = withExtras ? [x, g, b, mean, variance, r, m] : [x, g, b, mean, variance];
+        const grads = tf.grads((...a: tf.Tensor[]) => f(...a, ...(withExtras ? [] : [r, m])))(wrt);
+        return grads.map((t) => t.dataSync() as Float32Array);
+      });
+    const reference = await onBackend('cpu', () => run(false));
+    for (const backend of ['wasm', 'cpu']) {
+      const got = await onBackend(backend, () => run(true));
+      reference.forEach((ref, i) => expect(maxAbsDiff(got[i]!, ref), `input ${i} on ${backend}`).toBeLessThan(1e-4));
+    }
   });
 });
