@@ -1,17 +1,19 @@
 import { assemble, FunctionBuilder, Simd } from './wasm-assembler.js';
+import { outputChannelTiles } from './channel-tiles.js';
 import { HeapModule, type WasmMemory } from './wasm-runtime.js';
 
 /**
  * A 2-D convolution (NHWC, no dilation) as one WebAssembly SIMD loop nest:
  * y[b,i,j,o] = Σ x[b, i·sh + p − top, j·sw + q − left, c] · W[p,q,c,o].
- * Sixteen output channels (four lane vectors) at a time; inside the row's
+ * Sixteen output channels (four lane vectors) at a time, then eight and four
+ * for the rest (channel counts in fours); inside the row's
  * interior, where every tap lands in the image, two output pixels share
  * each filter load (eight accumulators: two splatted inputs times four
  * filter vectors per input channel); at the borders, one pixel with each
  * tap checked.
  *
  * Arguments (i32; addresses in bytes): x, w, y, batch, height, width,
- * channels, outHeight, outWidth, outChannels (a multiple of 16), kh, kw, sh,
+ * channels, outHeight, outWidth, outChannels (a multiple of 4), kh, kw, sh,
  * sw, top, left, and the interior columns [jA, jB).
  */
 export type Conv2DSimd = (...args: number[]) => void;
@@ -66,9 +68,10 @@ function build(): FunctionBuilder {
     f.br(0).end().end();
   };
 
-  /** Output pixels j (and j + 1): accumulate every valid tap, then store. */
-  const pixels = (pair: boolean): void => {
-    const used = acc.slice(0, pair ? 8 : 4);
+  /** Output pixels j (and j + 1), `lanes` vectors of output channels from ob: accumulate every valid tap, then store. */
+  const pixels = (pair: boolean, lanes: number): void => {
+    const used = acc.slice(0, pair ? 2 * lanes : lanes);
+    const filters = wv.slice(0, lanes);
     for (const r of used) f.zero().set(r);
     forLoop(p, () => f.const(0), () => f.get(a('kh')), 1, () => {
       f.get(i).get(a('sh')).mul().get(p).add().get(a('top')).sub().set(yy);
@@ -82,11 +85,11 @@ function build(): FunctionBuilder {
         if (pair) f.get(xp0).get(xNext).add().set(xp1);
         f.get(a('w')).get(p).get(a('kw')).mul().get(q).add().get(a('channels')).mul().get(o4).mul().add().get(ob).add().set(wp);
         forLoop(c, () => f.const(0), () => f.get(a('channels')), 1, () => {
-          wv.forEach((r, m) => f.get(wp).load(16 * m).set(r));
+          filters.forEach((r, m) => f.get(wp).load(16 * m).set(r));
           f.get(xp0).loadSplat().set(s[0]!);
           if (pair) f.get(xp1).loadSplat().set(s[1]!);
           used.forEach((r, m) => {
-            f.get(r).get(s[m >> 2]!).get(wv[m % 4]!).simd(Simd.f32x4Mul).simd(Simd.f32x4Add).set(r);
+            f.get(r).get(s[Math.floor(m / lanes)]!).get(filters[m % lanes]!).simd(Simd.f32x4Mul).simd(Simd.f32x4Add).set(r);
           });
           f.get(xp0).const(4).add().set(xp0);
           if (pair) f.get(xp1).const(4).add().set(xp1);
@@ -99,27 +102,30 @@ function build(): FunctionBuilder {
     // y[b, i, j, ob…]
     used.forEach((r, m) => {
       f.get(yRow).get(j).get(o4).mul().add().get(ob).add();
-      if (m >= 4) f.get(o4).add();
-      f.get(r).store(16 * (m % 4));
+      if (m >= lanes) f.get(o4).add();
+      f.get(r).store(16 * (m % lanes));
     });
+  };
+
+  /** Every output column of row i, for the `lanes` vectors of output channels from ob. */
+  const columns = (lanes: number): void => {
+    // Left border, one pixel at a time.
+    forLoop(j, () => f.const(0), () => f.get(a('jA')), 1, () => pixels(false, lanes));
+    // Interior, two at a time: while j + 2 ≤ jB.
+    f.get(a('jA')).set(j);
+    f.block().loop();
+    f.get(a('jB')).get(j).const(2).add().ltS().brIf(1);
+    pixels(true, lanes);
+    f.get(j).const(2).add().set(j);
+    f.br(0).end().end();
+    // What is left of the interior, and the right border.
+    forLoop(j, () => f.get(j), () => f.get(a('outWidth')), 1, () => pixels(false, lanes));
   };
 
   forLoop(b, () => f.const(0), () => f.get(a('batch')), 1, () => {
     forLoop(i, () => f.const(0), () => f.get(a('outHeight')), 1, () => {
       f.get(a('y')).get(b).get(a('outHeight')).mul().get(i).add().get(a('outWidth')).mul().get(o4).mul().add().set(yRow);
-      forLoop(ob, () => f.const(0), () => f.get(o4), 64, () => {
-        // Left border, one pixel at a time.
-        forLoop(j, () => f.const(0), () => f.get(a('jA')), 1, () => pixels(false));
-        // Interior, two at a time: while j + 2 ≤ jB.
-        f.get(a('jA')).set(j);
-        f.block().loop();
-        f.get(a('jB')).get(j).const(2).add().ltS().brIf(1);
-        pixels(true);
-        f.get(j).const(2).add().set(j);
-        f.br(0).end().end();
-        // What is left of the interior, and the right border.
-        forLoop(j, () => f.get(j), () => f.get(a('outWidth')), 1, () => pixels(false));
-      });
+      outputChannelTiles(f, ob, o4, columns);
     });
   });
   return f;

@@ -1,4 +1,5 @@
 import { assemble, FunctionBuilder, Simd } from './wasm-assembler.js';
+import { outputChannelTiles } from './channel-tiles.js';
 import { HeapModule, type WasmMemory } from './wasm-runtime.js';
 
 /**
@@ -7,14 +8,14 @@ import { HeapModule, type WasmMemory } from './wasm-runtime.js';
  * dW[p,q,c,o] += Σ x[b, i·sh + p − top, j·sw + q − left, c] · dy[b,i,j,o].
  * For every output row and tap, the valid columns j form one run; along it
  * two input channels (splatted) multiply 16 output channels (four lane
- * vectors) into eight accumulators, and the accumulators go back to dW once
- * per run. No patch matrix and no repacking of dy, which is what the
+ * vectors; then eight and four for the rest) into eight accumulators, and
+ * the accumulators go back to dW once per run. No patch matrix and no repacking of dy, which is what the
  * patch-matrix product spends most of its time on at large images; short
  * runs (small images) pay the per-run cost instead, so the caller picks.
  *
  * Arguments (i32; addresses in bytes): x, dy, dw (zeroed by the caller),
  * batch, height, width, channels, outHeight, outWidth, outChannels (a
- * multiple of 16), kh, kw, sh, sw, top, left, and `columns`: per filter
+ * multiple of 4), kh, kw, sh, sw, top, left, and `columns`: per filter
  * column q, the first and past-the-last valid output column (i32 pairs).
  */
 export type FilterGradientSimd = (...args: number[]) => void;
@@ -78,23 +79,24 @@ function build(): FunctionBuilder {
     f.br(0).end().end();
   };
 
-  /** One run of `n` columns for `tile` input channels from c and 16 output channels from ob. */
-  const run = (tile: 1 | 2): void => {
-    const used = acc.slice(0, 4 * tile);
+  /** One run of `n` columns for `tile` input channels from c and `lanes` vectors of output channels from ob. */
+  const run = (tile: 1 | 2, lanes: number): void => {
+    const used = acc.slice(0, tile * lanes);
+    const grads = d.slice(0, lanes);
     f.get(wTap).get(c).get(o4).mul().add().get(ob).add().set(wp);
     used.forEach((r, m) => {
       f.get(wp);
-      if (m >= 4) f.get(o4).add();
-      f.load(16 * (m % 4)).set(r);
+      if (m >= lanes) f.get(o4).add();
+      f.load(16 * (m % lanes)).set(r);
     });
     f.get(xStart).get(c).const(4).mul().add().set(xp);
     f.get(dStart).get(ob).add().set(dp);
     f.get(n).set(k);
     f.loop();
-    d.forEach((r, m) => f.get(dp).load(16 * m).set(r));
+    grads.forEach((r, m) => f.get(dp).load(16 * m).set(r));
     for (let t = 0; t < tile; t++) f.get(xp).loadSplat(4 * t).set(s[t]!);
     used.forEach((r, m) => {
-      f.get(r).get(s[m >> 2]!).get(d[m % 4]!).simd(Simd.f32x4Mul).simd(Simd.f32x4Add).set(r);
+      f.get(r).get(s[Math.floor(m / lanes)]!).get(grads[m % lanes]!).simd(Simd.f32x4Mul).simd(Simd.f32x4Add).set(r);
     });
     f.get(xp).get(xStep).add().set(xp);
     f.get(dp).get(o4).add().set(dp);
@@ -102,8 +104,8 @@ function build(): FunctionBuilder {
     f.end();
     used.forEach((r, m) => {
       f.get(wp);
-      if (m >= 4) f.get(o4).add();
-      f.get(r).store(16 * (m % 4));
+      if (m >= lanes) f.get(o4).add();
+      f.get(r).store(16 * (m % lanes));
     });
   };
 
@@ -128,12 +130,12 @@ function build(): FunctionBuilder {
           f.block().loop();
           // c + 2 > channels: leave the pair loop.
           f.get(a('channels')).get(c).const(2).add().ltU().brIf(1);
-          loop(ob, () => f.get(o4), 64, () => run(2));
+          outputChannelTiles(f, ob, o4, (lanes) => run(2, lanes));
           f.get(c).const(2).add().set(c);
           f.br(0).end().end();
           // An odd channel left over.
           f.get(c).get(a('channels')).ltU().if();
-          loop(ob, () => f.get(o4), 64, () => run(1));
+          outputChannelTiles(f, ob, o4, (lanes) => run(1, lanes));
           f.end();
           f.end();
         });

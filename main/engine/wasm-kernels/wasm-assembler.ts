@@ -127,6 +127,10 @@ export class FunctionBuilder {
     return this.op(0x4f);
   }
 
+  leU(): this {
+    return this.op(0x4d);
+  }
+
   /** select(a, b, cond): cond ? a : b, with a, b and cond pushed in that order. */
   select(): this {
     return this.op(0x1b);

@@ -30,6 +30,7 @@ const cases: Array<{ x: [number, number, number, number]; f: [number, number, nu
   { x: [2, 9, 9, 16], f: [3, 3, 16, 16], stride: 2, pad: 'same' },
   { x: [3, 7, 6, 32], f: [1, 1, 32, 16], stride: 2, pad: 'valid' },
   { x: [1, 11, 10, 16], f: [5, 4, 16, 16], stride: 3, pad: [[0, 0], [2, 3], [1, 4], [0, 0]] },
+  { x: [2, 9, 9, 8], f: [3, 3, 8, 12], stride: 2, pad: 'same' },
   // A batch as large as training uses, the patch matrix built in one piece.
   { x: [16, 28, 28, 16], f: [3, 3, 16, 16], stride: 1, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
 ];
@@ -65,6 +66,10 @@ describe('wasm convolution gradients', () => {
     { x: [2, 10, 10, 5], f: [3, 3, 5, 16], stride: 3, pad: 'same' as Pad },
     { x: [1, 6, 7, 2], f: [3, 3, 2, 16], stride: 2, pad: [[0, 0], [4, 4], [3, 5], [0, 0]] as Pad },
     { x: [2, 5, 6, 1], f: [2, 3, 1, 48], stride: 1, pad: 'valid' as Pad },
+    // Output channels in fours: tiles of 16, then 8, then 4.
+    { x: [2, 7, 7, 3], f: [3, 3, 3, 28], stride: 1, pad: 'same' as Pad },
+    { x: [2, 8, 8, 5], f: [3, 3, 5, 8], stride: 2, pad: 'same' as Pad },
+    { x: [1, 6, 6, 2], f: [3, 3, 2, 4], stride: 1, pad: 'valid' as Pad },
   ])('give the cpu filter gradient by either method, the SIMD loop nest and the patch product: x=$x f=$f stride=$stride', async ({ x: xShape, f, stride, pad }) => {
     const xv = seeded(xShape.reduce((a, b) => a * b), 5);
     const dyShape = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], f as [number, number, number, number], stride, 1, pad).outShape;
@@ -132,6 +137,11 @@ describe('wasm convolution gradients', () => {
     { x: [2, 11, 11, 3], f: [7, 7, 3, 16], stride: 2, pad: [[0, 0], [3, 3], [3, 3], [0, 0]] as Pad },
     { x: [1, 4, 4, 8], f: [3, 3, 8, 48], stride: 1, pad: [[0, 0], [4, 1], [0, 5], [0, 0]] as Pad },
     { x: [2, 3, 2, 4], f: [5, 5, 4, 16], stride: 1, pad: 'same' as Pad },
+    // Output channels in fours: tiles of 16, then 8, then 4.
+    { x: [2, 7, 7, 3], f: [3, 3, 3, 28], stride: 1, pad: 'same' as Pad },
+    { x: [2, 8, 9, 6], f: [3, 3, 6, 8], stride: 2, pad: 'same' as Pad },
+    { x: [1, 6, 6, 2], f: [1, 1, 2, 4], stride: 1, pad: 'valid' as Pad },
+    { x: [2, 5, 5, 4], f: [3, 3, 4, 12], stride: 1, pad: 'same' as Pad },
   ])('convolve forward as the cpu backend does: x=$x f=$f stride=$stride pad=$pad', async ({ x: xShape, f, stride, pad }) => {
     expect(conv2dSimd(heapOf(tf.backend())!)).not.toBeNull();
     const xv = seeded(xShape.reduce((a, b) => a * b), 8);
