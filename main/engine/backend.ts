@@ -53,7 +53,7 @@ function describe(kind: BackendKind): BackendInfo {
       return { kind, name: 'tensorflow', label: 'CPU', device: 'CPU (native libtensorflow, tfjs-node)' };
     case 'wasm': {
       const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT' as never);
-      return { kind, name: 'wasm', label: 'WASM', device: `CPU (WebAssembly${simd ? ' SIMD' : ''}, XNNPACK, one thread per engine)` };
+      return { kind, name: 'wasm', label: 'WASM', device: `CPU (WebAssembly${simd ? ' SIMD' : ''}, one thread per engine)` };
     }
     case 'cpu':
       return { kind, name: 'cpu', label: 'CPU', device: 'CPU (plain JavaScript kernels)' };
