@@ -175,6 +175,13 @@ export class FunctionBuilder {
     return this;
   }
 
+  /** i32.store of the value on top to the address below it, plus an offset. */
+  storeI32(offset = 0): this {
+    this.code.push(0x36, 2);
+    uleb(offset, this.code);
+    return this;
+  }
+
   /** One f32 from the address on the stack, in all four lanes (v128.load32_splat). */
   loadSplat(offset = 0): this {
     this.code.push(0xfd, 0x09, 2);
