@@ -37,10 +37,15 @@ export interface EvaluationSharding {
   sum(values: number[]): ArrayLike<number>;
 }
 
-/** What each engine measures: the paths, and the classes of the confusion matrix it counts (0: none). */
+/**
+ * What each engine measures: the paths (the small one as trained, or a DAN
+ * search's under its soft masks at `softTau`), and the classes of the
+ * confusion matrix it counts (0: none).
+ */
 export interface ShardPaths {
   full: boolean;
   small: boolean;
+  softTau: number | null;
   confusionClasses: number;
 }
 
@@ -98,20 +103,22 @@ export function measureBatch(
  * Accuracy and cross-entropy of both paths on a split, batch norms in
  * inference mode, without augmentation. With `sharding`, the trained small
  * path and the full one are measured on every engine, each on its shard of
- * every batch, confusion matrix included (another small path, such as a DAN
- * argmax mask, stays on this engine).
+ * every batch, confusion matrix included. Another small path is measured by
+ * every engine only when each can build it itself: a DAN search's soft masks
+ * at `softTau` (from η, the same on every engine); otherwise it stays on this one.
  */
 export function evaluate(
   target: EvaluationTarget,
   split: ImageSplit,
-  options: { confusion: boolean; full?: boolean; small?: SmallPathSpec | null; sharding?: EvaluationSharding | null },
+  options: { confusion: boolean; full?: boolean; small?: SmallPathSpec | null; softTau?: number; sharding?: EvaluationSharding | null },
 ): Evaluation {
   const { plan, batches } = target;
   // The small path as trained (sliced by the plan) unless the caller gives another (a DAN argmax mask).
   const smallPath: SmallPathSpec | null = options.small !== undefined ? options.small : plan === null ? null : { kind: 'sliced', plan };
   const { classes } = target.config.model;
   const doFull = options.full ?? true;
-  const sharding = options.small !== undefined ? null : (options.sharding ?? null);
+  const softTau = options.softTau ?? null;
+  const sharding = options.small !== undefined && softTau === null ? null : (options.sharding ?? null);
   const sums = { full: { correct: 0, loss: 0 }, small: { correct: 0, loss: 0 } };
   const confusion = options.confusion ? Array.from({ length: classes }, () => new Array<number>(classes).fill(0)) : null;
   const keys: Array<'full' | 'small'> = [...(doFull ? (['full'] as const) : []), ...(smallPath === null ? [] : (['small'] as const))];
@@ -121,7 +128,7 @@ export function evaluate(
     for (let i = 0; i < n; i++) indices[i] = from + i;
     const batch = batches.build(split, indices.subarray(0, n), false, null);
     const confusionClasses = confusion === null ? 0 : classes;
-    const own = sharding?.dispatch(batch, n, { full: doFull, small: smallPath !== null, confusionClasses }) ?? null;
+    const own = sharding?.dispatch(batch, n, { full: doFull, small: smallPath !== null, softTau, confusionClasses }) ?? null;
     const images = own ?? batch;
     const count = own?.count ?? n;
     const measured = measureBatch(target, images, count, { full: doFull, small: smallPath }, confusion !== null);

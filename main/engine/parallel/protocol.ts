@@ -36,8 +36,9 @@ export interface EvaluationShard {
   y: Int32Array;
   count: number;
   full: boolean;
-  /** The small path as trained (the run's plan). */
+  /** The small path as trained (the run's plan), or a DAN search's under softmax(η/τ) masks at `softTau`. */
   small: boolean;
+  softTau: number | null;
   /** Classes of the confusion matrix this shard also counts (0: none). */
   confusionClasses: number;
 }

@@ -60,11 +60,24 @@ function step(replica: Replica, m: StepShard): void {
 
 /** This replica's shard of an evaluation batch: the same paths as the leader's, added up with its figures. */
 function evaluateShard(replica: Replica, m: EvaluationShard): void {
-  if (replica.kind !== 'train') throw new Error('a search replica does not evaluate');
+  if (replica.kind === 'train') {
+    const { setup } = replica;
+    const small = m.small && setup.plan !== null ? { kind: 'sliced' as const, plan: setup.plan } : null;
+    const measured = measureBatch(setup, m, m.count, { full: m.full, small }, m.confusionClasses > 0);
+    group.allReduce(shardFigures(measured, m.y, m.count, m.confusionClasses));
+    return;
+  }
+  if (m.softTau === null) throw new Error('a search replica measures the soft-masked small path only');
   const { setup } = replica;
-  const small = m.small && setup.plan !== null ? { kind: 'sliced' as const, plan: setup.plan } : null;
-  const measured = measureBatch(setup, m, m.count, { full: m.full, small }, m.confusionClasses > 0);
-  group.allReduce(shardFigures(measured, m.y, m.count, m.confusionClasses));
+  // The leader's masks, from the same η.
+  const { masks, weights } = setup.space.softMasks(m.softTau, null);
+  try {
+    const network = { graph: setup.graph, params: setup.params, plan: null, config: setup.config };
+    const measured = measureBatch(network, m, m.count, { full: m.full, small: { kind: 'masked', plan: setup.space.plan, masks } }, m.confusionClasses > 0);
+    group.allReduce(shardFigures(measured, m.y, m.count, m.confusionClasses));
+  } finally {
+    tf.dispose([...masks.values(), ...weights.values()]);
+  }
 }
 
 async function main(): Promise<void> {

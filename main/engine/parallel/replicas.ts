@@ -145,12 +145,11 @@ export class Replicas {
   }
 
   /**
-   * Spreads evaluation over the engines (the trained paths only): each
-   * replica measures its shard of every batch and meets the leader in `sum`.
-   * Null for a search (its replicas do not evaluate).
+   * Spreads evaluation over the engines: each replica measures its shard of
+   * every batch (the trained paths, or a search's soft-masked small path) and
+   * meets the leader in `sum`.
    */
   evaluation(): EvaluationSharding | null {
-    if (this.task.kind !== 'train') return null;
     return {
       dispatch: (batch, n, paths) => {
         // Two figures per path and the confusion counts must fit the group's small exchange.

@@ -124,7 +124,7 @@ describe('data-parallel training', () => {
     close((await trainRecorded(kd, 1)).losses, (await trainRecorded(kd, 2)).losses, 2e-4);
   });
 
-  it('takes the same DAN search steps on two engines as on one: weights and η agree after each', async () => {
+  it('takes the same DAN search steps on two engines as on one: weights and η agree after each, and validation is shared', async () => {
     const config: SearchConfig = { ...trainConfig(), space: [1, 2, 4], gamma: 1, archLr: 0.01, tau: { initial: 15, decay: 0.045 }, noise: 'fresh' };
     const data = synthesize({ classes: 3, size: 12, channels: 1, train: 48, val: 24, seed: 2 });
     const one = prepareSearch(config, data, new Rng(1));
@@ -156,6 +156,33 @@ describe('data-parallel training', () => {
         // learning rate however small its gradient, so rounding in a near-zero gradient grows.)
         expect(maxDiff(one.space.etaVariables(), two.space.etaVariables())).toBeLessThan(1e-6);
         expect(maxDiff(one.params.trainable, two.params.trainable)).toBeLessThan(1e-6);
+      }
+      // The search's validation (the small path under the soft masks at τ) is shared too:
+      // each engine builds the masks from its own η.
+      const soft = tf.tidy(() => {
+        const { masks } = two.space.softMasks(10, null);
+        for (const m of masks.values()) tf.keep(m);
+        return masks;
+      });
+      const target = { graph: two.graph, params: two.params, plan: null, batches: two.batches, config };
+      const small = { kind: 'masked' as const, plan: two.space.plan, masks: soft };
+      const alone = evaluate(target, two.val, { confusion: false, small });
+      const sharding = replicas.evaluation()!;
+      let dispatched = 0;
+      const counted: typeof sharding = {
+        dispatch: (b, n, paths) => {
+          const own = sharding.dispatch(b, n, paths);
+          dispatched += own?.count ?? 0;
+          return own;
+        },
+        sum: (values) => sharding.sum(values),
+      };
+      const together = evaluate(target, two.val, { confusion: false, small, softTau: 10, sharding: counted });
+      tf.dispose([...soft.values()]);
+      expect(dispatched).toBe(12);
+      for (const path of ['full', 'small'] as const) {
+        expect(together[path]!.accuracy).toBe(alone[path]!.accuracy);
+        expect(together[path]!.loss).toBeCloseTo(alone[path]!.loss, 5);
       }
     } finally {
       await replicas.stop();
