@@ -1,3 +1,4 @@
+import { convKernels } from './conv-kernels.js';
 import { cpuTrain } from './cpu-train.js';
 import { searchCost } from './search-cost.js';
 import { exportBench } from './export.js';
@@ -12,6 +13,7 @@ const BENCHES: Record<string, Bench> = {
   'search-cost': searchCost,
   import: importBench,
   'cpu-train': cpuTrain,
+  'conv-kernels': convKernels,
 };
 
 /** `npm run bench -- <name>… [--json] [--rounds N]`; no name runs them all. */

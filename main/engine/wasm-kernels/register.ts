@@ -33,10 +33,18 @@ export function registerWasmTrainingKernels(): void {
   tf.registerKernel({ kernelName: 'Identity', backendName: 'wasm', kernelFunc: sharedIdentity as unknown as tf.KernelFunc });
 }
 
+const replaced = new Map<string, tf.KernelFunc>();
+
+/** The backend's own kernel that one of ours wraps (for benchmarks side by side), if any. */
+export function backendKernel(name: string): tf.KernelFunc | null {
+  return replaced.get(name) ?? null;
+}
+
 /** Puts `wrap(original)` in the place of a wasm kernel, the original staying the fallback. */
 function wrapWasmKernel(name: string, wrap: (original: tf.KernelFunc) => tf.KernelFunc): void {
   const original = tf.getKernel(name, 'wasm');
   if (original === undefined) return;
+  replaced.set(name, original.kernelFunc);
   tf.unregisterKernel(name, 'wasm');
   // Its setup must still run when the backend starts.
   tf.registerKernel({ ...original, kernelFunc: wrap(original.kernelFunc) });

@@ -159,10 +159,9 @@ describe('data-parallel training', () => {
       }
       // The search's validation (the small path under the soft masks at τ) is shared too:
       // each engine builds the masks from its own η.
-      const soft = tf.tidy(() => {
-        const { masks } = two.space.softMasks(10, null);
-        for (const m of masks.values()) tf.keep(m);
-        return masks;
+      const soft = new Map<string, tf.Tensor1D>();
+      tf.tidy(() => {
+        for (const [group, m] of two.space.softMasks(10, null).masks) soft.set(group, tf.keep(m));
       });
       const target = { graph: two.graph, params: two.params, plan: null, batches: two.batches, config };
       const small = { kind: 'masked' as const, plan: two.space.plan, masks: soft };

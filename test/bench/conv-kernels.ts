@@ -1,0 +1,76 @@
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../main/engine/backend.js';
+import { conv2dBackpropFilter, type FilterGradientMethod } from '../../main/engine/wasm-kernels/conv2d-backprop-filter.js';
+import { backendKernel } from '../../main/engine/wasm-kernels/register.js';
+import { interleaved, round } from './measure.js';
+
+/** ResNet-18's convolutions at width 0.25 on 28×28×1, batch 64 (CIFAR stem). */
+const LAYERS: Array<{ layer: string; x: [number, number, number, number]; f: [number, number, number, number]; stride: number }> = [
+  { layer: 'stem 3×3 1→16', x: [64, 28, 28, 1], f: [3, 3, 1, 16], stride: 1 },
+  { layer: 's1 3×3 16→16', x: [64, 28, 28, 16], f: [3, 3, 16, 16], stride: 1 },
+  { layer: 's2 3×3/2 16→32', x: [64, 28, 28, 16], f: [3, 3, 16, 32], stride: 2 },
+  { layer: 's2 1×1/2 16→32', x: [64, 28, 28, 16], f: [1, 1, 16, 32], stride: 2 },
+  { layer: 's2 3×3 32→32', x: [64, 14, 14, 32], f: [3, 3, 32, 32], stride: 1 },
+  { layer: 's3 3×3/2 32→64', x: [64, 14, 14, 32], f: [3, 3, 32, 64], stride: 2 },
+  { layer: 's3 3×3 64→64', x: [64, 7, 7, 64], f: [3, 3, 64, 64], stride: 1 },
+  { layer: 's4 3×3/2 64→128', x: [64, 7, 7, 64], f: [3, 3, 64, 128], stride: 2 },
+  { layer: 's4 3×3 128→128', x: [64, 4, 4, 128], f: [3, 3, 128, 128], stride: 1 },
+];
+
+/**
+ * Adjoin's wasm convolution kernels against the ones they replace, layer by
+ * layer, timed side by side: the forward convolution (SIMD loop nest vs the
+ * backend's XNNPACK kernel) and the filter gradient (SIMD loop nest vs the
+ * patch-matrix product).
+ */
+export async function convKernels(args: { rounds?: number }): Promise<Record<string, unknown>> {
+  const backend = await initBackend();
+  if (backend.kind !== 'wasm') return { benchmark: 'conv-kernels', skipped: `the kernels are the wasm backend's; the backend here is ${backend.kind}` };
+  const xnnpack = backendKernel('Conv2D');
+  if (xnnpack === null) throw new Error('the wasm Conv2D kernel was not replaced');
+  const rounds = args.rounds ?? 8;
+  const layers = [];
+  let totals = { simd: 0, xnnpack: 0, direct: 0, patches: 0 };
+  for (const l of LAYERS) {
+    const x = tf.randomNormal(l.x);
+    const out = tf.backend_util.computeConv2DInfo(l.x, l.f, l.stride, 1, 'same').outShape;
+    // One filter, which XNNPACK packs once and keeps (its best case; ours packs nothing), and a
+    // fresh output gradient on every call, as in training (the patch product packs it anew).
+    const w = tf.randomNormal(l.f);
+    const grads = Array.from({ length: 4 }, () => tf.randomNormal(out));
+    let next = 0;
+    const attrs = { strides: l.stride, pad: 'same', dataFormat: 'NHWC', dilations: 1 } as unknown as tf.NamedAttrMap;
+    const run = (info: tf.TensorInfo): void => tf.engine().makeTensorFromTensorInfo(info).dispose();
+    const forward = (fn: tf.KernelFunc) => (): void => run(fn({ inputs: { x, filter: w }, backend: tf.backend(), attrs }) as tf.TensorInfo);
+    const filter = (method: FilterGradientMethod) => (): void =>
+      run(conv2dBackpropFilter({ inputs: { x, dy: grads[next++ % grads.length]! }, backend: tf.backend(), attrs: { ...attrs, filterShape: l.f } }, undefined, method));
+    const ms = await interleaved(
+      {
+        simd: forward(tf.getKernel('Conv2D', 'wasm')!.kernelFunc),
+        xnnpack: forward(xnnpack),
+        direct: filter('direct'),
+        patches: filter('patches'),
+      },
+      { warmup: 2, rounds },
+    );
+    totals = { simd: totals.simd + ms['simd']!, xnnpack: totals.xnnpack + ms['xnnpack']!, direct: totals.direct + ms['direct']!, patches: totals.patches + ms['patches']! };
+    layers.push({
+      layer: l.layer,
+      forward_simd_ms: round(ms['simd']!, 2),
+      forward_xnnpack_ms: round(ms['xnnpack']!, 2),
+      forward_speedup: round(ms['xnnpack']! / ms['simd']!, 2),
+      filter_grad_direct_ms: round(ms['direct']!, 2),
+      filter_grad_patches_ms: round(ms['patches']!, 2),
+      filter_grad_speedup: round(ms['patches']! / ms['direct']!, 2),
+    });
+    tf.dispose([x, w, ...grads]);
+  }
+  return {
+    benchmark: 'conv-kernels',
+    forward_speedup: round(totals.xnnpack / totals.simd, 2),
+    filter_grad_speedup: round(totals.patches / totals.direct, 2),
+    layers,
+    backend: backend.kind,
+    device: backend.device,
+  };
+}
