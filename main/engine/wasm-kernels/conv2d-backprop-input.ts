@@ -46,11 +46,14 @@ export function conv2dBackpropInput(args: {
   for (const r of rows) {
     for (const c of cols) {
       if (r.taps.length === 0 || c.taps.length === 0 || r.count === 0 || c.count === 0) continue;
+      // A phase whose taps reach no row or column of dy contributes zeros (dx is cleared).
+      const reads = cropped(ctx, dy, r, c);
+      if (reads === null) continue;
       const sub = ctx.track(b.makeOutput([r.taps.length, c.taps.length, outChannels, inChannels], 'float32'));
       fillSubFilter(b.typedArrayFromHeap(sub), weights, r.taps, c.taps, kw, inChannels, outChannels);
       const part = ctx.run(
         'Conv2D',
-        { x: cropped(ctx, dy, r, c), filter: sub },
+        { x: reads, filter: sub },
         {
           strides: [1, 1],
           pad: [
@@ -112,15 +115,18 @@ function phases(n: number, k: number, s: number, pad: number, out: number): Phas
 /**
  * dy without the rows and columns a phase never reads: a negative padding
  * (a large explicit forward padding, or a stride that skips dy's last rows)
- * is a crop. The usual 'same' and 'valid' layers need none.
+ * is a crop. The usual 'same' and 'valid' layers need none. Null when
+ * nothing is left: the phase reads only padding (a convolution of an empty
+ * image would leave its output unwritten).
  */
-function cropped(ctx: KernelContext, dy: tf.TensorInfo, r: Phase, c: Phase): tf.TensorInfo {
+function cropped(ctx: KernelContext, dy: tf.TensorInfo, r: Phase, c: Phase): tf.TensorInfo | null {
   const top = Math.max(-r.before, 0);
   const bottom = Math.max(-r.after, 0);
   const left = Math.max(-c.before, 0);
   const right = Math.max(-c.after, 0);
   if (top + bottom + left + right === 0) return dy;
   const [n, h, w, ch] = dy.shape as [number, number, number, number];
+  if (h - top - bottom <= 0 || w - left - right <= 0) return null;
   return ctx.run('Slice', { x: dy }, { begin: [0, top, left, 0], size: [n, h - top - bottom, w - left - right, ch] });
 }
 

@@ -166,4 +166,35 @@ describe('wasm convolution gradients', () => {
     expect(Array.from(g.dataSync())).toEqual([4, -6]);
     tf.dispose([y, v, g]);
   });
+
+  it('agree with the cpu backend on 40 random convolutions: forward, input and filter gradients', async () => {
+    // Shapes drawn from a fixed seed: 1–3 images of 1–9 × 1–9 pixels, 1–9 input channels,
+    // 4–24 output channels (in fours, the SIMD kernels' case), kernels 1–5, strides 1–3,
+    // 'same', 'valid' or explicit uneven padding — wherever the output is not empty.
+    const draw = seeded(4000, 42);
+    let k = 0;
+    const pick = (lo: number, hi: number): number => lo + Math.floor(((draw[k++]! + 1) / 2) * (hi - lo + 1));
+    let tried = 0;
+    while (tried < 40) {
+      const x: [number, number, number, number] = [pick(1, 3), pick(1, 9), pick(1, 9), pick(1, 9)];
+      const f: [number, number, number, number] = [pick(1, 5), pick(1, 5), x[3], 4 * pick(1, 6)];
+      const stride = pick(1, 3);
+      const padKind = pick(0, 2);
+      const pad: Pad = padKind === 0 ? 'same' : padKind === 1 ? 'valid' : [[0, 0], [pick(0, 3), pick(0, 3)], [pick(0, 3), pick(0, 3)], [0, 0]];
+      const info = tf.backend_util.computeConv2DInfo(x, f, stride, 1, pad);
+      if (info.outHeight < 1 || info.outWidth < 1) continue;
+      tried++;
+      const c = { x, f, stride, pad };
+      const xv = seeded(x.reduce((a, b) => a * b), tried);
+      const wv = seeded(f.reduce((a, b) => a * b), 100 + tried);
+      const forward = (): Float32Array => tf.tidy(() => tf.conv2d(tf.tensor4d(xv, x), tf.tensor4d(wv, f), stride, pad).dataSync() as Float32Array);
+      const [yRef, dxRef, dwRef] = await onBackend('cpu', () => [forward(), ...convGrads(xv, wv, c)]);
+      const [y, dx, dw] = [forward(), ...convGrads(xv, wv, c)];
+      const label = JSON.stringify(c);
+      const scaleOf = (ref: Float32Array): number => Math.max(1, ...Array.from(ref, Math.abs));
+      expect(maxAbsDiff(y!, yRef!) / scaleOf(yRef!), label).toBeLessThan(1e-5);
+      expect(maxAbsDiff(dx!, dxRef!) / scaleOf(dxRef!), label).toBeLessThan(1e-5);
+      expect(maxAbsDiff(dw!, dwRef!) / scaleOf(dwRef!), label).toBeLessThan(1e-5);
+    }
+  });
 });
