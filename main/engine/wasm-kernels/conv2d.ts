@@ -10,10 +10,9 @@ type HeapBackend = tf.KernelBackend & {
 
 /**
  * The wasm Conv2D kernel: our SIMD loop nest (conv2d-simd.ts) for float
- * NHWC convolutions without dilation whose output channels come in fours —
- * faster than XNNPACK's on every ResNet-18 layer at 28×28, 1.2× overall
- * (`npm run bench -- conv-kernels`) — and the backend's own XNNPACK kernel
- * for everything else.
+ * NHWC convolutions without dilation — faster than XNNPACK's on every
+ * ResNet-18 layer at 28×28, 1.2× overall (`npm run bench -- conv-kernels`) —
+ * and the backend's own XNNPACK kernel for dilated or NCHW ones.
  */
 export function simdConv2D(original: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
@@ -28,7 +27,7 @@ export function simdConv2D(original: tf.KernelFunc): tf.KernelFunc {
     const [kh, kw, channels, outChannels] = filter.shape as [number, number, number, number];
     const undilated = dilations === undefined || [dilations].flat().every((d) => d === 1);
     const plain = dataFormat !== 'NCHW' && undilated && x.dtype === 'float32' && filter.dtype === 'float32';
-    const memory = plain && outChannels % 4 === 0 ? heapOf(args.backend as tf.KernelBackend) : null;
+    const memory = plain ? heapOf(args.backend as tf.KernelBackend) : null;
     const simd = memory === null ? null : conv2dSimd(memory);
     if (simd === null) return original(args);
     const backend = args.backend as HeapBackend;
@@ -41,7 +40,39 @@ export function simdConv2D(original: tf.KernelFunc): tf.KernelFunc {
     const jA = Math.min(outWidth, Math.ceil(left / sw));
     const jB = Math.max(jA, Math.min(outWidth, Math.floor((width - kw + left) / sw) + 1));
     const at = (t: tf.TensorInfo): number => backend.typedArrayFromHeap(t).byteOffset;
-    simd(at(x), at(filter), at(out), batch, height, width, channels, outHeight, outWidth, outChannels, kh, kw, sh, sw, top, left, jA, jB);
+    const run = (w: tf.TensorInfo, y: tf.TensorInfo, o: number): void =>
+      simd(at(x), at(w), at(y), batch, height, width, channels, outHeight, outWidth, o, kh, kw, sh, sw, top, left, jA, jB);
+    if (outChannels % 4 === 0) {
+      run(filter, out, outChannels);
+      return out;
+    }
+    // Other channel counts run padded to a multiple of four (zero filters), then
+    // are compacted. (XNNPACK's kernel, the alternative, gets some strided
+    // 'same' convolutions wrong: 2×1 filters at stride 3, for one.)
+    const wide = Math.ceil(outChannels / 4) * 4;
+    const paddedFilter = backend.makeOutput([kh, kw, channels, wide], 'float32');
+    const paddedOut = backend.makeOutput([...info.outShape.slice(0, 3), wide], 'float32');
+    try {
+      spreadChannels(backend.typedArrayFromHeap(filter), backend.typedArrayFromHeap(paddedFilter), outChannels, wide);
+      run(paddedFilter, paddedOut, wide);
+      gatherChannels(backend.typedArrayFromHeap(paddedOut), backend.typedArrayFromHeap(out), outChannels, wide);
+    } finally {
+      backend.disposeData(paddedFilter.dataId);
+      backend.disposeData(paddedOut.dataId);
+    }
     return out;
   };
+}
+
+/** Rows of `n` values into rows of `wide`, zero-filled. */
+function spreadChannels(from: Float32Array, to: Float32Array, n: number, wide: number): void {
+  to.fill(0);
+  for (let r = 0, rows = from.length / n; r < rows; r++) to.set(from.subarray(r * n, (r + 1) * n), r * wide);
+}
+
+/** The first `n` of every row of `wide` values. */
+function gatherChannels(from: Float32Array, to: Float32Array, n: number, wide: number): void {
+  for (let r = 0, rows = to.length / n; r < rows; r++) {
+    for (let k = 0; k < n; k++) to[r * n + k] = from[r * wide + k]!;
+  }
 }
