@@ -56,35 +56,23 @@ function build(): FunctionBuilder {
   // Bytes from one output pixel's input to the next's.
   f.get(a('sw')).get(c4).mul().set(xNext);
 
-  const forLoop = (v: number, from: () => void, limit: () => void, step: number, body: () => void): void => {
-    from();
-    f.set(v);
-    f.block().loop();
-    f.get(v);
-    limit();
-    f.geU().brIf(1);
-    body();
-    f.get(v).const(step).add().set(v);
-    f.br(0).end().end();
-  };
-
   /** Output pixels j (and j + 1), `lanes` vectors of output channels from ob: accumulate every valid tap, then store. */
   const pixels = (pair: boolean, lanes: number): void => {
     const used = acc.slice(0, pair ? 2 * lanes : lanes);
     const filters = wv.slice(0, lanes);
     for (const r of used) f.zero().set(r);
-    forLoop(p, () => f.const(0), () => f.get(a('kh')), 1, () => {
+    f.forRange(p, () => f.const(0), () => f.get(a('kh')), 1, () => {
       f.get(i).get(a('sh')).mul().get(p).add().get(a('top')).sub().set(yy);
       f.get(yy).get(a('height')).ltU().if();
       f.get(a('x')).get(b).get(a('height')).mul().get(yy).add().get(a('width')).mul().get(c4).mul().add().set(xRowP);
-      forLoop(q, () => f.const(0), () => f.get(a('kw')), 1, () => {
+      f.forRange(q, () => f.const(0), () => f.get(a('kw')), 1, () => {
         f.get(j).get(a('sw')).mul().get(q).add().get(a('left')).sub().set(col);
         // Interior pairs need no check; a single pixel's tap may fall outside.
         if (!pair) f.get(col).get(a('width')).ltU().if();
         f.get(xRowP).get(col).get(c4).mul().add().set(xp0);
         if (pair) f.get(xp0).get(xNext).add().set(xp1);
         f.get(a('w')).get(p).get(a('kw')).mul().get(q).add().get(a('channels')).mul().get(o4).mul().add().get(ob).add().set(wp);
-        forLoop(c, () => f.const(0), () => f.get(a('channels')), 1, () => {
+        f.forRange(c, () => f.const(0), () => f.get(a('channels')), 1, () => {
           filters.forEach((r, m) => f.get(wp).load(16 * m).set(r));
           f.get(xp0).loadSplat().set(s[0]!);
           if (pair) f.get(xp1).loadSplat().set(s[1]!);
@@ -110,7 +98,7 @@ function build(): FunctionBuilder {
   /** Every output column of row i, for the `lanes` vectors of output channels from ob. */
   const columns = (lanes: number): void => {
     // Left border, one pixel at a time.
-    forLoop(j, () => f.const(0), () => f.get(a('jA')), 1, () => pixels(false, lanes));
+    f.forRange(j, () => f.const(0), () => f.get(a('jA')), 1, () => pixels(false, lanes));
     // Interior, two at a time: while j + 2 ≤ jB.
     f.get(a('jA')).set(j);
     f.block().loop();
@@ -119,11 +107,11 @@ function build(): FunctionBuilder {
     f.get(j).const(2).add().set(j);
     f.br(0).end().end();
     // What is left of the interior, and the right border.
-    forLoop(j, () => f.get(j), () => f.get(a('outWidth')), 1, () => pixels(false, lanes));
+    f.forRange(j, () => f.get(j), () => f.get(a('outWidth')), 1, () => pixels(false, lanes));
   };
 
-  forLoop(b, () => f.const(0), () => f.get(a('batch')), 1, () => {
-    forLoop(i, () => f.const(0), () => f.get(a('outHeight')), 1, () => {
+  f.forRange(b, () => f.const(0), () => f.get(a('batch')), 1, () => {
+    f.forRange(i, () => f.const(0), () => f.get(a('outHeight')), 1, () => {
       f.get(a('y')).get(b).get(a('outHeight')).mul().get(i).add().get(a('outWidth')).mul().get(o4).mul().add().set(yRow);
       outputChannelTiles(f, ob, o4, columns);
     });

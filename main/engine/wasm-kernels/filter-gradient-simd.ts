@@ -67,16 +67,8 @@ function build(): FunctionBuilder {
   f.get(a('outChannels')).const(4).mul().set(o4);
   f.get(a('sw')).get(c4).mul().set(xStep);
 
-  /** for (v = 0; v < limit; v += step) body — `limit` and `step` pushed by the callbacks. */
   const loop = (v: number, limit: () => void, step: number, body: () => void): void => {
-    f.const(0).set(v);
-    f.block().loop();
-    f.get(v);
-    limit();
-    f.geU().brIf(1);
-    body();
-    f.get(v).const(step).add().set(v);
-    f.br(0).end().end();
+    f.forRange(v, () => f.const(0), limit, step, body);
   };
 
   /** One run of `n` columns for `tile` input channels from c and `lanes` vectors of output channels from ob. */

@@ -168,6 +168,22 @@ export class FunctionBuilder {
     return this;
   }
 
+  /**
+   * for (v = from; v < limit (unsigned); v += step) body: `from` and `limit`
+   * push their value; `body` may not branch out of the loop.
+   */
+  forRange(v: Local, from: () => void, limit: () => void, step: number, body: () => void): this {
+    from();
+    this.set(v);
+    this.block().loop();
+    this.get(v);
+    limit();
+    this.geU().brIf(1);
+    body();
+    this.get(v).const(step).add().set(v);
+    return this.br(0).end().end();
+  }
+
   /** i32.load from the address on the stack plus a constant byte offset. */
   loadI32(offset = 0): this {
     this.code.push(0x28, 2);
