@@ -44,9 +44,9 @@ type Arg = (typeof ARGS)[number];
 function build(): FunctionBuilder {
   const f = new FunctionBuilder('conv2d', ARGS.length);
   const a = (name: Arg): number => ARGS.indexOf(name);
-  const int = (): number => f.i32();
-  const [b, i, ob, j, p, q, yy, col, c] = [int(), int(), int(), int(), int(), int(), int(), int(), int()];
-  const [c4, o4, yRow, xRowP, xp0, xp1, wp, xNext] = [int(), int(), int(), int(), int(), int(), int(), int()];
+  // Loop counters, then byte sizes and addresses.
+  const { b, i, ob, j, p, q, yy, col, c } = f.i32s(['b', 'i', 'ob', 'j', 'p', 'q', 'yy', 'col', 'c'] as const);
+  const { c4, o4, yRow, xRowP, xp0, xp1, wp, xNext } = f.i32s(['c4', 'o4', 'yRow', 'xRowP', 'xp0', 'xp1', 'wp', 'xNext'] as const);
   const acc = Array.from({ length: 8 }, () => f.v128());
   const wv = Array.from({ length: 4 }, () => f.v128());
   const s = [f.v128(), f.v128()];

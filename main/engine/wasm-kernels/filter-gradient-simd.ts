@@ -45,20 +45,9 @@ type Arg = (typeof ARGS)[number];
 function build(): FunctionBuilder {
   const f = new FunctionBuilder('filterGradient', ARGS.length);
   const a = (name: Arg): number => ARGS.indexOf(name);
-  const [b, i, p, q, y, j0, n, c, ob, k] = [f.i32(), f.i32(), f.i32(), f.i32(), f.i32(), f.i32(), f.i32(), f.i32(), f.i32(), f.i32()];
-  const [c4, o4, xStep, dyRow, xRow, xStart, dStart, wTap, wp, xp, dp] = [
-    f.i32(),
-    f.i32(),
-    f.i32(),
-    f.i32(),
-    f.i32(),
-    f.i32(),
-    f.i32(),
-    f.i32(),
-    f.i32(),
-    f.i32(),
-    f.i32(),
-  ];
+  // Loop counters, then byte sizes and addresses.
+  const { b, i, p, q, y, j0, n, c, ob, k } = f.i32s(['b', 'i', 'p', 'q', 'y', 'j0', 'n', 'c', 'ob', 'k'] as const);
+  const { c4, o4, xStep, dyRow, xRow, xStart, dStart, wTap, wp, xp, dp } = f.i32s(['c4', 'o4', 'xStep', 'dyRow', 'xRow', 'xStart', 'dStart', 'wTap', 'wp', 'xp', 'dp'] as const);
   const acc = Array.from({ length: 8 }, () => f.v128());
   const d = Array.from({ length: 4 }, () => f.v128());
   const s = [f.v128(), f.v128()];

@@ -66,6 +66,11 @@ export class FunctionBuilder {
     return this.params + this.locals.length - 1;
   }
 
+  /** One i32 local per name. */
+  i32s<K extends string>(names: readonly K[]): Record<K, Local> {
+    return Object.fromEntries(names.map((n) => [n, this.i32()])) as Record<K, Local>;
+  }
+
   v128(): Local {
     this.locals.push(V128);
     return this.params + this.locals.length - 1;
