@@ -317,10 +317,7 @@ export function batchNormTrain(
   }
   const axes = x.shape.map((_, i) => i).slice(0, -1);
   const { mean, variance } = tf.moments(x, axes);
-  let y = tf.batchNorm(x, mean as tf.Tensor1D, variance as tf.Tensor1D, offset, scale, epsilon);
-  if (mask !== null) y = tf.mul(y, mask);
-  if (residual !== null) y = tf.add(y, residual);
-  if (relu) y = tf.relu(y);
+  const y = maskAddRelu(tf.batchNorm(x, mean as tf.Tensor1D, variance as tf.Tensor1D, offset, scale, epsilon), mask, residual, relu);
   return { y, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
 }
 
@@ -348,8 +345,12 @@ export function batchNormInference(
       return tf.engine().runKernel(BN_INFER, inputs, { epsilon: options.epsilon, relu, residual: residual !== null }) as tf.Tensor;
     });
   }
-  let y: tf.Tensor = tf.batchNorm(x, stats.mean, stats.variance, offset, scale, options.epsilon);
-  if (mask !== null) y = tf.mul(y, mask);
-  if (residual !== null) y = tf.add(y, residual);
-  return relu ? tf.relu(y) : y;
+  return maskAddRelu(tf.batchNorm(x, stats.mean, stats.variance, offset, scale, options.epsilon), mask, residual, relu);
+}
+
+/** The composed tail of a fused batch norm: relu?(y·mask? + residual?). */
+function maskAddRelu(y: tf.Tensor, mask: tf.Tensor1D | null, residual: tf.Tensor | null, relu: boolean): tf.Tensor {
+  let out = mask === null ? y : tf.mul(y, mask);
+  if (residual !== null) out = tf.add(out, residual);
+  return relu ? tf.relu(out) : out;
 }

@@ -47,6 +47,31 @@ function convGrads(xv: Float32Array, wv: Float32Array, c: (typeof cases)[number]
   });
 }
 
+/**
+ * Seeded x and output gradient dy for a convolution (as wasm tensors) and the
+ * cpu backend's filter gradient: ∂/∂w Σ dy ⊙ conv(x, w).
+ */
+async function filterGradientCase(
+  xShape: number[],
+  f: number[],
+  stride: number,
+  pad: Pad,
+  seed: number,
+): Promise<{ x: tf.Tensor4D; dy: tf.Tensor4D; dyShape: [number, number, number, number]; ref: Float32Array }> {
+  const xs = xShape as [number, number, number, number];
+  const xv = seeded(xs.reduce((a, b) => a * b), seed);
+  const dyShape = tf.backend_util.computeConv2DInfo(xs, f as [number, number, number, number], stride, 1, pad).outShape;
+  const dyv = seeded(dyShape.reduce((a, b) => a * b), seed + 1);
+  const ref = await onBackend('cpu', () =>
+    tf.tidy(() => {
+      const xt = tf.tensor4d(xv, xs);
+      const r = tf.tensor4d(dyv, dyShape);
+      return tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xt, v as tf.Tensor4D, stride, pad), r)))(tf.zeros(f)).dataSync() as Float32Array;
+    }),
+  );
+  return { x: tf.tensor4d(xv, xs), dy: tf.tensor4d(dyv, dyShape), dyShape, ref };
+}
+
 describe('wasm convolution gradients', () => {
   it.each(cases)('match the cpu backend for x=$x f=$f stride=$stride pad=$pad', async (c) => {
     const xv = seeded(c.x.reduce((a, b) => a * b), 1);
@@ -71,18 +96,7 @@ describe('wasm convolution gradients', () => {
     { x: [2, 8, 8, 5], f: [3, 3, 5, 8], stride: 2, pad: 'same' as Pad },
     { x: [1, 6, 6, 2], f: [3, 3, 2, 4], stride: 1, pad: 'valid' as Pad },
   ])('give the cpu filter gradient by either method, the SIMD loop nest and the patch product: x=$x f=$f stride=$stride', async ({ x: xShape, f, stride, pad }) => {
-    const xv = seeded(xShape.reduce((a, b) => a * b), 5);
-    const dyShape = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], f as [number, number, number, number], stride, 1, pad).outShape;
-    const dyv = seeded(dyShape.reduce((a, b) => a * b), 6);
-    const ref = await onBackend('cpu', () =>
-      tf.tidy(() => {
-        const xt = tf.tensor4d(xv, xShape as [number, number, number, number]);
-        const r = tf.tensor4d(dyv, dyShape);
-        return tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xt, v as tf.Tensor4D, stride, pad), r)))(tf.zeros(f)).dataSync() as Float32Array;
-      }),
-    );
-    const x = tf.tensor4d(xv, xShape as [number, number, number, number]);
-    const dy = tf.tensor4d(dyv, dyShape);
+    const { x, dy, ref } = await filterGradientCase(xShape, f, stride, pad, 5);
     const attrs = { strides: stride, pad, filterShape: f, dataFormat: 'NHWC' } as unknown as tf.NamedAttrMap;
     const scale = Math.max(1, ...Array.from(ref, Math.abs));
     // The loop nest is there to be used (it would fall back to the patch product without it).
@@ -99,20 +113,7 @@ describe('wasm convolution gradients', () => {
     { x: [5, 9, 9, 3], f: [3, 3, 3, 4], stride: 1, pad: 'same' as const },
     { x: [5, 9, 9, 3], f: [3, 3, 3, 4], stride: 2, pad: 'same' as const },
   ])('give the same filter gradient when the patch matrix is built a few images at a time (stride $stride)', async ({ x: xShape, f, stride, pad }) => {
-    const xv = seeded(xShape.reduce((a, b) => a * b), 3);
-    const dyShape = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], f as [number, number, number, number], stride, 1, pad).outShape;
-    const dyv = seeded(dyShape.reduce((a, b) => a * b), 4);
-    // ∂/∂w Σ dy ⊙ conv(x, w) is the filter gradient for the output gradient dy.
-    const ref = await onBackend('cpu', () =>
-      tf.tidy(() => {
-        const xt = tf.tensor4d(xv, xShape as [number, number, number, number]);
-        const r = tf.tensor4d(dyv, dyShape);
-        const w = tf.zeros(f);
-        return tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xt, v as tf.Tensor4D, stride, pad), r)))(w).dataSync() as Float32Array;
-      }),
-    );
-    const x = tf.tensor4d(xv, xShape as [number, number, number, number]);
-    const dy = tf.tensor4d(dyv, dyShape);
+    const { x, dy, dyShape, ref } = await filterGradientCase(xShape, f, stride, pad, 3);
     const rowsPerImage = f[0]! * f[1]! * f[2]! * dyShape[1] * dyShape[2];
     const attrs = { strides: stride, pad, filterShape: f, dataFormat: 'NHWC' } as unknown as tf.NamedAttrMap;
     // Two images per piece: three pieces for five images, the last one short.
