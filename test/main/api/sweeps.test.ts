@@ -47,7 +47,7 @@ function app(dir: string) {
 describe('sweeps over the API', () => {
   it('runs a sweep beside another run, stops only its own runs on cancel, resumes, and reports its table', async () => {
     const { services, events, call, until } = app(temp());
-    const other: TrainConfig = { model, mode: 'standard', alpha: null, epochs: 3, batchSize: 32, ...recipe('cifar'), loss: DEFAULT_LOSS, seed: 5, checkpointEvery: 1 };
+    const other: TrainConfig = { model, mode: 'standard', alpha: null, epochs: 12, batchSize: 32, ...recipe('cifar'), loss: DEFAULT_LOSS, seed: 5, checkpointEvery: 1 };
     const { runId: otherRun } = await call<{ runId: number }>('runs:start', { data, config: other });
     const { sweepId } = await call<{ sweepId: number }>('sweeps:start', { spec });
 
