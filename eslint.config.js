@@ -59,7 +59,10 @@ export default tseslint.config(
         {
           patterns: [
             { group: ['electron', '@tensorflow/*', 'onnxruntime-node'], message: 'the store keeps the history; it runs no models' },
-            { group: ['**/engine/*', '**/jobs/*', '**/export/*', '**/cli/*', '**/app/*', '**/server/*'], message: 'arrows point one way: jobs → store, never back' },
+            {
+              group: ['**/engine/*', '**/jobs/*', '**/export/*', '**/cli/*', '**/app/*', '**/server/*'],
+              message: 'arrows point one way: jobs → store, never back',
+            },
           ],
         },
       ],

@@ -35,7 +35,11 @@ interface Finding {
 
 /** Electronegativity's CSV: a header, then one finding per line with quoted fields. */
 function parseCsv(text: string): Finding[] {
-  const rows = text.trim().split('\n').slice(1).filter((l) => l.trim() !== '');
+  const rows = text
+    .trim()
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.trim() !== '');
   return rows.map((line) => {
     const cells: string[] = [];
     let cell = '';
@@ -79,7 +83,9 @@ function main(): number {
     const blocking = serious.filter((f) => !ALLOWED.some((a) => a.issue === f.issue && a.file === f.file));
     for (const f of serious) {
       const allowed = ALLOWED.find((a) => a.issue === f.issue && a.file === f.file);
-      process.stdout.write(`${allowed === undefined ? 'FAIL' : 'allowed'}  ${f.issue} ${f.severity}/${f.confidence} ${f.file}:${f.location}${allowed ? ` — ${allowed.why}` : ` — ${f.description}`}\n`);
+      process.stdout.write(
+        `${allowed === undefined ? 'FAIL' : 'allowed'}  ${f.issue} ${f.severity}/${f.confidence} ${f.file}:${f.location}${allowed ? ` — ${allowed.why}` : ` — ${f.description}`}\n`,
+      );
     }
     process.stdout.write(`electron audit: ${findings.length} findings, ${serious.length} medium or worse, ${blocking.length} not allowed\n`);
     return blocking.length === 0 ? 0 : 1;

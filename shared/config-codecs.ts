@@ -73,7 +73,6 @@ const searchConfigShape = obj({
 
 export const searchConfig: Decoder<SearchConfig> = (v, path) => validateSearchConfig(searchConfigShape(v, path));
 
-
 export const importSettings: Decoder<Partial<ImportSettings>> = obj({
   size: optional(int),
   channels: optional(oneOf([1, 3] as const)),

@@ -48,7 +48,10 @@ export function tauAt(tau: SearchConfig['tau'], epoch: number): number {
 
 /** Parses "1,2,4,8,16" into an ascending, duplicate-free search space. */
 export function parseSpace(text: string): number[] {
-  const parts = text.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  const parts = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
   const values = parts.map((p) => Number(p));
   if (parts.length === 0 || values.some((v) => !Number.isInteger(v))) {
     throw new InputError(`search space must be a comma-separated list of α values, got '${text}'`, 'space');

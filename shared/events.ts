@@ -132,15 +132,7 @@ export interface LogEvent extends EventBase {
   message: string;
 }
 
-export type TrainEvent =
-  | StartedEvent
-  | StepEvent
-  | EpochEvent
-  | CheckpointEvent
-  | FinishedEvent
-  | CancelledEvent
-  | FailedEvent
-  | LogEvent;
+export type TrainEvent = StartedEvent | StepEvent | EpochEvent | CheckpointEvent | FinishedEvent | CancelledEvent | FailedEvent | LogEvent;
 
 /** A DAN search began: its groups and the full network it searches in. */
 export interface SearchStartedEvent extends EventBase {

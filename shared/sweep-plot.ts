@@ -38,7 +38,12 @@ interface PlacedPoint {
  * beside the group, right of it (left near the right edge, past `rightLimit`),
  * pushed apart vertically so none overlaps another.
  */
-export function dodge<T extends { key: string }>(points: readonly T[], xOf: (p: T) => number, yOf: (p: T) => number, rightLimit: number): Map<string, PlacedPoint> {
+export function dodge<T extends { key: string }>(
+  points: readonly T[],
+  xOf: (p: T) => number,
+  yOf: (p: T) => number,
+  rightLimit: number,
+): Map<string, PlacedPoint> {
   const groups: T[][] = [];
   for (const p of [...points].sort((a, b) => xOf(a) - xOf(b))) {
     const last = groups.at(-1);
@@ -136,7 +141,12 @@ export function sweepPlotSvg(points: readonly ShippedPoint[], o: PlotOptions): s
   // Configurations of equal cost (small, kd and an at one α) share an x:
   // spread them apart so their error bars and labels stay readable.
   const centre = new Map(points.map((p) => [p.key, px(p.macs)]));
-  const layout = dodge(points, (p) => centre.get(p.key)!, (p) => py(100 * p.accuracy.mean), m.left + w * 0.75);
+  const layout = dodge(
+    points,
+    (p) => centre.get(p.key)!,
+    (p) => py(100 * p.accuracy.mean),
+    m.left + w * 0.75,
+  );
   const at = (p: ShippedPoint): { x: number; y: number } => layout.get(p.key)!.point;
 
   // The Pareto front: fewer MACs and higher accuracy than anything beside it.

@@ -267,7 +267,8 @@ export function statsMarkdown(stats: readonly ConfigStats[]): string {
 }
 
 export function statsCsv(stats: readonly ConfigStats[]): string {
-  const head = 'configuration,mode,alpha,beta,seeds,full_mean,full_std,small_mean,small_std,small_params,small_macs,full_params,full_macs,seconds_mean,seconds_std';
+  const head =
+    'configuration,mode,alpha,beta,seeds,full_mean,full_std,small_mean,small_std,small_params,small_macs,full_params,full_macs,seconds_mean,seconds_std';
   const v = (x: number | null | undefined): string => (x === null || x === undefined ? '' : String(x));
   return [
     head,
@@ -328,7 +329,11 @@ export function combineSweeps(views: readonly SweepView[]): { spec: SweepSpec; r
   };
   for (const v of views.slice(1)) {
     const differs = same(first.spec, v.spec);
-    if (differs !== null) throw new InputError(`sweeps ${first.sweepId} and ${v.sweepId} differ in ${differs}; only sweeps of the same data, network and schedule combine`, 'sweep');
+    if (differs !== null)
+      throw new InputError(
+        `sweeps ${first.sweepId} and ${v.sweepId} differ in ${differs}; only sweeps of the same data, network and schedule combine`,
+        'sweep',
+      );
   }
   const results = views.flatMap((v) => v.results);
   const seeds = [...new Set(views.flatMap((v) => v.spec.seeds))].sort((a, b) => a - b);

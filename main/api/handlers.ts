@@ -162,7 +162,15 @@ export function createApi(deps: ApiDeps): ApiHandlers {
     'runs:export': async ({ runId, format, fp16, full, outDir }) => {
       store.requireWritable('export a model');
       store.runs.require(runId);
-      const spec: JobSpec = { kind: 'export', database: store.file, runId, format, precision: fp16 ? 'float16' : 'float32', full, outDir: absolute(outDir, 'outDir') };
+      const spec: JobSpec = {
+        kind: 'export',
+        database: store.file,
+        runId,
+        format,
+        precision: fp16 ? 'float16' : 'float32',
+        full,
+        outDir: absolute(outDir, 'outDir'),
+      };
       const exported = (await job(spec)) as ExportedModel[];
       return exported.map((m): ModelDetails => {
         const record = store.models.list(runId).find((r) => r.id === m.id);

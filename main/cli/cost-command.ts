@@ -51,9 +51,7 @@ export function renderCost(r: CostReport): string {
   lines.push(`full:  ${r.full.params.toLocaleString('en-US')} parameters, ${formatCount(r.full.macs)} MACs`);
   if (r.small !== null) {
     lines.push(`small: ${r.small.params.toLocaleString('en-US')} parameters, ${formatCount(r.small.macs)} MACs`);
-    lines.push(
-      `       ${(r.full.params / r.small.params).toFixed(1)}× fewer parameters, ${(r.full.macs / r.small.macs).toFixed(1)}× fewer MACs`,
-    );
+    lines.push(`       ${(r.full.params / r.small.params).toFixed(1)}× fewer parameters, ${(r.full.macs / r.small.macs).toFixed(1)}× fewer MACs`);
   }
   return lines.join('\n');
 }

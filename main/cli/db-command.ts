@@ -57,7 +57,9 @@ function liveOwners(file: string): string[] {
   }
   try {
     const rows = db
-      .prepare(`SELECT id, owner_pid AS pid, owner_host AS host, heartbeat_at AS heartbeatAt FROM runs WHERE status IN ('queued', 'running') AND owner_pid IS NOT NULL`)
+      .prepare(
+        `SELECT id, owner_pid AS pid, owner_host AS host, heartbeat_at AS heartbeatAt FROM runs WHERE status IN ('queued', 'running') AND owner_pid IS NOT NULL`,
+      )
       .all() as Array<{ id: number; pid: number; host: string; heartbeatAt: number | null }>;
     const probe = thisProcess();
     return rows.filter((r) => deathOf(file, r.id, r, probe) === null).map((r) => `run ${r.id} (pid ${r.pid} on ${r.host})`);

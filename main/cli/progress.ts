@@ -120,8 +120,14 @@ export class ProgressPrinter {
         );
         break;
       case 'search-result':
-        this.line(`found: ${Object.entries(e.alphas).map(([g, a]) => `${g}=${a}`).join(' ')}`);
-        this.line(`small network: ${e.cost.small.params.toLocaleString('en-US')} params, ${formatCount(e.cost.small.macs)} MACs (full: ${formatCount(e.cost.full.macs)})`);
+        this.line(
+          `found: ${Object.entries(e.alphas)
+            .map(([g, a]) => `${g}=${a}`)
+            .join(' ')}`,
+        );
+        this.line(
+          `small network: ${e.cost.small.params.toLocaleString('en-US')} params, ${formatCount(e.cost.small.macs)} MACs (full: ${formatCount(e.cost.full.macs)})`,
+        );
         break;
     }
   }

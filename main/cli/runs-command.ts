@@ -70,7 +70,13 @@ export function runsCommand(argv: string[], out: (s: string) => void): number {
       ]),
     ];
     const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
-    for (const row of rows) out(row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
+    for (const row of rows)
+      out(
+        row
+          .map((cell, c) => cell.padEnd(widths[c]!))
+          .join('  ')
+          .trimEnd(),
+      );
     return 0;
   } finally {
     store.close();

@@ -1,13 +1,5 @@
 import { join } from 'node:path';
-import {
-  DEFAULT_ARCH_LR,
-  DEFAULT_TAU,
-  foundNetworkConfig,
-  parseSpace,
-  superNetworkConfig,
-  validateSearchConfig,
-  type SearchConfig,
-} from '../../shared/dan.js';
+import { DEFAULT_ARCH_LR, DEFAULT_TAU, foundNetworkConfig, parseSpace, superNetworkConfig, validateSearchConfig, type SearchConfig } from '../../shared/dan.js';
 import { InputError } from '../../shared/errors.js';
 import { costReport } from '../../shared/model/cost.js';
 import { buildGraph } from '../../shared/model/graph.js';

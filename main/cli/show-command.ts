@@ -33,7 +33,8 @@ export function renderRun(d: RunDetails, dbFile: string): string {
   field('seed', String(run.seed));
   field('created', dateTime(run.createdAt));
   if (run.startedAt !== null) field('started', dateTime(run.startedAt));
-  if (run.finishedAt !== null) field('ended', `${dateTime(run.finishedAt)}${run.trainSeconds === null ? '' : ` (${formatDuration(run.trainSeconds)} of training)`}`);
+  if (run.finishedAt !== null)
+    field('ended', `${dateTime(run.finishedAt)}${run.trainSeconds === null ? '' : ` (${formatDuration(run.trainSeconds)} of training)`}`);
   if (run.outDir !== null) field('folder', run.outDir);
   if (run.checkpointPath !== null) field('checkpoint', run.checkpointPath);
   if (run.error !== null) field('error', run.error);
@@ -42,14 +43,23 @@ export function renderRun(d: RunDetails, dbFile: string): string {
   }
   if (run.cost !== null) {
     const c = run.cost;
-    field('cost', `full ${c.full.params.toLocaleString('en-US')} params, ${formatCount(c.full.macs)} MACs` +
-      (c.small === null ? '' : `; small ${c.small.params.toLocaleString('en-US')} params, ${formatCount(c.small.macs)} MACs (${(c.full.macs / c.small.macs).toFixed(2)}× fewer)`));
+    field(
+      'cost',
+      `full ${c.full.params.toLocaleString('en-US')} params, ${formatCount(c.full.macs)} MACs` +
+        (c.small === null
+          ? ''
+          : `; small ${c.small.params.toLocaleString('en-US')} params, ${formatCount(c.small.macs)} MACs (${(c.full.macs / c.small.macs).toFixed(2)}× fewer)`),
+    );
   }
-  if (run.val.full !== null) field('accuracy', `full ${percent(run.val.full.accuracy)}${run.val.small === null ? '' : `, small ${percent(run.val.small.accuracy)}`}`);
+  if (run.val.full !== null)
+    field('accuracy', `full ${percent(run.val.full.accuracy)}${run.val.small === null ? '' : `, small ${percent(run.val.small.accuracy)}`}`);
   field('config', JSON.stringify(run.config));
 
   if (d.epochs.length > 0) {
-    lines.push('', `  ${'epoch'.padEnd(7)}${'train loss'.padStart(11)}${'val full'.padStart(10)}${'val small'.padStart(11)}${'λ'.padStart(7)}${'lr'.padStart(10)}${'time'.padStart(9)}`);
+    lines.push(
+      '',
+      `  ${'epoch'.padEnd(7)}${'train loss'.padStart(11)}${'val full'.padStart(10)}${'val small'.padStart(11)}${'λ'.padStart(7)}${'lr'.padStart(10)}${'time'.padStart(9)}`,
+    );
     for (const e of d.epochs) {
       lines.push(
         `  ${String(e.epoch).padEnd(7)}${e.trainLoss.toFixed(4).padStart(11)}${(e.val.full === null ? '-' : percent(e.val.full.accuracy)).padStart(10)}` +
@@ -69,13 +79,17 @@ export function renderRun(d: RunDetails, dbFile: string): string {
     lines.push('', '  exports');
     for (const x of d.models) {
       const size = x.files.reduce((n, f) => n + f.byteSize, 0);
-      lines.push(`  #${x.id} ${x.network} ${x.format} ${x.precision}, ${bytes(size)}, ${x.params.toLocaleString('en-US')} params, ${formatCount(x.macs)} MACs → ${x.outDir}`);
+      lines.push(
+        `  #${x.id} ${x.network} ${x.format} ${x.precision}, ${bytes(size)}, ${x.params.toLocaleString('en-US')} params, ${formatCount(x.macs)} MACs → ${x.outDir}`,
+      );
       lines.push(`      ${speedLine(x)}`);
       const v = x.verification;
       lines.push(
         `      verified against ${v.reference} in ${v.runtime}: top-1 agreement ${percent(v.top1Agreement)}, max abs logit difference ${v.maxAbsLogitDiff.toExponential(2)} on ${v.samples} inputs (${v.validationSamples} validation images)`,
       );
-      lines.push(`      stored files: ${x.integrity === 'ok' ? 'intact (SHA-256 checked)' : `CORRUPTED: ${x.corruptedFiles.join(', ')} no longer match their SHA-256`}`);
+      lines.push(
+        `      stored files: ${x.integrity === 'ok' ? 'intact (SHA-256 checked)' : `CORRUPTED: ${x.corruptedFiles.join(', ')} no longer match their SHA-256`}`,
+      );
     }
   }
   return lines.join('\n');
@@ -94,6 +108,5 @@ export function showCommand(argv: string[], out: (s: string) => void): number {
     store.close();
   }
 }
-
 
 export const showCmd: Command = { name: 'show', usage: SHOW_USAGE, run: (argv, io) => showCommand(argv, io.out) };

@@ -45,7 +45,8 @@ function list(value: string | undefined, flag: string, fallback: string): string
 function numbers(value: string | undefined, flag: string, fallback: string, integer: boolean): number[] {
   return list(value, flag, fallback).map((p) => {
     const n = Number(p);
-    if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new InputError(`--${flag} has '${p}', not ${integer ? 'an integer' : 'a number'}`, flag);
+    if (!Number.isFinite(n) || (integer && !Number.isInteger(n)))
+      throw new InputError(`--${flag} has '${p}', not ${integer ? 'an integer' : 'a number'}`, flag);
     return n;
   });
 }
@@ -92,7 +93,13 @@ async function finish(store: Store, sweepIds: number[], values: { json?: boolean
   }
 }
 
-async function execute(store: Store, sweepId: number, parallel: number, values: { json?: boolean | undefined; out?: string | undefined; workers?: string | undefined }, io: CommandIo): Promise<number> {
+async function execute(
+  store: Store,
+  sweepId: number,
+  parallel: number,
+  values: { json?: boolean | undefined; out?: string | undefined; workers?: string | undefined },
+  io: CommandIo,
+): Promise<number> {
   // --workers N: engines per run; by default the cores are shared among the runs at once.
   const workers = workersOption(values).workers;
   const env = workers === undefined ? process.env : { ...process.env, ADJOIN_TRAIN_WORKERS: String(workers) };
@@ -104,12 +111,14 @@ async function execute(store: Store, sweepId: number, parallel: number, values: 
   let status: Awaited<ReturnType<typeof runSweep>>;
   try {
     status = await runSweep(manager, sweepId, {
-    stopRequested: () => (stop ? 'cancelled' : null),
-    onProgress: (p) => {
-      if (values.json === true) io.out(JSON.stringify({ type: 'sweep-cell', ...p }));
-      else if (p.state !== 'running' && p.state !== 'waiting') {
-        io.err(`  ${configLabel(p.cell)} seed ${p.cell.seed}: ${p.state}${p.runId === null ? '' : ` (run ${p.runId})`}${p.error === null ? '' : ` — ${p.error}`}\n`);
-      }
+      stopRequested: () => (stop ? 'cancelled' : null),
+      onProgress: (p) => {
+        if (values.json === true) io.out(JSON.stringify({ type: 'sweep-cell', ...p }));
+        else if (p.state !== 'running' && p.state !== 'waiting') {
+          io.err(
+            `  ${configLabel(p.cell)} seed ${p.cell.seed}: ${p.state}${p.runId === null ? '' : ` (run ${p.runId})`}${p.error === null ? '' : ` — ${p.error}`}\n`,
+          );
+        }
       },
     });
   } finally {
@@ -179,7 +188,11 @@ async function startCommand(argv: string[], io: CommandIo): Promise<number> {
 }
 
 async function resumeCommand(argv: string[], io: CommandIo): Promise<number> {
-  const { values, positionals } = parse(argv, { parallel: { type: 'string' }, workers: { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' } }, true);
+  const { values, positionals } = parse(
+    argv,
+    { parallel: { type: 'string' }, workers: { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' } },
+    true,
+  );
   const sweepId = runIdArg(positionals, 'sweep resume');
   const store = openExisting(values.db);
   try {
@@ -194,7 +207,11 @@ async function resumeCommand(argv: string[], io: CommandIo): Promise<number> {
 
 /** `3` or `3,5`: the sweeps `adjoin sweep list` lists. */
 function sweepIdsArg(positionals: readonly string[]): number[] {
-  if (positionals.length !== 1) throw new InputError(`adjoin sweep show takes one sweep id or a comma-separated list, got ${positionals.length === 0 ? 'none' : positionals.join(' ')}`, 'sweep');
+  if (positionals.length !== 1)
+    throw new InputError(
+      `adjoin sweep show takes one sweep id or a comma-separated list, got ${positionals.length === 0 ? 'none' : positionals.join(' ')}`,
+      'sweep',
+    );
   const ids = positionals[0]!.split(',').map((p) => {
     if (!/^[1-9][0-9]{0,15}$/.test(p.trim())) throw new InputError(`a sweep id is a positive integer, got '${p}'`, 'sweep');
     return Number(p);
@@ -215,7 +232,9 @@ async function showCommand(argv: string[], io: CommandIo): Promise<number> {
       const pending = r.cells.filter((c) => c.state !== 'finished');
       io.out(`sweep ${sweepId} (${sweep.status}, started ${dateTime(sweep.createdAt)}): ${r.cells.length - pending.length} of ${r.cells.length} runs finished`);
       for (const c of pending) {
-        io.out(`  ${configLabel(c.cell)} seed ${c.cell.seed}: ${c.state}${c.runId === null ? '' : ` (run ${c.runId})`}${c.error === null ? '' : ` — ${c.error}`}`);
+        io.out(
+          `  ${configLabel(c.cell)} seed ${c.cell.seed}: ${c.state}${c.runId === null ? '' : ` (run ${c.runId})`}${c.error === null ? '' : ` — ${c.error}`}`,
+        );
       }
     }
     await finish(store, sweepIds, values, io);
@@ -231,12 +250,18 @@ function listCommand(argv: string[], io: CommandIo): number {
   try {
     const sweeps = store.sweeps.list();
     if (values.json === true) {
-      io.out(JSON.stringify(sweeps.map((s) => ({ id: s.id, status: s.status, createdAt: s.createdAt, finishedAt: s.finishedAt, runs: expandGrid(s.spec).length, spec: s.spec }))));
+      io.out(
+        JSON.stringify(
+          sweeps.map((s) => ({ id: s.id, status: s.status, createdAt: s.createdAt, finishedAt: s.finishedAt, runs: expandGrid(s.spec).length, spec: s.spec })),
+        ),
+      );
       return 0;
     }
     if (sweeps.length === 0) io.out(`no sweeps in ${store.file}`);
     for (const s of sweeps) {
-      io.out(`${String(s.id).padStart(4)}  ${s.status.padEnd(11)} ${dateTime(s.createdAt)}  ${s.spec.model.arch} w${s.spec.model.width}  modes ${s.spec.modes.join(',')}  α ${s.spec.alphas.join(',')}  seeds ${s.spec.seeds.join(',')}  ${expandGrid(s.spec).length} runs`);
+      io.out(
+        `${String(s.id).padStart(4)}  ${s.status.padEnd(11)} ${dateTime(s.createdAt)}  ${s.spec.model.arch} w${s.spec.model.width}  modes ${s.spec.modes.join(',')}  α ${s.spec.alphas.join(',')}  seeds ${s.spec.seeds.join(',')}  ${expandGrid(s.spec).length} runs`,
+      );
     }
     return 0;
   } finally {

@@ -245,16 +245,7 @@ function normalizeOnly(xs: Float32Array, y: Float32Array, mul: Float64Array, add
   for (let o = 0; o < total; o += C) for (let c = 0; c < C; c++) y[o + c] = xs[o + c]! * mul[c]! + add[c]!;
 }
 
-function normalizeAdd(
-  xs: Float32Array,
-  r: Float32Array,
-  y: Float32Array,
-  mul: Float64Array,
-  add: Float64Array,
-  C: number,
-  total: number,
-  relu: boolean,
-): void {
+function normalizeAdd(xs: Float32Array, r: Float32Array, y: Float32Array, mul: Float64Array, add: Float64Array, C: number, total: number, relu: boolean): void {
   if (relu) {
     for (let o = 0; o < total; o += C) {
       for (let c = 0; c < C; c++) {

@@ -65,7 +65,14 @@ function forwardKernel(backendName: string): tf.KernelFunc {
 }
 
 /** Per-channel y = x·mul + add of a batch norm with these statistics, scaled by the mask if any. */
-function affine(g: Float32Array, b: Float32Array, mean: Float32Array, variance: Float32Array, mask: Float32Array | null, epsilon: number): { mul: Float64Array; add: Float64Array } {
+function affine(
+  g: Float32Array,
+  b: Float32Array,
+  mean: Float32Array,
+  variance: Float32Array,
+  mask: Float32Array | null,
+  epsilon: number,
+): { mul: Float64Array; add: Float64Array } {
   const C = g.length;
   const mul = new Float64Array(C);
   const add = new Float64Array(C);

@@ -23,7 +23,10 @@ export function extractSmall(graph: ModelGraph, plan: SmallPlan, params: Network
   const running = new Map<string, tf.Variable>();
   const sel = plan.sel;
   const copy = (name: string, from: tf.Tensor, into: Map<string, tf.Variable>, isTrainable: boolean): void => {
-    into.set(name, makeVar(() => tf.clone(from), isTrainable));
+    into.set(
+      name,
+      makeVar(() => tf.clone(from), isTrainable),
+    );
   };
   for (const node of graph.nodes) {
     switch (node.op) {

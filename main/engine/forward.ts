@@ -17,9 +17,7 @@ export const BN_EPSILON = 1e-5;
  *   applied after each batch norm — the DAN super-network, one convolution per
  *   layer whatever the number of candidates.
  */
-export type SmallPathSpec =
-  | { kind: 'sliced'; plan: SmallPlan }
-  | { kind: 'masked'; plan: SmallPlan; masks: ReadonlyMap<string, tf.Tensor1D> };
+export type SmallPathSpec = { kind: 'sliced'; plan: SmallPlan } | { kind: 'masked'; plan: SmallPlan; masks: ReadonlyMap<string, tf.Tensor1D> };
 
 export interface ForwardOptions {
   /** Batch statistics (true) or running statistics (false) in batch norms. */
@@ -114,12 +112,15 @@ function conv(x: tf.Tensor4D, w: tf.Tensor4D, node: ConvNode): tf.Tensor4D {
 
 function maxPool(x: tf.Tensor4D, kernel: number, stride: number, pad: number): tf.Tensor4D {
   // Inputs follow a ReLU (≥ 0), so zero padding equals torchvision's −∞ padding.
-  const padded = pad > 0 ? tf.pad(x, [
-    [0, 0],
-    [pad, pad],
-    [pad, pad],
-    [0, 0],
-  ]) : x;
+  const padded =
+    pad > 0
+      ? tf.pad(x, [
+          [0, 0],
+          [pad, pad],
+          [pad, pad],
+          [0, 0],
+        ])
+      : x;
   return tf.maxPool(padded, kernel, stride, 'valid');
 }
 
@@ -127,7 +128,6 @@ function maxPool(x: tf.Tensor4D, kernel: number, stride: number, pad: number): t
 function applyMask(x: tf.Tensor, mask: tf.Tensor1D | null): tf.Tensor {
   return mask === null ? x : tf.mul(x, mask);
 }
-
 
 /**
  * Batch norms whose output only feeds a ReLU, or only a residual add whose
@@ -184,17 +184,12 @@ function fusionPlan(graph: ModelGraph): FusionPlan {
  * training mode, batch norms use batch statistics and report them in `stats`.
  * Call inside `tf.tidy` or a gradient function.
  */
-export function forward(
-  graph: ModelGraph,
-  params: NetworkParams,
-  input: tf.Tensor4D,
-  options: ForwardOptions,
-): ForwardResult {
+export function forward(graph: ModelGraph, params: NetworkParams, input: tf.Tensor4D, options: ForwardOptions): ForwardResult {
   const { training } = options;
   const doFull = options.full ?? true;
   const small = options.small ?? null;
   const stats: BatchStats[] = [];
-  const full: Array<tf.Tensor | null> = [];  // null: not computed (path off, or deferred into a fused kernel)
+  const full: Array<tf.Tensor | null> = []; // null: not computed (path off, or deferred into a fused kernel)
   const sm: Array<tf.Tensor | null> = [];
   const masks: Array<tf.Tensor1D | null> = [];
   const sel = small?.plan.sel ?? null;

@@ -71,7 +71,11 @@ export class Optimizer {
     for (const [name, t] of slots) {
       const existing = this.slots.get(name);
       if (existing !== undefined) existing.assign(t);
-      else this.slots.set(name, makeVar(() => tf.clone(t), false));
+      else
+        this.slots.set(
+          name,
+          makeVar(() => tf.clone(t), false),
+        );
     }
   }
 

@@ -75,10 +75,22 @@ export function createParams(graph: ModelGraph, plan: SmallPlan | null, rng: Rng
   const trainable = new Map<string, tf.Variable>();
   const running = new Map<string, tf.Variable>();
   const addBn = (layer: string, path: Path, channels: number): void => {
-    trainable.set(paramName.gamma(layer, path), makeVar(() => tf.ones([channels]), true));
-    trainable.set(paramName.beta(layer, path), makeVar(() => tf.zeros([channels]), true));
-    running.set(paramName.mean(layer, path), makeVar(() => tf.zeros([channels]), false));
-    running.set(paramName.variance(layer, path), makeVar(() => tf.ones([channels]), false));
+    trainable.set(
+      paramName.gamma(layer, path),
+      makeVar(() => tf.ones([channels]), true),
+    );
+    trainable.set(
+      paramName.beta(layer, path),
+      makeVar(() => tf.zeros([channels]), true),
+    );
+    running.set(
+      paramName.mean(layer, path),
+      makeVar(() => tf.zeros([channels]), false),
+    );
+    running.set(
+      paramName.variance(layer, path),
+      makeVar(() => tf.ones([channels]), false),
+    );
   };
   for (const node of graph.nodes) {
     switch (node.op) {
@@ -87,7 +99,10 @@ export function createParams(graph: ModelGraph, plan: SmallPlan | null, rng: Rng
         const k = node.kernel;
         const std = Math.sqrt(2 / (k * k * node.shape.c));
         const name = paramName.weight(node.name);
-        trainable.set(name, makeVar(() => tensorFrom([k, k, cin, node.shape.c], () => rng.normal() * std), true));
+        trainable.set(
+          name,
+          makeVar(() => tensorFrom([k, k, cin, node.shape.c], () => rng.normal() * std), true),
+        );
         break;
       }
       case 'bn':
@@ -99,8 +114,14 @@ export function createParams(graph: ModelGraph, plan: SmallPlan | null, rng: Rng
         const bound = 1 / Math.sqrt(cin);
         const w = paramName.weight(node.name);
         const b = paramName.bias(node.name);
-        trainable.set(w, makeVar(() => tensorFrom([cin, node.shape.c], () => (2 * rng.uniform() - 1) * bound), true));
-        trainable.set(b, makeVar(() => tensorFrom([node.shape.c], () => (2 * rng.uniform() - 1) * bound), true));
+        trainable.set(
+          w,
+          makeVar(() => tensorFrom([cin, node.shape.c], () => (2 * rng.uniform() - 1) * bound), true),
+        );
+        trainable.set(
+          b,
+          makeVar(() => tensorFrom([node.shape.c], () => (2 * rng.uniform() - 1) * bound), true),
+        );
         break;
       }
       default:

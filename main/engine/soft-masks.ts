@@ -17,11 +17,7 @@ function head(m: tf.Tensor1D, n: number): tf.Tensor1D {
  * pieces' masks. With one-hot group weights these are exactly the prefixes
  * an AN plan slices.
  */
-export function propagateMasks(
-  graph: ModelGraph,
-  plan: SmallPlan,
-  groupMasks: ReadonlyMap<string, tf.Tensor1D>,
-): Array<tf.Tensor1D | null> {
+export function propagateMasks(graph: ModelGraph, plan: SmallPlan, groupMasks: ReadonlyMap<string, tf.Tensor1D>): Array<tf.Tensor1D | null> {
   const masks: Array<tf.Tensor1D | null> = [];
   for (const node of graph.nodes) {
     switch (node.op) {

@@ -3,15 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BackendInfo } from '../../shared/backend.js';
 import { InputError, serializeError, type SerializedError } from '../../shared/errors.js';
-import type {
-  DataInfo,
-  EpochEvent,
-  FailureReason,
-  PathMetrics,
-  RunOutputs,
-  StepEvent,
-  TrainEvent,
-} from '../../shared/events.js';
+import type { DataInfo, EpochEvent, FailureReason, PathMetrics, RunOutputs, StepEvent, TrainEvent } from '../../shared/events.js';
 import { costReport, type CostReport } from '../../shared/model/cost.js';
 import { buildGraph, type ModelGraph } from '../../shared/model/graph.js';
 import { planSmall, type SmallPlan } from '../../shared/model/plan.js';
@@ -63,7 +55,6 @@ export type TrainOutcome =
   | { status: 'finished'; val: { full: PathMetrics | null; small: PathMetrics | null }; outputs: RunOutputs | null }
   | { status: 'cancelled'; checkpoint: string | null }
   | { status: 'failed'; reason: FailureReason; message: string };
-
 
 export const CHECKPOINT_FILE = 'checkpoint.ckpt';
 
@@ -117,10 +108,12 @@ function loadTeacher(kd: KdConfig, config: TrainConfig, data: TrainingData): { g
     throw new InputError(`${who} cannot teach this run: ${why}`, 'teacher');
   };
   const t = bundle.extra;
-  if (t.kind !== 'standard' || t.config === undefined || t.data === undefined) refuse('it is not a standard run (kd distils the full network of a standard run)');
+  if (t.kind !== 'standard' || t.config === undefined || t.data === undefined)
+    refuse('it is not a standard run (kd distils the full network of a standard run)');
   const tc = t.config!;
   const td = t.data!;
-  if (tc.model.inputSize !== config.model.inputSize) refuse(`it takes ${tc.model.inputSize}×${tc.model.inputSize} images, this run ${config.model.inputSize}×${config.model.inputSize}`);
+  if (tc.model.inputSize !== config.model.inputSize)
+    refuse(`it takes ${tc.model.inputSize}×${tc.model.inputSize} images, this run ${config.model.inputSize}×${config.model.inputSize}`);
   if (tc.model.channels !== config.model.channels) refuse(`it takes ${tc.model.channels} channel(s), this run ${config.model.channels}`);
   if (td.classes.join('\n') !== data.classes.join('\n')) refuse(`its classes are ${td.classes.join(', ')}; this data's are ${data.classes.join(', ')}`);
   const fingerprint = dataFingerprint(data);
@@ -146,10 +139,7 @@ export function stepSetupFor(config: TrainConfig, initRng: Rng, teacher: StepSet
 export function prepareTraining(config: TrainConfig, data: TrainingData, initRng: Rng): TrainingSetup {
   validateTrainConfig(config);
   if (data.classes.length !== config.model.classes) {
-    throw new InputError(
-      `the model has ${config.model.classes} classes but the data has ${data.classes.length}`,
-      'classes',
-    );
+    throw new InputError(`the model has ${config.model.classes} classes but the data has ${data.classes.length}`, 'classes');
   }
   if (data.train.count === 0) throw new InputError(`${data.source} has no training images`, 'data');
   if (data.val.count === 0) throw new InputError(`${data.source} has no validation images`, 'data');
@@ -186,14 +176,7 @@ function countCorrect(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
 }
 
 /** One optimisation step of the standard or adjoined loss on a batch. */
-export function trainStep(
-  setup: StepSetup,
-  x: tf.Tensor4D,
-  y: tf.Tensor1D,
-  progress: number,
-  lr: number,
-  shard: Shard | null = null,
-): StepResult {
+export function trainStep(setup: StepSetup, x: tf.Tensor4D, y: tf.Tensor1D, progress: number, lr: number, shard: Shard | null = null): StepResult {
   const { config, graph, plan, params, teacher } = setup;
   const lambda = lambdaAt(config.loss.lambda, progress);
   let ce: tf.Scalar | null = null;

@@ -134,11 +134,20 @@ export function toOnnx(graph: ModelGraph, params: NetworkParams, options: OnnxOp
         value.push(nameOf(node));
         break;
       case 'add':
-        b.node('Add', node.inputs.map((i) => value[i]!), [nameOf(node)]);
+        b.node(
+          'Add',
+          node.inputs.map((i) => value[i]!),
+          [nameOf(node)],
+        );
         value.push(nameOf(node));
         break;
       case 'concat':
-        b.node('Concat', node.inputs.map((i) => value[i]!), [nameOf(node)], { axis: 1 });
+        b.node(
+          'Concat',
+          node.inputs.map((i) => value[i]!),
+          [nameOf(node)],
+          { axis: 1 },
+        );
         value.push(nameOf(node));
         break;
       case 'gap': {
@@ -168,12 +177,7 @@ export function toOnnx(graph: ModelGraph, params: NetworkParams, options: OnnxOp
         // Opset 13 Slice reads starts, ends and axes from tensors: keep the leading channels.
         b.node(
           'Slice',
-          [
-            value[node.input]!,
-            b.int64(`${node.name}.starts`, [0]),
-            b.int64(`${node.name}.ends`, [node.shape.c]),
-            b.int64(`${node.name}.axes`, [1]),
-          ],
+          [value[node.input]!, b.int64(`${node.name}.starts`, [0]), b.int64(`${node.name}.ends`, [node.shape.c]), b.int64(`${node.name}.axes`, [1])],
           [nameOf(node)],
         );
         value.push(nameOf(node));

@@ -121,8 +121,7 @@ export function verificationReport(
 ): VerificationReport {
   const required = requirements(o.precision);
   const passed =
-    comparison.top1Agreement >= required.top1Agreement &&
-    (required.maxAbsLogitDiff === null || comparison.maxAbsLogitDiff <= required.maxAbsLogitDiff);
+    comparison.top1Agreement >= required.top1Agreement && (required.maxAbsLogitDiff === null || comparison.maxAbsLogitDiff <= required.maxAbsLogitDiff);
   return {
     reference: o.reference,
     runtime: o.runtime,

@@ -16,4 +16,3 @@ export function describeDataset(source: string, data: TrainingData, split: Recor
     split,
   };
 }
-

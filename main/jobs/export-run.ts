@@ -16,15 +16,7 @@ import { exportMetadata, labelsFile, metadataFile, onnxMetadataProps } from '../
 import { plainFull } from '../export/networks.js';
 import { toOnnx } from '../export/onnx-model.js';
 import { toTfjsFiles } from '../export/tfjs-model.js';
-import {
-  compareLogits,
-  engineLogits,
-  ExportRefusedError,
-  onnxLogits,
-  tfjsLogits,
-  verificationReport,
-  type VerificationBatch,
-} from '../export/verify.js';
+import { compareLogits, engineLogits, ExportRefusedError, onnxLogits, tfjsLogits, verificationReport, type VerificationBatch } from '../export/verify.js';
 import type { RunRecord } from '../../shared/history.js';
 import type { Store } from '../store/store.js';
 import { DEFAULT_SAMPLES, verificationBatch, type SampleCounts } from './validation-batch.js';
@@ -104,8 +96,7 @@ async function verify(
   batch: VerificationBatch,
   precision: Precision,
 ): Promise<VerificationReport> {
-  const got =
-    format === 'onnx' ? await onnxLogits(files.find((f) => f.name === 'model.onnx')!.data, batch) : await tfjsLogits(files, batch);
+  const got = format === 'onnx' ? await onnxLogits(files.find((f) => f.name === 'model.onnx')!.data, batch) : await tfjsLogits(files, batch);
   const report = verificationReport(compareLogits(reference, got, batch.n), {
     precision,
     reference: t.plan !== null ? "the engine's small path" : t.network === 'small' ? "the engine's small network" : "the engine's full network",
@@ -138,7 +129,14 @@ export async function exportRun(store: Store, req: ExportRequest): Promise<Expor
     if (trainsSmallOnly(config.mode)) {
       // A small or kd run trained the small architecture alone: its network is the small one.
       if (req.full) throw new InputError(`run ${run.id} trained only a small network (mode ${config.mode}); there is no full network to export`, 'full');
-      targets.push({ network: 'small', graph: plainFull(trained.graph), params: trained.params, plan: null, accuracy: run.val.small?.accuracy ?? null, dir: req.outDir });
+      targets.push({
+        network: 'small',
+        graph: plainFull(trained.graph),
+        params: trained.params,
+        plan: null,
+        accuracy: run.val.small?.accuracy ?? null,
+        dir: req.outDir,
+      });
     } else {
       if (plan !== null) {
         const small = extractSmall(trained.graph, plan, trained.params);
@@ -244,27 +242,27 @@ export async function exportRun(store: Store, req: ExportRequest): Promise<Expor
     let ids: number[];
     try {
       ids = store.transaction(() =>
-      results.map((r) =>
-        store.models.insert(
-          {
-            runId: run.id,
-            network: r.network,
-            format: r.format,
-            precision: r.precision,
-            params: r.params,
-            macs: r.macs,
-            accuracy: r.accuracy,
-            latencyMs: r.latencyMs,
-            fullLatencyMs: r.fullLatencyMs,
-            fullMacs: r.network === 'small' ? fullMacs : null,
-            verification: r.verification,
-            metadata: r.metadata,
-            outDir: r.dir,
-            files: r.all,
-          },
-          now.getTime(),
+        results.map((r) =>
+          store.models.insert(
+            {
+              runId: run.id,
+              network: r.network,
+              format: r.format,
+              precision: r.precision,
+              params: r.params,
+              macs: r.macs,
+              accuracy: r.accuracy,
+              latencyMs: r.latencyMs,
+              fullLatencyMs: r.fullLatencyMs,
+              fullMacs: r.network === 'small' ? fullMacs : null,
+              verification: r.verification,
+              metadata: r.metadata,
+              outDir: r.dir,
+              files: r.all,
+            },
+            now.getTime(),
+          ),
         ),
-      ),
       );
     } catch (e) {
       throw new Error(`the export was written to ${req.outDir} but could not be recorded in ${store.file}: ${(e as Error).message}`);

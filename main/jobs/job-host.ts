@@ -8,10 +8,7 @@ import { forkLauncher, jobProcessEntry, type JobChild, type Launcher } from './l
 import { parseFromJob, type JobOutcome } from './protocol.js';
 
 /** How a job ended, seen from the host: the engine's outcome, an error, or a crash of its process. */
-export type JobResult =
-  | JobOutcome
-  | { status: 'error'; error: SerializedError }
-  | { status: 'crashed'; message: string };
+export type JobResult = JobOutcome | { status: 'error'; error: SerializedError } | { status: 'crashed'; message: string };
 
 export interface JobHandle {
   readonly pid: number | undefined;

@@ -17,7 +17,8 @@ interface ParentChannel {
 }
 
 function parentChannel(): ParentChannel {
-  const utility = (process as NodeJS.Process & { parentPort?: { postMessage(m: unknown): void; on(e: 'message', h: (e: { data: unknown }) => void): void } }).parentPort;
+  const utility = (process as NodeJS.Process & { parentPort?: { postMessage(m: unknown): void; on(e: 'message', h: (e: { data: unknown }) => void): void } })
+    .parentPort;
   if (utility !== undefined) {
     return { send: (m) => utility.postMessage(m), onMessage: (h) => utility.on('message', (e) => h(e.data)) };
   }

@@ -10,15 +10,11 @@ import type { JobSpec } from './job-spec.js';
  * engine worker thread: discriminated unions, each with a sequence number so
  * a gap or reordering is visible (STYLE.md, "Typed boundaries").
  */
-export type ToJob =
-  | { type: 'start'; seq: number; spec: JobSpec }
-  | { type: 'stop'; seq: number; request: StopRequest };
+export type ToJob = { type: 'start'; seq: number; spec: JobSpec } | { type: 'stop'; seq: number; request: StopRequest };
 
 /** How a job ended, as the engine saw it; a scan or an import finishes with its result. */
 export type JobOutcome =
-  | { status: 'finished'; value?: unknown }
-  | { status: 'cancelled'; checkpoint: string | null }
-  | { status: 'failed'; reason: string; message: string };
+  { status: 'finished'; value?: unknown } | { status: 'cancelled'; checkpoint: string | null } | { status: 'failed'; reason: string; message: string };
 
 export type FromJob =
   | { type: 'event'; seq: number; event: EngineEvent }

@@ -188,9 +188,7 @@ export function recordRun(store: Store, runId: number, options: RecordOptions = 
       guard('close', () => runs.delete(runId));
     } else if (!ended) {
       const message = error === undefined ? 'the job ended without a result' : serializeError(error).message;
-      guard('close', () =>
-        runs.markEnded(runId, { status: 'failed', reason: 'error', error: message, checkpoint: null, time: now() }),
-      );
+      guard('close', () => runs.markEnded(runId, { status: 'failed', reason: 'error', error: message, checkpoint: null, time: now() }));
     }
     releaseRun(store.file, runId);
   };

@@ -1,8 +1,6 @@
 import type { ModelDetails, ModelRecord, RunDetails } from '../../shared/history.js';
 import type { Store } from '../store/store.js';
 
-
-
 export function modelDetails(store: Store, m: ModelRecord): ModelDetails {
   const check = store.models.check(m.id);
   const corrupted = check.filter((c) => !c.ok).map((c) => c.name);

@@ -32,11 +32,7 @@ function recordedSettings(dataset: StoredDataset | null): Partial<ImportSettings
  * seeded random ones. If the dataset cannot be read any more (moved,
  * deleted, changed), the check runs on seeded inputs alone and says so.
  */
-export async function verificationBatch(
-  run: RunRecord,
-  dataset: StoredDataset | null,
-  counts: SampleCounts = DEFAULT_SAMPLES,
-): Promise<VerificationBatch> {
+export async function verificationBatch(run: RunRecord, dataset: StoredDataset | null, counts: SampleCounts = DEFAULT_SAMPLES): Promise<VerificationBatch> {
   const { inputSize: size, channels } = run.config.model;
   const per = size * size * channels;
   let real: Float32Array = new Float32Array(0);
@@ -53,12 +49,22 @@ export async function verificationBatch(
           cacheDir: datasetCacheDir(),
           settings: recordedSettings(dataset),
         });
-        if (data.height !== info.height || data.width !== info.width || data.channels !== info.channels || data.classes.join('\n') !== info.classes.join('\n')) {
+        if (
+          data.height !== info.height ||
+          data.width !== info.width ||
+          data.channels !== info.channels ||
+          data.classes.join('\n') !== info.classes.join('\n')
+        ) {
           note = `${info.source} no longer holds the images the run was trained on; checked on seeded inputs only`;
         } else {
           const builder = new BatchBuilder(data, size, channels, { mean: info.mean, std: info.std }, run.config.augmentation);
           const n = Math.min(counts.validation, data.val.count);
-          real = builder.build(data.val, Array.from({ length: n }, (_, i) => i), false, null).x;
+          real = builder.build(
+            data.val,
+            Array.from({ length: n }, (_, i) => i),
+            false,
+            null,
+          ).x;
           if (n < counts.validation) note = `the dataset has ${n} validation images`;
         }
       } catch (e) {

@@ -3,8 +3,6 @@ import { logits } from './codecs.js';
 import type { DanChoice, DanEpoch } from '../../shared/history.js';
 import type { Db } from './db.js';
 
-
-
 interface Row {
   epoch: number;
   width_group: string;

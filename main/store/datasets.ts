@@ -15,7 +15,6 @@ export interface DatasetInput {
   split: Record<string, unknown>;
 }
 
-
 interface Row {
   id: number;
   path: string;

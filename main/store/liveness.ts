@@ -86,7 +86,6 @@ export function thisProcess(): LivenessProbe {
   };
 }
 
-
 /** Why the owner of a run is judged dead, or null if it may still be alive. */
 export function deathOf(file: string, runId: number, owner: Owner, probe: LivenessProbe): string | null {
   const { pid, host, heartbeatAt } = owner;

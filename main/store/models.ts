@@ -16,7 +16,6 @@ export interface NewModel extends Omit<ModelRecord, 'id' | 'byteSize' | 'created
   files: readonly ModelFile[];
 }
 
-
 /** A stored file whose bytes no longer match the SHA-256 recorded when it was exported. */
 export class CorruptBlobError extends Error {
   override readonly name = 'CorruptBlobError';
@@ -128,9 +127,12 @@ export class Models {
 
   /** A model's files, each checked against its SHA-256; a mismatch throws CorruptBlobError naming the file. */
   files(modelId: number): ModelFile[] {
-    const rows = this.db
-      .prepare('SELECT name, data, byte_size, sha256 FROM model_files WHERE model_id = ? ORDER BY name')
-      .all(modelId) as Array<{ name: string; data: Buffer; byte_size: number; sha256: string }>;
+    const rows = this.db.prepare('SELECT name, data, byte_size, sha256 FROM model_files WHERE model_id = ? ORDER BY name').all(modelId) as Array<{
+      name: string;
+      data: Buffer;
+      byte_size: number;
+      sha256: string;
+    }>;
     return rows.map((r) => {
       const data = new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength);
       if (data.byteLength !== r.byte_size || sha256(data) !== r.sha256) {

@@ -90,10 +90,7 @@ export function openStore(file: string, options: OpenOptions = {}): Store {
       throw e;
     }
     if (version > latest) {
-      throw new InputError(
-        `${file} was written by a newer Adjoin (schema version ${version}; this one knows up to ${latest}); it was left untouched`,
-        'db',
-      );
+      throw new InputError(`${file} was written by a newer Adjoin (schema version ${version}; this one knows up to ${latest}); it was left untouched`, 'db');
     }
     if (version === 0) {
       const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").get() as { n: number };

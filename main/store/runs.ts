@@ -1,13 +1,6 @@
 import { decodeJson, oneOf } from '../../shared/decode.js';
 import { InputError } from '../../shared/errors.js';
-import type {
-  FailureReason,
-  FinishedEvent,
-  PathMetrics,
-  SearchResultEvent,
-  SearchStartedEvent,
-  StartedEvent,
-} from '../../shared/events.js';
+import type { FailureReason, FinishedEvent, PathMetrics, SearchResultEvent, SearchStartedEvent, StartedEvent } from '../../shared/events.js';
 import type { TrainConfig } from '../../shared/train-config.js';
 import { confusion, dataInfo, runOutputs, searchRecord, trainConfig } from './codecs.js';
 import { insertReturningId, type Db } from './db.js';
@@ -15,7 +8,6 @@ import { pathMetrics } from './metrics.js';
 import { RUN_KINDS, RUN_STATUSES, type RunKind, type RunRecord, type SearchRecord } from '../../shared/history.js';
 
 const FAILURE_REASONS = ['nan_loss', 'error', 'crashed'] as const satisfies readonly FailureReason[];
-
 
 interface Row {
   id: number;
@@ -52,7 +44,6 @@ interface Row {
   kind: string;
   search: string | null;
 }
-
 
 function fromRow(r: Row): RunRecord {
   const where = `runs[${r.id}]`;

@@ -6,7 +6,6 @@ import { insertReturningId, type Db } from './db.js';
 import { deathOf, sweepOwnerKey, type LivenessProbe } from './liveness.js';
 import { InputError } from '../../shared/errors.js';
 
-
 export interface SweepRecord {
   id: number;
   spec: SweepSpec;
@@ -84,9 +83,7 @@ export class Sweeps {
   }
 
   setCell(sweepId: number, key: string, runId: number | null, error: string | null): void {
-    this.db
-      .prepare('INSERT OR REPLACE INTO sweep_cells (sweep_id, cell_key, run_id, error) VALUES (?, ?, ?, ?)')
-      .run(sweepId, key, runId, error);
+    this.db.prepare('INSERT OR REPLACE INTO sweep_cells (sweep_id, cell_key, run_id, error) VALUES (?, ?, ?, ?)').run(sweepId, key, runId, error);
   }
 
   /** A process takes the sweep (new, or resumed): it runs under that owner. */

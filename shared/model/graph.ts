@@ -82,17 +82,7 @@ export interface SliceNode extends Base {
 }
 
 export type GraphNode =
-  | InputNode
-  | ConvNode
-  | BatchNormNode
-  | ReluNode
-  | MaxPoolNode
-  | AvgPoolNode
-  | AddNode
-  | ConcatNode
-  | GlobalPoolNode
-  | DenseNode
-  | SliceNode;
+  InputNode | ConvNode | BatchNormNode | ReluNode | MaxPoolNode | AvgPoolNode | AddNode | ConcatNode | GlobalPoolNode | DenseNode | SliceNode;
 
 export interface ModelGraph {
   config: ModelConfig;
@@ -127,16 +117,7 @@ export class GraphBuilder {
     return this.push<InputNode>({ op: 'input', name: 'input', shape });
   }
 
-  conv(
-    name: string,
-    input: number,
-    cout: number,
-    kernel: number,
-    stride: number,
-    pad: number,
-    adjoined: boolean,
-    group: string | null,
-  ): number {
+  conv(name: string, input: number, cout: number, kernel: number, stride: number, pad: number, adjoined: boolean, group: string | null): number {
     const s = this.shape(input);
     if (cout < 1) {
       throw new InputError(`width ${this.config.width} leaves layer ${name} with 0 channels`, 'width');

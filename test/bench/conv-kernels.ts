@@ -43,7 +43,13 @@ export async function convKernels(args: { rounds?: number }): Promise<Record<str
     const run = (info: tf.TensorInfo): void => tf.engine().makeTensorFromTensorInfo(info).dispose();
     const forward = (fn: tf.KernelFunc) => (): void => run(fn({ inputs: { x, filter: w }, backend: tf.backend(), attrs }) as tf.TensorInfo);
     const filter = (method: FilterGradientMethod) => (): void =>
-      run(conv2dBackpropFilter({ inputs: { x, dy: grads[next++ % grads.length]! }, backend: tf.backend(), attrs: { ...attrs, filterShape: l.f } }, undefined, method));
+      run(
+        conv2dBackpropFilter(
+          { inputs: { x, dy: grads[next++ % grads.length]! }, backend: tf.backend(), attrs: { ...attrs, filterShape: l.f } },
+          undefined,
+          method,
+        ),
+      );
     const ms = await interleaved(
       {
         simd: forward(tf.getKernel('Conv2D', 'wasm')!.kernelFunc),
@@ -53,7 +59,12 @@ export async function convKernels(args: { rounds?: number }): Promise<Record<str
       },
       { warmup: 2, rounds },
     );
-    totals = { simd: totals.simd + ms['simd']!, xnnpack: totals.xnnpack + ms['xnnpack']!, direct: totals.direct + ms['direct']!, patches: totals.patches + ms['patches']! };
+    totals = {
+      simd: totals.simd + ms['simd']!,
+      xnnpack: totals.xnnpack + ms['xnnpack']!,
+      direct: totals.direct + ms['direct']!,
+      patches: totals.patches + ms['patches']!,
+    };
     layers.push({
       layer: l.layer,
       forward_simd_ms: round(ms['simd']!, 2),

@@ -49,15 +49,10 @@ export async function cpuTrain(args: { rounds?: number }): Promise<Record<string
   // Each step builds its batch (augmentation included), as the training loop does.
   const stepOn = (setup: TrainingSetup, r: Replicas | null): void => {
     const b = setup.batches.build(setup.train, indices, true, rng);
-    shardedStep(r, b, batch, [size, size, 1], { progress: 0.5, lr: 0.01, tau: null, noise: null }, (x, y, shard) =>
-      trainStep(setup, x, y, 0.5, 0.01, shard),
-    );
+    shardedStep(r, b, batch, [size, size, 1], { progress: 0.5, lr: 0.01, tau: null, noise: null }, (x, y, shard) => trainStep(setup, x, y, 0.5, 0.01, shard));
   };
   try {
-    const ms = await interleaved(
-      { one: () => stepOn(single, null), all: () => stepOn(parallel, replicas) },
-      { warmup: 3, rounds: args.rounds ?? 12 },
-    );
+    const ms = await interleaved({ one: () => stepOn(single, null), all: () => stepOn(parallel, replicas) }, { warmup: 3, rounds: args.rounds ?? 12 });
     const profile = await tf.profile(() => stepOn(single, null));
     const byKernel = new Map<string, number>();
     for (const k of profile.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + (k.kernelTimeMs as number));

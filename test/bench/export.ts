@@ -33,7 +33,15 @@ export async function exportBench(args: { rounds?: number }): Promise<Record<str
   // The figures are only worth printing for models that compute the right thing.
   const n = 4;
   const rng = new Rng(1);
-  const batch = { x: Float32Array.from({ length: n * 32 * 32 * 3 }, () => rng.normal()), n, height: 32, width: 32, channels: 3, validationSamples: 0, note: null };
+  const batch = {
+    x: Float32Array.from({ length: n * 32 * 32 * 3 }, () => rng.normal()),
+    n,
+    height: 32,
+    width: 32,
+    channels: 3,
+    validationSamples: 0,
+    note: null,
+  };
   const agree = {
     full: compareLogits(engineLogits(graph, params, batch, null), await onnxLogits(onnx.full, batch), n),
     small: compareLogits(engineLogits(graph, params, batch, plan), await onnxLogits(onnx.small, batch), n),

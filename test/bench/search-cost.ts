@@ -23,12 +23,13 @@ export async function searchCost(args: { rounds?: number }): Promise<Record<stri
   const base = { epochs: 1, batchSize: batch, ...recipe('cifar'), loss: DEFAULT_LOSS, seed: 0, checkpointEvery: 1 };
   const standard = prepareTraining({ ...base, model, mode: 'standard', alpha: null }, data, new Rng(1));
   const space = [1, 2, 4, 8, 16];
-  const searching = prepareSearch(
-    { ...base, model, space, gamma: 1, archLr: DEFAULT_ARCH_LR, tau: DEFAULT_TAU, noise: 'fresh' },
-    data,
-    new Rng(1),
+  const searching = prepareSearch({ ...base, model, space, gamma: 1, archLr: DEFAULT_ARCH_LR, tau: DEFAULT_TAU, noise: 'fresh' }, data, new Rng(1));
+  const b = standard.batches.build(
+    data.train,
+    Array.from({ length: batch }, (_, i) => i),
+    true,
+    new Rng(2),
   );
-  const b = standard.batches.build(data.train, Array.from({ length: batch }, (_, i) => i), true, new Rng(2));
   const x = tf.tensor4d(b.x, [batch, 28, 28, 1]);
   const y = tf.tensor1d(b.y, 'int32');
   const noiseRng = new Rng(3);

@@ -28,7 +28,12 @@ export async function stepCost(args: { rounds?: number }): Promise<Record<string
   });
   const standard = prepareTraining(configFor('standard'), data, new Rng(1));
   const an = prepareTraining(configFor('an'), data, new Rng(1));
-  const b = standard.batches.build(data.train, Array.from({ length: batch }, (_, i) => i), true, new Rng(2));
+  const b = standard.batches.build(
+    data.train,
+    Array.from({ length: batch }, (_, i) => i),
+    true,
+    new Rng(2),
+  );
   const x = tf.tensor4d(b.x, [batch, 28, 28, 1]);
   const y = tf.tensor1d(b.y, 'int32');
   // Mid-training progress: λ > 0, so the adjoined step pays for its KL term.

@@ -37,7 +37,10 @@ describe.skipIf(!hasChromium)('cancelling a run', () => {
 
   it('History marks it cancelled and offers Resume', async () => {
     const { page } = app;
-    await page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name: /History/ }).click();
+    await page
+      .getByRole('navigation', { name: 'Screens' })
+      .getByRole('button', { name: /History/ })
+      .click();
     const row = page.locator('tr[data-run-id="1"]');
     await expect.poll(() => row.getByTestId('status').textContent(), { timeout: 30_000 }).toBe('cancelled');
     await expect.poll(() => row.getByRole('button', { name: 'Resume run 1' }).isVisible()).toBe(true);

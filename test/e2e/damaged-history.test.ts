@@ -34,14 +34,20 @@ describe.skipIf(!hasChromium)('a damaged history', () => {
 
   it('lists the runs it holds', async () => {
     const { page } = app;
-    await page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name: /History/ }).click();
+    await page
+      .getByRole('navigation', { name: 'Screens' })
+      .getByRole('button', { name: /History/ })
+      .click();
     await page.locator('tr[data-run-id="40"]').waitFor({ timeout: 30_000 });
     expect(await page.locator('tr[data-run-id]').count()).toBeGreaterThan(0);
   });
 
   it('refuses to start a run, saying why', async () => {
     const { page } = app;
-    await page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name: /Dataset/ }).click();
+    await page
+      .getByRole('navigation', { name: 'Screens' })
+      .getByRole('button', { name: /Dataset/ })
+      .click();
     await page.getByRole('button', { name: 'Use sample dataset' }).click();
     await page.getByTestId('scan-summary').waitFor({ timeout: 30_000 });
     await page.getByRole('button', { name: 'Next: Model →' }).click();

@@ -24,7 +24,8 @@ describe.skipIf(!hasChromium)('comparing α values (sweeps), end to end', () => 
 
   const compareButton = (): Locator => app.page.getByRole('button', { name: 'Compare α values…' });
   const dialog = (): Locator => app.page.getByRole('dialog', { name: 'Compare α values' });
-  const cellState = (key: string): Promise<string | null> => app.page.locator(`[data-testid="sweep-cells"] tr[data-cell-key="${key}"]`).getByTestId('status').textContent();
+  const cellState = (key: string): Promise<string | null> =>
+    app.page.locator(`[data-testid="sweep-cells"] tr[data-cell-key="${key}"]`).getByTestId('status').textContent();
   const sweepStatus = (): Promise<string | null> => app.page.getByTestId('sweep-status').textContent();
 
   it('Model: Compare α values… waits for a dataset', async () => {
@@ -103,7 +104,9 @@ describe.skipIf(!hasChromium)('comparing α values (sweeps), end to end', () => 
     expect(await stats.locator('tr[data-config-key="standard"] td[data-col="full"]').textContent()).toMatch(/^\d+\.\d\d%$/);
     expect(await stats.locator('tr[data-config-key="small-a2"] td[data-col="small"]').textContent()).toMatch(/^\d+\.\d\d%$/);
     expect(await stats.locator('tr[data-config-key="small-a2"]').textContent()).toMatch(/MACs/);
-    await expect.poll(() => page.getByRole('img', { name: /^What each configuration ships: top-1 accuracy vs MACs\. 2 models; Pareto front: / }).isVisible()).toBe(true);
+    await expect
+      .poll(() => page.getByRole('img', { name: /^What each configuration ships: top-1 accuracy vs MACs\. 2 models; Pareto front: / }).isVisible())
+      .toBe(true);
     // The list agrees.
     expect(await page.locator('[data-testid="sweeps-table"] tr[data-sweep-id="1"]').textContent()).toMatch(/2\/2/);
     // The progress bar eases to its value.

@@ -127,7 +127,10 @@ describe.skipIf(!hasChromium)('the wizard, end to end (browser shell)', () => {
 
   it('History: the run is listed with its figures, and reopens in Results', async () => {
     const { page } = app;
-    await page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name: /History/ }).click();
+    await page
+      .getByRole('navigation', { name: 'Screens' })
+      .getByRole('button', { name: /History/ })
+      .click();
     const row = page.locator('tr[data-run-id="1"]');
     await row.waitFor();
     expect(await row.getByTestId('status').textContent()).toBe('finished');

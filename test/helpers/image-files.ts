@@ -35,7 +35,9 @@ export async function jpeg(path: string, width: number, height: number, colour: 
 
 export async function png(path: string, width: number, height: number, colour: Rgb, options: { right?: Rgb } = {}): Promise<void> {
   ensureDir(path);
-  await rawRgb(halves(width, height, colour, options.right ?? colour), width, height).png().toFile(path);
+  await rawRgb(halves(width, height, colour, options.right ?? colour), width, height)
+    .png()
+    .toFile(path);
 }
 
 /** RGBA: the left half fully transparent (so it flattens to white), the right half opaque `colour`. */
@@ -45,13 +47,18 @@ export async function rgbaPng(path: string, width: number, height: number, colou
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) b.set(x < width / 2 ? [0, 0, 0, 0] : [...colour, 255], (y * width + x) * 4);
   }
-  await sharp(b, { raw: { width, height, channels: 4 } }).png().toFile(path);
+  await sharp(b, { raw: { width, height, channels: 4 } })
+    .png()
+    .toFile(path);
 }
 
 /** One-channel PNG of a single gray level. */
 export async function grayPng(path: string, width: number, height: number, level: number): Promise<void> {
   ensureDir(path);
-  await sharp(Buffer.alloc(width * height, level), { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toFile(path);
+  await sharp(Buffer.alloc(width * height, level), { raw: { width, height, channels: 1 } })
+    .toColourspace('b-w')
+    .png()
+    .toFile(path);
 }
 
 /** 16 bits per sample, each 8-bit level `v` stored as `v * 257` (so it reads back as exactly `v`). */
@@ -59,7 +66,10 @@ export async function png16(path: string, width: number, height: number, colour:
   ensureDir(path);
   const samples = new Uint16Array(width * height * 3);
   for (let i = 0; i < samples.length; i++) samples[i] = colour[i % 3]! * 257;
-  await sharp(samples, { raw: { width, height, channels: 3 } }).toColourspace('rgb16').png().toFile(path);
+  await sharp(samples, { raw: { width, height, channels: 3 } })
+    .toColourspace('rgb16')
+    .png()
+    .toFile(path);
 }
 
 export async function truncatedJpeg(path: string, fraction: number): Promise<void> {
@@ -95,7 +105,12 @@ export function bombPng(path: string): void {
     header[8] = 8; // bits per sample
     header[9] = 0; // grayscale
     const rows = deflateSync(Buffer.alloc((side + 1) * side), { level: 1 });
-    bomb = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', header), pngChunk('IDAT', rows), pngChunk('IEND', Buffer.alloc(0))]);
+    bomb = Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      pngChunk('IHDR', header),
+      pngChunk('IDAT', rows),
+      pngChunk('IEND', Buffer.alloc(0)),
+    ]);
   }
   writeFileSync(path, bomb);
 }

@@ -8,7 +8,10 @@ describe('thin', () => {
     expect(thin([1, 2, 3], 5)).toEqual([1, 2, 3]);
   });
   it('halves until it fits, keeping the first and the last point', () => {
-    const out = thin(Array.from({ length: 101 }, (_, i) => i), 30);
+    const out = thin(
+      Array.from({ length: 101 }, (_, i) => i),
+      30,
+    );
     expect(out.length).toBeLessThanOrEqual(30);
     expect(out[0]).toBe(0);
     expect(out.at(-1)).toBe(100);
@@ -37,7 +40,10 @@ describe('lttb', () => {
     expect(points.filter((_, i) => i % 25 === 0).some((p) => p.y === 50)).toBe(false);
   });
   it('keeps x in ascending order', () => {
-    const out = lttb(line(500).map((p) => ({ x: p.x, y: Math.sin(p.x / 10) })), 60);
+    const out = lttb(
+      line(500).map((p) => ({ x: p.x, y: Math.sin(p.x / 10) })),
+      60,
+    );
     for (let i = 1; i < out.length; i++) expect(out[i]!.x).toBeGreaterThan(out[i - 1]!.x);
   });
 });

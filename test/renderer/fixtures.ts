@@ -21,7 +21,18 @@ export const CONFIG: TrainConfig = {
   checkpointEvery: 1,
 };
 
-const DATA = { name: 'tiny', source: '/data/tiny', classes: ['a', 'b', 'c'], trainCount: 8, valCount: 4, height: 28, width: 28, channels: 1, mean: [0.5], std: [0.25] };
+const DATA = {
+  name: 'tiny',
+  source: '/data/tiny',
+  classes: ['a', 'b', 'c'],
+  trainCount: 8,
+  valCount: 4,
+  height: 28,
+  width: 28,
+  channels: 1,
+  mean: [0.5],
+  std: [0.25],
+};
 
 export function started(): EngineEvent {
   return {

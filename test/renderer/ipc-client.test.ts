@@ -21,7 +21,9 @@ describe('IpcClient', () => {
     await expect(client.call('runs:show', { runId: 3 })).resolves.toEqual({ name: 'runs:show', req: { runId: 3 } });
   });
   it('rejects with ApiError for an error result', async () => {
-    const client = new IpcClient(bridge(async () => ({ ok: false, error: { name: 'InputError', message: 'alpha must be one of 2, 4, 8, 16, got 3', field: 'alpha' } })));
+    const client = new IpcClient(
+      bridge(async () => ({ ok: false, error: { name: 'InputError', message: 'alpha must be one of 2, 4, 8, 16, got 3', field: 'alpha' } })),
+    );
     const e = await client.call('runs:start', {} as never).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ApiError);
     expect((e as ApiError).field).toBe('alpha');

@@ -13,13 +13,28 @@ describe('paretoFront', () => {
     expect(paretoFront(points)).toEqual([3, 1, 0]);
   });
   it('of two equal models keeps one', () => {
-    expect(paretoFront([{ cost: 2, quality: 0.5 }, { cost: 2, quality: 0.5 }])).toHaveLength(1);
+    expect(
+      paretoFront([
+        { cost: 2, quality: 0.5 },
+        { cost: 2, quality: 0.5 },
+      ]),
+    ).toHaveLength(1);
   });
   it('at equal cost keeps the more accurate', () => {
-    expect(paretoFront([{ cost: 2, quality: 0.4 }, { cost: 2, quality: 0.6 }])).toEqual([1]);
+    expect(
+      paretoFront([
+        { cost: 2, quality: 0.4 },
+        { cost: 2, quality: 0.6 },
+      ]),
+    ).toEqual([1]);
   });
   it('ignores points without figures', () => {
-    expect(paretoFront([{ cost: Number.NaN, quality: 1 }, { cost: 1, quality: 0.2 }])).toEqual([1]);
+    expect(
+      paretoFront([
+        { cost: Number.NaN, quality: 1 },
+        { cost: 1, quality: 0.2 },
+      ]),
+    ).toEqual([1]);
     expect(paretoFront([])).toEqual([]);
   });
 });

@@ -16,7 +16,17 @@ function model(over: Partial<ModelDetails>): ModelDetails {
     latencyMs: 0.22,
     fullLatencyMs: 0.29,
     fullMacs: 7_170_000,
-    verification: { reference: 'engine', runtime: 'onnxruntime-node', samples: 64, validationSamples: 48, top1Agreement: 1, maxAbsLogitDiff: 1e-6, required: { top1Agreement: 1, maxAbsLogitDiff: 1e-3 }, passed: true, note: null },
+    verification: {
+      reference: 'engine',
+      runtime: 'onnxruntime-node',
+      samples: 64,
+      validationSamples: 48,
+      top1Agreement: 1,
+      maxAbsLogitDiff: 1e-6,
+      required: { top1Agreement: 1, maxAbsLogitDiff: 1e-3 },
+      passed: true,
+      note: null,
+    },
     metadata: {},
     outDir: '/out',
     byteSize: 63_900,
@@ -47,7 +57,9 @@ describe('comparisonRows', () => {
     expect(row(rows, 'latency')).toMatchObject({ full: '0.29 ms', small: '0.22 ms', change: '1.3× faster' });
   });
   it('a standard run has one network, shown as the full one', () => {
-    const rows = comparisonRows(details({ run: run({ config: { ...run().config, mode: 'standard', alpha: null }, val: { full: { accuracy: 0.5, loss: 1 }, small: null } }) }));
+    const rows = comparisonRows(
+      details({ run: run({ config: { ...run().config, mode: 'standard', alpha: null }, val: { full: { accuracy: 0.5, loss: 1 }, small: null } }) }),
+    );
     expect(row(rows, 'accuracy')).toMatchObject({ full: '50.0%', small: '—' });
     expect(row(rows, 'params').small).toBe('—');
   });

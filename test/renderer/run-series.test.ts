@@ -32,12 +32,26 @@ describe('applyEvent (live run)', () => {
   });
 
   it('finished, cancelled and failed end the run', () => {
-    const done = fold([started(), { type: 'finished', time: 9, epochs: 2, val: { full: { accuracy: 0.5, loss: 1 }, small: { accuracy: 0.4, loss: 1 } }, confusion: [[1]], seconds: 12, outputs: null }]);
+    const done = fold([
+      started(),
+      {
+        type: 'finished',
+        time: 9,
+        epochs: 2,
+        val: { full: { accuracy: 0.5, loss: 1 }, small: { accuracy: 0.4, loss: 1 } },
+        confusion: [[1]],
+        seconds: 12,
+        outputs: null,
+      },
+    ]);
     expect(done.status).toBe('finished');
     expect(done.final?.seconds).toBe(12);
     expect(isOver(done)).toBe(true);
     expect(fold([started(), { type: 'cancelled', time: 3, epoch: 1, step: 1, checkpoint: null }]).status).toBe('cancelled');
-    const failed = fold([started(), { type: 'failed', time: 3, reason: 'nan_loss', error: { name: 'Error', message: 'loss became NaN at step 3' }, checkpoint: null }]);
+    const failed = fold([
+      started(),
+      { type: 'failed', time: 3, reason: 'nan_loss', error: { name: 'Error', message: 'loss became NaN at step 3' }, checkpoint: null },
+    ]);
     expect(failed.failure).toEqual({ reason: 'nan_loss', message: 'loss became NaN at step 3' });
     expect(isOver(fold([started()]))).toBe(false);
   });
@@ -98,7 +112,15 @@ describe('applyEvent (live run)', () => {
         val: { full: { accuracy: 0.3, loss: 2 }, small: { accuracy: 0.2, loss: 2 } },
         seconds: 1,
       },
-      { type: 'search-result', time: 3, alphas: { stage2: 4, stage3: 1 }, cost: { full: { params: 1000, macs: 50_000 }, small: { params: 300, macs: 20_000 } }, groups: [], history: [], seconds: 5 },
+      {
+        type: 'search-result',
+        time: 3,
+        alphas: { stage2: 4, stage3: 1 },
+        cost: { full: { params: 1000, macs: 50_000 }, small: { params: 300, macs: 20_000 } },
+        groups: [],
+        history: [],
+        seconds: 5,
+      },
     ]);
     expect(s.phase).toBe('search');
     expect(s.progress?.tau).toBe(15);
@@ -120,7 +142,18 @@ describe('seriesFromDetails (a run opened from the history)', () => {
   it('rebuilds epochs, steps, status and final figures', () => {
     const s = seriesFromDetails(
       details({
-        epochs: [{ epoch: 1, trainLoss: 2, trainAccuracy: { full: 0.2, small: 0.1 }, val: { full: { accuracy: 0.3, loss: 2 }, small: null }, lambda: 1, lr: 0.05, seconds: 3, time: 5 }],
+        epochs: [
+          {
+            epoch: 1,
+            trainLoss: 2,
+            trainAccuracy: { full: 0.2, small: 0.1 },
+            val: { full: { accuracy: 0.3, loss: 2 }, small: null },
+            lambda: 1,
+            lr: 0.05,
+            seconds: 3,
+            time: 5,
+          },
+        ],
         steps: [{ globalStep: 2, epoch: 1, step: 2, loss: 2.1, ce: 2, kl: 0.1, smallCe: 2, lambda: 0.25, lr: 0.05, imagesPerSecond: 90, time: 4 }],
       }),
     );
@@ -131,7 +164,9 @@ describe('seriesFromDetails (a run opened from the history)', () => {
     expect(s.classes).toEqual(['a', 'b', 'c']);
   });
   it('a failed run keeps its reason', () => {
-    const s = seriesFromDetails(details({ run: run({ status: 'failed', failureReason: 'crashed', error: 'the engine process exited (SIGKILL)', confusion: null }) }));
+    const s = seriesFromDetails(
+      details({ run: run({ status: 'failed', failureReason: 'crashed', error: 'the engine process exited (SIGKILL)', confusion: null }) }),
+    );
     expect(s.failure).toEqual({ reason: 'crashed', message: 'the engine process exited (SIGKILL)' });
     expect(s.final).toBeNull();
   });

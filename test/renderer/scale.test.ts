@@ -51,7 +51,18 @@ describe('paths and samples', () => {
   });
   it('a line breaks where a value is missing', () => {
     const id = (v: number): number => v;
-    expect(linePath([{ x: 0, y: 0 }, { x: 1, y: 1 }, { x: 2, y: Number.NaN }, { x: 3, y: 3 }], id, id)).toBe('M0.0,0.0L1.0,1.0M3.0,3.0');
+    expect(
+      linePath(
+        [
+          { x: 0, y: 0 },
+          { x: 1, y: 1 },
+          { x: 2, y: Number.NaN },
+          { x: 3, y: 3 },
+        ],
+        id,
+        id,
+      ),
+    ).toBe('M0.0,0.0L1.0,1.0M3.0,3.0');
   });
   it('samples a function on [0, 1]', () => {
     const pts = sampleCurve((t) => t * t, 4);

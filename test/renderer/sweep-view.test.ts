@@ -101,7 +101,16 @@ describe('the statistics table', () => {
   const stats = summarize([result('standard-s0', 1, 0.8, 30), result('standard-s1', 3, 0.84, 34), result('small-a2-s0', 2, 0.7, 20)]);
   it('a row per configuration: mean ± s.d. over its seeds, the small network’s cost, time per run', () => {
     expect(statsRows(stats)).toEqual([
-      { key: 'standard', configuration: 'standard', seeds: '2 (0, 1)', full: '82.00 ± 2.83%', small: '—', smallParams: '—', smallMacs: '—', time: '32 s ± 3 s' },
+      {
+        key: 'standard',
+        configuration: 'standard',
+        seeds: '2 (0, 1)',
+        full: '82.00 ± 2.83%',
+        small: '—',
+        smallParams: '—',
+        smallMacs: '—',
+        time: '32 s ± 3 s',
+      },
       { key: 'small-a2', configuration: 'small α=2', seeds: '1 (0)', full: '—', small: '70.00%', smallParams: '45k', smallMacs: '1.9 MMACs', time: '20 s' },
     ]);
   });

@@ -37,7 +37,12 @@ describe('requests built from the forms', () => {
     expect(config).toMatchObject({ mode: 'an', alpha: 4, epochs: 2, batchSize: 64, loss: { lambda: 'quadratic', c: 1, smallCe: 1 } });
     expect(config.model).toMatchObject({ inputSize: 28, channels: 1, classes: 10, width: 0.125 });
     expect(config.optimizer).toMatchObject({ kind: 'sgd', lr: 0.05 });
-    expect(dataSourceOf('/data/fm', model, { ...t, limitTrain: 200 })).toEqual({ path: '/data/fm', settings: { size: 28, channels: 1 }, limitTrain: 200, limitVal: null });
+    expect(dataSourceOf('/data/fm', model, { ...t, limitTrain: 200 })).toEqual({
+      path: '/data/fm',
+      settings: { size: 28, channels: 1 },
+      limitTrain: 200,
+      limitVal: null,
+    });
   });
   it('a standard run has no α', () => {
     const config = trainConfigOf({ ...model, mode: 'standard' }, defaultTrainSettings(), 10);

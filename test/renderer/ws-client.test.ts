@@ -61,7 +61,10 @@ describe('WsClient', () => {
     const { client, socket } = setup();
     socket().open();
     const scan = client.call('dataset:scan', { path: 'relative' });
-    socket().receive({ id: 1, result: { ok: false, error: { name: 'InputError', message: "not an absolute path: 'relative'", field: 'path', code: 'input' } } });
+    socket().receive({
+      id: 1,
+      result: { ok: false, error: { name: 'InputError', message: "not an absolute path: 'relative'", field: 'path', code: 'input' } },
+    });
     const error = await scan.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).message).toBe("not an absolute path: 'relative'");

@@ -163,7 +163,12 @@ describe('laying out the plot', () => {
   it('spreads points of equal cost side by side, highest first, and keeps their labels a line apart', () => {
     // Three configurations at one cost, two of them 2 px apart in accuracy; one elsewhere.
     const points = [at('kd', 100, 200), at('an', 100.5, 202), at('small', 99.8, 150), at('standard', 600, 120)];
-    const placed = dodge(points, (p) => p.x, (p) => p.y, 500);
+    const placed = dodge(
+      points,
+      (p) => p.x,
+      (p) => p.y,
+      500,
+    );
     const x = (k: string): number => placed.get(k)!.point.x;
     expect([x('small'), x('kd'), x('an')]).toEqual([100.1 - 14, 100.1, 100.1 + 14].map((v) => expect.closeTo(v, 9)));
     // Points keep their accuracy; labels move, never closer than 15 px.
@@ -176,4 +181,3 @@ describe('laying out the plot', () => {
     expect(placed.get('standard')).toEqual({ point: { x: 600, y: 120 }, label: { x: 591, y: 120, anchor: 'end' } });
   });
 });
-

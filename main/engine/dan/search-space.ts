@@ -83,7 +83,10 @@ export class SearchSpace {
     const masks = new Map<string, tf.Tensor1D>();
     for (const g of this.groups) {
       const i = argmax(g.eta.dataSync());
-      masks.set(g.group, tf.tidy(() => tf.reshape(tf.slice(g.candidates, [i, 0], [1, -1]), [-1]) as tf.Tensor1D));
+      masks.set(
+        g.group,
+        tf.tidy(() => tf.reshape(tf.slice(g.candidates, [i, 0], [1, -1]), [-1]) as tf.Tensor1D),
+      );
     }
     return masks;
   }

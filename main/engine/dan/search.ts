@@ -319,11 +319,12 @@ export async function search(options: SearchOptions): Promise<SearchOutcome> {
         let val;
         try {
           // Every engine builds the same soft masks from its (identical) η and measures its shard.
-          val = evaluate(
-            { graph: setup.graph, params: setup.params, plan: null, batches: setup.batches, config },
-            setup.val,
-            { confusion: false, small: { kind: 'masked', plan: space.plan, masks: soft }, softTau: tau, sharding: replicas?.evaluation() ?? null },
-          );
+          val = evaluate({ graph: setup.graph, params: setup.params, plan: null, batches: setup.batches, config }, setup.val, {
+            confusion: false,
+            small: { kind: 'masked', plan: space.plan, masks: soft },
+            softTau: tau,
+            sharding: replicas?.evaluation() ?? null,
+          });
         } finally {
           tf.dispose([...soft.values()]);
         }

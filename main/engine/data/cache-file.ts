@@ -94,7 +94,7 @@ function parseHeader(json: string, key: string): CacheHeader | string {
 }
 
 async function readFully(fh: FileHandle, into: Uint8Array, position: number, hash: Hash, progress?: (bytes: number) => void): Promise<void> {
-  for (let done = 0; done < into.length; ) {
+  for (let done = 0; done < into.length;) {
     const n = Math.min(CHUNK, into.length - done);
     const { bytesRead } = await fh.read(into, done, n, position + done);
     if (bytesRead === 0) throw new Error('file ended early');
@@ -165,7 +165,7 @@ export async function readCache(dir: string, key: string, onBytes?: (done: numbe
 }
 
 async function writeAll(fh: FileHandle, data: Uint8Array, hash: Hash, signal?: AbortSignal, progress?: (n: number) => void): Promise<void> {
-  for (let done = 0; done < data.length; ) {
+  for (let done = 0; done < data.length;) {
     signal?.throwIfAborted();
     const piece = data.subarray(done, Math.min(data.length, done + CHUNK));
     hash.update(piece);

@@ -35,10 +35,22 @@ function filesIn(dir: string): CifarFiles | null {
   const has = (n: string): boolean => names.includes(n);
   const batches = names.filter((n) => /^data_batch_\d+\.bin$/.test(n)).sort((a, b) => Number(/\d+/.exec(a)![0]) - Number(/\d+/.exec(b)![0]));
   if (batches.length > 0 && has('test_batch.bin')) {
-    return { variant: 'cifar-10', dir, train: batches.map((n) => join(dir, n)), test: join(dir, 'test_batch.bin'), names: has('batches.meta.txt') ? join(dir, 'batches.meta.txt') : null };
+    return {
+      variant: 'cifar-10',
+      dir,
+      train: batches.map((n) => join(dir, n)),
+      test: join(dir, 'test_batch.bin'),
+      names: has('batches.meta.txt') ? join(dir, 'batches.meta.txt') : null,
+    };
   }
   if (has('train.bin') && has('test.bin')) {
-    return { variant: 'cifar-100', dir, train: [join(dir, 'train.bin')], test: join(dir, 'test.bin'), names: has('fine_label_names.txt') ? join(dir, 'fine_label_names.txt') : null };
+    return {
+      variant: 'cifar-100',
+      dir,
+      train: [join(dir, 'train.bin')],
+      test: join(dir, 'test.bin'),
+      names: has('fine_label_names.txt') ? join(dir, 'fine_label_names.txt') : null,
+    };
   }
   return null;
 }

@@ -119,7 +119,9 @@ export async function listImageFolder(root: string, options: WalkOptions = {}): 
     for (const side of sides) {
       const entries = await entriesOf(join(root, side.dir));
       sideEntries += entries.length;
-      problems.push(...notesForRoot(entries, new Set(subfolders(entries).map((d) => d.name)), 'not a class folder').map((p) => ({ ...p, file: `${side.dir}/${p.file}` })));
+      problems.push(
+        ...notesForRoot(entries, new Set(subfolders(entries).map((d) => d.name)), 'not a class folder').map((p) => ({ ...p, file: `${side.dir}/${p.file}` })),
+      );
       for (const e of entries) if (isHiddenOrSystem(e.name)) problems.push(problem(`${side.dir}/${e.name}`, 'hidden-file', 'skipped: hidden or system file'));
       for (const d of subfolders(entries)) {
         const name = className(d.name);

@@ -7,18 +7,7 @@ import type { ImageSplit, TrainingData } from './types.js';
 const IMAGES_MAGIC = 0x00000803;
 const LABELS_MAGIC = 0x00000801;
 
-const FASHION_CLASSES = [
-  'T-shirt/top',
-  'Trouser',
-  'Pullover',
-  'Dress',
-  'Coat',
-  'Sandal',
-  'Shirt',
-  'Sneaker',
-  'Bag',
-  'Ankle boot',
-];
+const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
 function findFile(dir: string, stem: string): string | null {
   for (const name of [stem, `${stem}.gz`, stem.replace('-idx', '.idx'), `${stem.replace('-idx', '.idx')}.gz`]) {
@@ -67,10 +56,7 @@ function readLabels(path: string): Int32Array {
 /** True if `dir` holds an MNIST-style IDX dataset. */
 export function isIdxDir(dir: string): boolean {
   return (
-    existsSync(dir) &&
-    statSync(dir).isDirectory() &&
-    findFile(dir, 'train-images-idx3-ubyte') !== null &&
-    findFile(dir, 'train-labels-idx1-ubyte') !== null
+    existsSync(dir) && statSync(dir).isDirectory() && findFile(dir, 'train-images-idx3-ubyte') !== null && findFile(dir, 'train-labels-idx1-ubyte') !== null
   );
 }
 
@@ -104,7 +90,10 @@ export function loadIdx(dir: string): TrainingData {
   const classesFile = join(dir, 'classes.txt');
   let classes: string[];
   if (existsSync(classesFile)) {
-    classes = readFileSync(classesFile, 'utf8').split('\n').map((s) => s.trim()).filter((s) => s !== '');
+    classes = readFileSync(classesFile, 'utf8')
+      .split('\n')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
   } else if (maxLabel === 9 && /fashion/i.test(dir)) {
     classes = FASHION_CLASSES;
   } else {

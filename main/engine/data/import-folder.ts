@@ -142,7 +142,12 @@ export async function importImageFolder(rootArg: string, options: ImportOptions)
   );
   refuseIfUnusable(rootArg, classProblems(listed, plan));
 
-  const decode: DecodeSettings = { size: settings.size, channels: settings.channels, resize: settings.resize, maxPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS };
+  const decode: DecodeSettings = {
+    size: settings.size,
+    channels: settings.channels,
+    resize: settings.resize,
+    maxPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS,
+  };
   const key = contentKey(listing, decode);
   await removeStaleTemps(options.cacheDir);
   const total = listing.files.length;
@@ -206,7 +211,11 @@ function explainEmptyClasses(problems: DatasetProblem[], listing: FolderListing,
     if (dir === undefined) return p;
     const skipped = decodeProblems.filter((d) => [dir.trainDir, dir.valDir].some((f) => f !== null && d.file.startsWith(`${f}/`)));
     if (skipped.length === 0) return p;
-    const names = skipped.slice(0, 3).map((d) => d.file).join(', ') + (skipped.length > 3 ? ', …' : '');
+    const names =
+      skipped
+        .slice(0, 3)
+        .map((d) => d.file)
+        .join(', ') + (skipped.length > 3 ? ', …' : '');
     return { ...p, message: `class '${dir.name}' has no usable images: all ${skipped.length} of its files were skipped (${names})` };
   });
 }

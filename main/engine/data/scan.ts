@@ -93,9 +93,23 @@ function bytesIn(dir: string): number {
   return total;
 }
 
-async function scanPacked(root: string, layout: DatasetLayout, load: () => TrainingData, dataDir: string, options: ScanOptions, started: number): Promise<DatasetScan> {
+async function scanPacked(
+  root: string,
+  layout: DatasetLayout,
+  load: () => TrainingData,
+  dataDir: string,
+  options: ScanOptions,
+  started: number,
+): Promise<DatasetScan> {
   const maxProblems = options.maxProblems ?? 200;
-  const base = { root, name: basename(root), layout, split: { kind: 'files' } as SplitPlan, totalBytes: bytesIn(dataDir), fileTypes: { [layout === 'idx' ? 'idx' : 'cifar']: 1 } };
+  const base = {
+    root,
+    name: basename(root),
+    layout,
+    split: { kind: 'files' } as SplitPlan,
+    totalBytes: bytesIn(dataDir),
+    fileTypes: { [layout === 'idx' ? 'idx' : 'cifar']: 1 },
+  };
   let data: TrainingData;
   try {
     data = load();
@@ -212,7 +226,14 @@ export async function scanDataset(rootArg: string, options: ScanOptions = {}): P
   );
 
   const split: SplitPlan = listing.folderSplit ?? { kind: 'stratified', fraction: options.valSplit ?? DEFAULT_IMPORT_SETTINGS.valSplit, seed: 0 };
-  const classes: ClassSummary[] = listing.classes.map((c, label) => ({ name: c.name, folder: classFolderOf(c), train: 0, val: 0, skipped: 0, thumbnails: thumbnails[label]! }));
+  const classes: ClassSummary[] = listing.classes.map((c, label) => ({
+    name: c.name,
+    folder: classFolderOf(c),
+    train: 0,
+    val: 0,
+    skipped: 0,
+    thumbnails: thumbnails[label]!,
+  }));
   const fileTypes: Record<string, number> = {};
   const problems: DatasetProblem[] = [...listing.problems];
   const usable: Inspected[] = [];

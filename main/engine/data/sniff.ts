@@ -72,7 +72,9 @@ export function sniff(head: Uint8Array): Sniffed {
   // Skip a UTF-8 byte-order mark before deciding what text it is.
   const text = startsWith(b, [0xef, 0xbb, 0xbf]) ? b.subarray(3) : b;
   if (looksLikeText(text)) {
-    const s = String.fromCharCode(...text.subarray(0, 256)).trimStart().toLowerCase();
+    const s = String.fromCharCode(...text.subarray(0, 256))
+      .trimStart()
+      .toLowerCase();
     if (s.startsWith('<svg') || (s.startsWith('<?xml') && s.includes('<svg'))) {
       // sharp could rasterise it, but a vector drawing is not a photo and the allowlist excludes it (RELIABILITY row 19).
       return { kind: 'unsupported', format: 'svg', why: 'SVG drawings are not imported; export them as PNG' };

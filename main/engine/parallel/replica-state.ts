@@ -34,7 +34,8 @@ export function restoreState(state: ReplicaState, variables: ReadonlyMap<string,
   }
   for (const v of state.variables) {
     const target = variables.get(v.name);
-    if (target === undefined || target.shape.join('x') !== v.shape.join('x')) throw new Error(`the replica has no variable ${v.name} of shape ${v.shape.join('×')}`);
+    if (target === undefined || target.shape.join('x') !== v.shape.join('x'))
+      throw new Error(`the replica has no variable ${v.name} of shape ${v.shape.join('×')}`);
     tf.tidy(() => target.assign(tf.tensor(v.data, v.shape, 'float32')));
   }
   state.optimizers.forEach((o, i) => {

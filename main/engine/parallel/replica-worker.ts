@@ -25,8 +25,7 @@ const group = new ReplicaGroup(init.buffer, init.layout, init.index);
 const send = (m: FromReplica): void => port.postMessage(m);
 
 type Replica =
-  | { kind: 'train'; setup: StepSetup; variables: Map<string, tf.Variable> }
-  | { kind: 'search'; setup: SearchStepSetup; variables: Map<string, tf.Variable> };
+  { kind: 'train'; setup: StepSetup; variables: Map<string, tf.Variable> } | { kind: 'search'; setup: SearchStepSetup; variables: Map<string, tf.Variable> };
 
 function build(): Replica {
   // Weights come from the leader; the generator only gives the variables their shapes.

@@ -11,7 +11,6 @@ import type { FromReplica, ReplicaInit, ReplicaTask, StepShard, ToReplica } from
 import { createGroupBuffer, ReplicaGroup, type GroupLayout } from './replica-group.js';
 import { captureState } from './replica-state.js';
 
-
 /** Beyond this many classes the confusion matrix is counted on the leader alone (its counts would outgrow the exchange). */
 const MAX_SHARDED_CONFUSION_CLASSES = 100;
 

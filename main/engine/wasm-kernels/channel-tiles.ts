@@ -14,9 +14,17 @@ export function outputChannelTiles(f: FunctionBuilder, ob: number, o4: number, t
   f.get(ob).const(64).add().set(ob);
   f.br(0).end().end();
   for (const lanes of [2, 1]) {
-    f.get(ob).const(16 * lanes).add().get(o4).leU().if();
+    f.get(ob)
+      .const(16 * lanes)
+      .add()
+      .get(o4)
+      .leU()
+      .if();
     tile(lanes);
-    f.get(ob).const(16 * lanes).add().set(ob);
+    f.get(ob)
+      .const(16 * lanes)
+      .add()
+      .set(ob);
     f.end();
   }
 }

@@ -63,7 +63,25 @@ export function conv2dBackpropFilter(
     }
     const at = (t: tf.TensorInfo): number => ctx.view(t).byteOffset;
     const { outHeight, outWidth, strideHeight, strideWidth, padInfo } = info;
-    simd(at(x), at(dy), at(dw), batch, height, width, channels, outHeight, outWidth, outChannels, kh, kw, strideHeight, strideWidth, padInfo.top, padInfo.left, at(columns));
+    simd(
+      at(x),
+      at(dy),
+      at(dw),
+      batch,
+      height,
+      width,
+      channels,
+      outHeight,
+      outWidth,
+      outChannels,
+      kh,
+      kw,
+      strideHeight,
+      strideWidth,
+      padInfo.top,
+      padInfo.left,
+      at(columns),
+    );
     return ctx.finish(dw);
   }
   return ctx.finish(patchProduct(ctx, x, dy, info, filterShape, patchLimit));

@@ -13,11 +13,7 @@ import { KernelContext, type Conv2DPad } from './kernel-context.js';
  * × columns) costs together what the forward convolution does; spreading
  * dy with zeros to stride 1 instead would multiply s² as many zeros.
  */
-export function conv2dBackpropInput(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: tf.KernelBackend;
-  attrs: tf.NamedAttrMap;
-}): tf.TensorInfo {
+export function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): tf.TensorInfo {
   const dy = args.inputs['dy']!;
   const filter = args.inputs['filter']!;
   const { strides, pad, dimRoundingMode, inputShape, dataFormat } = args.attrs as unknown as {
@@ -160,7 +156,10 @@ function interleave(part: Float32Array, dx: Float32Array, batch: number, h: numb
   }
 }
 
-function zeros(b: { makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo; typedArrayFromHeap(t: tf.TensorInfo): Float32Array }, shape: number[]): tf.TensorInfo {
+function zeros(
+  b: { makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo; typedArrayFromHeap(t: tf.TensorInfo): Float32Array },
+  shape: number[],
+): tf.TensorInfo {
   const t = b.makeOutput(shape, 'float32');
   b.typedArrayFromHeap(t).fill(0);
   return t;

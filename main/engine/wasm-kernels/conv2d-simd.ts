@@ -61,32 +61,60 @@ function build(): FunctionBuilder {
     const used = acc.slice(0, pair ? 2 * lanes : lanes);
     const filters = wv.slice(0, lanes);
     for (const r of used) f.zero().set(r);
-    f.forRange(p, () => f.const(0), () => f.get(a('kh')), 1, () => {
-      f.get(i).get(a('sh')).mul().get(p).add().get(a('top')).sub().set(yy);
-      f.get(yy).get(a('height')).ltU().if();
-      f.get(a('x')).get(b).get(a('height')).mul().get(yy).add().get(a('width')).mul().get(c4).mul().add().set(xRowP);
-      f.forRange(q, () => f.const(0), () => f.get(a('kw')), 1, () => {
-        f.get(j).get(a('sw')).mul().get(q).add().get(a('left')).sub().set(col);
-        // Interior pairs need no check; a single pixel's tap may fall outside.
-        if (!pair) f.get(col).get(a('width')).ltU().if();
-        f.get(xRowP).get(col).get(c4).mul().add().set(xp0);
-        if (pair) f.get(xp0).get(xNext).add().set(xp1);
-        f.get(a('w')).get(p).get(a('kw')).mul().get(q).add().get(a('channels')).mul().get(o4).mul().add().get(ob).add().set(wp);
-        f.forRange(c, () => f.const(0), () => f.get(a('channels')), 1, () => {
-          filters.forEach((r, m) => f.get(wp).load(16 * m).set(r));
-          f.get(xp0).loadSplat().set(s[0]!);
-          if (pair) f.get(xp1).loadSplat().set(s[1]!);
-          used.forEach((r, m) => {
-            f.get(r).get(s[Math.floor(m / lanes)]!).get(filters[m % lanes]!).simd(Simd.f32x4Mul).simd(Simd.f32x4Add).set(r);
-          });
-          f.get(xp0).const(4).add().set(xp0);
-          if (pair) f.get(xp1).const(4).add().set(xp1);
-          f.get(wp).get(o4).add().set(wp);
-        });
-        if (!pair) f.end();
-      });
-      f.end();
-    });
+    f.forRange(
+      p,
+      () => f.const(0),
+      () => f.get(a('kh')),
+      1,
+      () => {
+        f.get(i).get(a('sh')).mul().get(p).add().get(a('top')).sub().set(yy);
+        f.get(yy).get(a('height')).ltU().if();
+        f.get(a('x')).get(b).get(a('height')).mul().get(yy).add().get(a('width')).mul().get(c4).mul().add().set(xRowP);
+        f.forRange(
+          q,
+          () => f.const(0),
+          () => f.get(a('kw')),
+          1,
+          () => {
+            f.get(j).get(a('sw')).mul().get(q).add().get(a('left')).sub().set(col);
+            // Interior pairs need no check; a single pixel's tap may fall outside.
+            if (!pair) f.get(col).get(a('width')).ltU().if();
+            f.get(xRowP).get(col).get(c4).mul().add().set(xp0);
+            if (pair) f.get(xp0).get(xNext).add().set(xp1);
+            f.get(a('w')).get(p).get(a('kw')).mul().get(q).add().get(a('channels')).mul().get(o4).mul().add().get(ob).add().set(wp);
+            f.forRange(
+              c,
+              () => f.const(0),
+              () => f.get(a('channels')),
+              1,
+              () => {
+                filters.forEach((r, m) =>
+                  f
+                    .get(wp)
+                    .load(16 * m)
+                    .set(r),
+                );
+                f.get(xp0).loadSplat().set(s[0]!);
+                if (pair) f.get(xp1).loadSplat().set(s[1]!);
+                used.forEach((r, m) => {
+                  f.get(r)
+                    .get(s[Math.floor(m / lanes)]!)
+                    .get(filters[m % lanes]!)
+                    .simd(Simd.f32x4Mul)
+                    .simd(Simd.f32x4Add)
+                    .set(r);
+                });
+                f.get(xp0).const(4).add().set(xp0);
+                if (pair) f.get(xp1).const(4).add().set(xp1);
+                f.get(wp).get(o4).add().set(wp);
+              },
+            );
+            if (!pair) f.end();
+          },
+        );
+        f.end();
+      },
+    );
     // y[b, i, j, ob…]
     used.forEach((r, m) => {
       f.get(yRow).get(j).get(o4).mul().add().get(ob).add();
@@ -98,7 +126,13 @@ function build(): FunctionBuilder {
   /** Every output column of row i, for the `lanes` vectors of output channels from ob. */
   const columns = (lanes: number): void => {
     // Left border, one pixel at a time.
-    f.forRange(j, () => f.const(0), () => f.get(a('jA')), 1, () => pixels(false, lanes));
+    f.forRange(
+      j,
+      () => f.const(0),
+      () => f.get(a('jA')),
+      1,
+      () => pixels(false, lanes),
+    );
     // Interior, two at a time: while j + 2 ≤ jB.
     f.get(a('jA')).set(j);
     f.block().loop();
@@ -107,15 +141,33 @@ function build(): FunctionBuilder {
     f.get(j).const(2).add().set(j);
     f.br(0).end().end();
     // What is left of the interior, and the right border.
-    f.forRange(j, () => f.get(j), () => f.get(a('outWidth')), 1, () => pixels(false, lanes));
+    f.forRange(
+      j,
+      () => f.get(j),
+      () => f.get(a('outWidth')),
+      1,
+      () => pixels(false, lanes),
+    );
   };
 
-  f.forRange(b, () => f.const(0), () => f.get(a('batch')), 1, () => {
-    f.forRange(i, () => f.const(0), () => f.get(a('outHeight')), 1, () => {
-      f.get(a('y')).get(b).get(a('outHeight')).mul().get(i).add().get(a('outWidth')).mul().get(o4).mul().add().set(yRow);
-      outputChannelTiles(f, ob, o4, columns);
-    });
-  });
+  f.forRange(
+    b,
+    () => f.const(0),
+    () => f.get(a('batch')),
+    1,
+    () => {
+      f.forRange(
+        i,
+        () => f.const(0),
+        () => f.get(a('outHeight')),
+        1,
+        () => {
+          f.get(a('y')).get(b).get(a('outHeight')).mul().get(i).add().get(a('outWidth')).mul().get(o4).mul().add().set(yRow);
+          outputChannelTiles(f, ob, o4, columns);
+        },
+      );
+    },
+  );
   return f;
 }
 

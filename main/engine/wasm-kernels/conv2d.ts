@@ -32,7 +32,16 @@ export function simdConv2D(original: tf.KernelFunc): tf.KernelFunc {
     if (simd === null) return original(args);
     const backend = args.backend as HeapBackend;
     const [batch, height, width] = x.shape as [number, number, number, number];
-    const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, 'channelsLast');
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      filter.shape as [number, number, number, number],
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+      false,
+      'channelsLast',
+    );
     const out = backend.makeOutput(info.outShape, 'float32');
     const { outHeight, outWidth, strideHeight: sh, strideWidth: sw } = info;
     const { top, left } = info.padInfo;

@@ -47,7 +47,19 @@ function build(): FunctionBuilder {
   const a = (name: Arg): number => ARGS.indexOf(name);
   // Loop counters, then byte sizes and addresses.
   const { b, i, p, q, y, j0, n, c, ob, k } = f.i32s(['b', 'i', 'p', 'q', 'y', 'j0', 'n', 'c', 'ob', 'k'] as const);
-  const { c4, o4, xStep, dyRow, xRow, xStart, dStart, wTap, wp, xp, dp } = f.i32s(['c4', 'o4', 'xStep', 'dyRow', 'xRow', 'xStart', 'dStart', 'wTap', 'wp', 'xp', 'dp'] as const);
+  const { c4, o4, xStep, dyRow, xRow, xStart, dStart, wTap, wp, xp, dp } = f.i32s([
+    'c4',
+    'o4',
+    'xStep',
+    'dyRow',
+    'xRow',
+    'xStart',
+    'dStart',
+    'wTap',
+    'wp',
+    'xp',
+    'dp',
+  ] as const);
   const acc = Array.from({ length: 8 }, () => f.v128());
   const d = Array.from({ length: 4 }, () => f.v128());
   const s = [f.v128(), f.v128()];
@@ -74,10 +86,23 @@ function build(): FunctionBuilder {
     f.get(dStart).get(ob).add().set(dp);
     f.get(n).set(k);
     f.loop();
-    grads.forEach((r, m) => f.get(dp).load(16 * m).set(r));
-    for (let t = 0; t < tile; t++) f.get(xp).loadSplat(4 * t).set(s[t]!);
+    grads.forEach((r, m) =>
+      f
+        .get(dp)
+        .load(16 * m)
+        .set(r),
+    );
+    for (let t = 0; t < tile; t++)
+      f.get(xp)
+        .loadSplat(4 * t)
+        .set(s[t]!);
     used.forEach((r, m) => {
-      f.get(r).get(s[Math.floor(m / lanes)]!).get(grads[m % lanes]!).simd(Simd.f32x4Mul).simd(Simd.f32x4Add).set(r);
+      f.get(r)
+        .get(s[Math.floor(m / lanes)]!)
+        .get(grads[m % lanes]!)
+        .simd(Simd.f32x4Mul)
+        .simd(Simd.f32x4Add)
+        .set(r);
     });
     f.get(xp).get(xStep).add().set(xp);
     f.get(dp).get(o4).add().set(dp);
@@ -90,40 +115,60 @@ function build(): FunctionBuilder {
     });
   };
 
-  loop(b, () => f.get(a('batch')), 1, () => {
-    loop(i, () => f.get(a('outHeight')), 1, () => {
-      // dy[b, i, 0, 0]
-      f.get(a('dy')).get(b).get(a('outHeight')).mul().get(i).add().get(a('outWidth')).mul().get(o4).mul().add().set(dyRow);
-      loop(p, () => f.get(a('kh')), 1, () => {
-        f.get(i).get(a('sh')).mul().get(p).add().get(a('top')).sub().set(y);
-        // 0 ≤ y < height, as one unsigned comparison.
-        f.get(y).get(a('height')).ltU().if();
-        f.get(a('x')).get(b).get(a('height')).mul().get(y).add().get(a('width')).mul().get(c4).mul().add().set(xRow);
-        loop(q, () => f.get(a('kw')), 1, () => {
-          f.get(a('columns')).get(q).const(8).mul().add().loadI32(0).set(j0);
-          f.get(a('columns')).get(q).const(8).mul().add().loadI32(4).get(j0).sub().set(n);
-          f.const(0).get(n).ltS().if();
-          // x[b, y, j0·sw + q − left, 0], dy[b, i, j0, 0], dW[p, q, 0, 0]
-          f.get(xRow).get(j0).get(a('sw')).mul().get(q).add().get(a('left')).sub().get(c4).mul().add().set(xStart);
-          f.get(dyRow).get(j0).get(o4).mul().add().set(dStart);
-          f.get(a('dw')).get(p).get(a('kw')).mul().get(q).add().get(a('channels')).mul().get(o4).mul().add().set(wTap);
-          f.const(0).set(c);
-          f.block().loop();
-          // c + 2 > channels: leave the pair loop.
-          f.get(a('channels')).get(c).const(2).add().ltU().brIf(1);
-          outputChannelTiles(f, ob, o4, (lanes) => run(2, lanes));
-          f.get(c).const(2).add().set(c);
-          f.br(0).end().end();
-          // An odd channel left over.
-          f.get(c).get(a('channels')).ltU().if();
-          outputChannelTiles(f, ob, o4, (lanes) => run(1, lanes));
-          f.end();
-          f.end();
-        });
-        f.end();
-      });
-    });
-  });
+  loop(
+    b,
+    () => f.get(a('batch')),
+    1,
+    () => {
+      loop(
+        i,
+        () => f.get(a('outHeight')),
+        1,
+        () => {
+          // dy[b, i, 0, 0]
+          f.get(a('dy')).get(b).get(a('outHeight')).mul().get(i).add().get(a('outWidth')).mul().get(o4).mul().add().set(dyRow);
+          loop(
+            p,
+            () => f.get(a('kh')),
+            1,
+            () => {
+              f.get(i).get(a('sh')).mul().get(p).add().get(a('top')).sub().set(y);
+              // 0 ≤ y < height, as one unsigned comparison.
+              f.get(y).get(a('height')).ltU().if();
+              f.get(a('x')).get(b).get(a('height')).mul().get(y).add().get(a('width')).mul().get(c4).mul().add().set(xRow);
+              loop(
+                q,
+                () => f.get(a('kw')),
+                1,
+                () => {
+                  f.get(a('columns')).get(q).const(8).mul().add().loadI32(0).set(j0);
+                  f.get(a('columns')).get(q).const(8).mul().add().loadI32(4).get(j0).sub().set(n);
+                  f.const(0).get(n).ltS().if();
+                  // x[b, y, j0·sw + q − left, 0], dy[b, i, j0, 0], dW[p, q, 0, 0]
+                  f.get(xRow).get(j0).get(a('sw')).mul().get(q).add().get(a('left')).sub().get(c4).mul().add().set(xStart);
+                  f.get(dyRow).get(j0).get(o4).mul().add().set(dStart);
+                  f.get(a('dw')).get(p).get(a('kw')).mul().get(q).add().get(a('channels')).mul().get(o4).mul().add().set(wTap);
+                  f.const(0).set(c);
+                  f.block().loop();
+                  // c + 2 > channels: leave the pair loop.
+                  f.get(a('channels')).get(c).const(2).add().ltU().brIf(1);
+                  outputChannelTiles(f, ob, o4, (lanes) => run(2, lanes));
+                  f.get(c).const(2).add().set(c);
+                  f.br(0).end().end();
+                  // An odd channel left over.
+                  f.get(c).get(a('channels')).ltU().if();
+                  outputChannelTiles(f, ob, o4, (lanes) => run(1, lanes));
+                  f.end();
+                  f.end();
+                },
+              );
+              f.end();
+            },
+          );
+        },
+      );
+    },
+  );
   return f;
 }
 

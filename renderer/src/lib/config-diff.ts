@@ -69,6 +69,13 @@ export function comparableRun(run: RunRecord, other: RunRecord): Record<string, 
     search:
       search === null
         ? null
-        : { space: search.config.space.join(', '), gamma: search.config.gamma, epochs: search.config.epochs, tau: search.config.tau.initial, noise: search.config.noise, thenTrain: search.thenTrain },
+        : {
+            space: search.config.space.join(', '),
+            gamma: search.config.gamma,
+            epochs: search.config.epochs,
+            tau: search.config.tau.initial,
+            noise: search.config.noise,
+            thenTrain: search.thenTrain,
+          },
   };
 }

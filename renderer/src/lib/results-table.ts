@@ -54,7 +54,9 @@ export function comparisonRows(d: RunDetails): ComparisonRow[] {
     exported !== null ? formatBytes(exported) : params === undefined ? '—' : `≈ ${formatBytes(weightBytes(params, 'float32'))}`;
   const latencySmall = standard ? null : (small?.latencyMs ?? null);
   const latencyFull = standard ? (small?.latencyMs ?? null) : (small?.fullLatencyMs ?? fullModel?.latencyMs ?? null);
-  const speedup = standard ? null : (small?.latencySpeedup ?? (latencyFull !== null && latencySmall !== null && latencySmall > 0 ? latencyFull / latencySmall : null));
+  const speedup = standard
+    ? null
+    : (small?.latencySpeedup ?? (latencyFull !== null && latencySmall !== null && latencySmall > 0 ? latencyFull / latencySmall : null));
 
   return [
     { key: 'accuracy', label: 'Validation accuracy', full: formatPercent(accFull), small: formatPercent(accSmall), change: points(accFull, accSmall) },
@@ -77,7 +79,9 @@ export function comparisonRows(d: RunDetails): ComparisonRow[] {
       label: 'File size',
       full: estimateSize(fullCost?.params, sizeFull),
       small: standard ? '—' : estimateSize(smallCost?.params, sizeSmall),
-      change: standard ? '—' : ratio(sizeFull ?? (fullCost === null ? null : fullCost.params * 4), sizeSmall ?? (smallCost === null ? null : smallCost.params * 4), 'smaller'),
+      change: standard
+        ? '—'
+        : ratio(sizeFull ?? (fullCost === null ? null : fullCost.params * 4), sizeSmall ?? (smallCost === null ? null : smallCost.params * 4), 'smaller'),
     },
     {
       key: 'latency',

@@ -200,7 +200,11 @@ export function applyEvent(s: RunSeries, e: EngineEvent): RunSeries {
         backend: e.backend,
         classes: e.data.classes,
         search: {
-          ...emptySearch(e.config.space, e.groups.map((g) => g.group), e.config.epochs),
+          ...emptySearch(
+            e.config.space,
+            e.groups.map((g) => g.group),
+            e.config.epochs,
+          ),
           // A resumed search keeps what the history already showed.
           ...(s.search === null ? {} : { steps: s.search.steps, epochs: s.search.epochs }),
         },
@@ -216,7 +220,13 @@ export function applyEvent(s: RunSeries, e: EngineEvent): RunSeries {
       };
     }
     case 'search-epoch': {
-      const search = s.search ?? emptySearch([], e.groups.map((g) => g.group), e.epochs);
+      const search =
+        s.search ??
+        emptySearch(
+          [],
+          e.groups.map((g) => g.group),
+          e.epochs,
+        );
       return {
         ...s,
         search: {
@@ -233,7 +243,13 @@ export function applyEvent(s: RunSeries, e: EngineEvent): RunSeries {
       };
     }
     case 'search-result': {
-      const search = s.search ?? emptySearch([], e.groups.map((g) => g.group), null);
+      const search =
+        s.search ??
+        emptySearch(
+          [],
+          e.groups.map((g) => g.group),
+          null,
+        );
       return { ...s, search: { ...search, result: { alphas: e.alphas, cost: e.cost } } };
     }
     default:

@@ -201,7 +201,8 @@ export function shippedEstimates(d: Pick<SweepDraft, 'modes' | 'alphas'>, model:
       modes: smallModes,
       network: 'small',
       alpha,
-      result: e.ok && e.value.small !== null ? { ok: true, cost: e.value.small, full: e.value.full } : { ok: false, message: e.ok ? 'no small network' : e.message },
+      result:
+        e.ok && e.value.small !== null ? { ok: true, cost: e.value.small, full: e.value.full } : { ok: false, message: e.ok ? 'no small network' : e.message },
     });
   }
   return out;

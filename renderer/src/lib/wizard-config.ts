@@ -69,7 +69,8 @@ export const PRESET_INFO: Record<PresetId, Preset> = {
     label: 'Recommended',
     recipe: 'cifar',
     smallCe: 1,
-    description: 'CIFAR recipe (SGD 0.05, ×0.1 at 62.5/75/87.5% of the run) with a label loss on the small network (β = 1): a good small network even on short runs.',
+    description:
+      'CIFAR recipe (SGD 0.05, ×0.1 at 62.5/75/87.5% of the run) with a label loss on the small network (β = 1): a good small network even on short runs.',
   },
   'paper-cifar': {
     id: 'paper-cifar',

@@ -40,7 +40,9 @@ export async function openApp(url: string, options: { colorScheme?: 'light' | 'd
   await page.exposeFunction('__reportCspViolation', (text: string) => problems.push(text));
   await page.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (e) => {
-      (window as unknown as { __reportCspViolation(t: string): void }).__reportCspViolation(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline code'}`);
+      (window as unknown as { __reportCspViolation(t: string): void }).__reportCspViolation(
+        `CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline code'}`,
+      );
     });
   });
   page.on('console', (m) => {

@@ -29,10 +29,16 @@ const spec: SweepSpec = {
 };
 
 function app(dir: string) {
-  const services = startServices({ database: join(dir, 'adjoin.db'), shell: 'browser', native: null, concurrency: 2, env: { ...process.env, ADJOIN_BACKEND: 'wasm' } });
+  const services = startServices({
+    database: join(dir, 'adjoin.db'),
+    shell: 'browser',
+    native: null,
+    concurrency: 2,
+    env: { ...process.env, ADJOIN_BACKEND: 'wasm' },
+  });
   const events: Array<{ event: string; payload: unknown }> = [];
   services.manager.subscribe((e) => events.push(toApiEvent(e)));
-  const call = async <T,>(name: string, req: unknown = {}): Promise<T> => {
+  const call = async <T>(name: string, req: unknown = {}): Promise<T> => {
     const r = (await dispatch(services.handlers, name, req)) as ApiResult<T>;
     if (!r.ok) throw new Error(`${name}: ${r.error.message}`);
     return r.value;
@@ -47,7 +53,17 @@ function app(dir: string) {
 describe('sweeps over the API', () => {
   it('runs a sweep beside another run, stops only its own runs on cancel, resumes, and reports its table', async () => {
     const { services, events, call, until } = app(temp());
-    const other: TrainConfig = { model, mode: 'standard', alpha: null, epochs: 12, batchSize: 32, ...recipe('cifar'), loss: DEFAULT_LOSS, seed: 5, checkpointEvery: 1 };
+    const other: TrainConfig = {
+      model,
+      mode: 'standard',
+      alpha: null,
+      epochs: 12,
+      batchSize: 32,
+      ...recipe('cifar'),
+      loss: DEFAULT_LOSS,
+      seed: 5,
+      checkpointEvery: 1,
+    };
     const { runId: otherRun } = await call<{ runId: number }>('runs:start', { data, config: other });
     const { sweepId } = await call<{ sweepId: number }>('sweeps:start', { spec });
 

@@ -26,17 +26,20 @@ const reason =
     : 'skipped: no display and no xvfb-run to give Electron one';
 
 describe('the real desktop app', () => {
-  it.skipIf(electron === null || !display)(`starts, opens its window with the security settings applied, and quits ${electron === null || !display ? `(${reason})` : ''}`, () => {
-    const home = mkdtempSync(join(tmpdir(), 'adjoin-electron-'));
-    const env = { ...process.env, ADJOIN_ELECTRON_SMOKE: '1', ADJOIN_HOME: home, ADJOIN_CACHE_DIR: join(home, 'cache') };
-    const cmd = process.env['DISPLAY'] !== undefined ? electron! : '/usr/bin/xvfb-run';
-    const args = process.env['DISPLAY'] !== undefined ? [root] : ['-a', electron!, root];
-    const r = spawnSync(cmd, args, { env, encoding: 'utf8', timeout: 90_000 });
-    const line = r.stdout.split('\n').find((l) => l.startsWith('ADJOIN_SMOKE '));
-    expect(line, r.stderr).toBeDefined();
-    const report = JSON.parse(line!.slice('ADJOIN_SMOKE '.length)) as { page: Record<string, unknown>; url: string };
-    // The page has no Node (sandboxed, isolated) and sees only the preload's three functions.
-    expect(report.page).toEqual({ require: 'undefined', process: 'undefined', bridge: ['call', 'on', 'pathForFile'] });
-    expect(report.url).toBe('app://adjoin/index.html');
-  });
+  it.skipIf(electron === null || !display)(
+    `starts, opens its window with the security settings applied, and quits ${electron === null || !display ? `(${reason})` : ''}`,
+    () => {
+      const home = mkdtempSync(join(tmpdir(), 'adjoin-electron-'));
+      const env = { ...process.env, ADJOIN_ELECTRON_SMOKE: '1', ADJOIN_HOME: home, ADJOIN_CACHE_DIR: join(home, 'cache') };
+      const cmd = process.env['DISPLAY'] !== undefined ? electron! : '/usr/bin/xvfb-run';
+      const args = process.env['DISPLAY'] !== undefined ? [root] : ['-a', electron!, root];
+      const r = spawnSync(cmd, args, { env, encoding: 'utf8', timeout: 90_000 });
+      const line = r.stdout.split('\n').find((l) => l.startsWith('ADJOIN_SMOKE '));
+      expect(line, r.stderr).toBeDefined();
+      const report = JSON.parse(line!.slice('ADJOIN_SMOKE '.length)) as { page: Record<string, unknown>; url: string };
+      // The page has no Node (sandboxed, isolated) and sees only the preload's three functions.
+      expect(report.page).toEqual({ require: 'undefined', process: 'undefined', bridge: ['call', 'on', 'pathForFile'] });
+      expect(report.url).toBe('app://adjoin/index.html');
+    },
+  );
 });

@@ -175,7 +175,14 @@ describe('the app:// protocol', () => {
   it('maps the app origin to files of the renderer only', () => {
     expect(rendererFile(dist, 'app://adjoin/')).toBe(join(dist, 'index.html'));
     expect(rendererFile(dist, 'app://adjoin/assets/app.js')).toBe(join(dist, 'assets', 'app.js'));
-    for (const url of ['app://adjoin/../secret', 'app://adjoin/%2e%2e/secret', 'app://adjoin/..%2f..%2fetc%2fpasswd', 'app://other/index.html', 'file:///etc/passwd', 'app://adjoin/%00']) {
+    for (const url of [
+      'app://adjoin/../secret',
+      'app://adjoin/%2e%2e/secret',
+      'app://adjoin/..%2f..%2fetc%2fpasswd',
+      'app://other/index.html',
+      'file:///etc/passwd',
+      'app://adjoin/%00',
+    ]) {
       const file = rendererFile(dist, url);
       expect(file === null || file.startsWith(dist)).toBe(true);
     }

@@ -90,7 +90,10 @@ describe('adjoin data import', () => {
     const args = ['data', 'import', good, '--size', '12', '--json'];
     const first = runCli(args, { env });
     expect(first.status).toBe(0);
-    const lines = first.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    const lines = first.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string });
     expect(lines.some((l) => l.type === 'progress')).toBe(true);
     const a = (lines.at(-1) as unknown as { record: DatasetRecord }).record;
     expect(a).toMatchObject({ decoded: 14, skipped: 2, cache: { hit: false } });
@@ -121,9 +124,15 @@ describe('adjoin train with image folders', () => {
   const common = ['--arch', 'resnet18', '--stem', 'cifar', '--width', '0.125', '--mode', 'an', '--alpha', '2', '--epochs', '1', '--batch', '8', '--json'];
 
   it('imports the folder at --size and --channels, holding out --val-split', () => {
-    const r = runCli(['train', '--data', good, '--size', '12', '--channels', '1', '--val-split', '0.35', ...common, '--out', join(root, 'run-folder')], { env });
+    const r = runCli(['train', '--data', good, '--size', '12', '--channels', '1', '--val-split', '0.35', ...common, '--out', join(root, 'run-folder')], {
+      env,
+    });
     expect(r.status, r.stderr).toBe(0);
-    const started = JSON.parse(r.stdout.split('\n')[0]!) as { type: string; config: { model: { inputSize: number; channels: number; classes: number } }; data: { trainCount: number; valCount: number } };
+    const started = JSON.parse(r.stdout.split('\n')[0]!) as {
+      type: string;
+      config: { model: { inputSize: number; channels: number; classes: number } };
+      data: { trainCount: number; valCount: number };
+    };
     expect(started.type).toBe('started');
     expect(started.config.model).toMatchObject({ inputSize: 12, channels: 1, classes: 2 });
     expect(started.data).toMatchObject({ trainCount: 8, valCount: 4 });
@@ -131,7 +140,10 @@ describe('adjoin train with image folders', () => {
   });
 
   it('resamples other sources to --size and --channels', () => {
-    const r = runCli(['train', '--data', 'synthetic:classes=2,size=8,train=16,val=8', '--size', '10', '--channels', '3', ...common, '--out', join(root, 'run-synthetic')], { env });
+    const r = runCli(
+      ['train', '--data', 'synthetic:classes=2,size=8,train=16,val=8', '--size', '10', '--channels', '3', ...common, '--out', join(root, 'run-synthetic')],
+      { env },
+    );
     expect(r.status, r.stderr).toBe(0);
     const started = JSON.parse(r.stdout.split('\n')[0]!) as { config: { model: { inputSize: number; channels: number } } };
     expect(started.config.model).toMatchObject({ inputSize: 10, channels: 3 });

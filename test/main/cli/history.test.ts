@@ -101,7 +101,27 @@ describe('the history from the command line', () => {
       for (let i = 0; i < 6; i++) await png(join(pics, name, `${i}.png`), 20 + i, 18, rgb.map((v) => Math.max(0, v - 9 * i)) as [number, number, number]);
     }
     const other = join(home, 'other.db');
-    const r = cli(['train', '--data', pics, '--size', '16', '--val-split', '0.34', '--arch', 'resnet18', '--width', '0.125', '--alpha', '2', '--epochs', '1', '--batch', '6', '--db', other]);
+    const r = cli([
+      'train',
+      '--data',
+      pics,
+      '--size',
+      '16',
+      '--val-split',
+      '0.34',
+      '--arch',
+      'resnet18',
+      '--width',
+      '0.125',
+      '--alpha',
+      '2',
+      '--epochs',
+      '1',
+      '--batch',
+      '6',
+      '--db',
+      other,
+    ]);
     expect(r.status, r.stderr).toBe(0);
     const id = /run (\d+): recording in/.exec(r.stderr)![1]!;
     const x = cli(['export', id, '--format', 'onnx', '--out', join(home, 'pics-model'), '--json', '--db', other]);

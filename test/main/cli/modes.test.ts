@@ -28,7 +28,18 @@ describe('adjoin train --mode small and kd', () => {
     expect(started.config.kd).toMatchObject({ teacherRun: teacherId, temperature: 4 });
 
     // A teacher from other images is refused, naming the reason; so is an adjoined run.
-    const other = runCli(['train', '--data', 'synthetic:classes=3,size=12,train=48,val=24,seed=9', '--mode', 'kd', '--alpha', '2', '--teacher', String(teacherId), ...common]);
+    const other = runCli([
+      'train',
+      '--data',
+      'synthetic:classes=3,size=12,train=48,val=24,seed=9',
+      '--mode',
+      'kd',
+      '--alpha',
+      '2',
+      '--teacher',
+      String(teacherId),
+      ...common,
+    ]);
     expect(other.status).toBe(2);
     expect(other.stderr).toMatch(/teacher run \d+ was trained on other images/);
     const anRun = runCli(['train', '--data', data, '--mode', 'an', '--alpha', '2', ...common]);

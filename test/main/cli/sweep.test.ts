@@ -79,7 +79,12 @@ describe('adjoin sweep', () => {
       const runIds = cells.map((c) => sweep.cells.get(c.key)?.runId);
       // One run per cell, and no run outside the grid: nothing repeated, nothing lost.
       expect(new Set(runIds).size).toBe(cells.length);
-      expect(store.runs.list().map((r) => r.id).sort((a, b) => a - b)).toEqual([...runIds].sort((a, b) => a! - b!));
+      expect(
+        store.runs
+          .list()
+          .map((r) => r.id)
+          .sort((a, b) => a - b),
+      ).toEqual([...runIds].sort((a, b) => a! - b!));
       for (const id of runIds) {
         const run = store.runs.require(id!);
         expect(run.status).toBe('finished');
@@ -95,16 +100,24 @@ describe('adjoin sweep', () => {
       store.close();
     }
     expect(readFileSync(join(dir, 'report', 'table.md'), 'utf8')).toMatch(/\| kd α=2 \| 2 \| – \| \d+\.\d\d ± \d+\.\d\d \|/);
-    expect(readFileSync(join(dir, 'report', 'plot.png')).subarray(1, 4).toString()).toBe('PNG');
+    expect(
+      readFileSync(join(dir, 'report', 'plot.png'))
+        .subarray(1, 4)
+        .toString(),
+    ).toBe('PNG');
     expect(existsSync(join(dir, 'report', 'plot.svg'))).toBe(true);
 
     // A later sweep of one more α on the same data and schedule reads as one table with the first.
-    const more = runCli(['sweep', '--data', data, ...grid.slice(0, 8), '--modes', 'an', '--alpha', '4', '--seeds', '0', '--db', db], { env: { ADJOIN_HOME: dir } });
+    const more = runCli(['sweep', '--data', data, ...grid.slice(0, 8), '--modes', 'an', '--alpha', '4', '--seeds', '0', '--db', db], {
+      env: { ADJOIN_HOME: dir },
+    });
     expect(more.status, more.stderr).toBe(0);
     const both = runCli(['sweep', 'show', '1,2', '--db', db, '--json'], { env: { ADJOIN_HOME: dir } });
     const combined = JSON.parse(both.stdout.trim().split('\n').at(-1)!) as { stats: Array<{ label: string }> };
     expect(combined.stats.map((s) => s.label)).toEqual(['standard', 'an α=2', 'kd α=2', 'an α=4']);
-    const other = runCli(['sweep', '--data', data, ...grid.slice(0, 4), '--epochs', '1', '--batch', '16', '--modes', 'standard', '--seeds', '0', '--db', db], { env: { ADJOIN_HOME: dir } });
+    const other = runCli(['sweep', '--data', data, ...grid.slice(0, 4), '--epochs', '1', '--batch', '16', '--modes', 'standard', '--seeds', '0', '--db', db], {
+      env: { ADJOIN_HOME: dir },
+    });
     expect(other.status, other.stderr).toBe(0);
     const refused = runCli(['sweep', 'show', '1,3', '--db', db], { env: { ADJOIN_HOME: dir } });
     expect(refused.status).toBe(2);

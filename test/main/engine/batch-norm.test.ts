@@ -91,7 +91,10 @@ describe('fused training batch norm', () => {
   it('keeps its sums in double precision: a large offset does not swamp the variance', () => {
     // Values 10⁵ + {0, 1, 2, 3}: in single precision Σx²/N − mean² would lose the variance entirely.
     const values = Array.from({ length: 4096 }, (_, i) => 1e5 + (i % 4));
-    const x = tf.tensor4d(values.flatMap((v) => [v, v, v, v]), [16, 16, 16, 4]);
+    const x = tf.tensor4d(
+      values.flatMap((v) => [v, v, v, v]),
+      [16, 16, 16, 4],
+    );
     const { variance } = batchNormTrain(x, tf.ones([4]) as tf.Tensor1D, tf.zeros([4]) as tf.Tensor1D, { epsilon: 1e-5 });
     for (const v of variance.dataSync()) expect(v).toBeCloseTo(1.25, 3);
   });
@@ -100,7 +103,7 @@ describe('fused training batch norm', () => {
     const x = tf.tensor4d([1, 2, 3, 5], [1, 2, 2, 1]);
     const { mean, variance } = batchNormTrain(x, tf.ones([1]) as tf.Tensor1D, tf.zeros([1]) as tf.Tensor1D, { epsilon: 1e-5 });
     expect(mean.dataSync()[0]).toBeCloseTo(2.75, 6);
-    expect(variance.dataSync()[0]).toBeCloseTo(((1.75 ** 2 + 0.75 ** 2 + 0.25 ** 2 + 2.25 ** 2) / 4), 6);
+    expect(variance.dataSync()[0]).toBeCloseTo((1.75 ** 2 + 0.75 ** 2 + 0.25 ** 2 + 2.25 ** 2) / 4, 6);
   });
 
   it('leaves no tensors behind after a gradient', () => {
@@ -166,7 +169,7 @@ describe('fused training batch norm', () => {
     [true, true, 8],
     [false, false, 8],
     [true, true, 3],
-  ])('fused on running statistics has the composed ops\' gradients: residual and mask=%s relu=%s channels=%i', async (withExtras, relu, C) => {
+  ])("fused on running statistics has the composed ops' gradients: residual and mask=%s relu=%s channels=%i", async (withExtras, relu, C) => {
     const shape = [2, 3, 3, C];
     const n = shape.reduce((a, b) => a * b);
     const run = (fusedKernel: boolean): Float32Array[] =>

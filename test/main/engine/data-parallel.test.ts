@@ -84,7 +84,12 @@ interface Recorded {
   events: EngineEvent[];
 }
 
-async function trainRecorded(config: TrainConfig, workers: number, trainCount = 48, outDir: string | null = null): Promise<Recorded & { outcome: Awaited<ReturnType<typeof train>> }> {
+async function trainRecorded(
+  config: TrainConfig,
+  workers: number,
+  trainCount = 48,
+  outDir: string | null = null,
+): Promise<Recorded & { outcome: Awaited<ReturnType<typeof train>> }> {
   const data = synthesize({ classes: 3, size: 12, channels: 1, train: trainCount, val: 24, seed: 2 });
   const events: EngineEvent[] = [];
   const outcome = await train({ config, data, workers, outDir, stepEventInterval: 0, emit: (e) => events.push(e) });
@@ -141,7 +146,12 @@ describe('data-parallel training', () => {
       Math.max(...[...a].map(([name, v]) => tf.tidy(() => tf.max(tf.abs(tf.sub(v, b.get(name)!))).dataSync()[0]!)));
     try {
       for (let step = 0; step < 3; step++) {
-        const batch = one.batches.build(one.train, Array.from({ length: 16 }, (_, i) => i + 16 * step), false, null);
+        const batch = one.batches.build(
+          one.train,
+          Array.from({ length: 16 }, (_, i) => i + 16 * step),
+          false,
+          null,
+        );
         const noise = one.space.drawNoise(new Rng(step));
         const x = tf.tensor4d(batch.x, [16, 12, 12, 1]);
         const y = tf.tensor1d(batch.y, 'int32');
@@ -212,13 +222,22 @@ describe('data-parallel training', () => {
     // 25 validation images: shards of 13 and 12.
     const data = synthesize({ classes: 3, size: 12, channels: 1, train: 48, val: 25, seed: 2 });
     const setup = prepareTraining(config, data, new Rng(1));
-    const replicas = await Replicas.start({ count: 2, backend: 'wasm', task: { kind: 'train', config }, variables: setup.params.all(), optimizers: [setup.optimizer], imageSize: 144 });
+    const replicas = await Replicas.start({
+      count: 2,
+      backend: 'wasm',
+      task: { kind: 'train', config },
+      variables: setup.params.all(),
+      optimizers: [setup.optimizer],
+      imageSize: 144,
+    });
     try {
       // Some training first, so that running statistics and weights are not at their initial values.
       for (let k = 0; k < 3; k++) {
         const indices = Int32Array.from({ length: 16 }, (_, i) => (16 * k + i) % 48);
         const batch = setup.batches.build(setup.train, indices, false, null);
-        shardedStep(replicas, batch, 16, [12, 12, 1], { progress: k / 10, lr: 0.05, tau: null, noise: null }, (x, y, shard) => trainStep(setup, x, y, k / 10, 0.05, shard));
+        shardedStep(replicas, batch, 16, [12, 12, 1], { progress: k / 10, lr: 0.05, tau: null, noise: null }, (x, y, shard) =>
+          trainStep(setup, x, y, k / 10, 0.05, shard),
+        );
       }
       const alone = evaluate(setup, setup.val, { confusion: false });
       const sharding = replicas.evaluation()!;
@@ -260,7 +279,14 @@ describe('data-parallel training', () => {
     const config = trainConfig();
     const data = synthesize({ classes: 3, size: 12, channels: 1, train: 48, val: 24, seed: 2 });
     const setup = prepareTraining(config, data, new Rng(1));
-    const replicas = await Replicas.start({ count: 2, backend: 'wasm', task: { kind: 'train', config }, variables: setup.params.all(), optimizers: [setup.optimizer], imageSize: 144 });
+    const replicas = await Replicas.start({
+      count: 2,
+      backend: 'wasm',
+      task: { kind: 'train', config },
+      variables: setup.params.all(),
+      optimizers: [setup.optimizer],
+      imageSize: 144,
+    });
     try {
       // A shard whose images do not fill its shape: the replica's step throws.
       const worker = (replicas as unknown as { workers: Worker[] }).workers[0]!;

@@ -31,8 +31,7 @@ describe('adjoined loss, section 4', () => {
         return p.reduce((s, pi, j) => s + pi * Math.log((pi + 1e-6) / (q[j]! + 1e-6)), 0);
       })
       .reduce((a, b) => a + b, 0) / 2;
-  const handCe = (logits: number[][]): number =>
-    logits.map((row, i) => -Math.log(softmax(row)[labels[i]!]!)).reduce((a, b) => a + b, 0) / 2;
+  const handCe = (logits: number[][]): number => logits.map((row, i) => -Math.log(softmax(row)[labels[i]!]!)).reduce((a, b) => a + b, 0) / 2;
 
   it('KL against a hand-computed value', () => {
     const kl = klDivergence(tf.tensor2d(pl), tf.tensor2d(ql)).dataSync()[0]!;

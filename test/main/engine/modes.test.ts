@@ -80,7 +80,12 @@ describe('kd: the small architecture distilled from a standard run', () => {
 
   it('distils from a finished standard run of the same data', async () => {
     const teacher = await run('teacher', base);
-    const { events } = await run('kd', { ...base, mode: 'kd', alpha: 2, kd: { teacher: join(teacher.dir, 'network.adjoin'), teacherRun: null, ...DEFAULT_KD } });
+    const { events } = await run('kd', {
+      ...base,
+      mode: 'kd',
+      alpha: 2,
+      kd: { teacher: join(teacher.dir, 'network.adjoin'), teacherRun: null, ...DEFAULT_KD },
+    });
     const step = events.find((e) => e.type === 'step')!;
     if (step.type !== 'step') throw new Error();
     expect(step.kl).not.toBeNull();
@@ -93,11 +98,17 @@ describe('kd: the small architecture distilled from a standard run', () => {
     const kd = (network: string): TrainConfig => ({ ...base, mode: 'kd', alpha: 2, kd: { teacher: network, teacherRun: 7, ...DEFAULT_KD } });
     const network = join(teacher.dir, 'network.adjoin');
     const otherImages = synthesize({ classes: 3, size: 12, channels: 1, train: 48, val: 24, seed: 5 });
-    await expect(train({ config: kd(network), data: otherImages, emit: () => undefined })).rejects.toThrow(/teacher run 7 cannot teach this run: it was trained on other images/);
+    await expect(train({ config: kd(network), data: otherImages, emit: () => undefined })).rejects.toThrow(
+      /teacher run 7 cannot teach this run: it was trained on other images/,
+    );
     const bigger = synthesize({ classes: 3, size: 16, channels: 1, train: 48, val: 24, seed: 4 });
-    await expect(train({ config: { ...kd(network), model: { ...base.model, inputSize: 16 } }, data: bigger, emit: () => undefined })).rejects.toThrow(/takes 12×12 images, this run 16×16/);
+    await expect(train({ config: { ...kd(network), model: { ...base.model, inputSize: 16 } }, data: bigger, emit: () => undefined })).rejects.toThrow(
+      /takes 12×12 images, this run 16×16/,
+    );
     const fourClasses = synthesize({ classes: 4, size: 12, channels: 1, train: 48, val: 24, seed: 4 });
-    await expect(train({ config: { ...kd(network), model: { ...base.model, classes: 4 } }, data: fourClasses, emit: () => undefined })).rejects.toThrow(/its classes are class-0, class-1, class-2; this data's are class-0, class-1, class-2, class-3/);
+    await expect(train({ config: { ...kd(network), model: { ...base.model, classes: 4 } }, data: fourClasses, emit: () => undefined })).rejects.toThrow(
+      /its classes are class-0, class-1, class-2; this data's are class-0, class-1, class-2, class-3/,
+    );
     await expect(train({ config: kd(join(adjoined.dir, 'network.adjoin')), data, emit: () => undefined })).rejects.toThrow(/not a standard run/);
     await expect(train({ config: kd(join(root, 'nothing.adjoin')), data, emit: () => undefined })).rejects.toThrow(/has no trained network/);
   });

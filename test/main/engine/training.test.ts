@@ -31,7 +31,15 @@ afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
 describe('training', () => {
   it('a few steps lower the loss of both paths on the wasm backend', () => {
     const setup = prepareTraining({ ...config, optimizer: { ...config.optimizer, lr: 0.05 } }, data, new Rng(1));
-    const x = tf.tensor4d(setup.batches.build(data.train, Array.from({ length: 32 }, (_, i) => i), false, null).x, [32, 12, 12, 1]);
+    const x = tf.tensor4d(
+      setup.batches.build(
+        data.train,
+        Array.from({ length: 32 }, (_, i) => i),
+        false,
+        null,
+      ).x,
+      [32, 12, 12, 1],
+    );
     const y = tf.tensor1d(Array.from(data.train.labels.subarray(0, 32)), 'int32');
     const losses = (): [number, number] =>
       tf.tidy(() => {
@@ -146,6 +154,10 @@ describe('training', () => {
     if (failed.type !== 'failed') throw new Error('not failed');
     expect(failed.error.message).toMatch(/loss became NaN.*epoch 2, step 2/);
     expect(failed.checkpoint).toBe(join(dir, 'checkpoint.ckpt'));
-    expect(createHash('sha256').update(readFileSync(join(dir, 'checkpoint.ckpt'))).digest('hex')).toBe(goodCheckpoint);
+    expect(
+      createHash('sha256')
+        .update(readFileSync(join(dir, 'checkpoint.ckpt')))
+        .digest('hex'),
+    ).toBe(goodCheckpoint);
   });
 });

@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { assemble, FunctionBuilder, Simd } from '../../../main/engine/wasm-kernels/wasm-assembler.js';
 
-const Wasm = (globalThis as unknown as {
-  WebAssembly: {
-    Memory: new (d: { initial: number }) => { buffer: ArrayBuffer };
-    Module: new (b: Uint8Array) => object;
-    Instance: new (m: object, i: object) => { exports: Record<string, (...a: number[]) => void> };
-  };
-}).WebAssembly;
+const Wasm = (
+  globalThis as unknown as {
+    WebAssembly: {
+      Memory: new (d: { initial: number }) => { buffer: ArrayBuffer };
+      Module: new (b: Uint8Array) => object;
+      Instance: new (m: object, i: object) => { exports: Record<string, (...a: number[]) => void> };
+    };
+  }
+).WebAssembly;
 
 function instantiate(functions: FunctionBuilder[]): { memory: { buffer: ArrayBuffer }; exports: Record<string, (...a: number[]) => void> } {
   const memory = new Wasm.Memory({ initial: 1 });
@@ -25,7 +27,11 @@ describe('the WebAssembly assembler', () => {
     values.forEach((v, i) => {
       f.const(v).set(last);
       // Local `last` to (address argument + 4i).
-      f.get(0).const(4 * i).add().get(last).storeI32();
+      f.get(0)
+        .const(4 * i)
+        .add()
+        .get(last)
+        .storeI32();
     });
     const { memory, exports } = instantiate([f]);
     exports['store']!(64);

@@ -14,25 +14,75 @@ const cases: Array<{ x: [number, number, number, number]; f: [number, number, nu
   { x: [2, 8, 8, 3], f: [3, 3, 3, 5], stride: 2, pad: 'same' },
   { x: [2, 7, 7, 3], f: [3, 3, 3, 5], stride: 2, pad: 'same' },
   { x: [2, 9, 9, 4], f: [1, 1, 4, 6], stride: 2, pad: 'valid' },
-  { x: [3, 11, 11, 3], f: [7, 7, 3, 4], stride: 2, pad: [[0, 0], [3, 3], [3, 3], [0, 0]] },
-  { x: [2, 10, 10, 2], f: [3, 3, 2, 3], stride: 1, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
+  {
+    x: [3, 11, 11, 3],
+    f: [7, 7, 3, 4],
+    stride: 2,
+    pad: [
+      [0, 0],
+      [3, 3],
+      [3, 3],
+      [0, 0],
+    ],
+  },
+  {
+    x: [2, 10, 10, 2],
+    f: [3, 3, 2, 3],
+    stride: 1,
+    pad: [
+      [0, 0],
+      [1, 1],
+      [1, 1],
+      [0, 0],
+    ],
+  },
   // The input gradient takes one convolution per stride phase: odd sizes, even kernels,
   // stride 3, a padding wider than the kernel reaches (dy cropped), rows no tap reaches.
   { x: [2, 9, 9, 3], f: [3, 3, 3, 4], stride: 2, pad: 'valid' },
   { x: [2, 8, 8, 3], f: [1, 1, 3, 4], stride: 1, pad: 'valid' },
   { x: [2, 10, 10, 2], f: [3, 3, 2, 3], stride: 3, pad: 'same' },
   { x: [2, 10, 10, 2], f: [2, 2, 2, 3], stride: 2, pad: 'same' },
-  { x: [1, 6, 7, 2], f: [3, 3, 2, 2], stride: 2, pad: [[0, 0], [4, 4], [3, 5], [0, 0]] },
+  {
+    x: [1, 6, 7, 2],
+    f: [3, 3, 2, 2],
+    stride: 2,
+    pad: [
+      [0, 0],
+      [4, 4],
+      [3, 5],
+      [0, 0],
+    ],
+  },
   { x: [2, 11, 11, 2], f: [1, 1, 2, 3], stride: 3, pad: 'valid' },
   // Channels in sixteens: the SIMD convolution serves the forward pass and
   // (through its per-phase convolutions) the input gradient, the loop nest the filter gradient.
   { x: [2, 9, 9, 16], f: [3, 3, 16, 32], stride: 1, pad: 'same' },
   { x: [2, 9, 9, 16], f: [3, 3, 16, 16], stride: 2, pad: 'same' },
   { x: [3, 7, 6, 32], f: [1, 1, 32, 16], stride: 2, pad: 'valid' },
-  { x: [1, 11, 10, 16], f: [5, 4, 16, 16], stride: 3, pad: [[0, 0], [2, 3], [1, 4], [0, 0]] },
+  {
+    x: [1, 11, 10, 16],
+    f: [5, 4, 16, 16],
+    stride: 3,
+    pad: [
+      [0, 0],
+      [2, 3],
+      [1, 4],
+      [0, 0],
+    ],
+  },
   { x: [2, 9, 9, 8], f: [3, 3, 8, 12], stride: 2, pad: 'same' },
   // A batch as large as training uses, the patch matrix built in one piece.
-  { x: [16, 28, 28, 16], f: [3, 3, 16, 16], stride: 1, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
+  {
+    x: [16, 28, 28, 16],
+    f: [3, 3, 16, 16],
+    stride: 1,
+    pad: [
+      [0, 0],
+      [1, 1],
+      [1, 1],
+      [0, 0],
+    ],
+  },
 ];
 
 /** Gradients of Σ r ⊙ conv(x, w) with respect to x and w. */
@@ -59,14 +109,22 @@ async function filterGradientCase(
   seed: number,
 ): Promise<{ x: tf.Tensor4D; dy: tf.Tensor4D; dyShape: [number, number, number, number]; ref: Float32Array }> {
   const xs = xShape as [number, number, number, number];
-  const xv = seeded(xs.reduce((a, b) => a * b), seed);
+  const xv = seeded(
+    xs.reduce((a, b) => a * b),
+    seed,
+  );
   const dyShape = tf.backend_util.computeConv2DInfo(xs, f as [number, number, number, number], stride, 1, pad).outShape;
-  const dyv = seeded(dyShape.reduce((a, b) => a * b), seed + 1);
+  const dyv = seeded(
+    dyShape.reduce((a, b) => a * b),
+    seed + 1,
+  );
   const ref = await onBackend('cpu', () =>
     tf.tidy(() => {
       const xt = tf.tensor4d(xv, xs);
       const r = tf.tensor4d(dyv, dyShape);
-      return tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xt, v as tf.Tensor4D, stride, pad), r)))(tf.zeros(f)).dataSync() as Float32Array;
+      return tf
+        .grad((v: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xt, v as tf.Tensor4D, stride, pad), r)))(tf.zeros(f))
+        .dataSync() as Float32Array;
     }),
   );
   return { x: tf.tensor4d(xv, xs), dy: tf.tensor4d(dyv, dyShape), dyShape, ref };
@@ -74,8 +132,14 @@ async function filterGradientCase(
 
 describe('wasm convolution gradients', () => {
   it.each(cases)('match the cpu backend for x=$x f=$f stride=$stride pad=$pad', async (c) => {
-    const xv = seeded(c.x.reduce((a, b) => a * b), 1);
-    const wv = seeded(c.f.reduce((a, b) => a * b), 2);
+    const xv = seeded(
+      c.x.reduce((a, b) => a * b),
+      1,
+    );
+    const wv = seeded(
+      c.f.reduce((a, b) => a * b),
+      2,
+    );
     const [dxRef, dwRef] = await onBackend('cpu', () => convGrads(xv, wv, c));
     const [dx, dw] = convGrads(xv, wv, c);
     const scale = Math.max(1, ...Array.from(dwRef, Math.abs));
@@ -87,27 +151,50 @@ describe('wasm convolution gradients', () => {
     { x: [2, 7, 7, 3], f: [3, 3, 3, 16], stride: 1, pad: 'same' as Pad },
     { x: [2, 8, 8, 4], f: [3, 3, 4, 32], stride: 2, pad: 'same' as Pad },
     { x: [2, 9, 9, 2], f: [1, 1, 2, 16], stride: 2, pad: 'valid' as Pad },
-    { x: [3, 11, 11, 3], f: [7, 7, 3, 16], stride: 2, pad: [[0, 0], [3, 3], [3, 3], [0, 0]] as Pad },
+    {
+      x: [3, 11, 11, 3],
+      f: [7, 7, 3, 16],
+      stride: 2,
+      pad: [
+        [0, 0],
+        [3, 3],
+        [3, 3],
+        [0, 0],
+      ] as Pad,
+    },
     { x: [2, 10, 10, 5], f: [3, 3, 5, 16], stride: 3, pad: 'same' as Pad },
-    { x: [1, 6, 7, 2], f: [3, 3, 2, 16], stride: 2, pad: [[0, 0], [4, 4], [3, 5], [0, 0]] as Pad },
+    {
+      x: [1, 6, 7, 2],
+      f: [3, 3, 2, 16],
+      stride: 2,
+      pad: [
+        [0, 0],
+        [4, 4],
+        [3, 5],
+        [0, 0],
+      ] as Pad,
+    },
     { x: [2, 5, 6, 1], f: [2, 3, 1, 48], stride: 1, pad: 'valid' as Pad },
     // Output channels in fours: tiles of 16, then 8, then 4.
     { x: [2, 7, 7, 3], f: [3, 3, 3, 28], stride: 1, pad: 'same' as Pad },
     { x: [2, 8, 8, 5], f: [3, 3, 5, 8], stride: 2, pad: 'same' as Pad },
     { x: [1, 6, 6, 2], f: [3, 3, 2, 4], stride: 1, pad: 'valid' as Pad },
-  ])('give the cpu filter gradient by either method, the SIMD loop nest and the patch product: x=$x f=$f stride=$stride', async ({ x: xShape, f, stride, pad }) => {
-    const { x, dy, ref } = await filterGradientCase(xShape, f, stride, pad, 5);
-    const attrs = { strides: stride, pad, filterShape: f, dataFormat: 'NHWC' } as unknown as tf.NamedAttrMap;
-    const scale = Math.max(1, ...Array.from(ref, Math.abs));
-    // The loop nest is there to be used (it would fall back to the patch product without it).
-    expect(filterGradientSimd(heapOf(tf.backend())!)).not.toBeNull();
-    for (const method of ['direct', 'patches'] as const) {
-      const dw = tf.engine().makeTensorFromTensorInfo(conv2dBackpropFilter({ inputs: { x, dy }, backend: tf.backend(), attrs }, undefined, method));
-      expect(maxAbsDiff(dw.dataSync() as Float32Array, ref) / scale, method).toBeLessThan(1e-5);
-      dw.dispose();
-    }
-    tf.dispose([x, dy]);
-  });
+  ])(
+    'give the cpu filter gradient by either method, the SIMD loop nest and the patch product: x=$x f=$f stride=$stride',
+    async ({ x: xShape, f, stride, pad }) => {
+      const { x, dy, ref } = await filterGradientCase(xShape, f, stride, pad, 5);
+      const attrs = { strides: stride, pad, filterShape: f, dataFormat: 'NHWC' } as unknown as tf.NamedAttrMap;
+      const scale = Math.max(1, ...Array.from(ref, Math.abs));
+      // The loop nest is there to be used (it would fall back to the patch product without it).
+      expect(filterGradientSimd(heapOf(tf.backend())!)).not.toBeNull();
+      for (const method of ['direct', 'patches'] as const) {
+        const dw = tf.engine().makeTensorFromTensorInfo(conv2dBackpropFilter({ inputs: { x, dy }, backend: tf.backend(), attrs }, undefined, method));
+        expect(maxAbsDiff(dw.dataSync() as Float32Array, ref) / scale, method).toBeLessThan(1e-5);
+        dw.dispose();
+      }
+      tf.dispose([x, dy]);
+    },
+  );
 
   it.each([
     { x: [5, 9, 9, 3], f: [3, 3, 3, 4], stride: 1, pad: 'same' as const },
@@ -127,7 +214,17 @@ describe('wasm convolution gradients', () => {
   it('leave no tensors behind', () => {
     const before = tf.memory().numTensors;
     const c = cases[cases.length - 1]!;
-    convGrads(seeded(c.x.reduce((a, b) => a * b), 1), seeded(c.f.reduce((a, b) => a * b), 2), c);
+    convGrads(
+      seeded(
+        c.x.reduce((a, b) => a * b),
+        1,
+      ),
+      seeded(
+        c.f.reduce((a, b) => a * b),
+        2,
+      ),
+      c,
+    );
     expect(tf.memory().numTensors).toBe(before);
   });
 
@@ -135,8 +232,28 @@ describe('wasm convolution gradients', () => {
     { x: [2, 7, 7, 3], f: [3, 3, 3, 16], stride: 1, pad: 'same' as Pad },
     { x: [2, 8, 9, 5], f: [3, 3, 5, 32], stride: 2, pad: 'same' as Pad },
     { x: [1, 9, 9, 16], f: [1, 1, 16, 16], stride: 2, pad: 'valid' as Pad },
-    { x: [2, 11, 11, 3], f: [7, 7, 3, 16], stride: 2, pad: [[0, 0], [3, 3], [3, 3], [0, 0]] as Pad },
-    { x: [1, 4, 4, 8], f: [3, 3, 8, 48], stride: 1, pad: [[0, 0], [4, 1], [0, 5], [0, 0]] as Pad },
+    {
+      x: [2, 11, 11, 3],
+      f: [7, 7, 3, 16],
+      stride: 2,
+      pad: [
+        [0, 0],
+        [3, 3],
+        [3, 3],
+        [0, 0],
+      ] as Pad,
+    },
+    {
+      x: [1, 4, 4, 8],
+      f: [3, 3, 8, 48],
+      stride: 1,
+      pad: [
+        [0, 0],
+        [4, 1],
+        [0, 5],
+        [0, 0],
+      ] as Pad,
+    },
     { x: [2, 3, 2, 4], f: [5, 5, 4, 16], stride: 1, pad: 'same' as Pad },
     // Output channels in fours: tiles of 16, then 8, then 4.
     { x: [2, 7, 7, 3], f: [3, 3, 3, 28], stride: 1, pad: 'same' as Pad },
@@ -145,10 +262,21 @@ describe('wasm convolution gradients', () => {
     { x: [2, 5, 5, 4], f: [3, 3, 4, 12], stride: 1, pad: 'same' as Pad },
   ])('convolve forward as the cpu backend does: x=$x f=$f stride=$stride pad=$pad', async ({ x: xShape, f, stride, pad }) => {
     expect(conv2dSimd(heapOf(tf.backend())!)).not.toBeNull();
-    const xv = seeded(xShape.reduce((a, b) => a * b), 8);
-    const wv = seeded(f.reduce((a, b) => a * b), 9);
+    const xv = seeded(
+      xShape.reduce((a, b) => a * b),
+      8,
+    );
+    const wv = seeded(
+      f.reduce((a, b) => a * b),
+      9,
+    );
     const conv = (): Float32Array =>
-      tf.tidy(() => tf.conv2d(tf.tensor4d(xv, xShape as [number, number, number, number]), tf.tensor4d(wv, f as [number, number, number, number]), stride, pad).dataSync() as Float32Array);
+      tf.tidy(
+        () =>
+          tf
+            .conv2d(tf.tensor4d(xv, xShape as [number, number, number, number]), tf.tensor4d(wv, f as [number, number, number, number]), stride, pad)
+            .dataSync() as Float32Array,
+      );
     const ref = await onBackend('cpu', conv);
     const got = conv();
     expect(got).toHaveLength(ref.length);
@@ -181,13 +309,29 @@ describe('wasm convolution gradients', () => {
       const f: [number, number, number, number] = [pick(1, 5), pick(1, 5), x[3], pick(0, 1) === 0 ? 4 * pick(1, 6) : pick(1, 9)];
       const stride = pick(1, 3);
       const padKind = pick(0, 2);
-      const pad: Pad = padKind === 0 ? 'same' : padKind === 1 ? 'valid' : [[0, 0], [pick(0, 3), pick(0, 3)], [pick(0, 3), pick(0, 3)], [0, 0]];
+      const pad: Pad =
+        padKind === 0
+          ? 'same'
+          : padKind === 1
+            ? 'valid'
+            : [
+                [0, 0],
+                [pick(0, 3), pick(0, 3)],
+                [pick(0, 3), pick(0, 3)],
+                [0, 0],
+              ];
       const info = tf.backend_util.computeConv2DInfo(x, f, stride, 1, pad);
       if (info.outHeight < 1 || info.outWidth < 1) continue;
       tried++;
       const c = { x, f, stride, pad };
-      const xv = seeded(x.reduce((a, b) => a * b), tried);
-      const wv = seeded(f.reduce((a, b) => a * b), 100 + tried);
+      const xv = seeded(
+        x.reduce((a, b) => a * b),
+        tried,
+      );
+      const wv = seeded(
+        f.reduce((a, b) => a * b),
+        100 + tried,
+      );
       const forward = (): Float32Array => tf.tidy(() => tf.conv2d(tf.tensor4d(xv, x), tf.tensor4d(wv, f), stride, pad).dataSync() as Float32Array);
       const [yRef, dxRef, dwRef] = await onBackend('cpu', () => [forward(), ...convGrads(xv, wv, c)]);
       const [y, dx, dw] = [forward(), ...convGrads(xv, wv, c)];

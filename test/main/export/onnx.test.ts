@@ -33,7 +33,17 @@ function perturb(graph: ReturnType<typeof buildGraph>, params: NetworkParams, ba
   const rng = new Rng(11);
   for (const [name, v] of params.trainable) {
     if (name.endsWith('.gamma') || name.endsWith('.beta')) {
-      tf.tidy(() => v.assign(tf.add(v, tf.tensor(Array.from({ length: v.size }, () => 0.3 * rng.normal()), v.shape))));
+      tf.tidy(() =>
+        v.assign(
+          tf.add(
+            v,
+            tf.tensor(
+              Array.from({ length: v.size }, () => 0.3 * rng.normal()),
+              v.shape,
+            ),
+          ),
+        ),
+      );
     }
   }
 }
@@ -51,32 +61,35 @@ const cases: Array<{ config: ModelConfig; alpha: number }> = [
 ];
 
 describe('ONNX export of every architecture at small width', () => {
-  it.each(cases)('$config.arch ($config.stem stem, compressFirstStage=$config.compressFirstStage, α=$alpha): onnxruntime-node matches the engine', async (c) => {
-    const graph = buildGraph(c.config);
-    const plan = planSmall(graph, c.alpha);
-    const params = createParams(graph, plan, new Rng(3));
-    const batch = batchOf(c.config, 5, 9);
-    perturb(graph, params, batch, plan);
+  it.each(cases)(
+    '$config.arch ($config.stem stem, compressFirstStage=$config.compressFirstStage, α=$alpha): onnxruntime-node matches the engine',
+    async (c) => {
+      const graph = buildGraph(c.config);
+      const plan = planSmall(graph, c.alpha);
+      const params = createParams(graph, plan, new Rng(3));
+      const batch = batchOf(c.config, 5, 9);
+      perturb(graph, params, batch, plan);
 
-    // The small network against the engine's small path.
-    const small = extractSmall(graph, plan, params);
-    const smallOnnx = toOnnx(small.graph, small.params);
-    const reference = engineLogits(graph, params, batch, plan);
-    const got = await onnxLogits(smallOnnx, batch);
-    const cmp = compareLogits(reference, got, batch.n);
-    expect(cmp.top1Agreement).toBe(1);
-    expect(cmp.maxAbsLogitDiff).toBeLessThanOrEqual(1e-4);
+      // The small network against the engine's small path.
+      const small = extractSmall(graph, plan, params);
+      const smallOnnx = toOnnx(small.graph, small.params);
+      const reference = engineLogits(graph, params, batch, plan);
+      const got = await onnxLogits(smallOnnx, batch);
+      const cmp = compareLogits(reference, got, batch.n);
+      expect(cmp.top1Agreement).toBe(1);
+      expect(cmp.maxAbsLogitDiff).toBeLessThanOrEqual(1e-4);
 
-    // The full network against the engine's full path.
-    const fullOnnx = toOnnx(plainFull(graph), params);
-    const fullCmp = compareLogits(engineLogits(graph, params, batch, null), await onnxLogits(fullOnnx, batch), batch.n);
-    expect(fullCmp.top1Agreement).toBe(1);
-    expect(fullCmp.maxAbsLogitDiff).toBeLessThanOrEqual(1e-4);
-    expect(smallOnnx.byteLength).toBeLessThan(fullOnnx.byteLength);
+      // The full network against the engine's full path.
+      const fullOnnx = toOnnx(plainFull(graph), params);
+      const fullCmp = compareLogits(engineLogits(graph, params, batch, null), await onnxLogits(fullOnnx, batch), batch.n);
+      expect(fullCmp.top1Agreement).toBe(1);
+      expect(fullCmp.maxAbsLogitDiff).toBeLessThanOrEqual(1e-4);
+      expect(smallOnnx.byteLength).toBeLessThan(fullOnnx.byteLength);
 
-    small.params.dispose();
-    params.dispose();
-  });
+      small.params.dispose();
+      params.dispose();
+    },
+  );
 
   it('writes opset 13, NCHW input, logits and probabilities, only the operators we document', () => {
     const config: ModelConfig = { arch: 'densenet121', stem: 'imagenet', inputSize: 32, channels: 3, classes: 3, width: 0.25, compressFirstStage: true };
@@ -150,7 +163,9 @@ describe('weight arithmetic', () => {
     // s = γ / √(σ² + ε) = [2 / 2, 3 / 1]
     expect(Array.from(weight)).toEqual([1, 2, 9, 12]);
     expect(Array.from(bias)).toEqual([-0.5, -1]);
-    expect(() => foldBatchNorm(w, 3, { gamma: new Float32Array(3), beta: new Float32Array(3), mean: new Float32Array(3), variance: new Float32Array(3), epsilon: 1 })).toThrow(/cannot fold/);
+    expect(() =>
+      foldBatchNorm(w, 3, { gamma: new Float32Array(3), beta: new Float32Array(3), mean: new Float32Array(3), variance: new Float32Array(3), epsilon: 1 }),
+    ).toThrow(/cannot fold/);
   });
 
   it('NHWC → NCHW', () => {

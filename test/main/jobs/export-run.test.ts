@@ -53,8 +53,21 @@ describe('exporting a run', () => {
     const [m] = await exportRun(store, req);
     const run = store.runs.require(runId);
     expect(readdirSync(req.outDir).sort()).toEqual(['labels.txt', 'metadata.json', 'model.onnx']);
-    expect(m).toMatchObject({ network: 'small', format: 'onnx', precision: 'float32', dir: req.outDir, params: run.cost!.small!.params, macs: run.cost!.small!.macs });
-    expect(m!.verification).toMatchObject({ passed: true, top1Agreement: 1, validationSamples: 24, samples: 40, required: { top1Agreement: 1, maxAbsLogitDiff: 1e-3 } });
+    expect(m).toMatchObject({
+      network: 'small',
+      format: 'onnx',
+      precision: 'float32',
+      dir: req.outDir,
+      params: run.cost!.small!.params,
+      macs: run.cost!.small!.macs,
+    });
+    expect(m!.verification).toMatchObject({
+      passed: true,
+      top1Agreement: 1,
+      validationSamples: 24,
+      samples: 40,
+      required: { top1Agreement: 1, maxAbsLogitDiff: 1e-3 },
+    });
     expect(m!.verification.maxAbsLogitDiff).toBeLessThanOrEqual(1e-3);
     expect(m!.verification.note).toMatch(/has 24 validation images/);
     expect(m!.latencyMs!).toBeGreaterThan(0);
@@ -85,7 +98,12 @@ describe('exporting a run', () => {
     // The stored files are the written ones.
     const [stored] = store.models.list(runId).filter((x) => x.id === m!.id);
     for (const f of stored!.files) expect(f.sha256).toBe(sha256(readFileSync(join(req.outDir, f.name))));
-    expect(stored).toMatchObject({ latencyMs: m!.latencyMs, fullLatencyMs: m!.fullLatencyMs, fullMacs: run.cost!.full.macs, accuracy: run.val.small!.accuracy });
+    expect(stored).toMatchObject({
+      latencyMs: m!.latencyMs,
+      fullLatencyMs: m!.fullLatencyMs,
+      fullMacs: run.cost!.full.macs,
+      accuracy: run.val.small!.accuracy,
+    });
 
     // And the file on disk computes the engine's small path.
     const trained = loadNetwork(run.outputs!.network);
@@ -114,7 +132,9 @@ describe('exporting a run', () => {
       expect(m.verification.top1Agreement).toBeGreaterThanOrEqual(0.99);
       expect(m.latencyMs).toBeNull();
     }
-    const manifest = JSON.parse(readFileSync(join(req.outDir, 'model.json'), 'utf8')) as { weightsManifest: Array<{ weights: Array<{ quantization?: { dtype: string } }> }> };
+    const manifest = JSON.parse(readFileSync(join(req.outDir, 'model.json'), 'utf8')) as {
+      weightsManifest: Array<{ weights: Array<{ quantization?: { dtype: string } }> }>;
+    };
     expect(manifest.weightsManifest[0]!.weights.every((w) => w.quantization?.dtype === 'float16')).toBe(true);
     const meta = JSON.parse(readFileSync(join(req.outDir, 'metadata.json'), 'utf8')) as ExportMetadata;
     expect(meta.input).toEqual({ name: 'input', layout: 'NHWC', shape: [null, 12, 12, 1], dtype: 'float32' });
@@ -149,7 +169,9 @@ describe('exporting a run', () => {
     });
     const e = await exportRun(store, req).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ExportRefusedError);
-    expect((e as Error).message).toMatch(/export refused: the ONNX small network disagrees with the engine's small path on 40 inputs .*max abs logit difference 1\.00e-2 \(allowed 1e-3\)/);
+    expect((e as Error).message).toMatch(
+      /export refused: the ONNX small network disagrees with the engine's small path on 40 inputs .*max abs logit difference 1\.00e-2 \(allowed 1e-3\)/,
+    );
     expect((e as ExportRefusedError).report.passed).toBe(false);
     expect(existsSync(req.outDir)).toBe(false);
     expect(modelCount()).toBe(before);
@@ -173,7 +195,11 @@ describe('exporting a run', () => {
     try {
       const e = await exportRun(store, request({ outDir: target })).catch((x: unknown) => x);
       expect(e).toBeInstanceOf(InputError);
-      expect((e as Error).message).toMatch(new RegExp(`cannot write the export to ${target.replace(/[/\\]/g, '.')}: (it is on a read-only file system|permission denied|part of the path is a file)`));
+      expect((e as Error).message).toMatch(
+        new RegExp(
+          `cannot write the export to ${target.replace(/[/\\]/g, '.')}: (it is on a read-only file system|permission denied|part of the path is a file)`,
+        ),
+      );
       expect(modelCount()).toBe(before);
     } finally {
       if (mounted) unmount(dir);

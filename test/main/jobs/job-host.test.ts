@@ -13,15 +13,16 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const config: TrainConfig = tinyConfig({ seed: 0 });
 
-const spec = (name: string, over: Partial<JobSpec> = {}): JobSpec => ({
-  kind: 'train',
-  config,
-  data: { source: 'synthetic:classes=3,size=12,train=64,val=16', limitTrain: null, limitVal: null, import: null },
-  outDir: join(root, name),
-  cacheDir: join(root, 'cache'),
-  resume: false,
-  ...over,
-} as JobSpec);
+const spec = (name: string, over: Partial<JobSpec> = {}): JobSpec =>
+  ({
+    kind: 'train',
+    config,
+    data: { source: 'synthetic:classes=3,size=12,train=64,val=16', limitTrain: null, limitVal: null, import: null },
+    outDir: join(root, name),
+    cacheDir: join(root, 'cache'),
+    resume: false,
+    ...over,
+  }) as JobSpec;
 
 const env = { ...process.env, ADJOIN_BACKEND: 'wasm' };
 
@@ -48,7 +49,10 @@ describe('a job in its own process', () => {
   });
 
   it('reports bad input as an error, not a crash', async () => {
-    const job = hostJob(spec('bad', { data: { source: join(root, 'missing'), limitTrain: null, limitVal: null, import: null } }), { onEvent: () => undefined, env });
+    const job = hostJob(spec('bad', { data: { source: join(root, 'missing'), limitTrain: null, limitVal: null, import: null } }), {
+      onEvent: () => undefined,
+      env,
+    });
     const result = await job.done;
     expect(result).toMatchObject({ status: 'error', error: { name: 'InputError' } });
     if (result.status === 'error') expect(result.error.message).toMatch(/does not exist/);

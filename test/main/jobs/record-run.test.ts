@@ -117,7 +117,11 @@ describe('recording a run from its engine events', () => {
   it('a database that refuses a write is reported, and training goes on', async () => {
     const { store, runsDir } = fresh();
     const errors: string[] = [];
-    const run = beginRun(store, { config: tinyConfig(), dataset, outDir: null, runsDir, resume: false }, { onError: (e, what) => errors.push(`${what}: ${e.message}`) });
+    const run = beginRun(
+      store,
+      { config: tinyConfig(), dataset, outDir: null, runsDir, resume: false },
+      { onError: (e, what) => errors.push(`${what}: ${e.message}`) },
+    );
     store.metrics.putEpoch = () => {
       throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
     };

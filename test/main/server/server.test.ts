@@ -52,7 +52,11 @@ function connect(token: string, origin = `http://127.0.0.1:${server.port}`): Web
 }
 
 /** One client with request ids, as the renderer's WebSocket transport works. */
-async function client(): Promise<{ call: (name: string, req?: unknown) => Promise<ApiResult<unknown>>; events: Array<{ event: string; payload: unknown }>; close: () => void }> {
+async function client(): Promise<{
+  call: (name: string, req?: unknown) => Promise<ApiResult<unknown>>;
+  events: Array<{ event: string; payload: unknown }>;
+  close: () => void;
+}> {
   const ws = connect(server.token);
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   let next = 1;
@@ -113,7 +117,10 @@ describe('the browser shell', () => {
     expect(info).toMatchObject({ ok: true, value: { shell: 'browser', nativeDialogs: false } });
     expect(await c.call('runs:show', { runId: 'seven' })).toMatchObject({ ok: false, error: { code: 'bad-request' } });
     expect(await c.call('no:such-call')).toMatchObject({ ok: false, error: { code: 'unknown-call' } });
-    expect(await c.call('runs:show', { runId: 404 })).toMatchObject({ ok: false, error: { name: 'InputError', message: expect.stringMatching(/there is no run 404/) } });
+    expect(await c.call('runs:show', { runId: 404 })).toMatchObject({
+      ok: false,
+      error: { name: 'InputError', message: expect.stringMatching(/there is no run 404/) },
+    });
     expect(await c.call('dialog:choose-folder', { title: 'x' })).toMatchObject({ ok: false, error: { message: expect.stringMatching(/desktop app/) } });
     expect(await c.call('dataset:scan', { path: 'relative/folder' })).toMatchObject({ ok: false, error: { field: 'path' } });
     c.close();

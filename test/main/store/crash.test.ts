@@ -19,7 +19,25 @@ describe('a run survives the death of the process writing it', () => {
     const db = join(dir, 'adjoin.db');
     const child = spawn(
       process.execPath,
-      [ADJOIN_BIN, 'train', '--data', SYNTHETIC, '--arch', 'resnet18', '--width', '0.125', '--alpha', '2', '--epochs', '200', '--batch', '16', '--json', '--db', db],
+      [
+        ADJOIN_BIN,
+        'train',
+        '--data',
+        SYNTHETIC,
+        '--arch',
+        'resnet18',
+        '--width',
+        '0.125',
+        '--alpha',
+        '2',
+        '--epochs',
+        '200',
+        '--batch',
+        '16',
+        '--json',
+        '--db',
+        db,
+      ],
       { env: { ...process.env, ADJOIN_BACKEND: 'wasm', ADJOIN_HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stderr = '';
@@ -80,7 +98,9 @@ describe('a run survives the death of the process writing it', () => {
       await once(child, 'exit');
       const store = openStore(file);
       expect(store.integrityCheck()).toEqual(['ok']);
-      const counts = store.db.prepare('SELECT m.id, count(f.name) AS n FROM models m LEFT JOIN model_files f ON f.model_id = m.id GROUP BY m.id').all() as Array<{ n: number }>;
+      const counts = store.db
+        .prepare('SELECT m.id, count(f.name) AS n FROM models m LEFT JOIN model_files f ON f.model_id = m.id GROUP BY m.id')
+        .all() as Array<{ n: number }>;
       expect(counts.every((c) => c.n === 5)).toBe(true);
       models = counts.length;
       store.close();

@@ -39,7 +39,12 @@ describe('telling a live run owner from a dead one', () => {
   it.each([
     ['a gone process on this host', { pid: 7, host: 'desk', heartbeatAt: fresh }, {}, /pid 7 on desk\) is gone/],
     ['a live process, fresh heartbeat', { pid: 7, host: 'desk', heartbeatAt: fresh }, { isAlive: (): boolean => true }, null],
-    ['a live pid whose heartbeat went stale (a reused pid)', { pid: 7, host: 'desk', heartbeatAt: stale }, { isAlive: (): boolean => true }, /not been heard from/],
+    [
+      'a live pid whose heartbeat went stale (a reused pid)',
+      { pid: 7, host: 'desk', heartbeatAt: stale },
+      { isAlive: (): boolean => true },
+      /not been heard from/,
+    ],
     ['our own pid, left over from an earlier process', { pid: 100, host: 'desk', heartbeatAt: fresh }, {}, /is gone/],
     ['our own pid, and this process records it', { pid: 100, host: 'desk', heartbeatAt: fresh }, { ownsRun: (): boolean => true }, null],
     ['another host, fresh heartbeat', { pid: 7, host: 'gpu-box', heartbeatAt: fresh }, {}, null],

@@ -140,7 +140,9 @@ describe('read-only and full file systems (RELIABILITY row 14)', () => {
       const file = join(mnt, 'adjoin.db');
       historyWithRuns(file, 3);
       expect(remount(mnt, 'ro')).toBe(true);
-      expect(() => openStore(file)).toThrow(/cannot open the database .*adjoin\.db: (its folder or file is read-only|the file or its folder cannot be written)/);
+      expect(() => openStore(file)).toThrow(
+        /cannot open the database .*adjoin\.db: (its folder or file is read-only|the file or its folder cannot be written)/,
+      );
     } finally {
       unmount(mnt);
     }

@@ -146,8 +146,22 @@ describe('the store', () => {
     addModel(store, run);
     store.danChoices.put(run, 1, null, [{ group: 'g', alpha: 2, logits: [0], probabilities: [1] }]);
     store.metrics.putStep(run, {
-      type: 'step', time: 1, epoch: 1, step: 1, stepsPerEpoch: 3, globalStep: 1, totalSteps: 3, progress: 0.3,
-      loss: 1, ce: 1, kl: null, smallCe: null, lambda: 0, lr: 0.1, imagesPerSecond: 10, etaSeconds: 1,
+      type: 'step',
+      time: 1,
+      epoch: 1,
+      step: 1,
+      stepsPerEpoch: 3,
+      globalStep: 1,
+      totalSteps: 3,
+      progress: 0.3,
+      loss: 1,
+      ce: 1,
+      kl: null,
+      smallCe: null,
+      lambda: 0,
+      lr: 0.1,
+      imagesPerSecond: 10,
+      etaSeconds: 1,
     });
     store.runs.delete(run);
     for (const table of ['models', 'model_files', 'dan_choices', 'step_metrics', 'epoch_metrics', 'runs']) {

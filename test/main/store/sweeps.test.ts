@@ -35,10 +35,12 @@ describe('sweeps in the store', () => {
     const got = store.sweeps.require(id);
     expect(got.spec).toEqual(spec);
     expect(got).toMatchObject({ status: 'running', createdAt: 1000, owner: { pid: 4242, host: 'desk', heartbeatAt: 1000 } });
-    expect(new Map(got.cells)).toEqual(new Map([
-      ['standard-s0', { runId: null, error: null }],
-      ['an-a4-b1-s1', { runId: null, error: 'its teacher failed' }],
-    ]));
+    expect(new Map(got.cells)).toEqual(
+      new Map([
+        ['standard-s0', { runId: null, error: null }],
+        ['an-a4-b1-s1', { runId: null, error: 'its teacher failed' }],
+      ]),
+    );
     store.close();
 
     // Its owner (pid 4242 on "desk") has not been heard from for an hour: whoever opens the store next sees it interrupted.

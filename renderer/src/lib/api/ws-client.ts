@@ -12,10 +12,7 @@ import { transportError, unwrap } from './result.js';
 export const UNAUTHORIZED_CLOSE_CODE = 4401;
 
 export type ConnectionState =
-  | { kind: 'connecting' }
-  | { kind: 'open'; reconnected: boolean }
-  | { kind: 'reconnecting'; attempt: number; retryInMs: number }
-  | { kind: 'unauthorized' };
+  { kind: 'connecting' } | { kind: 'open'; reconnected: boolean } | { kind: 'reconnecting'; attempt: number; retryInMs: number } | { kind: 'unauthorized' };
 
 /** The part of the DOM WebSocket the client uses (a fake one in tests). */
 export interface SocketLike {

@@ -82,7 +82,10 @@ describe('soft channel masks', () => {
         [running, paramName.variance(node.name, 'small')],
       ] as const) {
         const v = params.get(name);
-        store.set(name, makeVar(() => tf.slice(v, [0], [n]), store === trainable));
+        store.set(
+          name,
+          makeVar(() => tf.slice(v, [0], [n]), store === trainable),
+        );
       }
     }
     const an = new NetworkParams(trainable, running);
@@ -93,7 +96,11 @@ describe('soft channel masks', () => {
       expect(maxAbsDiff(sup.dataSync(), ref.dataSync())).toBeLessThanOrEqual(1e-4);
     }
     // And the expected MACs of hard masks are the cost report's small MACs.
-    const macs = expectedMacs(graph, space.plan, forward(graph, params, x, { training: false, small: { kind: 'masked', plan: space.plan, masks: hard } }).masks);
+    const macs = expectedMacs(
+      graph,
+      space.plan,
+      forward(graph, params, x, { training: false, small: { kind: 'masked', plan: space.plan, masks: hard } }).masks,
+    );
     expect(macs.dataSync()[0]).toBeCloseTo(costReport(graph, 4).small!.macs, -1);
     space.dispose();
   });
@@ -182,7 +189,17 @@ describe('search result', () => {
     expect(Object.keys(result.alphas)).toEqual(graph.groups);
 
     // The map trains adjoinedly: the AN plan is the map, and the extracted network's size is the cost report's.
-    const config: TrainConfig = { model, mode: 'an', alpha: outcome.alphas, epochs: 1, batchSize: 16, ...recipe('cifar'), loss: DEFAULT_LOSS, seed: 0, checkpointEvery: 1 };
+    const config: TrainConfig = {
+      model,
+      mode: 'an',
+      alpha: outcome.alphas,
+      epochs: 1,
+      batchSize: 16,
+      ...recipe('cifar'),
+      loss: DEFAULT_LOSS,
+      seed: 0,
+      checkpointEvery: 1,
+    };
     const setup = prepareTraining(config, data, new Rng(0));
     expect(setup.plan!.alphas).toEqual(outcome.alphas);
     expect(setup.cost.small).toEqual(outcome.cost.small);

@@ -82,7 +82,15 @@ describe('centerCrop', () => {
 describe('BatchBuilder', () => {
   it('normalises with the mean and standard deviation of the training split, computed by hand', () => {
     // Pixels 0, 255, 51, 204 → 0, 1, 0.2, 0.8: mean 0.5, variance 0.42 − 0.25 = 0.17.
-    const d = dataset([[0, 255], [51, 204]], 1, 2, 1);
+    const d = dataset(
+      [
+        [0, 255],
+        [51, 204],
+      ],
+      1,
+      2,
+      1,
+    );
     const norm = channelStats(d, 1);
     expect(norm.mean[0]).toBeCloseTo(0.5, 12);
     expect(norm.std[0]).toBeCloseTo(Math.sqrt(0.17), 12);
@@ -92,7 +100,15 @@ describe('BatchBuilder', () => {
   });
 
   it('computes per-channel statistics, and luminance statistics for a one-channel model', () => {
-    const d = dataset([[10, 20, 30], [30, 40, 50]], 1, 1, 3);
+    const d = dataset(
+      [
+        [10, 20, 30],
+        [30, 40, 50],
+      ],
+      1,
+      1,
+      3,
+    );
     const rgb = channelStats(d, 3);
     expect(rgb.mean.map((m) => m * 255)).toEqual([20, 30, 40].map((v) => expect.closeTo(v, 9)));
     expect(rgb.std.map((s) => s * 255)).toEqual([10, 10, 10].map((v) => expect.closeTo(v, 6)));

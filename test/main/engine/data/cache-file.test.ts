@@ -69,7 +69,9 @@ describe('dataset cache files', () => {
       writeFileSync(path, mutate(Buffer.from(good)));
       return readCache(dir, d.header.key).then((r) => (r.ok ? 'ok' : r.reason));
     };
-    const flip = (at: number) => (b: Buffer): Buffer => ((b[at] = b[at]! ^ 1), b);
+    const flip =
+      (at: number) =>
+      (b: Buffer): Buffer => ((b[at] = b[at]! ^ 1), b);
     expect(await damaged((b) => b)).toBe('ok');
     expect(await damaged(flip(0))).toMatch(/not an Adjoin dataset cache/);
     expect(await damaged(flip(good.length - 50))).toMatch(/checksum/); // a pixel or label

@@ -43,7 +43,9 @@ describe('decodeImage', () => {
     const h = 16;
     const b = Buffer.alloc(w * h * 3);
     for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) b.set(x >= 16 && x < 32 ? [255, 0, 0] : [0, 0, 255], (y * w + x) * 3);
-    await sharp(b, { raw: { width: w, height: h, channels: 3 } }).png().toFile(path);
+    await sharp(b, { raw: { width: w, height: h, channels: 3 } })
+      .png()
+      .toFile(path);
     const crop = await decodeFile(path);
     for (const x of [0, 7]) expect(near(at(crop, 8, 3, 4, x), [255, 0, 0], 20), `x=${x}`).toBe(true);
     const stretch = await decodeFile(path, { ...rgb8, resize: 'stretch' });
@@ -63,7 +65,10 @@ describe('decodeImage', () => {
   it('flattens gray with alpha on white too', async () => {
     // Left column transparent, right column opaque gray 100.
     const ga = Buffer.from([0, 0, 100, 255, 0, 0, 100, 255]);
-    const bytes = await sharp(ga, { raw: { width: 2, height: 2, channels: 2 } }).toColourspace('b-w').png().toBuffer();
+    const bytes = await sharp(ga, { raw: { width: 2, height: 2, channels: 2 } })
+      .toColourspace('b-w')
+      .png()
+      .toBuffer();
     expect(await sharp(bytes).metadata()).toMatchObject({ channels: 2, hasAlpha: true });
     const px = await decodeImage(bytes, { ...rgb8, size: 2, resize: 'stretch' });
     expect(Array.from(px)).toEqual([255, 255, 255, 100, 100, 100, 255, 255, 255, 100, 100, 100]);
@@ -100,7 +105,12 @@ describe('decodeImage', () => {
       tiff: await sharp({ create: red }).tiff().toBuffer(),
       avif: await sharp({ create: red }).avif({ lossless: true }).toBuffer(),
       gif: await sharp(
-        [await sharp({ create: red }).gif().toBuffer(), await sharp({ create: { ...red, background: { r: 0, g: 0, b: 255 } } }).gif().toBuffer()],
+        [
+          await sharp({ create: red }).gif().toBuffer(),
+          await sharp({ create: { ...red, background: { r: 0, g: 0, b: 255 } } })
+            .gif()
+            .toBuffer(),
+        ],
         { join: { animated: true } },
       )
         .gif()

@@ -240,7 +240,9 @@ describe('refusing a dataset', () => {
   it('refuses a dataset too big to hold in memory before decoding it', async () => {
     const dir = join(root, 'big');
     await twoGood(dir, ['a', 'b']);
-    await expect(importImageFolder(dir, { cacheDir: newCache(), settings: { size: 64 }, maxBytes: 10_000 })).rejects.toThrow(/need .* GB, more than the .* GB limit; choose a smaller size/);
+    await expect(importImageFolder(dir, { cacheDir: newCache(), settings: { size: 64 }, maxBytes: 10_000 })).rejects.toThrow(
+      /need .* GB, more than the .* GB limit; choose a smaller size/,
+    );
   });
 });
 
@@ -304,10 +306,11 @@ describe('splits', () => {
     const cache = newCache();
     const a = await importImageFolder(dir, { cacheDir: cache, settings: { size: 4, valSplit: 0.5 } });
     const grown = join(root, 'split-grown');
-    for (const c of ['a', 'b', 'c']) for (const f of readdirSync(join(dir, c))) {
-      mkdirSync(join(grown, c), { recursive: true });
-      writeFileSync(join(grown, c, f), readFileSync(join(dir, c, f)));
-    }
+    for (const c of ['a', 'b', 'c'])
+      for (const f of readdirSync(join(dir, c))) {
+        mkdirSync(join(grown, c), { recursive: true });
+        writeFileSync(join(grown, c, f), readFileSync(join(dir, c, f)));
+      }
     await png(join(grown, 'a', 'new.png'), 4, 4, [1, 2, 3]);
     const b = await importImageFolder(grown, { cacheDir: cache, settings: { size: 4, valSplit: 0.5 } });
     // 'a' grows from 20 to 21 images: at most one of its old images changes side.
