@@ -2,7 +2,7 @@ import { InputError } from './errors.js';
 import { DAN_ALPHAS, type ModelConfig, validateModelConfig } from './model/config.js';
 import { buildGraph } from './model/graph.js';
 import type { LrSchedule } from './schedules.js';
-import type { AdjoinedLossConfig, Augmentation, OptimizerConfig, TrainConfig } from './train-config.js';
+import type { AdjoinedConfig, AdjoinedLossConfig, Augmentation, OptimizerConfig } from './train-config.js';
 
 /**
  * A DAN search (paper section 5): per width group, logits η over the
@@ -100,7 +100,7 @@ export interface GroupChoice {
  * candidate (α = min A) — what a search run records as its network until it
  * has found one.
  */
-export function superNetworkConfig(c: SearchConfig): TrainConfig {
+export function superNetworkConfig(c: SearchConfig): AdjoinedConfig {
   return {
     model: c.model,
     mode: 'an',
@@ -117,6 +117,6 @@ export function superNetworkConfig(c: SearchConfig): TrainConfig {
 }
 
 /** The adjoined training of what a search found. */
-export function foundNetworkConfig(c: SearchConfig, alphas: Record<string, number>, epochs: number): TrainConfig {
+export function foundNetworkConfig(c: SearchConfig, alphas: Record<string, number>, epochs: number): AdjoinedConfig {
   return { ...superNetworkConfig(c), alpha: alphas, epochs };
 }

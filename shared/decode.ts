@@ -44,6 +44,9 @@ export const bool: Decoder<boolean> = (v, path) => {
   return v;
 };
 
+/** Any value, kept as it is (for a part that another decoder reads later). */
+export const anything: Decoder<unknown> = (v) => v;
+
 /** One of a fixed set of strings or numbers. */
 export function oneOf<const T extends string | number>(values: readonly T[]): Decoder<T> {
   return (v, path) => {

@@ -35,6 +35,19 @@ export interface SearchRecord {
   result: { alphas: Record<string, number>; cost: { full: Cost; small: Cost } } | null;
 }
 
+/** A dataset as a job describes it for the history's datasets table. */
+export interface DatasetInput {
+  /** Where it was read from: a folder, an IDX directory or a `synthetic:…` spec. */
+  path: string;
+  /** A hash of the decoded content: the same images give the same key wherever they live. */
+  contentKey: string;
+  name: string;
+  /** Classes, counts, image size, channels… (JSON). */
+  summary: Record<string, unknown>;
+  /** How the images were divided into training and validation (JSON). */
+  split: Record<string, unknown>;
+}
+
 export interface RunRecord {
   /** Integer ids, never reused (AUTOINCREMENT): a run folder named after one stays unique. */
   id: number;

@@ -1,4 +1,4 @@
-import { InputError } from './errors.js';
+import { assertNever, InputError } from './errors.js';
 import { type AlphaSpec, type ModelConfig, validateGlobalAlpha, validateModelConfig } from './model/config.js';
 import { isLambdaKind, type LambdaKind, type LrSchedule } from './schedules.js';
 
@@ -12,7 +12,7 @@ export const TRAIN_MODES = ['standard', 'an', 'small', 'kd'] as const;
 export type TrainMode = (typeof TRAIN_MODES)[number];
 
 /** Modes that train only the small architecture of α (no full network). */
-export function trainsSmallOnly(mode: TrainMode): boolean {
+export function trainsSmallOnly(mode: TrainMode): mode is 'small' | 'kd' {
   return mode === 'small' || mode === 'kd';
 }
 
@@ -44,11 +44,9 @@ export interface AdjoinedLossConfig {
   smallCe: number;
 }
 
-export interface TrainConfig {
+/** What every training run sets, whatever its mode. */
+export interface TrainSettings {
   model: ModelConfig;
-  mode: TrainMode;
-  /** Global α or per-group α map; null in standard mode. */
-  alpha: AlphaSpec | null;
   epochs: number;
   batchSize: number;
   optimizer: OptimizerConfig;
@@ -58,8 +56,73 @@ export interface TrainConfig {
   seed: number;
   /** Evaluate and checkpoint every this many epochs (the last epoch always). */
   checkpointEvery: number;
-  /** The teacher of a kd run. */
-  kd?: KdConfig | null;
+}
+
+/** The plain network. `alpha` stays in the JSON (null) so stored runs and `--json` keep their shape. */
+export interface StandardConfig extends TrainSettings {
+  mode: 'standard';
+  alpha: null;
+}
+
+/** The small architecture of α trained alone, with cross-entropy. */
+export interface SmallConfig extends TrainSettings {
+  mode: 'small';
+  /** Global α or per-group α map. */
+  alpha: AlphaSpec;
+}
+
+/** The adjoined pair: full and small paths sharing weights. */
+export interface AdjoinedConfig extends TrainSettings {
+  mode: 'an';
+  alpha: AlphaSpec;
+}
+
+/** The small architecture of α distilled from a finished standard run. */
+export interface DistillConfig extends TrainSettings {
+  mode: 'kd';
+  alpha: AlphaSpec;
+  kd: KdConfig;
+}
+
+/** A training run's whole configuration, told apart by `mode`. */
+export type TrainConfig = StandardConfig | SmallConfig | AdjoinedConfig | DistillConfig;
+
+/** Modes that have a small network (the adjoined one, or the small architecture alone). */
+export type CompressedConfig = Exclude<TrainConfig, StandardConfig>;
+
+/**
+ * Every mode a user can pick: the four training modes and `dan`, a width
+ * search (its own SearchConfig) that then trains what it found adjoinedly.
+ */
+export const RUN_MODES = [...TRAIN_MODES, 'dan'] as const;
+export type RunMode = (typeof RUN_MODES)[number];
+
+/** The teacher of a kd run, before the host has resolved its trained network. */
+export type KdChoice = Omit<KdConfig, 'teacher'> & { teacher?: string };
+
+/**
+ * Assembles the config of `mode` from its parts, refusing the parts a mode
+ * lacks (an α for a compressed mode, a teacher for kd) with the field named.
+ */
+export function trainConfigOf(settings: TrainSettings, mode: TrainMode, alpha: AlphaSpec | null, kd: KdConfig | null = null): TrainConfig {
+  if (mode === 'standard') return { ...settings, mode, alpha: null };
+  if (alpha === null) throw new InputError(`mode ${mode} needs an α`, 'alpha');
+  switch (mode) {
+    case 'small':
+    case 'an':
+      return { ...settings, mode, alpha };
+    case 'kd':
+      if (kd === null) throw new InputError('mode kd needs a teacher: a finished standard run', 'teacher');
+      return { ...settings, mode, alpha, kd };
+    default:
+      return assertNever(mode, 'training mode');
+  }
+}
+
+/** The fields every mode shares, without the mode's own. */
+export function settingsOf(c: TrainConfig): TrainSettings {
+  const { model, epochs, batchSize, optimizer, schedule, loss, augmentation, seed, checkpointEvery } = c;
+  return { model, epochs, batchSize, optimizer, schedule, loss, augmentation, seed, checkpointEvery };
 }
 
 export const RECIPES = ['cifar', 'imagenet'] as const;
@@ -97,14 +160,14 @@ function finiteNonNegative(v: number, field: string): void {
   if (!Number.isFinite(v) || v < 0) throw new InputError(`${field} must be a non-negative number, got ${v}`, field);
 }
 
-export function validateTrainConfig(c: TrainConfig): TrainConfig {
+/** Checks the values of a config whose shape the type (or a decoder) already guarantees. */
+export function validateTrainConfig<C extends TrainConfig>(c: C): C {
   validateModelConfig(c.model);
-  if (!(TRAIN_MODES as readonly string[]).includes(c.mode)) {
-    throw new InputError(`unknown mode '${String(c.mode)}' (choose ${TRAIN_MODES.join(', ')})`, 'mode');
-  }
+  const mode: string = c.mode;
+  if (!(TRAIN_MODES as readonly string[]).includes(mode)) throw new InputError(`unknown mode '${mode}' (choose ${TRAIN_MODES.join(', ')})`, 'mode');
   if (c.mode === 'kd') {
-    const kd = c.kd ?? null;
-    if (kd === null || kd.teacher === '') throw new InputError('mode kd needs a teacher: a finished standard run', 'teacher');
+    const { kd } = c;
+    if (kd.teacher === '') throw new InputError('mode kd needs a teacher: a finished standard run', 'teacher');
     if (!Number.isFinite(kd.temperature) || kd.temperature <= 0) {
       throw new InputError(`the distillation temperature must be positive, got ${kd.temperature}`, 'temperature');
     }
@@ -112,10 +175,7 @@ export function validateTrainConfig(c: TrainConfig): TrainConfig {
       throw new InputError(`the distillation weight must be from 0 to 1, got ${kd.weight}`, 'kdWeight');
     }
   }
-  if (c.mode !== 'standard') {
-    if (c.alpha === null) throw new InputError(`mode ${c.mode} needs an α`, 'alpha');
-    if (typeof c.alpha === 'number') validateGlobalAlpha(c.alpha);
-  }
+  if (c.mode !== 'standard' && typeof c.alpha === 'number') validateGlobalAlpha(c.alpha);
   positiveInt(c.epochs, 'epochs', 100000);
   positiveInt(c.batchSize, 'batch', 65536);
   positiveInt(c.checkpointEvery, 'checkpointEvery', 100000);

@@ -1,5 +1,5 @@
 import type { ApiEvent, ApiEvents } from '../../shared/api.js';
-import type { ManagerEvent } from '../jobs/manager.js';
+import type { ManagerEvent } from '../jobs/host/manager.js';
 
 /** A job manager's event as the API names it (both transports send these). */
 export function toApiEvent(e: ManagerEvent): { event: ApiEvent; payload: ApiEvents[ApiEvent] } {

@@ -3,21 +3,22 @@ import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
 import type { ApiCall, ApiRequest, ApiResponse, AppInfo } from '../../shared/api.js';
 import type { BackendKind } from '../../shared/backend.js';
-import type { DatasetRecord, DatasetScan } from '../../shared/dataset.js';
-import { InputError, type SerializedError } from '../../shared/errors.js';
+import type { ImportProgress } from '../../shared/dataset.js';
+import { InputError } from '../../shared/errors.js';
 import type { ModelDetails } from '../../shared/history.js';
 import { costReport } from '../../shared/model/cost.js';
 import { buildGraph } from '../../shared/model/graph.js';
-import { expandGrid } from '../../shared/sweep.js';
-import { deleteRun } from '../jobs/delete-run.js';
+import { checkSearchConfig, checkTrainConfig } from '../../shared/run-check.js';
+import { cellConfig, expandGrid } from '../../shared/sweep.js';
+import { deleteRun } from '../jobs/host/delete-run.js';
 import { backupFileOf } from '../store/backup.js';
-import type { ExportedModel } from '../jobs/export-run.js';
-import { hostJob, type JobHandle, type JobResult } from '../jobs/job-host.js';
-import type { JobSpec } from '../jobs/job-spec.js';
-import type { Launcher } from '../jobs/launcher.js';
-import type { JobManager } from '../jobs/manager.js';
-import type { SweepRunner } from '../jobs/sweep-runner.js';
-import { modelDetails, runDetails } from '../jobs/run-details.js';
+import { exportModels } from '../jobs/host/exports.js';
+import type { JobHandle } from '../jobs/host/job-host.js';
+import { runOneShot } from '../jobs/host/one-shot.js';
+import type { Launcher } from '../jobs/host/launcher.js';
+import type { JobManager } from '../jobs/host/manager.js';
+import type { SweepRunner } from '../jobs/host/sweep-runner.js';
+import { modelDetails, runDetails } from '../jobs/host/run-details.js';
 import { checkFolder } from './folder-path.js';
 
 /** What only the desktop app can do: native dialogs. The browser shell has none. */
@@ -64,13 +65,6 @@ function absolute(path: string, field: string): string {
   return path;
 }
 
-class JobFailed extends Error {
-  constructor(readonly error: SerializedError) {
-    super(error.message);
-    this.name = error.name;
-  }
-}
-
 /**
  * The API's implementation, shared by the desktop app (IPC) and the browser
  * shell (WebSocket). Requests arrive already validated against the contract.
@@ -80,28 +74,10 @@ export function createApi(deps: ApiDeps): ApiHandlers {
   const store = manager.store;
   const imports = new Map<string, JobHandle>();
 
-  /** Runs a scan, an import or an export in a job process; its result, or its error. */
-  const job = async (spec: JobSpec, onStart?: (h: JobHandle) => void): Promise<unknown> => {
-    const handle = hostJob(spec, {
-      onEvent: () => undefined,
-      onImportProgress: (path, progress) => manager.publish({ type: 'dataset:progress', path, progress }),
-      ...(deps.launcher === undefined ? {} : { launcher: deps.launcher }),
-      ...(deps.env === undefined ? {} : { env: deps.env }),
-    });
-    onStart?.(handle);
-    const result: JobResult = await handle.done;
-    switch (result.status) {
-      case 'finished':
-        return result.value;
-      case 'error':
-        throw new JobFailed(result.error);
-      case 'crashed':
-        throw new JobFailed({ name: 'EngineCrash', message: `${result.message} while working on ${'path' in spec ? spec.path : 'the export'}` });
-      case 'cancelled':
-        throw new InputError('cancelled', 'data');
-      case 'failed':
-        throw new JobFailed({ name: 'JobFailed', message: result.message });
-    }
+  const oneShot = {
+    launcher: deps.launcher,
+    env: deps.env,
+    onImportProgress: (path: string, progress: ImportProgress) => manager.publish({ type: 'dataset:progress', path, progress }),
   };
 
   return {
@@ -117,12 +93,12 @@ export function createApi(deps: ApiDeps): ApiHandlers {
       databaseBackup: existsSync(backupFileOf(store.file)) ? backupFileOf(store.file) : null,
       nativeDialogs: deps.native !== null,
     }),
-    'dataset:scan': async ({ path }) => (await job({ kind: 'scan', path: await checkFolder(path) })) as DatasetScan,
+    'dataset:scan': async ({ path }) => runOneShot({ kind: 'scan', path: await checkFolder(path) }, oneShot),
     'dataset:import': async ({ path: given, settings }) => {
       const path = await checkFolder(given);
       if (imports.has(path)) throw new InputError(`${path} is already being imported`, 'path');
       try {
-        return (await job({ kind: 'import', path, settings, cacheDir: deps.cacheDir }, (h) => imports.set(path, h))) as DatasetRecord;
+        return await runOneShot({ kind: 'import', path, settings, cacheDir: deps.cacheDir }, { ...oneShot, onStart: (h) => imports.set(path, h) });
       } finally {
         imports.delete(path);
       }
@@ -136,14 +112,13 @@ export function createApi(deps: ApiDeps): ApiHandlers {
     'runs:start': async ({ data: given, config }) => {
       store.requireWritable('start a run');
       const data = { ...given, path: await checkFolder(given.path) };
-      // Building the graph checks what field validation cannot (a width or α that empties a layer).
-      costReport(buildGraph(config.model), config.mode === 'standard' ? null : config.alpha);
+      checkTrainConfig(config);
       return { runId: manager.startTrain(data, config) };
     },
     'runs:search': async ({ data: given, config, thenTrain }) => {
       store.requireWritable('start a search');
       const data = { ...given, path: await checkFolder(given.path) };
-      buildGraph(config.model);
+      checkSearchConfig(config);
       return { runId: manager.startSearch(data, config, thenTrain) };
     },
     'runs:cancel': async ({ runId }) => ({ status: manager.cancel(runId) }),
@@ -160,18 +135,11 @@ export function createApi(deps: ApiDeps): ApiHandlers {
       return { deleted: true };
     },
     'runs:export': async ({ runId, format, fp16, full, outDir }) => {
-      store.requireWritable('export a model');
-      store.runs.require(runId);
-      const spec: JobSpec = {
-        kind: 'export',
-        database: store.file,
-        runId,
-        format,
-        precision: fp16 ? 'float16' : 'float32',
-        full,
-        outDir: absolute(outDir, 'outDir'),
-      };
-      const exported = (await job(spec)) as ExportedModel[];
+      const exported = await exportModels(
+        store,
+        { runId, format, precision: fp16 ? 'float16' : 'float32', full, outDir: absolute(outDir, 'outDir'), cacheDir: deps.cacheDir },
+        oneShot,
+      );
       return exported.map((m): ModelDetails => {
         const record = store.models.list(runId).find((r) => r.id === m.id);
         if (record === undefined) throw new Error(`export ${m.id} of run ${runId} is missing from the history`);
@@ -181,7 +149,7 @@ export function createApi(deps: ApiDeps): ApiHandlers {
     'sweeps:start': async ({ spec }) => {
       store.requireWritable('start a sweep');
       const path = await checkFolder(spec.data.path);
-      for (const cell of expandGrid(spec)) costReport(buildGraph(spec.model), cell.alpha);
+      for (const cell of expandGrid(spec)) checkTrainConfig(cellConfig(spec, cell, cell.mode === 'kd' ? { network: 'teacher', runId: 0 } : null));
       return { sweepId: sweeps.start({ ...spec, data: { ...spec.data, path } }) };
     },
     'sweeps:list': async () => sweeps.list(),

@@ -1,8 +1,8 @@
 import { dirname, join } from 'node:path';
 import { dataDir, datasetCacheDir } from '../app-paths.js';
-import type { Launcher } from '../jobs/launcher.js';
-import { JobManager } from '../jobs/manager.js';
-import { SweepRunner } from '../jobs/sweep-runner.js';
+import type { Launcher } from '../jobs/host/launcher.js';
+import { JobManager } from '../jobs/host/manager.js';
+import { SweepRunner } from '../jobs/host/sweep-runner.js';
 import { packageVersion, sampleDatasetPath } from '../package-root.js';
 import { keepBackup } from '../store/backup.js';
 import { openStore } from '../store/open.js';

@@ -1,8 +1,9 @@
 import { resolve } from 'node:path';
 import { InputError } from '../../shared/errors.js';
 import { EXPORT_FORMATS } from '../../shared/export.js';
-import { ExportRefusedError } from '../export/verify.js';
-import { exportRun, type ExportedModel } from '../jobs/export-run.js';
+import { datasetCacheDir } from '../app-paths.js';
+import { exportModels, type ExportedModel } from '../jobs/host/exports.js';
+import { JobFailed } from '../jobs/host/one-shot.js';
 import { choiceArg, parse } from './args.js';
 import type { Command, CommandIo } from './command.js';
 import { formatCount, percent } from './format.js';
@@ -50,18 +51,20 @@ export async function exportCommand(argv: string[], io: CommandIo): Promise<numb
   if (values.out === undefined) throw new InputError('--out is required (the folder to write the model to)', 'out');
   const store = openExisting(values.db);
   try {
-    const models = await exportRun(store, {
+    const models = await exportModels(store, {
       runId,
       format,
       precision: values.fp16 === true ? 'float16' : 'float32',
       full: values.full === true,
       outDir: resolve(values.out),
+      cacheDir: datasetCacheDir(),
     });
     if (values.json === true) io.out(JSON.stringify(models));
     else for (const m of models) for (const line of describe(m, runId)) io.out(line);
     return 0;
   } catch (e) {
-    if (e instanceof ExportRefusedError) {
+    // A model that disagrees with the engine is refused (with the figures): the export failed, the input was fine.
+    if (e instanceof JobFailed && e.name === 'ExportRefusedError') {
       io.err(`adjoin: error: ${e.message}\n`);
       return 1;
     }

@@ -1,5 +1,5 @@
 import type { ModelDetails, RunDetails } from '../../shared/history.js';
-import { runDetails } from '../jobs/run-details.js';
+import { runDetails } from '../jobs/host/run-details.js';
 import { parse } from './args.js';
 import type { Command } from './command.js';
 import { formatCount, formatDuration, percent } from './format.js';

@@ -5,6 +5,7 @@ import sharp from 'sharp';
 import { InputError } from '../../shared/errors.js';
 import { sweepPlotSvg } from '../../shared/sweep-plot.js';
 import {
+  cellConfig,
   configLabel,
   expandGrid,
   shippedPoints,
@@ -17,11 +18,12 @@ import {
 } from '../../shared/sweep.js';
 import { DEFAULT_KD, TRAIN_MODES, type TrainMode } from '../../shared/train-config.js';
 import { datasetCacheDir } from '../app-paths.js';
-import { JobManager } from '../jobs/manager.js';
-import { runSweep, sweepView } from '../jobs/sweep.js';
+import { JobManager } from '../jobs/host/manager.js';
+import { runSweep, sweepView } from '../jobs/host/sweep.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { numberArg, optionalIntArg, parse } from './args.js';
+import { checkTrainConfig } from '../../shared/run-check.js';
 import type { Command, CommandIo } from './command.js';
 import { dateTime } from './runs-command.js';
 import { RUN_FLAGS, draftModel, openRunData, runSettings, workersOption } from './run-options.js';
@@ -166,18 +168,9 @@ async function startCommand(argv: string[], io: CommandIo): Promise<number> {
   };
   validateSweepSpec(draft);
   const data = await openRunData(values, io);
-  const source = values.data!;
-  const spec: SweepSpec = {
-    ...draft,
-    data: {
-      path: source.startsWith('synthetic') ? source : resolve(source),
-      settings: data.split['settings'] as SweepSpec['data']['settings'],
-      limitTrain: optionalIntArg(values['limit-train'], 'limit-train'),
-      limitVal: optionalIntArg(values['limit-val'], 'limit-val'),
-    },
-    model: { ...draft.model, ...data.input },
-  };
+  const spec: SweepSpec = { ...draft, data: data.source, model: { ...draft.model, ...data.input } };
   validateSweepSpec(spec);
+  for (const cell of expandGrid(spec)) checkTrainConfig(cellConfig(spec, cell, cell.mode === 'kd' ? { network: 'teacher', runId: 0 } : null));
   const store = openStore(dbFile(values.db));
   try {
     const sweepId = store.sweeps.create(spec, { pid: process.pid, host: hostname() }, Date.now());

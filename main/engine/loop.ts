@@ -1,7 +1,5 @@
+import type { StopRequest } from '../../shared/stop.js';
 import { Rng } from './rng.js';
-
-/** What the caller may ask of a running job between two steps. */
-export type StopRequest = 'cancel' | 'checkpoint-and-stop';
 
 /** Sums over the steps of the current epoch (loss, correct predictions, …). */
 export type EpochTotals = Record<string, number>;

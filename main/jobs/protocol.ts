@@ -1,8 +1,8 @@
 import type { ImportProgress } from '../../shared/dataset.js';
 import type { SerializedError } from '../../shared/errors.js';
 import type { EngineEvent } from '../../shared/events.js';
-import type { StopRequest } from '../engine/loop.js';
-import type { DatasetInput } from '../store/datasets.js';
+import type { StopRequest } from '../../shared/stop.js';
+import type { DatasetInput } from '../../shared/history.js';
 import type { JobSpec } from './job-spec.js';
 
 /**

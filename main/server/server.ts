@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { dispatch } from '../api/dispatch.js';
 import type { ApiHandlers } from '../api/handlers.js';
-import type { ManagerEvent } from '../jobs/manager.js';
+import type { ManagerEvent } from '../jobs/host/manager.js';
 import { toApiEvent } from '../api/events.js';
 import { CONTENT_SECURITY_POLICY, serveStatic } from './static-files.js';
 

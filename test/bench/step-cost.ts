@@ -3,7 +3,7 @@ import { initBackend } from '../../main/engine/backend.js';
 import { synthesize } from '../../main/engine/data/synthetic.js';
 import { Rng } from '../../main/engine/rng.js';
 import { prepareTraining, trainStep } from '../../main/engine/train.js';
-import { DEFAULT_LOSS, recipe, type TrainConfig, type TrainMode } from '../../shared/train-config.js';
+import { DEFAULT_LOSS, recipe, trainConfigOf, type TrainConfig } from '../../shared/train-config.js';
 import { interleaved, round } from './measure.js';
 
 /**
@@ -15,17 +15,20 @@ export async function stepCost(args: { rounds?: number }): Promise<Record<string
   const backend = await initBackend();
   const batch = 64;
   const data = synthesize({ classes: 10, size: 28, channels: 1, train: batch, val: 10, seed: 0 });
-  const configFor = (mode: TrainMode): TrainConfig => ({
-    model: { arch: 'resnet18', stem: 'cifar', inputSize: 28, channels: 1, classes: 10, width: 0.25, compressFirstStage: false },
-    mode,
-    alpha: mode === 'an' ? 4 : null,
-    epochs: 1,
-    batchSize: batch,
-    ...recipe('cifar'),
-    loss: DEFAULT_LOSS,
-    seed: 0,
-    checkpointEvery: 1,
-  });
+  const configFor = (mode: 'standard' | 'an'): TrainConfig =>
+    trainConfigOf(
+      {
+        model: { arch: 'resnet18', stem: 'cifar', inputSize: 28, channels: 1, classes: 10, width: 0.25, compressFirstStage: false },
+        epochs: 1,
+        batchSize: batch,
+        ...recipe('cifar'),
+        loss: DEFAULT_LOSS,
+        seed: 0,
+        checkpointEvery: 1,
+      },
+      mode,
+      mode === 'an' ? 4 : null,
+    );
   const standard = prepareTraining(configFor('standard'), data, new Rng(1));
   const an = prepareTraining(configFor('an'), data, new Rng(1));
   const b = standard.batches.build(

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { synthesize } from '../../main/engine/data/synthetic.js';
 import { train } from '../../main/engine/train.js';
-import { beginRun, describeDataset } from '../../main/jobs/begin-run.js';
+import { beginRun, describeDataset } from '../../main/jobs/host/begin-run.js';
 import { openStore } from '../../main/store/open.js';
 import type { Store } from '../../main/store/store.js';
 import type { TrainConfig } from '../../shared/train-config.js';

@@ -1,13 +1,13 @@
 import type { BackendInfo } from '../../shared/backend.js';
 import type { EngineEvent, StepEvent } from '../../shared/events.js';
 import type { RunDetails, RunRecord } from '../../shared/history.js';
-import type { TrainConfig } from '../../shared/train-config.js';
+import type { AdjoinedConfig } from '../../shared/train-config.js';
 
 /** Engine events and history records as the main side sends them, for the renderer's reducers. */
 
 export const WASM: BackendInfo = { kind: 'wasm', name: 'wasm', label: 'WASM', device: 'CPU (WebAssembly SIMD, XNNPACK, 1 thread)' };
 
-export const CONFIG: TrainConfig = {
+export const CONFIG: AdjoinedConfig = {
   model: { arch: 'resnet18', stem: 'cifar', inputSize: 28, channels: 1, classes: 3, width: 0.125, compressFirstStage: false },
   mode: 'an',
   alpha: 4,

@@ -33,7 +33,7 @@ function build(): Replica {
   if (init.task.kind === 'train') {
     const { config } = init.task;
     // The leader has checked the teacher; a replica only needs its weights.
-    const teacher = config.kd === undefined || config.kd === null ? null : loadNetwork(config.kd.teacher);
+    const teacher = config.mode === 'kd' ? loadNetwork(config.kd.teacher) : null;
     const setup = stepSetupFor(config, rng, teacher === null ? null : { graph: teacher.graph, params: teacher.params });
     return { kind: 'train', setup, variables: setup.params.all() };
   }

@@ -5,7 +5,15 @@ import type { AlphaSpec, Architecture, ModelConfig, Stem } from '../../../shared
 import { type Cost, costReport } from '../../../shared/model/cost.js';
 import { buildGraph } from '../../../shared/model/graph.js';
 import type { LambdaKind } from '../../../shared/schedules.js';
-import { type OptimizerConfig, type Recipe, recipe, type TrainConfig } from '../../../shared/train-config.js';
+import {
+  type OptimizerConfig,
+  type Recipe,
+  recipe,
+  type RunMode,
+  type TrainConfig,
+  trainConfigOf as configOfMode,
+  type TrainSettings as RunSettings,
+} from '../../../shared/train-config.js';
 
 /**
  * What the wizard's forms hold, and how they become the API's requests:
@@ -13,9 +21,9 @@ import { type OptimizerConfig, type Recipe, recipe, type TrainConfig } from '../
  * DataSource both read. Pure, so the same code the UI runs is unit-tested.
  */
 
-export const MODES = ['standard', 'an', 'dan'] as const;
-/** `dan` is a search (runs:search) that then trains what it found adjoinedly. */
-export type WizardMode = (typeof MODES)[number];
+/** The modes the wizard offers (small and kd are sweep baselines). `dan` is a search (runs:search) that then trains what it found adjoinedly. */
+export type WizardMode = Extract<RunMode, 'standard' | 'an' | 'dan'>;
+export const MODES: readonly WizardMode[] = ['standard', 'an', 'dan'];
 
 export interface ModelSettings {
   arch: Architecture;
@@ -125,7 +133,7 @@ export function modelConfigOf(s: ModelSettings, classes: number): ModelConfig {
   };
 }
 
-function optimizerOf(t: TrainSettings): Pick<TrainConfig, 'optimizer' | 'schedule' | 'augmentation'> {
+function optimizerOf(t: TrainSettings): Pick<RunSettings, 'optimizer' | 'schedule' | 'augmentation'> {
   const r = recipe(PRESET_INFO[t.preset].recipe);
   const optimizer: OptimizerConfig = { ...r.optimizer, lr: t.lr };
   return { optimizer, schedule: r.schedule, augmentation: r.augmentation };
@@ -134,10 +142,8 @@ function optimizerOf(t: TrainSettings): Pick<TrainConfig, 'optimizer' | 'schedul
 /** The request of `runs:start` (standard and AN modes). */
 export function trainConfigOf(s: ModelSettings, t: TrainSettings, classes: number): TrainConfig {
   if (s.mode === 'dan') throw new Error('a DAN run is a search: use searchConfigOf');
-  return {
+  const settings: RunSettings = {
     model: modelConfigOf(s, classes),
-    mode: s.mode,
-    alpha: s.mode === 'an' ? s.alpha : null,
     epochs: t.epochs,
     batchSize: t.batchSize,
     ...optimizerOf(t),
@@ -145,6 +151,7 @@ export function trainConfigOf(s: ModelSettings, t: TrainSettings, classes: numbe
     seed: t.seed,
     checkpointEvery: 1,
   };
+  return configOfMode(settings, s.mode, s.mode === 'an' ? s.alpha : null);
 }
 
 /** The request of `runs:search` (DAN mode); `epochs` are the search's. */

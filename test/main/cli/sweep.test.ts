@@ -94,7 +94,7 @@ describe('adjoin sweep', () => {
       expect(runIds).toContain(inFlight.runId);
       for (const seed of [0, 1]) {
         const kd = store.runs.require(sweep.cells.get(`kd-a2-s${seed}`)!.runId!);
-        expect(kd.config.kd?.teacherRun).toBe(sweep.cells.get(`standard-s${seed}`)!.runId);
+        expect(kd.config.mode === 'kd' ? kd.config.kd.teacherRun : null).toBe(sweep.cells.get(`standard-s${seed}`)!.runId);
       }
     } finally {
       store.close();

@@ -9,9 +9,11 @@ import { decodeOnnx } from '../../../main/export/onnx-builder.js';
 import { loadTfjsFiles } from '../../../main/export/tfjs-model.js';
 import { nodeFs, type ExportFs } from '../../../main/export/files.js';
 import { ExportRefusedError, engineLogits } from '../../../main/export/verify.js';
-import { exportRun, type ExportRequest } from '../../../main/jobs/export-run.js';
-import { runDetails } from '../../../main/jobs/run-details.js';
-import { verificationBatch } from '../../../main/jobs/validation-batch.js';
+import { datasetCacheDir } from '../../../main/app-paths.js';
+import { recordExport, type ExportedModel } from '../../../main/jobs/host/exports.js';
+import { exportRun, type ExportOptions } from '../../../main/jobs/worker/export-run.js';
+import { runDetails } from '../../../main/jobs/host/run-details.js';
+import { verificationBatch } from '../../../main/jobs/worker/validation-batch.js';
 import { CorruptBlobError, sha256 } from '../../../main/store/models.js';
 import { openStore } from '../../../main/store/open.js';
 import type { Store } from '../../../main/store/store.js';
@@ -37,7 +39,25 @@ beforeAll(async () => {
 afterAll(() => store.close());
 
 const modelCount = (): number => (store.db.prepare('SELECT count(*) AS n FROM models').get() as { n: number }).n;
-const request = (o: Partial<ExportRequest> = {}): ExportRequest => ({
+
+interface Request extends ExportOptions {
+  runId: number;
+  format: 'onnx' | 'tfjs';
+  precision: 'float32' | 'float16';
+  full: boolean;
+  outDir: string;
+}
+
+/** The export job's work (in this process) and then the host's record of it, as the two processes do. */
+async function exportIn(r: Request): Promise<ExportedModel[]> {
+  const run = store.runs.require(r.runId);
+  const dataset = run.datasetId === null ? null : store.datasets.get(run.datasetId);
+  const { runId: _runId, format, precision, full, outDir, ...options } = r;
+  const results = await exportRun({ run, dataset, format, precision, full, outDir, cacheDir: datasetCacheDir() }, options);
+  return recordExport(store, run.id, results, outDir);
+}
+
+const request = (o: Partial<Request> = {}): Request => ({
   runId,
   format: 'onnx',
   precision: 'float32',
@@ -50,7 +70,7 @@ const request = (o: Partial<ExportRequest> = {}): ExportRequest => ({
 describe('exporting a run', () => {
   it('ONNX: the small network, checked in onnxruntime-node, timed next to the full one, written and stored', async () => {
     const req = request();
-    const [m] = await exportRun(store, req);
+    const [m] = await exportIn(req);
     const run = store.runs.require(runId);
     expect(readdirSync(req.outDir).sort()).toEqual(['labels.txt', 'metadata.json', 'model.onnx']);
     expect(m).toMatchObject({
@@ -107,7 +127,7 @@ describe('exporting a run', () => {
 
     // And the file on disk computes the engine's small path.
     const trained = loadNetwork(run.outputs!.network);
-    const batch = await verificationBatch(run, store.datasets.get(run.datasetId!));
+    const batch = await verificationBatch(run, store.datasets.get(run.datasetId!), datasetCacheDir());
     const reference = engineLogits(trained.graph, trained.params, batch, planSmall(trained.graph, 2));
     trained.params.dispose();
     const session = await ort.InferenceSession.create(readFileSync(join(req.outDir, 'model.onnx')));
@@ -123,7 +143,7 @@ describe('exporting a run', () => {
 
   it('TF.js with float16 weights and the full network beside it', async () => {
     const req = request({ format: 'tfjs', precision: 'float16', full: true });
-    const models = await exportRun(store, req);
+    const models = await exportIn(req);
     expect(models.map((m) => m.network)).toEqual(['small', 'full']);
     expect(readdirSync(req.outDir).sort()).toEqual(['full', 'labels.txt', 'metadata.json', 'model.json', 'weights.bin']);
     expect(readdirSync(join(req.outDir, 'full')).sort()).toEqual(['labels.txt', 'metadata.json', 'model.json', 'weights.bin']);
@@ -147,7 +167,7 @@ describe('exporting a run', () => {
   });
 
   it('a standard run exports its one network', async () => {
-    const [m] = await exportRun(store, request({ runId: standardRunId }));
+    const [m] = await exportIn(request({ runId: standardRunId }));
     expect(m).toMatchObject({ network: 'full', macRatio: null, latencySpeedup: null });
     expect(m!.verification.reference).toMatch(/full network/);
   });
@@ -167,7 +187,7 @@ describe('exporting a run', () => {
           return { name: f.name, data: onnxProto.onnx.ModelProto.encode(model).finish() };
         }),
     });
-    const e = await exportRun(store, req).catch((x: unknown) => x);
+    const e = await exportIn(req).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ExportRefusedError);
     expect((e as Error).message).toMatch(
       /export refused: the ONNX small network disagrees with the engine's small path on 40 inputs .*max abs logit difference 1\.00e-2 \(allowed 1e-3\)/,
@@ -193,7 +213,7 @@ describe('exporting a run', () => {
       target = join(dir, 'a-file', 'export');
     }
     try {
-      const e = await exportRun(store, request({ outDir: target })).catch((x: unknown) => x);
+      const e = await exportIn(request({ outDir: target })).catch((x: unknown) => x);
       expect(e).toBeInstanceOf(InputError);
       expect((e as Error).message).toMatch(
         new RegExp(
@@ -222,7 +242,7 @@ describe('exporting a run', () => {
         nodeFs.write(path, data);
       },
     };
-    const e = await exportRun(store, request({ outDir: target, fs: fullDisk })).catch((x: unknown) => x);
+    const e = await exportIn(request({ outDir: target, fs: fullDisk })).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(InputError);
     expect((e as Error).message).toBe(`cannot write the export to ${target}: the disk is full (ENOSPC)`);
     expect(readdirSync(target)).toEqual(['model.onnx']);
@@ -235,7 +255,7 @@ describe('exporting a run', () => {
     if (!tryMountTmpfs(dir, 'size=16k')) ctx.skip();
     const before = modelCount();
     try {
-      const e = await exportRun(store, request({ outDir: join(dir, 'export') })).catch((x: unknown) => x);
+      const e = await exportIn(request({ outDir: join(dir, 'export') })).catch((x: unknown) => x);
       expect((e as Error).message).toMatch(/the disk is full \(ENOSPC\)/);
       expect(readdirSync(join(dir, 'export'))).toEqual([]);
       expect(modelCount()).toBe(before);
@@ -245,7 +265,7 @@ describe('exporting a run', () => {
   });
 
   it('detects a corrupted stored ONNX file by its SHA-256', async () => {
-    const [m] = await exportRun(store, request());
+    const [m] = await exportIn(request());
     store.db.prepare("UPDATE model_files SET data = CAST(? AS BLOB) WHERE model_id = ? AND name = 'model.onnx'").run(
       (() => {
         const b = Buffer.from(store.models.files(m!.id).find((f) => f.name === 'model.onnx')!.data);
@@ -260,13 +280,13 @@ describe('exporting a run', () => {
   });
 
   it('names what is wrong with the run: unknown, unfinished, its network gone', async () => {
-    await expect(exportRun(store, request({ runId: 999 }))).rejects.toThrow(/there is no run 999/);
+    await expect(exportIn(request({ runId: 999 }))).rejects.toThrow(/there is no run 999/);
     const queued = store.runs.create({ config: tinyConfig(), datasetId: null, outDir: null, owner: null }, 1);
-    await expect(exportRun(store, request({ runId: queued }))).rejects.toThrow(/run \d+ is queued; only finished runs can be exported/);
+    await expect(exportIn(request({ runId: queued }))).rejects.toThrow(/run \d+ is queued; only finished runs can be exported/);
     const dir = temp();
     const ghost = await trainedRun(store, join(dir, 'runs'), tinyConfig({ epochs: 1 }));
     const network = store.runs.require(ghost).outputs!.network;
     writeFileSync(network, 'not a bundle');
-    await expect(exportRun(store, request({ runId: ghost }))).rejects.toThrow(/the trained network of run \d+ cannot be read/);
+    await expect(exportIn(request({ runId: ghost }))).rejects.toThrow(/the trained network of run \d+ cannot be read/);
   });
 });

@@ -1,5 +1,5 @@
-import type { ModelDetails, ModelRecord, RunDetails } from '../../shared/history.js';
-import type { Store } from '../store/store.js';
+import type { ModelDetails, ModelRecord, RunDetails } from '../../../shared/history.js';
+import type { Store } from '../../store/store.js';
 
 export function modelDetails(store: Store, m: ModelRecord): ModelDetails {
   const check = store.models.check(m.id);

@@ -1,10 +1,10 @@
-import type { ImportSettings } from '../../shared/dataset.js';
-import { datasetCacheDir } from '../app-paths.js';
-import { BatchBuilder } from '../engine/data/batches.js';
-import { openTrainingData } from '../engine/data/open.js';
-import { Rng } from '../engine/rng.js';
-import type { VerificationBatch } from '../export/verify.js';
-import type { RunRecord, StoredDataset } from '../../shared/history.js';
+import type { ImportSettings } from '../../../shared/dataset.js';
+import { importSettings } from '../../../shared/config-codecs.js';
+import { BatchBuilder } from '../../engine/data/batches.js';
+import { openTrainingData } from '../../engine/data/open.js';
+import { Rng } from '../../engine/rng.js';
+import type { VerificationBatch } from '../../export/verify.js';
+import type { RunRecord, StoredDataset } from '../../../shared/history.js';
 
 export interface SampleCounts {
   /** Validation images of the run's dataset, read again and normalised as in training. */
@@ -22,7 +22,7 @@ export const DEFAULT_SAMPLES: SampleCounts = { validation: 48, seeded: 16 };
  */
 function recordedSettings(dataset: StoredDataset | null): Partial<ImportSettings> {
   const s = dataset?.split['settings'];
-  return typeof s === 'object' && s !== null && !Array.isArray(s) ? (s as Partial<ImportSettings>) : {};
+  return s === undefined || s === null ? {} : importSettings(s, "the dataset's import settings");
 }
 
 /**
@@ -32,7 +32,12 @@ function recordedSettings(dataset: StoredDataset | null): Partial<ImportSettings
  * seeded random ones. If the dataset cannot be read any more (moved,
  * deleted, changed), the check runs on seeded inputs alone and says so.
  */
-export async function verificationBatch(run: RunRecord, dataset: StoredDataset | null, counts: SampleCounts = DEFAULT_SAMPLES): Promise<VerificationBatch> {
+export async function verificationBatch(
+  run: RunRecord,
+  dataset: StoredDataset | null,
+  cacheDir: string,
+  counts: SampleCounts = DEFAULT_SAMPLES,
+): Promise<VerificationBatch> {
   const { inputSize: size, channels } = run.config.model;
   const per = size * size * channels;
   let real: Float32Array = new Float32Array(0);
@@ -45,8 +50,7 @@ export async function verificationBatch(run: RunRecord, dataset: StoredDataset |
       try {
         const { data } = await openTrainingData(info.source, {
           limitVal: counts.validation,
-          // The importer's cache (the CLI's `adjoin data` uses the same folder).
-          cacheDir: datasetCacheDir(),
+          cacheDir,
           settings: recordedSettings(dataset),
         });
         if (

@@ -1,11 +1,11 @@
-import type { ImportProgress } from '../../shared/dataset.js';
-import type { EngineEvent } from '../../shared/events.js';
-import type { DatasetInput } from '../store/datasets.js';
-import type { SerializedError } from '../../shared/errors.js';
-import type { StopRequest } from '../engine/loop.js';
-import type { JobSpec } from './job-spec.js';
+import type { ImportProgress } from '../../../shared/dataset.js';
+import type { EngineEvent } from '../../../shared/events.js';
+import type { DatasetInput } from '../../../shared/history.js';
+import type { SerializedError } from '../../../shared/errors.js';
+import type { StopRequest } from '../../../shared/stop.js';
+import type { JobSpec } from '../job-spec.js';
 import { forkLauncher, jobProcessEntry, type JobChild, type Launcher } from './launcher.js';
-import { parseFromJob, type JobOutcome } from './protocol.js';
+import { parseFromJob, type JobOutcome } from '../protocol.js';
 
 /** How a job ended, seen from the host: the engine's outcome, an error, or a crash of its process. */
 export type JobResult = JobOutcome | { status: 'error'; error: SerializedError } | { status: 'crashed'; message: string };

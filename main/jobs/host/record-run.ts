@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
-import { assertNever, InputError, serializeError } from '../../shared/errors.js';
-import type { EngineEvent, PathMetrics } from '../../shared/events.js';
-import { claimRun, HEARTBEAT_MS, releaseRun } from '../store/liveness.js';
-import type { Store } from '../store/store.js';
+import { assertNever, InputError, serializeError } from '../../../shared/errors.js';
+import type { EngineEvent, PathMetrics } from '../../../shared/events.js';
+import { claimRun, HEARTBEAT_MS, releaseRun } from '../../store/liveness.js';
+import type { Store } from '../../store/store.js';
 
 export interface RecordOptions {
   /**

@@ -1,14 +1,14 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { InputError } from '../../shared/errors.js';
-import type { SearchRecord } from '../../shared/history.js';
-import type { TrainConfig } from '../../shared/train-config.js';
-import type { DatasetInput } from '../store/datasets.js';
-import { deathOf, thisProcess } from '../store/liveness.js';
-import type { Store } from '../store/store.js';
+import { InputError } from '../../../shared/errors.js';
+import type { SearchRecord } from '../../../shared/history.js';
+import type { TrainConfig } from '../../../shared/train-config.js';
+import type { DatasetInput } from '../../../shared/history.js';
+import { deathOf, thisProcess } from '../../store/liveness.js';
+import type { Store } from '../../store/store.js';
 import { recordRun, type RecordOptions, type RunRecorder } from './record-run.js';
 
-export { datasetKey, describeDataset } from './dataset-row.js';
+export { datasetKey, describeDataset } from '../worker/dataset-row.js';
 
 export interface BeginRunOptions {
   config: TrainConfig;

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
-import type { SweepSummary } from '../../shared/api.js';
-import { InputError } from '../../shared/errors.js';
-import { expandGrid, type SweepSpec, type SweepStatus, type SweepView } from '../../shared/sweep.js';
+import type { SweepSummary } from '../../../shared/api.js';
+import { InputError } from '../../../shared/errors.js';
+import { expandGrid, type SweepSpec, type SweepStatus, type SweepView } from '../../../shared/sweep.js';
 import type { JobManager } from './manager.js';
 import { runSweep, sweepView } from './sweep.js';
 

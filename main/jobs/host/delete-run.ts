@@ -1,8 +1,8 @@
 import { existsSync, rmSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { InputError } from '../../shared/errors.js';
-import { deathOf, thisProcess } from '../store/liveness.js';
-import type { Store } from '../store/store.js';
+import { InputError } from '../../../shared/errors.js';
+import { deathOf, thisProcess } from '../../store/liveness.js';
+import type { Store } from '../../store/store.js';
 
 /** Whether `dir` is a run folder Adjoin made itself (`<database folder>/runs/<id>`), so it may delete it. */
 function ownedFolder(dbFile: string, dir: string, runId: number): boolean {

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { RunRecord } from '../../shared/history.js';
+import type { RunRecord } from '../../../shared/history.js';
 import {
   cellConfig,
   expandGrid,
@@ -11,9 +11,9 @@ import {
   type SweepCell,
   type SweepStatus,
   type SweepView,
-} from '../../shared/sweep.js';
-import { claimRun, HEARTBEAT_MS, releaseRun, sweepOwnerKey } from '../store/liveness.js';
-import type { Store } from '../store/store.js';
+} from '../../../shared/sweep.js';
+import { claimRun, HEARTBEAT_MS, releaseRun, sweepOwnerKey } from '../../store/liveness.js';
+import type { Store } from '../../store/store.js';
 import type { JobManager } from './manager.js';
 
 /** A finished run's figures, by network: a run only has the networks it trained. */

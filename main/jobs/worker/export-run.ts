@@ -1,55 +1,32 @@
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
-import { trainsSmallOnly } from '../../shared/train-config.js';
-import { InputError } from '../../shared/errors.js';
-import type { ExportFormat, ExportNetwork, LatencyReport, Precision, VerificationReport } from '../../shared/export.js';
-import { costReport } from '../../shared/model/cost.js';
-import type { ModelGraph } from '../../shared/model/graph.js';
-import { planSmall, type SmallPlan } from '../../shared/model/plan.js';
-import { initBackend } from '../engine/backend.js';
-import { loadNetwork } from '../engine/bundle.js';
-import { extractSmall } from '../engine/extract.js';
-import type { NetworkParams } from '../engine/params.js';
-import { writeExportFiles, type ExportFile, type ExportFs } from '../export/files.js';
-import { measureLatency, type LatencyOptions } from '../export/latency.js';
-import { exportMetadata, labelsFile, metadataFile, onnxMetadataProps } from '../export/metadata.js';
-import { plainFull } from '../export/networks.js';
-import { toOnnx } from '../export/onnx-model.js';
-import { toTfjsFiles } from '../export/tfjs-model.js';
-import { compareLogits, engineLogits, ExportRefusedError, onnxLogits, tfjsLogits, verificationReport, type VerificationBatch } from '../export/verify.js';
-import type { RunRecord } from '../../shared/history.js';
-import type { Store } from '../store/store.js';
+import { trainsSmallOnly } from '../../../shared/train-config.js';
+import { InputError } from '../../../shared/errors.js';
+import type { ExportFormat, ExportNetwork, LatencyReport, Precision, VerificationReport } from '../../../shared/export.js';
+import { costReport } from '../../../shared/model/cost.js';
+import type { ModelGraph } from '../../../shared/model/graph.js';
+import { planSmall, type SmallPlan } from '../../../shared/model/plan.js';
+import { initBackend } from '../../engine/backend.js';
+import { loadNetwork } from '../../engine/bundle.js';
+import { extractSmall } from '../../engine/extract.js';
+import type { NetworkParams } from '../../engine/params.js';
+import { writeExportFiles, type ExportFile, type ExportFs } from '../../export/files.js';
+import { measureLatency, type LatencyOptions } from '../../export/latency.js';
+import { exportMetadata, labelsFile, metadataFile, onnxMetadataProps } from '../../export/metadata.js';
+import { plainFull } from '../../export/networks.js';
+import { toOnnx } from '../../export/onnx-model.js';
+import { toTfjsFiles } from '../../export/tfjs-model.js';
+import { compareLogits, engineLogits, ExportRefusedError, onnxLogits, tfjsLogits, verificationReport, type VerificationBatch } from '../../export/verify.js';
+import type { RunRecord } from '../../../shared/history.js';
+import type { ExportJob, ExportResult } from '../job-spec.js';
 import { DEFAULT_SAMPLES, verificationBatch, type SampleCounts } from './validation-batch.js';
 
-export interface ExportRequest {
-  runId: number;
-  format: ExportFormat;
-  precision: Precision;
-  /** Also export the full network, into `<outDir>/full/`, for comparison. */
-  full: boolean;
-  outDir: string;
+export interface ExportOptions {
   samples?: SampleCounts;
   latency?: LatencyOptions;
   /** Test hooks: the file system, and a change to the files before they are checked. */
   fs?: ExportFs;
   tamper?: (network: ExportNetwork, files: ExportFile[]) => ExportFile[];
-}
-
-export interface ExportedModel {
-  id: number;
-  network: ExportNetwork;
-  format: ExportFormat;
-  precision: Precision;
-  dir: string;
-  files: Array<{ name: string; bytes: number }>;
-  params: number;
-  macs: number;
-  accuracy: number | null;
-  latencyMs: number | null;
-  fullLatencyMs: number | null;
-  macRatio: number | null;
-  latencySpeedup: number | null;
-  verification: VerificationReport;
 }
 
 /** One network to export: a plain graph with its weights, and how the engine computes it. */
@@ -110,14 +87,13 @@ async function verify(
 /**
  * Exports a finished run's small network (and on request its full one) as
  * ONNX or TF.js with labels.txt and metadata.json. In order, so that a
- * refusal or an unwritable folder leaves no trace in the database:
- * build every file in memory; check it against the engine on validation
- * images (refused with the figures if it disagrees); time the ONNX models;
- * write the files into the target folder; then record the models, their
- * files as BLOBs and the figures in one transaction.
+ * refusal or an unwritable folder leaves nothing behind: build every file in
+ * memory; check it against the engine on validation images (refused with the
+ * figures if it disagrees); time the ONNX models; write the files into the
+ * target folder. The host then records the models and their files.
  */
-export async function exportRun(store: Store, req: ExportRequest): Promise<ExportedModel[]> {
-  const run = store.runs.require(req.runId);
+export async function exportRun(req: ExportJob, o: ExportOptions = {}): Promise<ExportResult[]> {
+  const { run } = req;
   const networkPath = exportable(run);
   if (run.data === null) throw new InputError(`run ${run.id} recorded no dataset information (classes, normalisation)`, 'run');
   await initBackend();
@@ -125,7 +101,7 @@ export async function exportRun(store: Store, req: ExportRequest): Promise<Expor
   const targets: Target[] = [];
   try {
     const { config } = run;
-    const plan = config.mode === 'an' && config.alpha !== null ? planSmall(trained.graph, config.alpha) : null;
+    const plan = config.mode === 'an' ? planSmall(trained.graph, config.alpha) : null;
     if (trainsSmallOnly(config.mode)) {
       // A small or kd run trained the small architecture alone: its network is the small one.
       if (req.full) throw new InputError(`run ${run.id} trained only a small network (mode ${config.mode}); there is no full network to export`, 'full');
@@ -154,13 +130,12 @@ export async function exportRun(store: Store, req: ExportRequest): Promise<Expor
       }
     }
 
-    const dataset = run.datasetId === null ? null : store.datasets.get(run.datasetId);
-    const batch = await verificationBatch(run, dataset, req.samples ?? DEFAULT_SAMPLES);
+    const batch = await verificationBatch(run, req.dataset, req.cacheDir, o.samples ?? DEFAULT_SAMPLES);
     const classes = run.data.classes;
     const built: Array<{ t: Target; files: ExportFile[]; verification: VerificationReport; onnx: Uint8Array | null }> = [];
     for (const t of targets) {
       let files = await formatFiles(t, req.format, req.precision, run, classes);
-      if (req.tamper !== undefined) files = req.tamper(t.network, files);
+      if (o.tamper !== undefined) files = o.tamper(t.network, files);
       const reference = engineLogits(trained.graph, trained.params, batch, t.plan);
       const verification = await verify(t, req.format, files, reference, batch, req.precision);
       built.push({ t, files, verification, onnx: files.find((f) => f.name === 'model.onnx')?.data ?? null });
@@ -179,11 +154,11 @@ export async function exportRun(store: Store, req: ExportRequest): Promise<Expor
         models['full'] = toOnnx(fullGraph, trained.params, { float16: req.precision === 'float16' });
       }
       const { inputSize, channels } = run.config.model;
-      latency = await measureLatency(models, [channels, inputSize, inputSize], req.latency);
+      latency = await measureLatency(models, [channels, inputSize, inputSize], o.latency);
     }
 
     const now = new Date();
-    const results: Array<Omit<ExportedModel, 'id'> & { all: ExportFile[]; metadata: Record<string, unknown> }> = built.map((b) => {
+    const results: ExportResult[] = built.map((b) => {
       const own = cost(b.t.graph);
       const mine = latency[b.t.network] ?? null;
       const full = latency['full'] ?? null;
@@ -223,7 +198,6 @@ export async function exportRun(store: Store, req: ExportRequest): Promise<Expor
         format: req.format,
         precision: req.precision,
         dir: b.t.dir,
-        files: all.map((f) => ({ name: f.name, bytes: f.data.byteLength })),
         params: own.params,
         macs: own.macs,
         accuracy: b.t.accuracy,
@@ -232,42 +206,16 @@ export async function exportRun(store: Store, req: ExportRequest): Promise<Expor
         macRatio: comparison?.macRatio ?? null,
         latencySpeedup: comparison?.latencySpeedup ?? null,
         verification: b.verification,
-        all,
-        metadata: metadata as unknown as Record<string, unknown>,
+        fullMacs: compare ? fullMacs : null,
+        files: all,
+        metadata,
+        createdAt: now.getTime(),
       };
     });
 
-    // Files first: a folder that cannot take them stops the export before the database is touched.
-    for (const r of results) writeExportFiles(r.dir, r.all, req.fs);
-    let ids: number[];
-    try {
-      ids = store.transaction(() =>
-        results.map((r) =>
-          store.models.insert(
-            {
-              runId: run.id,
-              network: r.network,
-              format: r.format,
-              precision: r.precision,
-              params: r.params,
-              macs: r.macs,
-              accuracy: r.accuracy,
-              latencyMs: r.latencyMs,
-              fullLatencyMs: r.fullLatencyMs,
-              fullMacs: r.network === 'small' ? fullMacs : null,
-              verification: r.verification,
-              metadata: r.metadata,
-              outDir: r.dir,
-              files: r.all,
-            },
-            now.getTime(),
-          ),
-        ),
-      );
-    } catch (e) {
-      throw new Error(`the export was written to ${req.outDir} but could not be recorded in ${store.file}: ${(e as Error).message}`);
-    }
-    return results.map(({ all: _all, metadata: _metadata, ...r }, i) => ({ id: ids[i]!, ...r }));
+    // Nothing is written until every network has passed its check; the host records them afterwards.
+    for (const r of results) writeExportFiles(r.dir, r.files, o.fs);
+    return results;
   } finally {
     for (const t of targets) if (t.params !== trained.params) t.params.dispose();
     trained.params.dispose();

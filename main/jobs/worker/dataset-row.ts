@@ -1,7 +1,7 @@
-import { dataFingerprint } from '../engine/data/fingerprint.js';
-import type { TrainingData } from '../engine/data/types.js';
-import { dataShape } from '../engine/data/shape.js';
-import type { DatasetInput } from '../store/datasets.js';
+import { dataFingerprint } from '../../engine/data/fingerprint.js';
+import type { TrainingData } from '../../engine/data/types.js';
+import { dataShape } from '../../engine/data/shape.js';
+import type { DatasetInput } from '../../../shared/history.js';
 
 /** The decoded content's key: the same images give the same dataset row. */
 export const datasetKey = dataFingerprint;

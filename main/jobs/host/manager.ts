@@ -1,21 +1,23 @@
-import type { CellProgress, SweepStatus } from '../../shared/sweep.js';
+import type { CellProgress, SweepStatus } from '../../../shared/sweep.js';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import type { DataSource } from '../../shared/api.js';
-import { superNetworkConfig, type SearchConfig } from '../../shared/dan.js';
-import type { ImportProgress } from '../../shared/dataset.js';
-import { InputError } from '../../shared/errors.js';
-import type { EngineEvent } from '../../shared/events.js';
-import type { RunRecord, RunStatus, SearchRecord } from '../../shared/history.js';
-import type { TrainConfig } from '../../shared/train-config.js';
-import type { StopRequest } from '../engine/loop.js';
-import type { Store } from '../store/store.js';
+import type { DataSource } from '../../../shared/api.js';
+import { superNetworkConfig, type SearchConfig } from '../../../shared/dan.js';
+import type { ImportProgress } from '../../../shared/dataset.js';
+import { InputError } from '../../../shared/errors.js';
+import type { EngineEvent } from '../../../shared/events.js';
+import type { RunRecord, RunStatus, SearchRecord } from '../../../shared/history.js';
+import type { TrainConfig } from '../../../shared/train-config.js';
+import type { StopRequest } from '../../../shared/stop.js';
+import type { Store } from '../../store/store.js';
 import { beginRun } from './begin-run.js';
 import { hostJob, type JobHandle, type JobResult } from './job-host.js';
-import type { DataRequest, JobSpec, TestHooks } from './job-spec.js';
+import type { DataRequest, JobSpec, TestHooks } from '../job-spec.js';
 import type { Launcher } from './launcher.js';
-import { recordRun, type RunRecorder } from './record-run.js';
+import { recordRun, type RecordOptions, type RunRecorder } from './record-run.js';
+import { CHECKPOINT_FILE } from '../../../shared/run-files.js';
+import { recordedSplit } from '../../../shared/config-codecs.js';
 
 /** What the manager tells its subscribers (the app's windows, the browser shell's sockets). */
 export type ManagerEvent =
@@ -37,8 +39,33 @@ export interface ManagerOptions {
   testHooks?: TestHooks;
 }
 
+/** How the CLI starts a run (the app takes the defaults). */
+export interface StartOptions {
+  /** The run's folder; default `<runsDir>/<run id>`. */
+  outDir?: string | null;
+  /** Continue the run recorded for `outDir` from its checkpoint. */
+  resume?: boolean;
+  /** Remove the run's row if bad input stops it before training starts (the CLI: bad input leaves no run behind). */
+  discardIfUnstarted?: boolean;
+  /** Engines training this run side by side on the CPU. */
+  workers?: number | null;
+  /** A history write that failed; without it the failure is thrown to the job's event handler. */
+  onRecordError?: RecordOptions['onError'];
+}
+
+/** Whether a run folder holds a checkpoint to continue from. */
+function resumable(dir: string): boolean {
+  return existsSync(join(dir, CHECKPOINT_FILE)) || existsSync(join(dir, `${CHECKPOINT_FILE}.prev`));
+}
+
 interface Active {
   runId: number;
+  /** Engines for this run, when its starter asked for a number. */
+  workers: number | null;
+  /** The row goes if bad input stops the job before it trains. */
+  discardIfUnstarted: boolean;
+  /** The engine has reported its start. */
+  started: boolean;
   recorder: RunRecorder;
   handle: JobHandle | null;
   spec: Extract<JobSpec, { kind: 'train' | 'search' }>;
@@ -86,14 +113,19 @@ export class JobManager {
   }
 
   /** Queues a training run and starts it when a slot is free. */
-  startTrain(data: DataSource, config: TrainConfig): number {
-    return this.begin(config, null, (outDir) => ({ kind: 'train', config, ...this.jobBase(data, outDir, false) }));
+  startTrain(data: DataSource, config: TrainConfig, o: StartOptions = {}): number {
+    return this.begin(config, null, o, (outDir, resume) => ({ kind: 'train', config, ...this.jobBase(data, outDir, resume) }));
   }
 
   /** Queues a DAN search (then adjoined training of what it finds, if `thenTrain`). */
-  startSearch(data: DataSource, config: SearchConfig, thenTrain: number | null): number {
+  startSearch(data: DataSource, config: SearchConfig, thenTrain: number | null, o: StartOptions = {}): number {
     const search: SearchRecord = { config, thenTrain, result: null };
-    return this.begin(superNetworkConfig(config), search, (outDir) => ({ kind: 'search', config, thenTrain, ...this.jobBase(data, outDir, false) }));
+    return this.begin(superNetworkConfig(config), search, o, (outDir, resume) => ({
+      kind: 'search',
+      config,
+      thenTrain,
+      ...this.jobBase(data, outDir, resume),
+    }));
   }
 
   private jobBase(data: DataSource, outDir: string, resume: boolean): Omit<Extract<JobSpec, { kind: 'train' }>, 'kind' | 'config'> {
@@ -106,21 +138,35 @@ export class JobManager {
     };
   }
 
-  private begin(config: TrainConfig, search: SearchRecord | null, spec: (outDir: string) => Active['spec']): number {
+  private begin(config: TrainConfig, search: SearchRecord | null, o: StartOptions, spec: (outDir: string, resume: boolean) => Active['spec']): number {
+    const resume = o.resume === true;
     const begun = beginRun(
       this.store,
-      { config, search, dataset: null, outDir: null, runsDir: this.options.runsDir, resume: false },
-      // A run the user started stays in the history even if its data turns out bad: the reason is shown there.
-      { discardIfUnstarted: false },
+      { config, search, dataset: null, outDir: o.outDir ?? null, runsDir: this.options.runsDir, resume },
+      // A run the app started stays in the history even if its data turns out bad: the reason is shown there.
+      { discardIfUnstarted: o.discardIfUnstarted ?? false, ...(o.onRecordError === undefined ? {} : { onError: o.onRecordError }) },
     );
-    this.enqueue(begun.runId, begun.recorder, spec(begun.outDir));
+    // A search resumes from its own folder inside the run's.
+    const resumeDir = search === null ? begun.outDir : join(begun.outDir, 'search');
+    this.enqueue(begun.runId, begun.recorder, spec(begun.outDir, resume && resumable(resumeDir)), o.workers ?? null, o.discardIfUnstarted ?? false);
     return begun.runId;
   }
 
-  private enqueue(runId: number, recorder: RunRecorder, spec: Active['spec']): void {
+  private enqueue(runId: number, recorder: RunRecorder, spec: Active['spec'], workers: number | null = null, discardIfUnstarted = false): void {
     let settle!: (r: JobResult) => void;
     const ended = new Promise<JobResult>((resolve) => (settle = resolve));
-    const entry: Active & { settle: (r: JobResult) => void } = { runId, recorder, handle: null, spec, lastCheckpoint: null, ended, settle };
+    const entry: Active & { settle: (r: JobResult) => void } = {
+      runId,
+      workers,
+      discardIfUnstarted,
+      started: false,
+      recorder,
+      handle: null,
+      spec,
+      lastCheckpoint: null,
+      ended,
+      settle,
+    };
     this.active.set(runId, entry);
     this.queue.push(runId);
     this.publish({ type: 'runs:changed', runId });
@@ -132,8 +178,9 @@ export class JobManager {
    * with several jobs at once they share the cores (unless the environment
    * already says how many engines a run takes).
    */
-  private jobEnv(): NodeJS.ProcessEnv {
+  private jobEnv(workers: number | null): NodeJS.ProcessEnv {
     const env = this.options.env ?? process.env;
+    if (workers !== null) return { ...env, ADJOIN_TRAIN_WORKERS: String(workers) };
     if (env['ADJOIN_TRAIN_WORKERS'] !== undefined) return env;
     return { ...env, ADJOIN_TRAIN_WORKERS: String(Math.max(1, Math.floor(availableParallelism() / this.concurrency))) };
   }
@@ -156,9 +203,10 @@ export class JobManager {
     const { runId, recorder } = entry;
     entry.handle = hostJob(entry.spec, {
       ...(this.options.launcher === undefined ? {} : { launcher: this.options.launcher }),
-      env: this.jobEnv(),
+      env: this.jobEnv(entry.workers),
       onEvent: (event) => {
         if (event.type === 'checkpoint') entry.lastCheckpoint = event.path;
+        if (event.type === 'started' || event.type === 'search-started') entry.started = true;
         recorder.emit(event);
         this.publish({ type: 'run:event', runId, event });
         if (event.type === 'started' || event.type === 'search-started' || event.type === 'finished' || event.type === 'cancelled' || event.type === 'failed') {
@@ -171,9 +219,13 @@ export class JobManager {
       onImportProgress: (path, progress) => this.publish({ type: 'dataset:progress', path, progress }),
     });
     void entry.handle.done.then((result) => {
-      // A job that ended without reporting its end — its process died, or it
-      // stopped on bad input before training — is failed in the history with the reason.
-      if (result.status === 'crashed' || result.status === 'error') {
+      if (result.status === 'error' && result.error.code === 'input' && entry.discardIfUnstarted && !entry.started) {
+        // Bad input found by the job before training (no checkpoint to resume, a teacher that does not fit):
+        // a run the CLI started leaves no row behind.
+        recorder.close(new InputError(result.error.message, result.error.field ?? 'input'));
+      } else if (result.status === 'crashed' || result.status === 'error') {
+        // A job that ended without reporting its end — its process died, or it
+        // stopped on bad input before training — is failed in the history with the reason.
         const event: EngineEvent = {
           type: 'failed',
           time: Date.now(),
@@ -190,6 +242,13 @@ export class JobManager {
       entry.settle(result);
       this.pump();
     });
+  }
+
+  /** Asks a running run to stop after its current step (it checkpoints); false if it is not running here. */
+  stop(runId: number, request: StopRequest): boolean {
+    const handle = this.active.get(runId)?.handle ?? null;
+    handle?.stop(request);
+    return handle !== null;
   }
 
   /** Stops a running run after its current step (it checkpoints), or drops a queued one. */
@@ -232,13 +291,12 @@ export class JobManager {
   private recordedData(run: RunRecord): DataSource {
     if (run.data === null) throw new InputError(`run ${run.id} never opened its data; start it again instead`, 'run');
     const dataset = run.datasetId === null ? null : this.store.datasets.get(run.datasetId);
-    const split = (dataset?.split ?? {}) as { limitTrain?: number | null; limitVal?: number | null; settings?: DataSource['settings'] };
+    const split = dataset === null ? {} : recordedSplit(dataset.split, `dataset ${dataset.id}: split`);
     return { path: run.data.source, settings: split.settings ?? {}, limitTrain: split.limitTrain ?? null, limitVal: split.limitVal ?? null };
   }
 
   private resumeSpec(run: RunRecord, data: DataSource): Active['spec'] {
     const outDir = run.outDir!;
-    const resumable = (dir: string): boolean => existsSync(join(dir, 'checkpoint.ckpt')) || existsSync(join(dir, 'checkpoint.ckpt.prev'));
     if (run.kind === 'train') return { kind: 'train', config: run.config, ...this.jobBase(data, outDir, resumable(outDir)) };
     const search = run.search!;
     if (search.result === null) {

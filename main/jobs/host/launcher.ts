@@ -19,8 +19,8 @@ export type Launcher = (entry: string, env: NodeJS.ProcessEnv) => JobChild;
 export function jobProcessEntry(): string {
   const here = fileURLToPath(import.meta.url);
   const candidates = here.endsWith('.ts')
-    ? [fileURLToPath(new URL('../../build/main/jobs/job-process.js', import.meta.url))]
-    : [fileURLToPath(new URL('./job-process.js', import.meta.url))];
+    ? [fileURLToPath(new URL('../../../build/main/jobs/worker/job-process.js', import.meta.url))]
+    : [fileURLToPath(new URL('../worker/job-process.js', import.meta.url))];
   const found = candidates.find((c) => existsSync(c));
   if (found === undefined) throw new Error(`the job process module is missing (${candidates.join(', ')}); run npm run build`);
   return found;

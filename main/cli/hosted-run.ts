@@ -1,0 +1,74 @@
+import { dirname, join, resolve } from 'node:path';
+import { InputError } from '../../shared/errors.js';
+import type { StopRequest } from '../../shared/stop.js';
+import { datasetCacheDir } from '../app-paths.js';
+import { JobManager, type StartOptions } from '../jobs/host/manager.js';
+import { openStore } from '../store/open.js';
+import type { CommandIo } from './command.js';
+import { progressPrinter } from './data-command.js';
+import { ProgressPrinter } from './progress.js';
+import { dbFile } from './store-args.js';
+
+type Values = Partial<Record<string, string | boolean | undefined>>;
+
+const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/**
+ * Runs one training or search the way the app does: through the job manager,
+ * in a job process of its own, recorded in the history (--db) by this process.
+ * `start` queues the run; every event is stored before it is printed (as
+ * JSON lines with --json, else as a progress bar); Ctrl-C asks the run to
+ * checkpoint and stop. Bad input found by the job (a missing checkpoint, a
+ * teacher that does not fit) leaves no run behind and exits 2.
+ */
+export async function hostRun(values: Values, io: CommandIo, workers: number | null, start: (manager: JobManager, o: StartOptions) => number): Promise<number> {
+  const resume = values['resume'] === true;
+  const out = str(values['out']);
+  if (resume && out === undefined) throw new InputError('--resume needs --out <the run folder to resume>', 'out');
+  const store = openStore(dbFile(str(values['db'])));
+  const manager = new JobManager(store, { runsDir: join(dirname(store.file), 'runs'), cacheDir: datasetCacheDir() });
+  const json = values['json'] === true;
+  const printer = new ProgressPrinter(io.err, io.errIsTty);
+  const importing = progressPrinter(io);
+  let runId: number | null = null;
+  const unsubscribe = manager.subscribe((e) => {
+    if (e.type === 'dataset:progress') importing.show(e.progress);
+    if (e.type !== 'run:event' || e.runId !== runId) return;
+    importing.done();
+    if (json) io.out(JSON.stringify(e.event));
+    else printer.handle(e.event);
+  });
+  try {
+    const id = start(manager, {
+      outDir: out === undefined ? null : resolve(out),
+      resume,
+      discardIfUnstarted: true,
+      workers,
+      onRecordError: (e, what) => io.err(`adjoin: warning: could not record ${what} of run in ${store.file}: ${e.message}\n`),
+    });
+    runId = id;
+    io.err(`run ${id}: recording in ${store.file}; files in ${store.runs.require(id).outDir ?? '?'}\n`);
+    const stop: StopRequest = 'checkpoint-and-stop';
+    io.onInterrupt(() => manager.stop(id, stop));
+    const ended = manager.ended(id);
+    if (ended === null) throw new Error(`run ${id} was not queued`);
+    const result = await ended;
+    switch (result.status) {
+      case 'finished':
+        return 0;
+      case 'cancelled':
+        return 130;
+      case 'failed':
+      case 'crashed':
+        return 1;
+      case 'error':
+        if (result.error.code === 'input') throw new InputError(result.error.message, result.error.field ?? 'input');
+        io.err(`adjoin: error: ${result.error.message}\n`);
+        return 1;
+    }
+  } finally {
+    unsubscribe();
+    await manager.stopAll('checkpoint-and-stop');
+    store.close();
+  }
+}
