@@ -8,8 +8,6 @@ import { deathOf, thisProcess } from '../../store/liveness.js';
 import type { Store } from '../../store/store.js';
 import { recordRun, type RecordOptions, type RunRecorder } from './record-run.js';
 
-export { datasetKey, describeDataset } from '../worker/dataset-row.js';
-
 export interface BeginRunOptions {
   config: TrainConfig;
   /** A DAN search job (its config is then the super-network's; see superNetworkConfig). */
