@@ -12,6 +12,7 @@ const NATIVE_PACKAGE: Record<'gpu' | 'node', string> = {
 };
 
 let active: BackendInfo | null = null;
+let loading: Promise<BackendInfo> | null = null;
 
 function parseForced(value: string | undefined): BackendKind | null {
   if (value === undefined || value === '') return null;
@@ -72,10 +73,18 @@ async function activate(kind: BackendKind): Promise<string | null> {
 
 /**
  * Loads the fastest TensorFlow.js backend available: tfjs-node-gpu, then
- * tfjs-node, then wasm, then plain cpu. Idempotent within a process.
+ * tfjs-node, then wasm, then plain cpu. Idempotent within a process, also
+ * for callers that ask at the same time (two jobs in one process).
  */
-export async function initBackend(forced: string | undefined = process.env['ADJOIN_BACKEND']): Promise<BackendInfo> {
-  if (active !== null) return active;
+export function initBackend(forced: string | undefined = process.env['ADJOIN_BACKEND']): Promise<BackendInfo> {
+  loading ??= load(forced).catch((e: unknown) => {
+    loading = null;
+    throw e;
+  });
+  return loading;
+}
+
+async function load(forced: string | undefined): Promise<BackendInfo> {
   // Production mode: no debug-mode checks, and no console nudges to install tfjs-node.
   tf.enableProdMode();
   const want = parseForced(forced);

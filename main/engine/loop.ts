@@ -47,7 +47,8 @@ export interface EpochLoopSpec<R> {
   /** Minimum milliseconds between two step reports. */
   stepEventInterval: number;
   stopRequested?: (() => StopRequest | null) | undefined;
-  beforeStep?: ((globalStep: number) => void) | undefined;
+  /** Test hook before each step; a promise it returns holds the run there (a stop request still ends it). */
+  beforeStep?: ((globalStep: number) => void | Promise<void>) | undefined;
   /** One optimisation step on these training images; throws TrainingError to end the run. */
   step(indices: Int32Array, progress: number): R;
   /** Adds a step's figures to the epoch's totals. */
@@ -88,7 +89,14 @@ export async function runEpochs<R>(spec: EpochLoopSpec<R>): Promise<{ status: 'd
         pos.elapsedSeconds = elapsed();
         return { status: 'cancelled', checkpoint: spec.checkpoint() };
       }
-      spec.beforeStep?.(pos.globalStep);
+      const held = spec.beforeStep?.(pos.globalStep);
+      if (held !== undefined) {
+        await held;
+        if ((spec.stopRequested?.() ?? null) !== null) {
+          pos.elapsedSeconds = elapsed();
+          return { status: 'cancelled', checkpoint: spec.checkpoint() };
+        }
+      }
       const t0 = performance.now();
       const from = pos.step * spec.batchSize;
       const indices = order.subarray(from, Math.min(from + spec.batchSize, order.length));

@@ -30,7 +30,7 @@ export interface SessionOptions<E extends EngineEvent = EngineEvent> {
   /** Engines training side by side (data-parallel); default: one per core on wasm and cpu. */
   workers?: number | undefined;
   /** Test hook: called before each step with the global step index and the run's weights. */
-  beforeStep?: ((globalStep: number, run: { params: NetworkParams }) => void) | undefined;
+  beforeStep?: ((globalStep: number, run: { params: NetworkParams }) => void | Promise<void>) | undefined;
 }
 
 /** How a run ended: `finished` carries what the task hands back. */

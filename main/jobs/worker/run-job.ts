@@ -19,7 +19,7 @@ export interface JobContext {
   importProgress(path: string, progress: ImportProgress): void;
   stopRequested(): StopRequest | null;
   /** Runs before every engine step (test hooks). */
-  beforeStep?: (globalStep: number) => void;
+  beforeStep?: (globalStep: number) => void | Promise<void>;
 }
 
 /**

@@ -65,7 +65,7 @@ describe('the replica group', () => {
     const buffer = createGroupBuffer(layout);
     const group = new ReplicaGroup(buffer, layout, 0);
     const waiting = otherReplica(buffer, layout, `(() => { group.allReduce([1]); return 'not reached'; })()`);
-    await new Promise((r) => setTimeout(r, 200));
+    await group.arrivals(1);
     group.abort('training replica 0 failed: out of memory');
     expect(await waiting).toEqual({ error: 'ReplicaAborted: training replica 0 failed: out of memory' });
     expect(() => group.barrier()).toThrow(ReplicaAborted);
