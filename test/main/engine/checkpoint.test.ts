@@ -102,7 +102,9 @@ describe('checkpoints', () => {
     const a = trained(1);
     saveCheckpoint(path, { config, params: a.params, optimizer: a.optimizer, position, history: [] });
     const other = createParams(buildGraph({ ...config.model, width: 0.25 }), null, new Rng(1));
-    expect(() => loadCheckpoint(path).restoreInto(other, new Optimizer(config.optimizer))).toThrow(/checkpoint\.ckpt: stem\.conv\.weight has shape 3×3×1×8, the model expects 3×3×1×16/);
+    expect(() => loadCheckpoint(path).restoreInto(other, new Optimizer(config.optimizer))).toThrow(
+      /checkpoint\.ckpt: stem\.conv\.weight has shape 3×3×1×8, the model expects 3×3×1×16/,
+    );
     other.dispose();
     a.params.dispose();
     a.optimizer.dispose();
