@@ -17,14 +17,15 @@ import type { ImageSplit, TrainingData } from './data/types.js';
 import { evaluate, type Evaluation } from './evaluate.js';
 import { forward } from './forward.js';
 import { adjoinedLoss, crossEntropy, distillationLoss } from './loss.js';
-import { addTo } from './loop.js';
+import { addTo, type EpochTotals, type LoopPosition, type StepTiming } from './loop.js';
+import type { CheckpointState } from './checkpoint.js';
 import { Optimizer } from './optim.js';
 import { createParams, type NetworkParams } from './params.js';
 import { shardedStep } from './parallel/replicas.js';
 import type { Rng } from './rng.js';
 import { writeRunOutputs } from './run-outputs.js';
 import { runSession, type RunOutcome, type SessionOptions } from './run/session.js';
-import type { RunTask, TaskDefinition } from './run/task.js';
+import type { LoopContext, RunTask, StartContext, TaskCheckpoint, TaskDefinition } from './run/task.js';
 import { optimizationStep, type Shard } from './step.js';
 import { loadTeacher, type Teacher } from './teacher.js';
 
@@ -202,126 +203,174 @@ function validationOf(setup: TrainingSetup, e: Evaluation): Validation {
   return setup.smallOnly ? { full: null, small: e.full } : { full: e.full, small: e.small };
 }
 
-type TrainStepReport = StepResult & { lr: number };
+export type TrainStepReport = StepResult & { lr: number };
 
 /** The training task the run session drives: steps of the run's loss, an evaluation per epoch, the outputs at the end. */
-function trainingTask(config: TrainConfig, data: TrainingData, initRng: Rng): RunTask<TrainStepReport, TrainResult, TrainEvent> {
-  const setup = prepareTraining(config, data, initRng);
-  const info = dataInfo(data, setup.norm);
-  const { inputSize, channels } = config.model;
-  let history: EpochEvent[] = [];
-  let lastEvaluation: Evaluation | null = null;
-  const lambdaNow = (progress: number): number => (setup.plan === null ? 0 : lambdaAt(config.loss.lambda, progress));
-  return {
-    epochs: config.epochs,
-    batchSize: config.batchSize,
-    checkpointEvery: config.checkpointEvery,
-    stepsPerEpoch: setup.stepsPerEpoch,
-    totalSteps: setup.totalSteps,
-    trainCount: setup.train.count,
-    params: setup.params,
-    optimizer: setup.optimizer,
-    replica: { task: { kind: 'train', config }, variables: setup.params.all(), optimizers: [setup.optimizer], imageSize: inputSize * inputSize * channels },
-    dataInfo: () => info,
-    restore: (checkpoint) => {
-      history = arr(epochEvent)(checkpoint.history, `${checkpoint.path}: history`);
-    },
-    started: ({ time, backend, data: d, resumedFrom }) => ({
+class TrainingTask implements RunTask<TrainStepReport, TrainResult, TrainEvent> {
+  private readonly setup: TrainingSetup;
+  private readonly info: DataInfo;
+  private history: EpochEvent[] = [];
+  private lastEvaluation: Evaluation | null = null;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly checkpointEvery: number;
+  readonly stepsPerEpoch: number;
+  readonly totalSteps: number;
+  readonly trainCount: number;
+  readonly params: NetworkParams;
+  readonly optimizer: Optimizer;
+  readonly replica: RunTask<TrainStepReport, TrainResult, TrainEvent>['replica'];
+
+  constructor(
+    private readonly config: TrainConfig,
+    data: TrainingData,
+    initRng: Rng,
+  ) {
+    const setup = prepareTraining(config, data, initRng);
+    this.setup = setup;
+    this.info = dataInfo(data, setup.norm);
+    this.epochs = config.epochs;
+    this.batchSize = config.batchSize;
+    this.checkpointEvery = config.checkpointEvery;
+    this.stepsPerEpoch = setup.stepsPerEpoch;
+    this.totalSteps = setup.totalSteps;
+    this.trainCount = setup.train.count;
+    this.params = setup.params;
+    this.optimizer = setup.optimizer;
+    const { inputSize, channels } = config.model;
+    this.replica = {
+      task: { kind: 'train', config },
+      variables: setup.params.all(),
+      optimizers: [setup.optimizer],
+      imageSize: inputSize * inputSize * channels,
+    };
+  }
+
+  private lambdaAt(progress: number): number {
+    return this.setup.plan === null ? 0 : lambdaAt(this.config.loss.lambda, progress);
+  }
+
+  dataInfo(): DataInfo {
+    return this.info;
+  }
+
+  restore(checkpoint: CheckpointState): void {
+    this.history = arr(epochEvent)(checkpoint.history, `${checkpoint.path}: history`);
+  }
+
+  started({ time, backend, data, resumedFrom }: StartContext): TrainEvent {
+    const { setup } = this;
+    return {
       type: 'started',
       time,
       backend,
-      config,
+      config: this.config,
       cost: setup.cost,
-      data: d,
+      data,
       totalSteps: setup.totalSteps,
       stepsPerEpoch: setup.stepsPerEpoch,
       resumedFrom,
-    }),
-    step: (indices, progress, { pos, replicas }) => {
-      const batch = setup.batches.build(setup.train, indices, true, pos.augment);
-      const lr = lrAt(config.schedule, config.optimizer.lr, progress);
-      const image: [number, number, number] = [inputSize, inputSize, channels];
-      return shardedStep(replicas, batch, indices.length, image, { progress, lr, tau: null, noise: null }, (x, y, shard) => ({
-        ...trainStep(setup, x, y, progress, lr, shard),
-        lr,
-      }));
-    },
-    accumulate: (totals, r, images) => {
-      addTo(totals, 'loss', r.loss);
-      addTo(totals, 'steps', 1);
-      addTo(totals, 'correctFull', r.correctFull ?? 0);
-      addTo(totals, 'correctSmall', r.correctSmall ?? 0);
-      addTo(totals, 'images', images);
-    },
-    stepEvent: (r, timing, pos, time): StepEvent => ({
+    };
+  }
+
+  step(indices: Int32Array, progress: number, { pos, replicas }: LoopContext): TrainStepReport {
+    const { setup, config } = this;
+    const { inputSize, channels } = config.model;
+    const batch = setup.batches.build(setup.train, indices, true, pos.augment);
+    const lr = lrAt(config.schedule, config.optimizer.lr, progress);
+    const image: [number, number, number] = [inputSize, inputSize, channels];
+    return shardedStep(replicas, batch, indices.length, image, { progress, lr, tau: null, noise: null }, (x, y, shard) => ({
+      ...trainStep(setup, x, y, progress, lr, shard),
+      lr,
+    }));
+  }
+
+  accumulate(totals: EpochTotals, r: TrainStepReport, images: number): void {
+    addTo(totals, 'loss', r.loss);
+    addTo(totals, 'steps', 1);
+    addTo(totals, 'correctFull', r.correctFull ?? 0);
+    addTo(totals, 'correctSmall', r.correctSmall ?? 0);
+    addTo(totals, 'images', images);
+  }
+
+  stepEvent(r: TrainStepReport, timing: StepTiming, pos: LoopPosition, time: number): StepEvent {
+    return {
       type: 'step',
       time,
       epoch: pos.epoch + 1,
       step: pos.step,
-      stepsPerEpoch: setup.stepsPerEpoch,
+      stepsPerEpoch: this.stepsPerEpoch,
       globalStep: pos.globalStep,
-      totalSteps: setup.totalSteps,
-      progress: pos.globalStep / setup.totalSteps,
+      totalSteps: this.totalSteps,
+      progress: pos.globalStep / this.totalSteps,
       loss: r.loss,
       ce: r.ce,
       kl: r.kl,
       smallCe: r.smallCe,
-      lambda: lambdaNow(timing.progress),
+      lambda: this.lambdaAt(timing.progress),
       lr: r.lr,
       imagesPerSecond: timing.imagesPerSecond,
       etaSeconds: timing.etaSeconds,
-    }),
-    endEpoch: (trainSeconds, { pos, replicas }, time) => {
-      const evalStart = performance.now();
-      // Both paths, batch norms on their running statistics. The last
-      // epoch's also counts the confusion matrix and serves as the final one.
-      const last = pos.epoch + 1 === config.epochs;
-      const evaluation = evaluate(setup, setup.val, { confusion: last, sharding: replicas?.evaluation() ?? null });
-      if (last) lastEvaluation = evaluation;
-      const t = pos.totals;
-      const images = Math.max(t['images'] ?? 0, 1);
-      const progress = pos.globalStep / setup.totalSteps;
-      const event: EpochEvent = {
-        type: 'epoch',
-        time,
-        epoch: pos.epoch + 1,
-        epochs: config.epochs,
-        trainLoss: (t['loss'] ?? 0) / Math.max(t['steps'] ?? 0, 1),
-        trainAccuracy: {
-          full: setup.smallOnly ? null : (t['correctFull'] ?? 0) / images,
-          small: setup.plan === null && !setup.smallOnly ? null : (t['correctSmall'] ?? 0) / images,
-        },
-        val: validationOf(setup, evaluation),
-        lambda: lambdaNow(progress),
-        lr: lrAt(config.schedule, config.optimizer.lr, progress),
-        seconds: trainSeconds + (performance.now() - evalStart) / 1000,
-      };
-      history.push(event);
-      return event;
-    },
-    checkpoint: () => ({ history }),
-    finish: async ({ pos, replicas }, outDir, now) => {
-      // A run resumed after its last epoch has no evaluation of it yet.
-      const final = lastEvaluation ?? evaluate(setup, setup.val, { confusion: true, sharding: replicas?.evaluation() ?? null });
-      const val = validationOf(setup, final);
-      const confusion = final.confusion!;
-      const outputs = outDir === null ? null : await writeRunOutputs(outDir, setup, info, { val, confusion, history });
-      return {
-        events: [{ type: 'finished', time: now(), epochs: config.epochs, val, confusion, seconds: pos.elapsedSeconds, outputs }],
-        result: { val, outputs },
-      };
-    },
-    dispose: () => {
-      setup.params.dispose();
-      setup.optimizer.dispose();
-      setup.teacher?.params.dispose();
-    },
-  };
+    };
+  }
+
+  endEpoch(trainSeconds: number, { pos, replicas }: LoopContext, time: number): EpochEvent {
+    const { setup, config } = this;
+    const evalStart = performance.now();
+    // Both paths, batch norms on their running statistics. The last
+    // epoch's also counts the confusion matrix and serves as the final one.
+    const last = pos.epoch + 1 === config.epochs;
+    const evaluation = evaluate(setup, setup.val, { confusion: last, sharding: replicas?.evaluation() ?? null });
+    if (last) this.lastEvaluation = evaluation;
+    const t = pos.totals;
+    const images = Math.max(t['images'] ?? 0, 1);
+    const progress = pos.globalStep / setup.totalSteps;
+    const event: EpochEvent = {
+      type: 'epoch',
+      time,
+      epoch: pos.epoch + 1,
+      epochs: config.epochs,
+      trainLoss: (t['loss'] ?? 0) / Math.max(t['steps'] ?? 0, 1),
+      trainAccuracy: {
+        full: setup.smallOnly ? null : (t['correctFull'] ?? 0) / images,
+        small: setup.plan === null && !setup.smallOnly ? null : (t['correctSmall'] ?? 0) / images,
+      },
+      val: validationOf(setup, evaluation),
+      lambda: this.lambdaAt(progress),
+      lr: lrAt(config.schedule, config.optimizer.lr, progress),
+      seconds: trainSeconds + (performance.now() - evalStart) / 1000,
+    };
+    this.history.push(event);
+    return event;
+  }
+
+  checkpoint(): TaskCheckpoint {
+    return { history: this.history };
+  }
+
+  async finish({ pos, replicas }: LoopContext, outDir: string | null, now: () => number): Promise<{ events: TrainEvent[]; result: TrainResult }> {
+    const { setup } = this;
+    // A run resumed after its last epoch has no evaluation of it yet.
+    const final = this.lastEvaluation ?? evaluate(setup, setup.val, { confusion: true, sharding: replicas?.evaluation() ?? null });
+    const val = validationOf(setup, final);
+    const confusion = final.confusion!;
+    const outputs = outDir === null ? null : await writeRunOutputs(outDir, setup, this.info, { val, confusion, history: this.history });
+    return {
+      events: [{ type: 'finished', time: now(), epochs: this.epochs, val, confusion, seconds: pos.elapsedSeconds, outputs }],
+      result: { val, outputs },
+    };
+  }
+
+  dispose(): void {
+    this.setup.params.dispose();
+    this.setup.optimizer.dispose();
+    this.setup.teacher?.params.dispose();
+  }
 }
 
 export const TRAINING: TaskDefinition<TrainConfig, TrainStepReport, TrainResult, TrainEvent> = {
   decodeConfig: decodeTrainConfig,
-  prepare: (config, data, { init }) => trainingTask(config, data, init),
+  prepare: (config, data, { init }) => new TrainingTask(config, data, init),
 };
 
 /**

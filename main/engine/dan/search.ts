@@ -6,7 +6,7 @@ import { type SearchConfig, tauAt } from '../../../shared/dan.js';
 import { arr, type Decoder, int, nullable, num, obj, record } from '../../../shared/decode.js';
 import { InputError } from '../../../shared/errors.js';
 import { RUN_FILES } from '../../../shared/run-files.js';
-import type { EngineEvent, SearchEpochEvent, SearchResultEvent } from '../../../shared/events.js';
+import type { DataInfo, EngineEvent, PathMetrics, SearchEpochEvent, SearchResultEvent } from '../../../shared/events.js';
 import { costReport, type Cost } from '../../../shared/model/cost.js';
 import { buildGraph, type ModelGraph } from '../../../shared/model/graph.js';
 import { lambdaAt, lrAt } from '../../../shared/schedules.js';
@@ -15,12 +15,13 @@ import type { ImageSplit, TrainingData } from '../data/types.js';
 import { evaluate } from '../evaluate.js';
 import { forward } from '../forward.js';
 import { adjoinedLoss } from '../loss.js';
-import { addTo } from '../loop.js';
+import type { CheckpointState } from '../checkpoint.js';
+import { addTo, type EpochTotals, type LoopPosition, type StepTiming } from '../loop.js';
 import { Optimizer } from '../optim.js';
 import { createParams, type NetworkParams } from '../params.js';
 import type { Rng } from '../rng.js';
 import { runSession, type RunOutcome, type SessionOptions } from '../run/session.js';
-import type { RunStreams, RunTask, TaskDefinition } from '../run/task.js';
+import type { LoopContext, RunStreams, RunTask, StartContext, TaskCheckpoint, TaskDefinition } from '../run/task.js';
 import { expectedMacs, propagateMasks } from '../soft-masks.js';
 import { optimizationStep, type Shard } from '../step.js';
 import { shardedStep } from '../parallel/replicas.js';
@@ -175,177 +176,223 @@ const searchExtra: Decoder<SearchExtra> = obj({
 type SearchStepReport = SearchStepResult & { lr: number; tau: number };
 
 /** The DAN search as the run session drives it: weights and η move together; each epoch reports every group's choice. */
-function searchTask(config: SearchConfig, data: TrainingData, streams: RunStreams): RunTask<SearchStepReport, SearchResult, EngineEvent> {
-  // After the session's own streams (weights, order, augmentation): the noise.
-  const noiseRng = streams.root.fork();
-  const setup = prepareSearch(config, data, streams.init);
-  const { space } = setup;
-  const info = dataInfo(data, setup.norm);
-  const { inputSize, channels } = config.model;
-  let extra: SearchExtra = { noise: null, history: [], archOptimizerSteps: 0 };
-  // The authors draw the noise once per layer and keep it; `fresh` redraws it every step.
-  let fixedNoise: Map<string, Float32Array> | null = null;
-  const keepNoise = (): void => {
-    fixedNoise =
-      config.noise === 'fixed'
-        ? extra.noise !== null
-          ? new Map(Object.entries(extra.noise).map(([k, v]) => [k, Float32Array.from(v)]))
-          : space.drawNoise(noiseRng)
-        : null;
-    extra.noise = fixedNoise === null ? null : Object.fromEntries([...fixedNoise].map(([k, v]) => [k, Array.from(v)]));
-  };
-  keepNoise();
-  return {
-    epochs: config.epochs,
-    batchSize: config.batchSize,
-    checkpointEvery: config.checkpointEvery,
-    stepsPerEpoch: setup.stepsPerEpoch,
-    totalSteps: setup.totalSteps,
-    trainCount: setup.train.count,
-    params: setup.params,
-    optimizer: setup.optimizer,
-    replica: {
+class SearchTask implements RunTask<SearchStepReport, SearchResult, EngineEvent> {
+  private readonly setup: SearchSetup;
+  private readonly space: SearchSpace;
+  private readonly info: DataInfo;
+  private readonly noiseRng: Rng;
+  private extra: SearchExtra = { noise: null, history: [], archOptimizerSteps: 0 };
+  /** The authors draw the noise once per layer and keep it; `fresh` redraws it every step. */
+  private fixedNoise: Map<string, Float32Array> | null = null;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly checkpointEvery: number;
+  readonly stepsPerEpoch: number;
+  readonly totalSteps: number;
+  readonly trainCount: number;
+  readonly params: NetworkParams;
+  readonly optimizer: Optimizer;
+  readonly replica: RunTask<SearchStepReport, SearchResult, EngineEvent>['replica'];
+
+  constructor(
+    private readonly config: SearchConfig,
+    data: TrainingData,
+    streams: RunStreams,
+  ) {
+    // After the session's own streams (weights, order, augmentation): the noise.
+    this.noiseRng = streams.root.fork();
+    const setup = prepareSearch(config, data, streams.init);
+    this.setup = setup;
+    this.space = setup.space;
+    this.info = dataInfo(data, setup.norm);
+    this.epochs = config.epochs;
+    this.batchSize = config.batchSize;
+    this.checkpointEvery = config.checkpointEvery;
+    this.stepsPerEpoch = setup.stepsPerEpoch;
+    this.totalSteps = setup.totalSteps;
+    this.trainCount = setup.train.count;
+    this.params = setup.params;
+    this.optimizer = setup.optimizer;
+    const { inputSize, channels } = config.model;
+    this.replica = {
       task: { kind: 'search', config },
-      variables: new Map([...setup.params.all(), ...space.etaVariables()]),
+      variables: new Map([...setup.params.all(), ...this.space.etaVariables()]),
       optimizers: [setup.optimizer, setup.archOptimizer],
       imageSize: inputSize * inputSize * channels,
-    },
-    dataInfo: () => info,
-    restore: (checkpoint) => {
-      extra = searchExtra(checkpoint.extra, `${checkpoint.path}: search state`);
-      const slots = new Map<string, tf.Tensor>();
-      for (const [name, t] of checkpoint.extraTensors) {
-        const v = tf.tensor(t.data, t.shape, 'float32');
-        if (name.startsWith('eta/')) {
-          space.etaVariables().get(name)?.assign(v);
-          v.dispose();
-        } else slots.set(name.replace(/^arch\//, ''), v);
-      }
-      setup.archOptimizer.restore(extra.archOptimizerSteps, slots);
-      tf.dispose([...slots.values()]);
-      keepNoise();
-    },
-    started: ({ time, backend, data: d, resumedFrom }) => ({
+    };
+    this.keepNoise();
+  }
+
+  private keepNoise(): void {
+    const { extra } = this;
+    this.fixedNoise =
+      this.config.noise === 'fixed'
+        ? extra.noise !== null
+          ? new Map(Object.entries(extra.noise).map(([k, v]) => [k, Float32Array.from(v)]))
+          : this.space.drawNoise(this.noiseRng)
+        : null;
+    extra.noise = this.fixedNoise === null ? null : Object.fromEntries([...this.fixedNoise].map(([k, v]) => [k, Array.from(v)]));
+  }
+
+  dataInfo(): DataInfo {
+    return this.info;
+  }
+
+  restore(checkpoint: CheckpointState): void {
+    this.extra = searchExtra(checkpoint.extra, `${checkpoint.path}: search state`);
+    const slots = new Map<string, tf.Tensor>();
+    for (const [name, t] of checkpoint.extraTensors) {
+      const v = tf.tensor(t.data, t.shape, 'float32');
+      if (name.startsWith('eta/')) {
+        this.space.etaVariables().get(name)?.assign(v);
+        v.dispose();
+      } else slots.set(name.replace(/^arch\//, ''), v);
+    }
+    this.setup.archOptimizer.restore(this.extra.archOptimizerSteps, slots);
+    tf.dispose([...slots.values()]);
+    this.keepNoise();
+  }
+
+  started({ time, backend, data, resumedFrom }: StartContext): EngineEvent {
+    return {
       type: 'search-started',
       time,
       backend,
-      config,
-      data: d,
-      groups: space.groups.map((g) => ({ group: g.group, channels: g.channels })),
-      full: costReport(setup.graph).full,
-      totalSteps: setup.totalSteps,
-      stepsPerEpoch: setup.stepsPerEpoch,
+      config: this.config,
+      data,
+      groups: this.space.groups.map((g) => ({ group: g.group, channels: g.channels })),
+      full: costReport(this.setup.graph).full,
+      totalSteps: this.totalSteps,
+      stepsPerEpoch: this.stepsPerEpoch,
       resumedFrom,
-    }),
-    step: (indices, progress, { pos, replicas }) => {
-      const batch = setup.batches.build(setup.train, indices, true, pos.augment);
-      const lr = lrAt(config.schedule, config.optimizer.lr, progress);
-      const tau = tauAt(config.tau, pos.epoch);
-      const noise = fixedNoise ?? space.drawNoise(pos.augment);
-      return shardedStep(replicas, batch, indices.length, [inputSize, inputSize, channels], { progress, lr, tau, noise: [...noise] }, (x, y, shard) => ({
-        ...searchStep(setup, x, y, progress, lr, tau, noise, shard),
-        lr,
-        tau,
-      }));
-    },
-    accumulate: (totals, r) => {
-      addTo(totals, 'loss', r.loss);
-      addTo(totals, 'steps', 1);
-    },
-    stepEvent: (r, timing, pos, time) => ({
+    };
+  }
+
+  step(indices: Int32Array, progress: number, { pos, replicas }: LoopContext): SearchStepReport {
+    const { setup, config, space } = this;
+    const { inputSize, channels } = config.model;
+    const batch = setup.batches.build(setup.train, indices, true, pos.augment);
+    const lr = lrAt(config.schedule, config.optimizer.lr, progress);
+    const tau = tauAt(config.tau, pos.epoch);
+    const noise = this.fixedNoise ?? space.drawNoise(pos.augment);
+    return shardedStep(replicas, batch, indices.length, [inputSize, inputSize, channels], { progress, lr, tau, noise: [...noise] }, (x, y, shard) => ({
+      ...searchStep(setup, x, y, progress, lr, tau, noise, shard),
+      lr,
+      tau,
+    }));
+  }
+
+  accumulate(totals: EpochTotals, r: SearchStepReport): void {
+    addTo(totals, 'loss', r.loss);
+    addTo(totals, 'steps', 1);
+  }
+
+  stepEvent(r: SearchStepReport, timing: StepTiming, pos: LoopPosition, time: number): EngineEvent {
+    return {
       type: 'search-step',
       time,
       epoch: pos.epoch + 1,
       step: pos.step,
-      stepsPerEpoch: setup.stepsPerEpoch,
+      stepsPerEpoch: this.stepsPerEpoch,
       globalStep: pos.globalStep,
-      totalSteps: setup.totalSteps,
-      progress: pos.globalStep / setup.totalSteps,
+      totalSteps: this.totalSteps,
+      progress: pos.globalStep / this.totalSteps,
       loss: r.loss,
       ce: r.ce,
       kl: r.kl,
       flops: r.flops,
-      lambda: lambdaAt(config.loss.lambda, timing.progress),
+      lambda: lambdaAt(this.config.loss.lambda, timing.progress),
       lr: r.lr,
       tau: r.tau,
       imagesPerSecond: timing.imagesPerSecond,
       etaSeconds: timing.etaSeconds,
-    }),
-    endEpoch: (trainSeconds, { pos, replicas }, time): SearchEpochEvent => {
-      const evalStart = performance.now();
-      const tau = tauAt(config.tau, pos.epoch);
-      // The super-network as trained: its small path under the noise-free
-      // mixture softmax(η/τ). (Hard argmax masks would meet batch-norm
-      // statistics gathered under soft ones; the found network is judged by
-      // training it.)
-      const soft = new Map<string, tf.Tensor1D>();
-      tf.tidy(() => {
-        for (const [group, m] of space.softMasks(tau, null).masks) soft.set(group, tf.keep(m));
+    };
+  }
+
+  /**
+   * The super-network as trained: its small path under the noise-free
+   * mixture softmax(η/τ). (Hard argmax masks would meet batch-norm
+   * statistics gathered under soft ones; the found network is judged by
+   * training it.) Every engine builds the same soft masks from its
+   * (identical) η and measures its shard.
+   */
+  private validate(tau: number, replicas: LoopContext['replicas']): { full: PathMetrics; small: PathMetrics } {
+    const { setup, space } = this;
+    const soft = new Map<string, tf.Tensor1D>();
+    tf.tidy(() => {
+      for (const [group, m] of space.softMasks(tau, null).masks) soft.set(group, tf.keep(m));
+    });
+    try {
+      const val = evaluate({ graph: setup.graph, params: setup.params, plan: null, batches: setup.batches, config: this.config }, setup.val, {
+        confusion: false,
+        small: { kind: 'masked', plan: space.plan, masks: soft },
+        softTau: tau,
+        sharding: replicas?.evaluation() ?? null,
       });
-      let val;
-      try {
-        // Every engine builds the same soft masks from its (identical) η and measures its shard.
-        val = evaluate({ graph: setup.graph, params: setup.params, plan: null, batches: setup.batches, config }, setup.val, {
-          confusion: false,
-          small: { kind: 'masked', plan: space.plan, masks: soft },
-          softTau: tau,
-          sharding: replicas?.evaluation() ?? null,
-        });
-      } finally {
-        tf.dispose([...soft.values()]);
-      }
-      const groups = space.report(tau);
-      extra.history.push({ epoch: pos.epoch + 1, tau, probabilities: Object.fromEntries(groups.map((g) => [g.group, g.probabilities])) });
-      return {
-        type: 'search-epoch',
-        time,
-        epoch: pos.epoch + 1,
-        epochs: config.epochs,
-        tau,
-        expectedMacs: expectedMacsAt(setup, tau),
-        argmax: costReport(setup.graph, space.choice()).small!,
-        groups,
-        trainLoss: (pos.totals['loss'] ?? 0) / Math.max(pos.totals['steps'] ?? 0, 1),
-        val: { full: val.full!, small: val.small! },
-        seconds: trainSeconds + (performance.now() - evalStart) / 1000,
-      };
-    },
-    checkpoint: () => {
-      const state = setup.archOptimizer.state();
-      extra.archOptimizerSteps = state.steps;
-      return {
-        history: [],
-        extra,
-        extraTensors: new Map<string, tf.Tensor>([...space.etaVariables(), ...[...state.slots].map(([k, v]) => [`arch/${k}`, v] as const)]),
-      };
-    },
-    finish: async ({ pos }, outDir, now) => {
-      const alphas = space.choice();
-      const report = costReport(setup.graph, alphas);
-      const result: SearchResultEvent = {
-        type: 'search-result',
-        time: now(),
-        alphas,
-        cost: { full: report.full, small: report.small! },
-        groups: space.report(tauAt(config.tau, config.epochs - 1)),
-        history: extra.history,
-        seconds: pos.elapsedSeconds,
-      };
-      if (outDir !== null) writeFileSync(join(outDir, RUN_FILES.search), JSON.stringify({ config, data: info, ...result }, null, 2));
-      return { events: [result], result: { alphas, cost: result.cost } };
-    },
-    dispose: () => {
-      setup.params.dispose();
-      setup.optimizer.dispose();
-      setup.archOptimizer.dispose();
-      space.dispose();
-    },
-  };
+      return { full: val.full!, small: val.small! };
+    } finally {
+      tf.dispose([...soft.values()]);
+    }
+  }
+
+  endEpoch(trainSeconds: number, { pos, replicas }: LoopContext, time: number): SearchEpochEvent {
+    const evalStart = performance.now();
+    const tau = tauAt(this.config.tau, pos.epoch);
+    const val = this.validate(tau, replicas);
+    const groups = this.space.report(tau);
+    this.extra.history.push({ epoch: pos.epoch + 1, tau, probabilities: Object.fromEntries(groups.map((g) => [g.group, g.probabilities])) });
+    return {
+      type: 'search-epoch',
+      time,
+      epoch: pos.epoch + 1,
+      epochs: this.epochs,
+      tau,
+      expectedMacs: expectedMacsAt(this.setup, tau),
+      argmax: costReport(this.setup.graph, this.space.choice()).small!,
+      groups,
+      trainLoss: (pos.totals['loss'] ?? 0) / Math.max(pos.totals['steps'] ?? 0, 1),
+      val,
+      seconds: trainSeconds + (performance.now() - evalStart) / 1000,
+    };
+  }
+
+  checkpoint(): TaskCheckpoint {
+    const state = this.setup.archOptimizer.state();
+    this.extra.archOptimizerSteps = state.steps;
+    return {
+      history: [],
+      extra: this.extra,
+      extraTensors: new Map<string, tf.Tensor>([...this.space.etaVariables(), ...[...state.slots].map(([k, v]) => [`arch/${k}`, v] as const)]),
+    };
+  }
+
+  async finish({ pos }: LoopContext, outDir: string | null, now: () => number): Promise<{ events: EngineEvent[]; result: SearchResult }> {
+    const alphas = this.space.choice();
+    const report = costReport(this.setup.graph, alphas);
+    const result: SearchResultEvent = {
+      type: 'search-result',
+      time: now(),
+      alphas,
+      cost: { full: report.full, small: report.small! },
+      groups: this.space.report(tauAt(this.config.tau, this.epochs - 1)),
+      history: this.extra.history,
+      seconds: pos.elapsedSeconds,
+    };
+    if (outDir !== null) writeFileSync(join(outDir, RUN_FILES.search), JSON.stringify({ config: this.config, data: this.info, ...result }, null, 2));
+    return { events: [result], result: { alphas, cost: result.cost } };
+  }
+
+  dispose(): void {
+    this.setup.params.dispose();
+    this.setup.optimizer.dispose();
+    this.setup.archOptimizer.dispose();
+    this.space.dispose();
+  }
 }
 
 export const SEARCH: TaskDefinition<SearchConfig, SearchStepReport, SearchResult, EngineEvent> = {
   decodeConfig: decodeSearchConfig,
-  prepare: searchTask,
+  prepare: (config, data, streams) => new SearchTask(config, data, streams),
 };
 
 /**

@@ -11,7 +11,8 @@ import type { NetworkParams } from '../params.js';
 import { startReplicas, withEngines } from '../parallel/start.js';
 import { Rng } from '../rng.js';
 import { TrainingError } from '../step.js';
-import type { TaskDefinition } from './task.js';
+import type { Replicas } from '../parallel/replicas.js';
+import type { RunTask, TaskDefinition } from './task.js';
 
 /** The events the session itself emits, whatever the task. */
 export type SessionEvent = CheckpointEvent | CancelledEvent | FailedEvent;
@@ -46,10 +47,101 @@ export function describeFailure(e: unknown, pos: LoopPosition): { reason: Failur
   return { reason, error };
 }
 
+/** A run ready to start: its task built from the config (a resumed run's from its checkpoint) and where it stands. */
+interface Prepared<R, Result, E extends EngineEvent> {
+  config: { seed: number };
+  task: RunTask<R, Result, E>;
+  pos: LoopPosition;
+  resumedFrom: { epoch: number; step: number } | null;
+}
+
 /**
- * Drives one run of any task: loads the backend, picks up the checkpoint to
- * resume from (its config, decoded, replaces the given one), forks the
- * generators in a fixed order, starts the data-parallel replicas, emits
+ * Picks up the checkpoint to resume from (its config, decoded, replaces the
+ * given one), forks the generators in a fixed order and builds the task.
+ */
+function prepare<C extends { seed: number }, R, Result, E extends EngineEvent>(
+  definition: TaskDefinition<C, R, Result, E>,
+  given: C,
+  o: SessionOptions<E>,
+): Prepared<R, Result, E> {
+  const checkpoint = checkpointToResume(o.outDir ?? null, o.resume === true);
+  const config = checkpoint === null ? given : definition.decodeConfig(checkpoint.config, `${checkpoint.path}: config`);
+  const root = new Rng(config.seed);
+  const init = root.fork();
+  const orderRng = root.fork();
+  const augment = root.fork();
+  const task = definition.prepare(config, o.data, { init, root });
+  if (checkpoint === null) return { config, task, pos: freshPosition(orderRng.state(), augment), resumedFrom: null };
+  try {
+    checkpoint.restoreInto(task.params, task.optimizer);
+    task.restore(checkpoint);
+  } catch (e) {
+    task.dispose();
+    throw e;
+  }
+  const pos = { ...checkpoint.position, augment: new Rng(checkpoint.position.augmentState), totals: { ...checkpoint.position.totals } };
+  return { config, task, pos, resumedFrom: { epoch: pos.epoch, step: pos.step } };
+}
+
+/** Runs the epochs from where the run stands to the end, then finishes; or reports the cancel or the failure. */
+async function drive<R, Result, E extends EngineEvent>(
+  run: Prepared<R, Result, E>,
+  replicas: Replicas | null,
+  o: SessionOptions<E>,
+): Promise<RunOutcome<Result>> {
+  const { task, pos, config } = run;
+  const { emit } = o;
+  const outDir = o.outDir ?? null;
+  const now = (): number => Date.now();
+  const ckptPath = outDir === null ? null : join(outDir, CHECKPOINT_FILE);
+  const writeCheckpoint = (): string | null => {
+    if (ckptPath === null) return null;
+    saveCheckpoint(ckptPath, {
+      config,
+      params: task.params,
+      optimizer: task.optimizer,
+      position: { ...pos, augmentState: pos.augment.state() },
+      ...task.checkpoint(),
+    });
+    emit({ type: 'checkpoint', time: now(), epoch: pos.epoch, step: pos.step, path: ckptPath });
+    return ckptPath;
+  };
+  const ctx = { pos, replicas };
+  try {
+    const loop = await runEpochs<R>({
+      epochs: task.epochs,
+      stepsPerEpoch: task.stepsPerEpoch,
+      batchSize: task.batchSize,
+      trainCount: task.trainCount,
+      position: pos,
+      stepEventInterval: o.stepEventInterval ?? 250,
+      stopRequested: o.stopRequested,
+      beforeStep: (globalStep) => o.beforeStep?.(globalStep, task),
+      checkpointEvery: task.checkpointEvery,
+      checkpoint: writeCheckpoint,
+      step: (indices, progress) => task.step(indices, progress, ctx),
+      accumulate: (totals, r, images) => task.accumulate(totals, r, images),
+      reportStep: (r, timing) => emit(task.stepEvent(r, timing, pos, now())),
+      endEpoch: (trainSeconds) => emit(task.endEpoch(trainSeconds, ctx, now())),
+    });
+    if (loop.status === 'cancelled') {
+      emit({ type: 'cancelled', time: now(), epoch: pos.epoch + 1, step: pos.step, checkpoint: loop.checkpoint });
+      return { status: 'cancelled', checkpoint: loop.checkpoint };
+    }
+    const { events, result } = await task.finish(ctx, outDir, now);
+    for (const e of events) emit(e);
+    return { status: 'finished', ...result };
+  } catch (e) {
+    const failure = describeFailure(e, pos);
+    // The last good checkpoint is left as it was.
+    emit({ type: 'failed', time: now(), ...failure, checkpoint: ckptPath !== null && existsSync(ckptPath) ? ckptPath : null });
+    return { status: 'failed', reason: failure.reason, message: failure.error.message };
+  }
+}
+
+/**
+ * Drives one run of any task: loads the backend, prepares the task (from
+ * its checkpoint when resuming), starts the data-parallel replicas, emits
  * `started`, runs the epochs (checkpointing after each, and when stopped),
  * then finishes, or reports the cancel or the failure, and frees everything.
  * Throws only for bad input found before anything was written.
@@ -59,83 +151,17 @@ export async function runSession<C extends { seed: number }, R, Result, E extend
   given: C,
   o: SessionOptions<NoInfer<E>>,
 ): Promise<RunOutcome<Result>> {
-  const { data, emit } = o;
-  const outDir = o.outDir ?? null;
-  const now = (): number => Date.now();
-  const ckptPath = outDir === null ? null : join(outDir, CHECKPOINT_FILE);
-
   const backend = await initBackend();
-  const checkpoint = checkpointToResume(outDir, o.resume === true);
-  const config = checkpoint === null ? given : definition.decodeConfig(checkpoint.config, `${checkpoint.path}: config`);
-  const root = new Rng(config.seed);
-  const init = root.fork();
-  const orderRng = root.fork();
-  const augment = root.fork();
-  const task = definition.prepare(config, data, { init, root });
-  let pos: LoopPosition = freshPosition(orderRng.state(), augment);
-  let replicas: Awaited<ReturnType<typeof startReplicas>> = null;
+  const run = prepare(definition, given, o);
+  let replicas: Replicas | null = null;
   try {
-    if (checkpoint !== null) {
-      checkpoint.restoreInto(task.params, task.optimizer);
-      pos = { ...checkpoint.position, augment: new Rng(checkpoint.position.augmentState), totals: { ...checkpoint.position.totals } };
-      task.restore(checkpoint);
-    }
-    if (outDir !== null) mkdirSync(outDir, { recursive: true });
-    replicas = await startReplicas(backend, o.workers ?? null, task.replica);
-    emit(
-      task.started({
-        time: now(),
-        backend: withEngines(backend, replicas?.count ?? 1),
-        data: task.dataInfo(),
-        resumedFrom: checkpoint === null ? null : { epoch: pos.epoch, step: pos.step },
-      }),
-    );
-
-    const writeCheckpoint = (): string | null => {
-      if (ckptPath === null) return null;
-      saveCheckpoint(ckptPath, {
-        config,
-        params: task.params,
-        optimizer: task.optimizer,
-        position: { ...pos, augmentState: pos.augment.state() },
-        ...task.checkpoint(),
-      });
-      emit({ type: 'checkpoint', time: now(), epoch: pos.epoch, step: pos.step, path: ckptPath });
-      return ckptPath;
-    };
-    const ctx = { pos, replicas };
-    try {
-      const loop = await runEpochs<R>({
-        epochs: task.epochs,
-        stepsPerEpoch: task.stepsPerEpoch,
-        batchSize: task.batchSize,
-        trainCount: task.trainCount,
-        position: pos,
-        stepEventInterval: o.stepEventInterval ?? 250,
-        stopRequested: o.stopRequested,
-        beforeStep: (globalStep) => o.beforeStep?.(globalStep, task),
-        checkpointEvery: task.checkpointEvery,
-        checkpoint: writeCheckpoint,
-        step: (indices, progress) => task.step(indices, progress, ctx),
-        accumulate: (totals, r, images) => task.accumulate(totals, r, images),
-        reportStep: (r, timing) => emit(task.stepEvent(r, timing, pos, now())),
-        endEpoch: (trainSeconds) => emit(task.endEpoch(trainSeconds, ctx, now())),
-      });
-      if (loop.status === 'cancelled') {
-        emit({ type: 'cancelled', time: now(), epoch: pos.epoch + 1, step: pos.step, checkpoint: loop.checkpoint });
-        return { status: 'cancelled', checkpoint: loop.checkpoint };
-      }
-      const { events, result } = await task.finish(ctx, outDir, now);
-      for (const e of events) emit(e);
-      return { status: 'finished', ...result };
-    } catch (e) {
-      const failure = describeFailure(e, pos);
-      // The last good checkpoint is left as it was.
-      emit({ type: 'failed', time: now(), ...failure, checkpoint: ckptPath !== null && existsSync(ckptPath) ? ckptPath : null });
-      return { status: 'failed', reason: failure.reason, message: failure.error.message };
-    }
+    if (o.outDir != null) mkdirSync(o.outDir, { recursive: true });
+    replicas = await startReplicas(backend, o.workers ?? null, run.task.replica);
+    const engines = withEngines(backend, replicas?.count ?? 1);
+    o.emit(run.task.started({ time: Date.now(), backend: engines, data: run.task.dataInfo(), resumedFrom: run.resumedFrom }));
+    return await drive(run, replicas, o);
   } finally {
     await replicas?.stop();
-    task.dispose();
+    run.task.dispose();
   }
 }
