@@ -142,7 +142,7 @@ const path = obj({ path: str });
 const sweepId = obj({ sweepId: int });
 /**
  * How each call's request is checked where it enters the main side, before
- * any handler sees it (STYLE.md: validate where data enters).
+ * any handler sees it (docs/ARCHITECTURE.md, "Conventions").
  */
 export const API_REQUESTS: { [K in ApiCall]: Decoder<ApiRequest<K>> } = {
   'app:info': empty,

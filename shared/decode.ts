@@ -1,7 +1,7 @@
 /**
  * Small schema decoders for data that enters from outside the type system
  * (JSON read back from SQLite, files, IPC payloads): parse with a schema,
- * then trust the type inside (STYLE.md, "Validate where data enters").
+ * then trust the type inside (docs/ARCHITECTURE.md, "Conventions").
  * A failure names the path of the bad field and what was found there.
  */
 export class DecodeError extends Error {

@@ -15,7 +15,7 @@ export const ONNX_OPSET = 13;
 
 /**
  * How an exported model was checked against the engine before it was accepted
- * (RELIABILITY.md rows 29–30).
+ * (docs/RELIABILITY.md rows 29–30).
  */
 export interface VerificationReport {
   /** What produced the reference logits. */

@@ -52,7 +52,7 @@ async function start(): Promise<void> {
   });
   if (process.env['ADJOIN_ELECTRON_SMOKE'] === '1') {
     // The smoke test: report what the real Electron applied, then leave.
-    // What the page itself can reach tells whether isolation and the sandbox held (RELIABILITY row 1).
+    // What the page itself can reach tells whether isolation and the sandbox held (docs/RELIABILITY.md row 1).
     const page = (await mainWindow.webContents.executeJavaScript(
       '({ require: typeof require, process: typeof process, bridge: Object.keys(window.adjoin ?? {}).sort() })',
     )) as unknown;

@@ -13,7 +13,7 @@ export const CHECKPOINT_VERSION = 1;
 
 export { CHECKPOINT_FILE };
 
-/** Where a run stands, enough to continue it exactly (docs/RELIABILITY.md, "killed mid-run"). */
+/** Where a run stands, enough to continue it exactly (docs/RELIABILITY.md row 24). */
 export interface CheckpointPosition {
   epoch: number;
   step: number;

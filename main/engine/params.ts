@@ -4,7 +4,7 @@ import type { SmallPlan } from '../../shared/model/plan.js';
 import { count } from '../../shared/model/selection.js';
 import type { Rng } from './rng.js';
 
-/** Which path a batch norm belongs to: each path has its own (DESIGN.md). */
+/** Which path a batch norm belongs to: each path has its own (docs/ARCHITECTURE.md, "The method in the code"). */
 export type Path = 'full' | 'small';
 
 export const paramName = {

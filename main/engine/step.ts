@@ -47,7 +47,7 @@ export interface Shard {
  * One optimisation step's bookkeeping: the loss and its gradients with
  * respect to `variables`, then `update`, then every tensor freed. The loss is
  * read before `update` runs, so a NaN/Inf loss leaves the weights as they
- * were (RELIABILITY.md row 25). Running statistics move only after a
+ * were (docs/RELIABILITY.md row 25). Running statistics move only after a
  * successful update.
  */
 export function optimizationStep<R>(

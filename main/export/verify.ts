@@ -21,7 +21,7 @@ export interface VerificationBatch {
   note: string | null;
 }
 
-/** Float32 exports must agree exactly on top-1 and to 1e-3 on logits; float16 ones on 99% of top-1 (RELIABILITY.md rows 29–30). */
+/** Float32 exports must agree exactly on top-1 and to 1e-3 on logits; float16 ones on 99% of top-1 (docs/RELIABILITY.md rows 29–30). */
 export function requirements(precision: Precision): VerificationReport['required'] {
   return precision === 'float32' ? { top1Agreement: 1, maxAbsLogitDiff: 1e-3 } : { top1Agreement: 0.99, maxAbsLogitDiff: null };
 }

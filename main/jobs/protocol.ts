@@ -8,7 +8,7 @@ import type { JobSpec } from './job-spec.js';
 /**
  * Messages between the host (app, server, CLI), the job process and its
  * engine worker thread: discriminated unions, each with a sequence number so
- * a gap or reordering is visible (STYLE.md, "Typed boundaries").
+ * a gap or reordering is visible (docs/ARCHITECTURE.md, "Conventions").
  */
 export type ToJob = { type: 'start'; seq: number; spec: JobSpec } | { type: 'stop'; seq: number; request: StopRequest };
 

@@ -5,7 +5,7 @@ import { InputError } from '../../shared/errors.js';
 import type { Store } from './store.js';
 
 /**
- * Backups of the history (RELIABILITY.md row 15). A live database is never
+ * Backups of the history (docs/RELIABILITY.md row 15). A live database is never
  * copied as files (its -wal holds commits the main file does not have yet):
  * SQLite's online backup API copies it page by page while writers go on,
  * into a temporary file that must pass `integrity_check` before it is

@@ -222,7 +222,7 @@ export function userVersion(db: Db): number {
 
 /**
  * Brings the database to the latest version. Each migration and its
- * `user_version` bump commit together (RELIABILITY.md row 12): a failure in
+ * `user_version` bump commit together (docs/RELIABILITY.md row 12): a failure in
  * step k leaves the database at k−1, and the next open retries from there.
  */
 export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): { from: number; to: number } {

@@ -15,7 +15,7 @@ export interface OpenOptions {
   /** Refuse to create the database (commands that only read or change existing runs). */
   mustExist?: boolean;
   /**
-   * Check the file for damage first (`PRAGMA quick_check`, RELIABILITY.md
+   * Check the file for damage first (`PRAGMA quick_check`, docs/RELIABILITY.md
    * row 16): the app and the browser shell do at launch. A damaged database
    * is refused, or with 'read-only' opened read-only so the runs in it stay
    * visible and nothing is written over it.
@@ -28,7 +28,7 @@ export interface OpenOptions {
 }
 
 /**
- * The pragmas every connection sets (RELIABILITY.md row 10):
+ * The pragmas every connection sets (docs/RELIABILITY.md row 10):
  * - WAL: readers (the UI, `adjoin runs`) never block the writer and vice versa.
  * - synchronous=FULL: better-sqlite3 builds with WAL defaulting to NORMAL,
  *   where a commit survives a crash of the app but may roll back on power

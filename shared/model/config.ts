@@ -24,7 +24,7 @@ export interface ModelConfig {
   width: number;
   /**
    * The authors' code keeps the stem and the first stage at full width in the
-   * small network (DESIGN.md); true compresses the first stage too, for the
+   * small network (docs/ARCHITECTURE.md, "The method in the code"); true compresses the first stage too, for the
    * smallest model.
    */
   compressFirstStage: boolean;

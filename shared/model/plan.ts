@@ -8,7 +8,7 @@ import type { Selection } from './selection.js';
  * The small network of an adjoined model: for every node, which channels of
  * the full tensor the small path carries. Every tensor of the small path is a
  * known selection of the full one, and the small path uses exactly the
- * matching rows and columns of the shared weights (DESIGN.md).
+ * matching rows and columns of the shared weights (docs/ARCHITECTURE.md, "The method in the code").
  */
 export interface SmallPlan {
   /** α per width group. */

@@ -83,7 +83,7 @@ function notesForRoot(entries: readonly Dirent[], used: ReadonlySet<string>, wha
 }
 
 /**
- * Reads an image folder's layout (RELIABILITY row 20 names its failures):
+ * Reads an image folder's layout (docs/RELIABILITY.md row 20 names its failures):
  * `train/` + `val/` (or `test/`) with class subfolders, or one subfolder
  * per class. Nested files count for the class folder they are in. Returns
  * null when the folder has no subfolders at all.

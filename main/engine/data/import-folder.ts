@@ -133,7 +133,7 @@ export async function importImageFolder(rootArg: string, options: ImportOptions)
   options.signal?.throwIfAborted();
   const plan = splitPlanOf(listing, settings);
   // Decoding can only lose images, so a class problem in the listing is
-  // final: refuse before decoding anything (RELIABILITY row 20, nothing persisted).
+  // final: refuse before decoding anything (docs/RELIABILITY.md row 20, nothing persisted).
   const listed = plannedCounts(
     listing,
     listing.files.map((f) => f.label),

@@ -70,7 +70,7 @@ export interface Preset {
   description: string;
 }
 
-/** DESIGN.md, "Adjoined loss": β = 1 is our recommendation, β = 0 the paper's loss. */
+/** docs/ARCHITECTURE.md, "The method in the code": β = 1 is our recommendation, β = 0 the paper's loss. */
 export const PRESET_INFO: Record<PresetId, Preset> = {
   recommended: {
     id: 'recommended',

@@ -13,7 +13,7 @@ const config = load(readFileSync(`${REPO}/electron-builder.yml`, 'utf8')) as {
 const pkg = JSON.parse(readFileSync(`${REPO}/package.json`, 'utf8')) as { main: string; optionalDependencies: Record<string, string> };
 
 describe('the desktop package', () => {
-  it('flips the fuses that let a packaged app be run as Node, inspected or loaded from outside its archive (RELIABILITY row 8)', () => {
+  it('flips the fuses that let a packaged app be run as Node, inspected or loaded from outside its archive (docs/RELIABILITY.md row 8)', () => {
     expect(config.electronFuses).toMatchObject({
       runAsNode: false,
       enableNodeOptionsEnvironmentVariable: false,

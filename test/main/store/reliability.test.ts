@@ -18,7 +18,7 @@ const OPEN_MODULE = fileURLToPath(new URL('../../../build/main/store/open.js', i
 
 const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 
-describe('a damaged history (RELIABILITY row 16)', () => {
+describe('a damaged history (docs/RELIABILITY.md row 16)', () => {
   it('is found at launch, refused or opened read-only, and never written over', () => {
     const file = join(temp(), 'adjoin.db');
     historyWithRuns(file, 200);
@@ -53,7 +53,7 @@ describe('a damaged history (RELIABILITY row 16)', () => {
   });
 });
 
-describe('backups (RELIABILITY row 15)', () => {
+describe('backups (docs/RELIABILITY.md row 15)', () => {
   it('are taken while another process writes, pass integrity_check, and restore in place of a damaged file kept aside', async () => {
     const dir = temp();
     const file = join(dir, 'adjoin.db');
@@ -128,7 +128,7 @@ describe('backups (RELIABILITY row 15)', () => {
   });
 });
 
-describe('read-only and full file systems (RELIABILITY row 14)', () => {
+describe('read-only and full file systems (docs/RELIABILITY.md row 14)', () => {
   const remount = (dir: string, options: string): boolean => spawnSync('mount', ['-o', `remount,${options}`, dir], { stdio: 'ignore' }).status === 0;
 
   it('a history on a read-only file system is refused with the reason, not a crash', (ctx) => {

@@ -10,7 +10,7 @@ import { ADJOIN_BIN } from '../../../helpers/cli.js';
 import { jpeg } from '../../../helpers/image-files.js';
 
 /**
- * RELIABILITY row 23 and the issue's "no cache file is left half-written
+ * docs/RELIABILITY.md row 23 and the issue's "no cache file is left half-written
  * after a kill": a real process is SIGKILLed while it decodes and while it
  * writes; whatever it leaves behind is never read as a dataset, and the
  * next import succeeds and clears the debris.
