@@ -1,6 +1,6 @@
-import { InputError } from './errors.js';
+import { assertNever, InputError } from './errors.js';
 import { type AlphaSpec, type ModelConfig, validateGlobalAlpha, validateModelConfig } from './model/config.js';
-import { isLambdaKind, type LambdaKind, type LrSchedule } from './schedules.js';
+import { isLambdaKind, type LambdaKind, type LrSchedule, validateSchedule } from './schedules.js';
 
 export const TRAIN_MODES = ['standard', 'an', 'small', 'kd'] as const;
 /**
@@ -28,6 +28,12 @@ export interface KdConfig {
 
 export const DEFAULT_KD = { temperature: 4, weight: 0.9 } as const;
 
+/**
+ * PyTorch's SGD (L2 weight decay added to the gradient, the momentum buffer
+ * started at the first gradient, Nesterov's look-ahead as an option) and Adam.
+ * A schedule that cycles momentum (`onecycle`) sets SGD's `momentum` or
+ * Adam's `beta1` at every step instead.
+ */
 export type OptimizerConfig =
   | { kind: 'sgd'; lr: number; momentum: number; nesterov: boolean; weightDecay: number }
   | { kind: 'adam'; lr: number; beta1: number; beta2: number; epsilon: number; weightDecay: number };
@@ -87,6 +93,34 @@ export function recipe(name: Recipe): Pick<TrainConfig, 'optimizer' | 'schedule'
   }
 }
 
+/**
+ * The optimiser's own numbers; a schedule that cycles momentum makes the
+ * optimiser's momentum (β1) unused, so Nesterov then needs none of its own.
+ */
+export function validateOptimizer(o: OptimizerConfig, schedule: LrSchedule): OptimizerConfig {
+  if (!Number.isFinite(o.lr) || o.lr <= 0) throw new InputError(`learning rate must be positive, got ${o.lr}`, 'lr');
+  finiteNonNegative(o.weightDecay, 'weightDecay');
+  const cycled = schedule.kind === 'onecycle' && schedule.momentum !== null;
+  switch (o.kind) {
+    case 'sgd':
+      if (!Number.isFinite(o.momentum) || o.momentum < 0 || o.momentum >= 1)
+        throw new InputError(`momentum must be from 0 to below 1, got ${o.momentum}`, 'momentum');
+      if (o.nesterov && o.momentum === 0 && !cycled) throw new InputError('Nesterov momentum needs a momentum above 0', 'momentum');
+      return o;
+    case 'adam':
+      for (const [field, v] of [
+        ['beta1', o.beta1],
+        ['beta2', o.beta2],
+      ] as const) {
+        if (!Number.isFinite(v) || v < 0 || v >= 1) throw new InputError(`Adam's ${field} must be from 0 to below 1, got ${v}`, field);
+      }
+      if (!Number.isFinite(o.epsilon) || o.epsilon <= 0) throw new InputError(`Adam's epsilon must be positive, got ${o.epsilon}`, 'epsilon');
+      return o;
+    default:
+      return assertNever(o, 'optimizer');
+  }
+}
+
 export const DEFAULT_LOSS: AdjoinedLossConfig = { lambda: 'quadratic', c: 1, smallCe: 0 };
 
 function positiveInt(v: number, field: string, max: number): void {
@@ -119,10 +153,8 @@ export function validateTrainConfig(c: TrainConfig): TrainConfig {
   positiveInt(c.epochs, 'epochs', 100000);
   positiveInt(c.batchSize, 'batch', 65536);
   positiveInt(c.checkpointEvery, 'checkpointEvery', 100000);
-  if (!Number.isFinite(c.optimizer.lr) || c.optimizer.lr <= 0) {
-    throw new InputError(`learning rate must be positive, got ${c.optimizer.lr}`, 'lr');
-  }
-  finiteNonNegative(c.optimizer.weightDecay, 'weightDecay');
+  validateSchedule(c.schedule);
+  validateOptimizer(c.optimizer, c.schedule);
   if (!isLambdaKind(c.loss.lambda)) throw new InputError(`unknown λ(t) '${String(c.loss.lambda)}'`, 'lambda');
   finiteNonNegative(c.loss.c, 'c');
   finiteNonNegative(c.loss.smallCe, 'smallCe');

@@ -8,7 +8,7 @@ import { costReport, type CostReport } from '../../shared/model/cost.js';
 import { buildGraph, type ModelGraph } from '../../shared/model/graph.js';
 import { planSmall, type SmallPlan } from '../../shared/model/plan.js';
 import { smallNetworkGraph } from '../../shared/model/small-network.js';
-import { lambdaAt, lrAt } from '../../shared/schedules.js';
+import { lambdaAt, ratesAt, type StepRates } from '../../shared/schedules.js';
 import { trainsSmallOnly, type KdConfig, type TrainConfig, validateTrainConfig } from '../../shared/train-config.js';
 import { initBackend } from './backend.js';
 import { loadNetwork, saveNetwork } from './bundle.js';
@@ -176,7 +176,7 @@ function countCorrect(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
 }
 
 /** One optimisation step of the standard or adjoined loss on a batch. */
-export function trainStep(setup: StepSetup, x: tf.Tensor4D, y: tf.Tensor1D, progress: number, lr: number, shard: Shard | null = null): StepResult {
+export function trainStep(setup: StepSetup, x: tf.Tensor4D, y: tf.Tensor1D, progress: number, rates: StepRates, shard: Shard | null = null): StepResult {
   const { config, graph, plan, params, teacher } = setup;
   const lambda = lambdaAt(config.loss.lambda, progress);
   let ce: tf.Scalar | null = null;
@@ -215,9 +215,9 @@ export function trainStep(setup: StepSetup, x: tf.Tensor4D, y: tf.Tensor1D, prog
         smallCe = terms.smallCe === null ? null : keep(terms.smallCe);
         return terms.total;
       },
-      lr,
+      rates.lr,
       ({ loss, grads, read, count }) => {
-        setup.optimizer.apply(params.trainable, grads, lr);
+        setup.optimizer.apply(params.trainable, grads, rates);
         return { loss, ce: read(ce)!, kl: read(kl), smallCe: read(smallCe), correctFull: count(correctFull), correctSmall: count(correctSmall) };
       },
       shard,
@@ -312,10 +312,11 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
       checkpoint: writeCheckpoint,
       step: (indices, progress) => {
         const batch = setup.batches.build(setup.train, indices, true, pos.augment);
-        const lr = lrAt(config.schedule, config.optimizer.lr, progress);
-        return shardedStep(replicas, batch, indices.length, [inputSize, inputSize, channels], { progress, lr, tau: null, noise: null }, (x, y, shard) => ({
-          ...trainStep(setup, x, y, progress, lr, shard),
-          lr,
+        // By the step count, not by progress: a resumed run continues the schedule (momentum included) exactly.
+        const rates = ratesAt(config.schedule, config.optimizer.lr, pos.globalStep, totalSteps);
+        return shardedStep(replicas, batch, indices.length, [inputSize, inputSize, channels], { progress, rates, tau: null, noise: null }, (x, y, shard) => ({
+          ...trainStep(setup, x, y, progress, rates, shard),
+          lr: rates.lr,
         }));
       },
       accumulate: (totals, r, images) => {
@@ -369,7 +370,7 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
           },
           val,
           lambda: lambdaNow(progress),
-          lr: lrAt(config.schedule, config.optimizer.lr, progress),
+          lr: ratesAt(config.schedule, config.optimizer.lr, pos.globalStep, totalSteps).lr,
           seconds: trainSeconds + (performance.now() - evalStart) / 1000,
         };
         history.push(event);

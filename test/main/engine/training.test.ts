@@ -48,7 +48,7 @@ describe('training', () => {
       });
     const [full0, small0] = losses();
     // Late in training (λ = 1) the small path learns through the KL term alone (β = 0).
-    for (let i = 0; i < 12; i++) trainStep(setup, x, y, 0.9, 0.05);
+    for (let i = 0; i < 12; i++) trainStep(setup, x, y, 0.9, { lr: 0.05, momentum: null });
     const [full1, small1] = losses();
     expect(full1).toBeLessThan(full0 * 0.8);
     expect(small1).toBeLessThan(small0 * 0.9);
