@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import type { SearchConfig } from '../../../shared/dan.js';
 import type { EngineEvent } from '../../../shared/events.js';
-import type { TrainConfig } from '../../../shared/train-config.js';
+import { recipe, type TrainConfig } from '../../../shared/train-config.js';
 import * as tf from '@tensorflow/tfjs';
 import { prepareSearch, search, searchStep } from '../../../main/engine/dan/search.js';
 import { synthesize } from '../../../main/engine/data/synthetic.js';
@@ -107,6 +107,7 @@ describe('data-parallel training', () => {
     ['an, even shards (8 + 8)', trainConfig()],
     ['an, uneven shards (8 + 7)', trainConfig({ batchSize: 15 })],
     ['standard', trainConfig({ mode: 'standard', alpha: null })],
+    ['an, the short recipe (the replica takes the cycled momentum too)', trainConfig(recipe('short', 16))],
   ])('follows the single-engine loss curve step by step: %s', async (_name, config) => {
     const one = await trainRecorded(config, 1, 45);
     const two = await trainRecorded(config, 2, 45);
