@@ -22,6 +22,13 @@ export const schedule: Decoder<LrSchedule> = tagged('kind', {
   constant: obj({ kind: oneOf(['constant'] as const) }),
   multistep: obj({ kind: oneOf(['multistep'] as const), milestones: arr(num), gamma: num }),
   cosine: obj({ kind: oneOf(['cosine'] as const), warmup: num }),
+  onecycle: obj({
+    kind: oneOf(['onecycle'] as const),
+    pctStart: num,
+    divFactor: num,
+    finalDivFactor: num,
+    momentum: nullable(obj({ base: num, max: num })),
+  }),
 });
 
 export const modelConfig: Decoder<ModelConfig> = obj({

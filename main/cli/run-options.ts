@@ -2,7 +2,17 @@ import { resolve } from 'node:path';
 import { InputError } from '../../shared/errors.js';
 import { ARCHITECTURES, STEMS, type ModelConfig } from '../../shared/model/config.js';
 import { LAMBDA_KINDS, type LrSchedule } from '../../shared/schedules.js';
-import { AUGMENTATIONS, DEFAULT_LOSS, RECIPES, recipe, type AdjoinedLossConfig, type Augmentation, type OptimizerConfig } from '../../shared/train-config.js';
+import {
+  AUGMENTATIONS,
+  DEFAULT_LOSS,
+  DEFAULT_RECIPE,
+  RECIPES,
+  recipe,
+  recipeSmallCe,
+  type AdjoinedLossConfig,
+  type Augmentation,
+  type OptimizerConfig,
+} from '../../shared/train-config.js';
 import type { DataSource } from '../../shared/api.js';
 import { datasetCacheDir } from '../app-paths.js';
 import type { OpenedDataset } from '../jobs/job-spec.js';
@@ -42,7 +52,7 @@ export const RUN_FLAGS = {
 } as const satisfies Options;
 
 export const RUN_USAGE = `[--size N] [--channels 1|3] [--val-split F] [--limit-train N] [--limit-val N] [--out DIR] [--resume] [--json] [--db FILE]
-             [--recipe cifar|imagenet] [--lr X] [--lambda quadratic|linear|one-minus-cos|exp-minus-one] [--c X] [--small-ce β]
+             [--recipe short|cifar|imagenet] [--lr X] [--lambda quadratic|linear|one-minus-cos|exp-minus-one] [--c X] [--small-ce β]
              [--augment none|cifar|imagenet] [--seed N] [--compress-first-stage] [--checkpoint-every N] [--workers N]`;
 
 type Values = Partial<Record<string, string | boolean | undefined>>;
@@ -64,7 +74,10 @@ export interface RunSettings {
 
 /** Reads the shared flags, checking each so a bad one is named before anything runs. */
 export function runSettings(values: Values): RunSettings {
-  const base = recipe(choiceArg(str(values['recipe']), 'recipe', RECIPES, 'cifar'));
+  const recipeName = choiceArg(str(values['recipe']), 'recipe', RECIPES, DEFAULT_RECIPE);
+  const batchSize = intArg(str(values['batch']), 'batch', 64);
+  // The short recipe's learning rate follows the batch size (--lr, when given, is taken as it is).
+  const base = recipe(recipeName, batchSize);
   return {
     model: {
       arch: choiceArg(str(values['arch']), 'arch', ARCHITECTURES, 'resnet18'),
@@ -73,13 +86,13 @@ export function runSettings(values: Values): RunSettings {
       compressFirstStage: values['compress-first-stage'] === true,
     },
     epochs: intArg(str(values['epochs']), 'epochs', 10),
-    batchSize: intArg(str(values['batch']), 'batch', 64),
+    batchSize,
     optimizer: { ...base.optimizer, lr: numberArg(str(values['lr']), 'lr', base.optimizer.lr) },
     schedule: base.schedule,
     loss: {
       lambda: choiceArg(str(values['lambda']), 'lambda', LAMBDA_KINDS, DEFAULT_LOSS.lambda),
       c: numberArg(str(values['c']), 'c', DEFAULT_LOSS.c),
-      smallCe: numberArg(str(values['small-ce']), 'small-ce', DEFAULT_LOSS.smallCe),
+      smallCe: numberArg(str(values['small-ce']), 'small-ce', recipeSmallCe(recipeName)),
     },
     augmentation: choiceArg(str(values['augment']), 'augment', AUGMENTATIONS, base.augmentation),
     seed: intArg(str(values['seed']), 'seed', 0),

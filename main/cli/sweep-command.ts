@@ -30,7 +30,7 @@ import { RUN_FLAGS, draftModel, openRunData, runSettings, workersOption } from '
 import { dbFile, openExisting, runIdArg } from './store-args.js';
 
 const SWEEP_USAGE = `adjoin sweep --data <dir|idx folder> --arch resnet18 --width 0.25 --modes standard,small,kd,an --alpha 2,4,8 --seeds 0,1,2 --epochs N
-             [--small-ce 0,1] [--parallel K] [--kd-temperature 4] [--kd-weight 0.9] [--out DIR] [--db FILE] [--json] …(train's options)
+             [--small-ce 0,1] [--recipe short|cifar|imagenet] [--parallel K] [--kd-temperature 4] [--kd-weight 0.9] [--out DIR] [--db FILE] [--json] …(train's options)
   adjoin sweep resume <id> [--parallel K] [--workers N] [--out DIR] [--db FILE] [--json]
   adjoin sweep show <id>[,<id>…] [--out DIR] [--json] [--db FILE]
   adjoin sweep list [--json] [--db FILE]
@@ -158,7 +158,8 @@ async function startCommand(argv: string[], io: CommandIo): Promise<number> {
     optimizer: settings.optimizer,
     schedule: settings.schedule,
     loss: settings.loss,
-    smallCes: numbers(values['small-ce'], 'small-ce', '0', false),
+    // Without --small-ce, the an runs take the recipe's β (short: 1; the paper's: 0).
+    smallCes: numbers(values['small-ce'], 'small-ce', String(settings.loss.smallCe), false),
     augmentation: settings.augmentation,
     kd: {
       temperature: numberArg(values['kd-temperature'], 'kd-temperature', DEFAULT_KD.temperature),

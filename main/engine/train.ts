@@ -8,7 +8,7 @@ import { costReport, type CostReport } from '../../shared/model/cost.js';
 import { buildGraph, type ModelGraph } from '../../shared/model/graph.js';
 import { planSmall, type SmallPlan } from '../../shared/model/plan.js';
 import { smallNetworkGraph } from '../../shared/model/small-network.js';
-import { lambdaAt, lrAt } from '../../shared/schedules.js';
+import { lambdaAt, ratesAt, type StepRates } from '../../shared/schedules.js';
 import type { TrainConfig } from '../../shared/train-config.js';
 import { BatchBuilder, normalizationFor, type Normalization } from './data/batches.js';
 import { dataFingerprint } from './data/fingerprint.js';
@@ -147,7 +147,7 @@ function countCorrect(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
 }
 
 /** One optimisation step of the run's loss (standard, small, kd or adjoined) on a batch. */
-export function trainStep(setup: StepSetup, x: tf.Tensor4D, y: tf.Tensor1D, progress: number, lr: number, shard: Shard | null = null): StepResult {
+export function trainStep(setup: StepSetup, x: tf.Tensor4D, y: tf.Tensor1D, progress: number, rates: StepRates, shard: Shard | null = null): StepResult {
   const { config, graph, plan, params, teacher } = setup;
   const lambda = lambdaAt(config.loss.lambda, progress);
   let ce: tf.Scalar | null = null;
@@ -186,9 +186,9 @@ export function trainStep(setup: StepSetup, x: tf.Tensor4D, y: tf.Tensor1D, prog
         smallCe = terms.smallCe === null ? null : keep(terms.smallCe);
         return terms.total;
       },
-      lr,
+      rates.lr,
       ({ loss, grads, read, count }) => {
-        setup.optimizer.apply(params.trainable, grads, lr);
+        setup.optimizer.apply(params.trainable, grads, rates);
         return { loss, ce: read(ce)!, kl: read(kl), smallCe: read(smallCe), correctFull: count(correctFull), correctSmall: count(correctSmall) };
       },
       shard,
@@ -277,11 +277,12 @@ class TrainingTask implements RunTask<TrainStepReport, TrainResult, TrainEvent> 
     const { setup, config } = this;
     const { inputSize, channels } = config.model;
     const batch = setup.batches.build(setup.train, indices, true, pos.augment);
-    const lr = lrAt(config.schedule, config.optimizer.lr, progress);
+    // By step, so a resumed run continues the same schedule.
+    const rates = ratesAt(config.schedule, config.optimizer.lr, pos.globalStep, this.totalSteps);
     const image: [number, number, number] = [inputSize, inputSize, channels];
-    return shardedStep(replicas, batch, indices.length, image, { progress, lr, tau: null, noise: null }, (x, y, shard) => ({
-      ...trainStep(setup, x, y, progress, lr, shard),
-      lr,
+    return shardedStep(replicas, batch, indices.length, image, { progress, rates, tau: null, noise: null }, (x, y, shard) => ({
+      ...trainStep(setup, x, y, progress, rates, shard),
+      lr: rates.lr,
     }));
   }
 
@@ -337,7 +338,7 @@ class TrainingTask implements RunTask<TrainStepReport, TrainResult, TrainEvent> 
       },
       val: validationOf(setup, evaluation),
       lambda: this.lambdaAt(progress),
-      lr: lrAt(config.schedule, config.optimizer.lr, progress),
+      lr: ratesAt(config.schedule, config.optimizer.lr, pos.globalStep, setup.totalSteps).lr,
       seconds: trainSeconds + (performance.now() - evalStart) / 1000,
     };
     this.history.push(event);

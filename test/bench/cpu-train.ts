@@ -47,9 +47,10 @@ export async function cpuTrain(args: { rounds?: number }): Promise<Record<string
   const indices = Array.from({ length: batch }, (_, i) => i);
   const rng = new Rng(2);
   // Each step builds its batch (augmentation included), as the training loop does.
+  const rates = { lr: 0.01, momentum: null };
   const stepOn = (setup: TrainingSetup, r: Replicas | null): void => {
     const b = setup.batches.build(setup.train, indices, true, rng);
-    shardedStep(r, b, batch, [size, size, 1], { progress: 0.5, lr: 0.01, tau: null, noise: null }, (x, y, shard) => trainStep(setup, x, y, 0.5, 0.01, shard));
+    shardedStep(r, b, batch, [size, size, 1], { progress: 0.5, rates, tau: null, noise: null }, (x, y, shard) => trainStep(setup, x, y, 0.5, rates, shard));
   };
   try {
     const ms = await interleaved({ one: () => stepOn(single, null), all: () => stepOn(parallel, replicas) }, { warmup: 3, rounds: args.rounds ?? 12 });

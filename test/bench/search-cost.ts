@@ -33,10 +33,11 @@ export async function searchCost(args: { rounds?: number }): Promise<Record<stri
   const x = tf.tensor4d(b.x, [batch, 28, 28, 1]);
   const y = tf.tensor1d(b.y, 'int32');
   const noiseRng = new Rng(3);
+  const rates = { lr: 0.01, momentum: null };
   const ms = await interleaved(
     {
-      standard: () => void trainStep(standard, x, y, 0.5, 0.01),
-      search: () => void searchStep(searching, x, y, 0.5, 0.01, 10, searching.space.drawNoise(noiseRng)),
+      standard: () => void trainStep(standard, x, y, 0.5, rates),
+      search: () => void searchStep(searching, x, y, 0.5, rates, 10, searching.space.drawNoise(noiseRng)),
     },
     { warmup: 2, rounds: args.rounds ?? 8 },
   );

@@ -39,11 +39,12 @@ export async function stepCost(args: { rounds?: number }): Promise<Record<string
   );
   const x = tf.tensor4d(b.x, [batch, 28, 28, 1]);
   const y = tf.tensor1d(b.y, 'int32');
+  const rates = { lr: 0.01, momentum: null };
   // Mid-training progress: λ > 0, so the adjoined step pays for its KL term.
   const ms = await interleaved(
     {
-      standard: () => void trainStep(standard, x, y, 0.5, 0.01),
-      an: () => void trainStep(an, x, y, 0.5, 0.01),
+      standard: () => void trainStep(standard, x, y, 0.5, rates),
+      an: () => void trainStep(an, x, y, 0.5, rates),
     },
     { warmup: 2, rounds: args.rounds ?? 10 },
   );

@@ -69,9 +69,37 @@ describe.skipIf(!hasChromium)('the wizard, end to end (browser shell)', () => {
     await app.screenshot('02-model');
   });
 
-  it('Train: two epochs start; progress and the loss chart move on the WASM backend; the run finishes', async () => {
+  it('Train settings: Recommended is the short recipe — its lr plot is one cycle — and its lr follows the batch size', async () => {
     const { page } = app;
     await page.getByRole('button', { name: 'Next: Train →' }).click();
+    expect(await page.getByLabel('Recipe').inputValue()).toBe('recommended');
+    const lrLine = page.getByTestId('train-previews').locator('figure', { hasText: 'Learning rate over the run' }).locator('path.line');
+    /** Where the plotted lr peaks, as a fraction of the run (SVG y grows downwards). */
+    const peakAt = async (): Promise<number> => {
+      const d = (await lrLine.getAttribute('d')) ?? '';
+      const points = [...d.matchAll(/[ML](-?[\d.]+),(-?[\d.]+)/g)].map((m) => ({ x: Number(m[1]), y: Number(m[2]) }));
+      expect(points.length).toBeGreaterThan(10);
+      const top = points.reduce((a, b) => (b.y < a.y ? b : a));
+      return (top.x - points[0]!.x) / (points.at(-1)!.x - points[0]!.x);
+    };
+    expect(await page.getByTestId('train-previews').textContent()).toContain('SGD-Nesterov, one-cycle');
+    expect(await peakAt()).toBeCloseTo(0.3, 1);
+    // The paper's CIFAR steps start at their peak.
+    await page.getByLabel('Recipe').selectOption('paper-cifar');
+    await expect.poll(peakAt).toBe(0);
+    await page.getByLabel('Recipe').selectOption('recommended');
+    await expect.poll(peakAt).toBeCloseTo(0.3, 1);
+
+    const lr = page.getByLabel('Learning rate', { exact: true });
+    expect(await lr.inputValue()).toBe('0.05');
+    await page.getByLabel('Batch size').fill('128');
+    await expect.poll(() => lr.inputValue()).toBe('0.1');
+    await page.getByLabel('Batch size').fill('64');
+    await expect.poll(() => lr.inputValue()).toBe('0.05');
+  });
+
+  it('Train: two epochs start; progress and the loss chart move on the WASM backend; the run finishes', async () => {
+    const { page } = app;
     await page.getByLabel('Epochs').fill('2');
     await page.getByLabel('Batch size').fill('64');
     await app.screenshot('03-train-settings');

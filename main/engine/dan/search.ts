@@ -9,7 +9,7 @@ import { RUN_FILES } from '../../../shared/run-files.js';
 import type { DataInfo, EngineEvent, PathMetrics, SearchEpochEvent, SearchResultEvent } from '../../../shared/events.js';
 import { costReport, type Cost } from '../../../shared/model/cost.js';
 import { buildGraph, type ModelGraph } from '../../../shared/model/graph.js';
-import { lambdaAt, lrAt } from '../../../shared/schedules.js';
+import { lambdaAt, ratesAt, type StepRates } from '../../../shared/schedules.js';
 import { BatchBuilder, normalizationFor, type Normalization } from '../data/batches.js';
 import type { ImageSplit, TrainingData } from '../data/types.js';
 import { evaluate } from '../evaluate.js';
@@ -105,7 +105,7 @@ export function searchStep(
   x: tf.Tensor4D,
   y: tf.Tensor1D,
   progress: number,
-  lr: number,
+  rates: StepRates,
   tau: number,
   noise: ReadonlyMap<string, Float32Array> | null,
   shard: Shard | null = null,
@@ -129,13 +129,13 @@ export function searchStep(
       flops = keep(tf.div(expectedMacs(graph, space.plan, out.masks), setup.fullMacs) as tf.Scalar);
       return tf.add(terms.total, tf.mul(flops, lambda * config.gamma)) as tf.Scalar;
     },
-    lr,
+    rates.lr,
     ({ loss, grads, read }) => {
       const weightGrads: tf.NamedTensorMap = {};
       const etaGrads: tf.NamedTensorMap = {};
       for (const [name, g] of Object.entries(grads)) (name.startsWith('eta/') ? etaGrads : weightGrads)[name] = g;
-      setup.optimizer.apply(params.trainable, weightGrads, lr);
-      setup.archOptimizer.apply(etas, etaGrads, config.archLr);
+      setup.optimizer.apply(params.trainable, weightGrads, rates);
+      setup.archOptimizer.apply(etas, etaGrads, { lr: config.archLr, momentum: null });
       return { loss, ce: read(ce)!, kl: read(kl)!, flops: read(flops)! };
     },
     shard,
@@ -272,12 +272,12 @@ class SearchTask implements RunTask<SearchStepReport, SearchResult, EngineEvent>
     const { setup, config, space } = this;
     const { inputSize, channels } = config.model;
     const batch = setup.batches.build(setup.train, indices, true, pos.augment);
-    const lr = lrAt(config.schedule, config.optimizer.lr, progress);
+    const rates = ratesAt(config.schedule, config.optimizer.lr, pos.globalStep, this.totalSteps);
     const tau = tauAt(config.tau, pos.epoch);
     const noise = this.fixedNoise ?? space.drawNoise(pos.augment);
-    return shardedStep(replicas, batch, indices.length, [inputSize, inputSize, channels], { progress, lr, tau, noise: [...noise] }, (x, y, shard) => ({
-      ...searchStep(setup, x, y, progress, lr, tau, noise, shard),
-      lr,
+    return shardedStep(replicas, batch, indices.length, [inputSize, inputSize, channels], { progress, rates, tau, noise: [...noise] }, (x, y, shard) => ({
+      ...searchStep(setup, x, y, progress, rates, tau, noise, shard),
+      lr: rates.lr,
       tau,
     }));
   }

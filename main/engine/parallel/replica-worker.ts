@@ -49,8 +49,8 @@ function step(replica: Replica, m: StepShard): void {
   const y = tf.tensor1d(m.y, 'int32');
   const shard = { group, share: m.share };
   try {
-    if (replica.kind === 'train') trainStep(replica.setup, x, y, m.progress, m.lr, shard);
-    else searchStep(replica.setup, x, y, m.progress, m.lr, m.tau!, m.noise === null ? null : new Map(m.noise), shard);
+    if (replica.kind === 'train') trainStep(replica.setup, x, y, m.progress, m.rates, shard);
+    else searchStep(replica.setup, x, y, m.progress, m.rates, m.tau!, m.noise === null ? null : new Map(m.noise), shard);
   } finally {
     x.dispose();
     y.dispose();

@@ -51,6 +51,8 @@ describe('bad input: one line naming the problem, exit code 2, nothing written',
     ['a width that leaves a layer with zero channels', [...base, '--width', '0.004'], /leaves layer .* with 0 channels/],
     ['a width whose small network has no channels', [...base, '--width', '0.02', '--alpha', '16'], /leaves layer .* with 0 channels in the small network/],
     ['an unknown flag', [...base, '--bogus'], /bogus/],
+    ['an unknown recipe', [...base, '--recipe', 'fast'], /--recipe must be one of short, cifar, imagenet.*'fast'/],
+    ['a one-cycle run with an lr of 0', [...base, '--lr', '0'], /learning rate must be positive, got 0/],
     ['a non-numeric epoch count', [...base, '--epochs', 'ten'], /--epochs must be a number/],
     ['cost with an unknown architecture', ['cost', '--arch', 'foo'], /--arch must be one of/],
   ])('%s', (_name, args, message) => {
@@ -96,7 +98,21 @@ describe('adjoin train', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { type: string });
-    expect(events[0]).toMatchObject({ type: 'started', backend: { kind: 'wasm' } });
+    // The default recipe is the short one: Nesterov SGD, one cycle, peak lr 0.05 × 16/64, β = 1.
+    expect(events[0]).toMatchObject({
+      type: 'started',
+      backend: { kind: 'wasm' },
+      config: {
+        optimizer: { kind: 'sgd', lr: 0.0125, nesterov: true, weightDecay: 5e-4 },
+        schedule: { kind: 'onecycle', pctStart: 0.3, divFactor: 25, finalDivFactor: 1e4, momentum: { base: 0.85, max: 0.95 } },
+        loss: { smallCe: 1 },
+        augmentation: 'cifar',
+      },
+    });
+    const steps = events.filter((e): e is { type: 'step'; globalStep: number; lr: number } => e.type === 'step');
+    // 3 steps: the run is shorter than the warm-up, so it starts just below the peak (PyTorch: 0.049720771772545594 × 0.25).
+    expect(steps[0]).toMatchObject({ globalStep: 1 });
+    expect(steps[0]!.lr).toBeCloseTo(0.049720771772545594 / 4, 12);
     expect(events.map((e) => e.type)).toContain('epoch');
     expect(events.at(-1)).toMatchObject({ type: 'finished' });
     for (const f of ['network.adjoin', 'small.adjoin', 'small-tfjs/model.json', 'small-tfjs/weights.bin', 'run.json', 'checkpoint.ckpt']) {

@@ -32,7 +32,7 @@ function trained(seed: number): { params: ReturnType<typeof createParams>; optim
   const params = createParams(graph, null, new Rng(seed));
   const optimizer = new Optimizer(config.optimizer);
   const grads = Object.fromEntries([...params.trainable].map(([name, v]) => [name, tf.onesLike(v)]));
-  optimizer.apply(params.trainable, grads, 0.1);
+  optimizer.apply(params.trainable, grads, { lr: 0.1, momentum: null });
   tf.dispose(Object.values(grads));
   return { params, optimizer };
 }

@@ -3,7 +3,16 @@ import { validateSearchConfig } from '../../../../shared/dan.js';
 import { importSettings } from '../../../../shared/dataset.js';
 import { InputError } from '../../../../shared/errors.js';
 import { validateTrainConfig } from '../../../../shared/train-config.js';
-import { applyPreset, dataSourceOf, defaultTrainSettings, type PresetId, searchConfigOf, trainConfigOf, type TrainSettings } from '../wizard-config.js';
+import {
+  applyPreset,
+  dataSourceOf,
+  defaultTrainSettings,
+  type PresetId,
+  searchConfigOf,
+  trainConfigOf,
+  type TrainSettings,
+  withBatchSize,
+} from '../wizard-config.js';
 import type { DatasetState } from './dataset.svelte.js';
 import { errorInfo, type ErrorInfo } from './errors.js';
 import type { ModelState } from './model.svelte.js';
@@ -33,6 +42,10 @@ export class TrainState {
 
   choosePreset(preset: PresetId): void {
     this.settings = applyPreset(this.settings, preset);
+  }
+
+  setBatchSize(batchSize: number): void {
+    this.settings = withBatchSize(this.settings, batchSize);
   }
 
   /** Sends runs:start (standard, AN) or runs:search (DAN); the monitor follows the new run. */

@@ -151,7 +151,7 @@ describe('direction of the FLOPs pressure', () => {
       const x = tf.tensor4d(b.x, [16, 12, 12, 1]);
       const y = tf.tensor1d(b.y, 'int32');
       // Late in training: λ(t) = 1, so the KL and FLOPs terms weigh fully.
-      searchStep(setup, x, y, 0.9, 0.02, 1, setup.space.drawNoise(rng));
+      searchStep(setup, x, y, 0.9, { lr: 0.02, momentum: null }, 1, setup.space.drawNoise(rng));
       tf.dispose([x, y]);
     }
     return { alphas: Object.values(setup.space.choice()), before, after: expectedMacsAt(setup, 1) / setup.fullMacs };
