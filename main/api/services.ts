@@ -3,6 +3,7 @@ import { dataDir, datasetCacheDir } from '../app-paths.js';
 import type { Launcher } from '../jobs/launcher.js';
 import { JobManager } from '../jobs/manager.js';
 import { SweepRunner } from '../jobs/sweep-runner.js';
+import { testHooksFromEnv } from '../jobs/test-hold.js';
 import { packageVersion, sampleDatasetPath } from '../package-root.js';
 import { keepBackup } from '../store/backup.js';
 import { openStore } from '../store/open.js';
@@ -39,12 +40,11 @@ export function startServices(o: ServicesOptions): Services {
     // A fresh backup of a sound history at most a day old, made while the app runs.
     keepBackup(store, BACKUP_AGE_MS).catch((e: unknown) => process.emitWarning(`the history backup failed: ${(e as Error).message}`));
   }
-  // Tests of crash handling make every job's engine abort at a given step (never set in normal use).
-  const env = o.env ?? process.env;
-  const abortAt = env['ADJOIN_TEST_HOOKS'] === '1' ? Number(env['ADJOIN_TEST_ABORT_AT_STEP'] ?? NaN) : NaN;
+  // Tests of crash and write-failure handling make every job's engine abort or wait at a given step (never set in normal use).
+  const testHooks = testHooksFromEnv(o.env ?? process.env);
   const manager = new JobManager(store, {
     runsDir: join(dirname(store.file), 'runs'),
-    ...(Number.isInteger(abortAt) ? { testHooks: { abortAtStep: abortAt } } : {}),
+    ...(testHooks === undefined ? {} : { testHooks }),
     cacheDir: datasetCacheDir(),
     ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }),
     ...(o.launcher === undefined ? {} : { launcher: o.launcher }),

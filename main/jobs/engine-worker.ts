@@ -1,8 +1,10 @@
 import { parentPort } from 'node:worker_threads';
 import { InputError, serializeError } from '../../shared/errors.js';
+import type { EngineEvent } from '../../shared/events.js';
 import type { StopRequest } from '../engine/loop.js';
 import { parseToJob, type FromJob, type Unsequenced } from './protocol.js';
 import { runJob } from './run-job.js';
+import { heldMessage, holdUntilReleased } from './test-hold.js';
 
 /**
  * The engine's worker thread (the client asked for training off the main
@@ -35,13 +37,15 @@ port.on('message', (raw: unknown) => {
   const spec = msg.spec;
   const hooks = process.env['ADJOIN_TEST_HOOKS'] === '1' && 'testHooks' in spec ? spec.testHooks : undefined;
   const abortAt = hooks?.abortAtStep;
+  const hold = hooks?.hold;
+  const emit = (event: EngineEvent): void => send({ type: 'event', event });
   runJob(spec, {
-    emit: (event) => send({ type: 'event', event }),
+    emit,
     log: (level, message) => send({ type: 'log', level, message }),
     dataset: (dataset) => send({ type: 'dataset', dataset }),
     importProgress: (path, progress) => send({ type: 'import-progress', path, progress }),
     stopRequested: () => stop,
-    ...(abortAt === undefined
+    ...(abortAt === undefined && hold === undefined
       ? {}
       : {
           beforeStep: (step: number) => {
@@ -49,6 +53,10 @@ port.on('message', (raw: unknown) => {
             // process down. process.abort() is not available in worker threads, so the
             // hook raises the same SIGABRT at the process.
             if (step === abortAt) process.kill(process.pid, 'SIGABRT');
+            if (hold !== undefined && step === hold.atStep) {
+              emit({ type: 'log', time: Date.now(), level: 'info', message: heldMessage(step) });
+              holdUntilReleased(hold.releaseFile);
+            }
           },
         }),
   })

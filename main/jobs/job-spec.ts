@@ -20,6 +20,8 @@ export interface DataRequest {
 export interface TestHooks {
   /** Calls process.abort() inside the engine before this global step. */
   abortAtStep?: number;
+  /** Blocks the engine before this global step until `releaseFile` exists (a run caught mid-training). */
+  hold?: { atStep: number; releaseFile: string };
 }
 
 interface JobBase {

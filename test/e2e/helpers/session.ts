@@ -7,7 +7,7 @@ export async function serveAndOpen(prepareHome?: (home: string) => void | Promis
   if (missing !== null) throw new Error(missing);
   const served = await startServe(prepareHome);
   try {
-    return { served, app: await openApp(served.url) };
+    return { served, app: await openApp(await served.freshUrl()) };
   } catch (e) {
     await served.stop();
     throw e;
