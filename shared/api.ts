@@ -29,6 +29,15 @@ export interface DataSource {
   limitVal: number | null;
 }
 
+/** Why the history refuses writes: another program's lock, a full disk, a read-only file or folder, a disk error, damage. */
+export type HistoryWriteProblem = 'busy' | 'full' | 'read-only' | 'io' | 'damaged';
+
+/**
+ * Whether the history takes writes. While it does not, runs go on and what
+ * they report is kept in memory (`pending` updates), written once it does.
+ */
+export type HistoryWrites = { state: 'ok' } | { state: 'failing'; problem: HistoryWriteProblem; reason: string; pending: number; since: number };
+
 export interface AppInfo {
   version: string;
   /** `electron`: the desktop app; `browser`: the browser shell (`adjoin serve`). */
@@ -44,6 +53,8 @@ export interface AppInfo {
   databaseDamage: string[] | null;
   /** The automatic backup of the history next to it, if there is one (`adjoin db restore` puts it back). */
   databaseBackup: string | null;
+  /** Whether the history takes writes now (later changes come as `history:writes`). */
+  historyWrites: HistoryWrites;
   /** Whether the main side can open a native folder picker and reveal folders (the desktop app can). */
   nativeDialogs: boolean;
 }
@@ -100,6 +111,8 @@ export interface ApiEvents {
   'sweep:progress': CellProgress;
   /** A sweep was created, or its status changed: the list of sweeps should refresh. */
   'sweeps:changed': { sweepId: number; status: SweepStatus };
+  /** The history stopped or started taking writes again (the banner). */
+  'history:writes': HistoryWrites;
 }
 
 /** A sweep in the list: its grid and how far it got. */

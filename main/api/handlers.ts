@@ -115,6 +115,7 @@ export function createApi(deps: ApiDeps): ApiHandlers {
       database: store.file,
       databaseDamage: store.damage,
       databaseBackup: existsSync(backupFileOf(store.file)) ? backupFileOf(store.file) : null,
+      historyWrites: manager.writer.state,
       nativeDialogs: deps.native !== null,
     }),
     'dataset:scan': async ({ path }) => (await job({ kind: 'scan', path: await checkFolder(path) })) as DatasetScan,

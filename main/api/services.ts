@@ -29,6 +29,8 @@ export interface ServicesOptions {
   launcher?: Launcher;
   concurrency?: number;
   env?: NodeJS.ProcessEnv;
+  /** How soon the history writer retries a refused write (tests make it quick). */
+  retryDelay?: (attempt: number) => number;
 }
 
 /** What the desktop app and the browser shell both run behind the API: the history, the jobs, the handlers. */
@@ -49,6 +51,7 @@ export function startServices(o: ServicesOptions): Services {
     ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }),
     ...(o.launcher === undefined ? {} : { launcher: o.launcher }),
     ...(o.env === undefined ? {} : { env: o.env }),
+    ...(o.retryDelay === undefined ? {} : { retryDelay: o.retryDelay }),
   });
   const sweeps = new SweepRunner(manager);
   const handlers = createApi({
@@ -70,6 +73,16 @@ export function startServices(o: ServicesOptions): Services {
     close: async () => {
       await sweeps.stopAll();
       await manager.stopAll('checkpoint-and-stop');
+      // The last chance for what the history refused meanwhile (a run's end among it).
+      manager.writer.close();
+      if (!manager.writer.flush()) {
+        const s = manager.writer.state;
+        const why = s.state === 'failing' ? s.reason : 'unknown';
+        process.emitWarning(
+          `${manager.writer.pending} updates of ${store.file} could not be written (${why}); ` +
+            'runs whose end is among them will show as interrupted next time, resumable from their checkpoints',
+        );
+      }
       store.close();
     },
   };

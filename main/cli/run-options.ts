@@ -26,6 +26,7 @@ import { choiceArg, intArg, numberArg, optionalIntArg, type Options } from './ar
 import type { CommandIo } from './command.js';
 import { importSettingsArgs, progressPrinter } from './data-command.js';
 import { renderRecord } from './dataset-format.js';
+import { cliHistoryWriter, NOT_RECORDED_EXIT, recordWaitMs, settleRecording } from './history-writes.js';
 import { ProgressPrinter } from './progress.js';
 import { dbFile } from './store-args.js';
 
@@ -176,6 +177,7 @@ export async function withRecordedRun(
   const out = str(values['out']);
   if (resume && out === undefined) throw new InputError('--resume needs --out <the run folder to resume>', 'out');
   const store = openStore(dbFile(str(values['db'])));
+  const writer = cliHistoryWriter(store, io);
   const begun = beginRun(
     store,
     {
@@ -186,7 +188,7 @@ export async function withRecordedRun(
       runsDir: join(dirname(store.file), 'runs'),
       resume,
     },
-    { onError: (e, what) => io.err(`adjoin: warning: could not record ${what} of run in ${store.file}: ${e.message}\n`) },
+    { writer },
   );
   io.err(`run ${begun.runId}: recording in ${store.file}; files in ${begun.outDir}\n`);
   const json = values['json'] === true;
@@ -196,6 +198,7 @@ export async function withRecordedRun(
     stop = 'checkpoint-and-stop';
   });
   let status: 'finished' | 'cancelled' | 'failed';
+  let notRecorded: string | null = null;
   try {
     status = await body({
       runId: begun.runId,
@@ -212,7 +215,15 @@ export async function withRecordedRun(
     throw e;
   } finally {
     begun.recorder.close();
+    writer.close();
+    notRecorded = await settleRecording(writer, store, io, recordWaitMs());
     store.close();
+  }
+  if (notRecorded !== null) {
+    io.err(
+      `adjoin: error: run ${begun.runId} ${status}, but the history ${store.file} would not take its outcome: ${notRecorded}; its files are in ${begun.outDir}\n`,
+    );
+    return NOT_RECORDED_EXIT;
   }
   return status === 'finished' ? 0 : status === 'cancelled' ? 130 : 1;
 }

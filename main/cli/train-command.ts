@@ -4,6 +4,7 @@ import { DEFAULT_KD, TRAIN_MODES, validateTrainConfig, type TrainConfig } from '
 import type { TrainingData } from '../engine/data/types.js';
 import { datasetKey } from '../jobs/dataset-row.js';
 import { train } from '../engine/train.js';
+import { heldMessage, holdUntilReleased, testHooksFromEnv } from '../jobs/test-hold.js';
 import { choiceArg, intArg, numberArg, parse } from './args.js';
 import type { Command, CommandIo } from './command.js';
 import { RUN_FLAGS, RUN_USAGE, draftModel, openRunData, runSettings, withRecordedRun, workersOption } from './run-options.js';
@@ -45,6 +46,7 @@ export async function trainCommand(argv: string[], io: CommandIo): Promise<numbe
   const data = await openRunData(values, io);
   let config: TrainConfig = { ...draft, model: { ...draft.model, ...data.input } };
   if (kd !== null) config = { ...config, kd: { ...kd, teacher: teacherNetwork(values, kd.teacherRun, data.data) } };
+  const hold = testHooksFromEnv(process.env)?.hold;
   return withRecordedRun(values, io, { config, data }, async (run) => {
     const outcome = await train({
       config,
@@ -54,6 +56,16 @@ export async function trainCommand(argv: string[], io: CommandIo): Promise<numbe
       emit: run.emit,
       stopRequested: run.stopRequested,
       ...workers,
+      // Tests of write failures catch the run mid-training (never set in normal use).
+      ...(hold === undefined
+        ? {}
+        : {
+            beforeStep: (step: number) => {
+              if (step !== hold.atStep) return;
+              run.emit({ type: 'log', time: Date.now(), level: 'info', message: heldMessage(step) });
+              holdUntilReleased(hold.releaseFile);
+            },
+          }),
     });
     return outcome.status;
   });

@@ -2,7 +2,7 @@ import type { CellProgress, SweepStatus } from '../../shared/sweep.js';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import type { DataSource } from '../../shared/api.js';
+import type { DataSource, HistoryWrites } from '../../shared/api.js';
 import { superNetworkConfig, type SearchConfig } from '../../shared/dan.js';
 import type { ImportProgress } from '../../shared/dataset.js';
 import { InputError } from '../../shared/errors.js';
@@ -15,6 +15,7 @@ import { beginRun } from './begin-run.js';
 import { hostJob, type JobHandle, type JobResult } from './job-host.js';
 import type { DataRequest, JobSpec, TestHooks } from './job-spec.js';
 import type { Launcher } from './launcher.js';
+import { HistoryWriter } from './history-writer.js';
 import { recordRun, type RunRecorder } from './record-run.js';
 
 /** What the manager tells its subscribers (the app's windows, the browser shell's sockets). */
@@ -23,7 +24,8 @@ export type ManagerEvent =
   | { type: 'runs:changed'; runId: number }
   | { type: 'dataset:progress'; path: string; progress: ImportProgress }
   | { type: 'sweep:progress'; progress: CellProgress }
-  | { type: 'sweeps:changed'; sweepId: number; status: SweepStatus };
+  | { type: 'sweeps:changed'; sweepId: number; status: SweepStatus }
+  | { type: 'history:writes'; state: HistoryWrites };
 
 export interface ManagerOptions {
   /** Where runs without a chosen folder keep their files: `<runsDir>/<run id>`. */
@@ -35,6 +37,8 @@ export interface ManagerOptions {
   env?: NodeJS.ProcessEnv;
   /** Passed to jobs, honoured only under ADJOIN_TEST_HOOKS=1. */
   testHooks?: TestHooks;
+  /** How the history writer retries (tests make it quick). */
+  retryDelay?: (attempt: number) => number;
 }
 
 interface Active {
@@ -43,8 +47,15 @@ interface Active {
   handle: JobHandle | null;
   spec: Extract<JobSpec, { kind: 'train' | 'search' }>;
   lastCheckpoint: string | null;
+  /** The job's process is gone; the run stays here until what it reported is in the history. */
+  exited: boolean;
+  /** Resolves when the process is gone (quitting waits for this, not for the history). */
+  gone: Promise<void>;
+  /** Resolves when the job ended and its outcome is recorded. */
   ended: Promise<JobResult>;
 }
+
+type Entry = Active & { settle: (r: JobResult) => void; left: () => void };
 
 function dataRequest(d: DataSource): DataRequest {
   return { source: d.path, limitTrain: d.limitTrain, limitVal: d.limitVal, import: d.settings };
@@ -61,12 +72,19 @@ export class JobManager {
   private readonly queue: number[] = [];
   private readonly listeners = new Set<(e: ManagerEvent) => void>();
   private readonly concurrency: number;
+  /** Every write of what jobs report goes through it: a refused write waits in order and is retried, never thrown. */
+  readonly writer: HistoryWriter;
 
   constructor(
     readonly store: Store,
     private readonly options: ManagerOptions,
   ) {
     this.concurrency = Math.max(1, options.concurrency ?? 1);
+    this.writer = new HistoryWriter(store, {
+      onChange: (state) => this.publish({ type: 'history:writes', state }),
+      onDropped: (label, failure) => process.emitWarning(`Adjoin gave up writing the ${label} to ${store.file}: ${failure.reason}`),
+      ...(options.retryDelay === undefined ? {} : { retryDelay: options.retryDelay }),
+    });
   }
 
   subscribe(listener: (e: ManagerEvent) => void): () => void {
@@ -111,7 +129,7 @@ export class JobManager {
       this.store,
       { config, search, dataset: null, outDir: null, runsDir: this.options.runsDir, resume: false },
       // A run the user started stays in the history even if its data turns out bad: the reason is shown there.
-      { discardIfUnstarted: false },
+      { discardIfUnstarted: false, writer: this.writer },
     );
     this.enqueue(begun.runId, begun.recorder, spec(begun.outDir));
     return begun.runId;
@@ -119,8 +137,10 @@ export class JobManager {
 
   private enqueue(runId: number, recorder: RunRecorder, spec: Active['spec']): void {
     let settle!: (r: JobResult) => void;
+    let left!: () => void;
     const ended = new Promise<JobResult>((resolve) => (settle = resolve));
-    const entry: Active & { settle: (r: JobResult) => void } = { runId, recorder, handle: null, spec, lastCheckpoint: null, ended, settle };
+    const gone = new Promise<void>((resolve) => (left = resolve));
+    const entry: Entry = { runId, recorder, handle: null, spec, lastCheckpoint: null, exited: false, gone, ended, settle, left };
     this.active.set(runId, entry);
     this.queue.push(runId);
     this.publish({ type: 'runs:changed', runId });
@@ -140,19 +160,19 @@ export class JobManager {
 
   private running(): number {
     let n = 0;
-    for (const a of this.active.values()) if (a.handle !== null) n += 1;
+    for (const a of this.active.values()) if (a.handle !== null && !a.exited) n += 1;
     return n;
   }
 
   private pump(): void {
     while (this.running() < this.concurrency && this.queue.length > 0) {
       const runId = this.queue.shift()!;
-      const entry = this.active.get(runId) as (Active & { settle: (r: JobResult) => void }) | undefined;
+      const entry = this.active.get(runId) as Entry | undefined;
       if (entry !== undefined) this.launch(entry);
     }
   }
 
-  private launch(entry: Active & { settle: (r: JobResult) => void }): void {
+  private launch(entry: Entry): void {
     const { runId, recorder } = entry;
     entry.handle = hostJob(entry.spec, {
       ...(this.options.launcher === undefined ? {} : { launcher: this.options.launcher }),
@@ -166,7 +186,10 @@ export class JobManager {
         }
       },
       onDataset: (dataset) => {
-        this.store.transaction(() => this.store.runs.setDataset(runId, this.store.datasets.upsert(dataset, Date.now())));
+        const time = Date.now();
+        this.writer.write(`dataset of run ${runId}`, () =>
+          this.store.transaction(() => this.store.runs.setDataset(runId, this.store.datasets.upsert(dataset, time))),
+        );
       },
       onImportProgress: (path, progress) => this.publish({ type: 'dataset:progress', path, progress }),
     });
@@ -185,10 +208,16 @@ export class JobManager {
         this.publish({ type: 'run:event', runId, event });
       }
       recorder.close();
-      this.active.delete(runId);
-      this.publish({ type: 'runs:changed', runId });
-      entry.settle(result);
+      entry.exited = true;
+      entry.left();
       this.pump();
+      // The run counts as active until its end is in the history (a locked or full
+      // database holds it in the writer): a sweep must not resume it meanwhile.
+      this.writer.whenWritten(() => {
+        this.active.delete(runId);
+        this.publish({ type: 'runs:changed', runId });
+        entry.settle(result);
+      });
     });
   }
 
@@ -199,6 +228,7 @@ export class JobManager {
       const run = this.store.runs.require(runId);
       throw new InputError(`run ${runId} is not running (it is ${run.status})`, 'run');
     }
+    if (entry.exited) throw new InputError(`run ${runId} has ended; its outcome is waiting to be recorded`, 'run');
     if (entry.handle !== null) {
       entry.handle.stop('cancel');
       return 'running';
@@ -207,6 +237,7 @@ export class JobManager {
     this.active.delete(runId);
     entry.recorder.emit({ type: 'cancelled', time: Date.now(), epoch: 0, step: 0, checkpoint: null });
     entry.recorder.close();
+    (entry as Entry).left();
     this.publish({ type: 'runs:changed', runId });
     return 'cancelled';
   }
@@ -224,7 +255,7 @@ export class JobManager {
     // A run stopped while queued never recorded its data; whoever queued it (a sweep) may know it.
     const data = run.data === null && dataIfUnopened !== null ? dataIfUnopened : this.recordedData(run);
     const spec = this.resumeSpec(run, data);
-    const recorder = recordRun(this.store, runId);
+    const recorder = recordRun(this.store, runId, { writer: this.writer });
     this.enqueue(runId, recorder, spec);
     return runId;
   }
@@ -265,8 +296,9 @@ export class JobManager {
   async stopAll(request: StopRequest = 'checkpoint-and-stop', timeoutMs = 60_000): Promise<void> {
     for (const runId of [...this.queue]) this.cancel(runId);
     const running = [...this.active.values()];
-    for (const a of running) a.handle?.stop(request);
-    const all = Promise.all(running.map((a) => a.ended));
+    for (const a of running) if (!a.exited) a.handle?.stop(request);
+    // The processes, not the history: a history that refuses writes must not keep the app from quitting.
+    const all = Promise.all(running.map((a) => a.gone));
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);

@@ -61,12 +61,17 @@ function stdoutLines(child: ChildProcess, log: () => string, timeoutMs: number, 
   });
 }
 
+/** More arguments and environment for `adjoin serve`, given the fresh ADJOIN_HOME. */
+export type ServeExtras = (home: string) => { args?: string[]; env?: NodeJS.ProcessEnv };
+
 /** `prepareHome` puts files in the fresh ADJOIN_HOME before the server starts (an existing history, say). */
-export async function startServe(prepareHome?: (home: string) => void | Promise<void>): Promise<Served> {
+export async function startServe(prepareHome?: (home: string) => void | Promise<void>, extras?: ServeExtras): Promise<Served> {
   const home = await mkdtemp(join(tmpdir(), 'adjoin-e2e-'));
   await prepareHome?.(home);
-  const env = { ...process.env, ADJOIN_HOME: home, ADJOIN_CACHE_DIR: join(home, 'cache'), ADJOIN_BACKEND: 'wasm' };
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--json'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const more = extras?.(home) ?? {};
+  const env = { ...process.env, ADJOIN_HOME: home, ADJOIN_CACHE_DIR: join(home, 'cache'), ADJOIN_BACKEND: 'wasm', ...more.env };
+  const args = [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--json', ...(more.args ?? [])];
+  const child = spawn(process.execPath, args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr += chunk.toString('utf8');
