@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { dataDir, datasetCacheDir } from '../app-paths.js';
 import type { Launcher } from '../jobs/launcher.js';
@@ -6,6 +7,7 @@ import { SweepRunner } from '../jobs/sweep-runner.js';
 import { testHooksFromEnv } from '../jobs/test-hold.js';
 import { packageVersion, sampleDatasetPath } from '../package-root.js';
 import { keepBackup } from '../store/backup.js';
+import { lockHistory } from '../store/history-lock.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { createApi, type ApiHandlers, type NativeShell } from './handlers.js';
@@ -35,9 +37,23 @@ export interface ServicesOptions {
 
 /** What the desktop app and the browser shell both run behind the API: the history, the jobs, the handlers. */
 export function startServices(o: ServicesOptions): Services {
-  // Opening the store checks it for damage (a damaged one opens read-only)
-  // and marks runs whose process died as interrupted.
-  const store = openStore(o.database, { check: 'read-only' });
+  // The app or the server holds the history's marker while it has it open:
+  // taken before opening, so a restore can never swap the file under it.
+  try {
+    mkdirSync(dirname(o.database), { recursive: true });
+  } catch {
+    // openStore says what is wrong with the folder.
+  }
+  const lock = lockHistory(o.database, o.shell === 'electron' ? 'the desktop app' : 'adjoin serve', 'open the history');
+  let store: Store;
+  try {
+    // Opening the store checks it for damage (a damaged one opens read-only)
+    // and marks runs whose process died as interrupted.
+    store = openStore(o.database, { check: 'read-only' });
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
   if (store.damage === null) {
     // A fresh backup of a sound history at most a day old, made while the app runs.
     keepBackup(store, BACKUP_AGE_MS).catch((e: unknown) => process.emitWarning(`the history backup failed: ${(e as Error).message}`));
@@ -84,6 +100,7 @@ export function startServices(o: ServicesOptions): Services {
         );
       }
       store.close();
+      lock.release();
     },
   };
 }
