@@ -2,7 +2,7 @@ import type { BackendKind } from './backend.js';
 import { dataSource, importSettings, modelConfig, searchConfig, sweepSpec, trainConfig } from './config-codecs.js';
 import type { SearchConfig } from './dan.js';
 import type { DatasetRecord, DatasetScan, ImportProgress, ImportSettings } from './dataset.js';
-import { bool, type Decoder, either, int, nullable, obj, oneOf, record, str } from './decode.js';
+import { bool, type Decoder, either, int, nullable, obj, oneOf, optional, record, str } from './decode.js';
 import type { SerializedError } from './errors.js';
 import type { EngineEvent } from './events.js';
 import { EXPORT_FORMATS, type ExportFormat } from './export.js';
@@ -77,8 +77,11 @@ export interface ApiCalls {
   'runs:list': { req: Record<string, never>; res: RunRecord[] };
   'runs:show': { req: { runId: number }; res: RunDetails };
   'runs:delete': { req: { runId: number }; res: { deleted: boolean } };
-  /** Writes the small network (and the full one with `full`) to `outDir`, verified and timed. */
-  'runs:export': { req: { runId: number; format: ExportFormat; fp16: boolean; full: boolean; outDir: string }; res: ModelDetails[] };
+  /**
+   * Writes the small network (and the full one with `full`) to `outDir`, verified and timed. Files of the same
+   * names that Adjoin did not write are replaced only with `overwrite` (else refused, error field `overwrite`).
+   */
+  'runs:export': { req: { runId: number; format: ExportFormat; fp16: boolean; full: boolean; outDir: string; overwrite?: boolean }; res: ModelDetails[] };
   /** Queues a sweep (kd cells wait for their teacher); progress: `sweep:progress`, `sweeps:changed`. */
   'sweeps:start': { req: { spec: SweepSpec }; res: { sweepId: number } };
   'sweeps:list': { req: Record<string, never>; res: SweepSummary[] };
@@ -170,7 +173,7 @@ export const API_REQUESTS: { [K in ApiCall]: Decoder<ApiRequest<K>> } = {
   'runs:list': empty,
   'runs:show': runId,
   'runs:delete': runId,
-  'runs:export': obj({ runId: int, format: oneOf(EXPORT_FORMATS), fp16: bool, full: bool, outDir: str }),
+  'runs:export': obj({ runId: int, format: oneOf(EXPORT_FORMATS), fp16: bool, full: bool, outDir: str, overwrite: optional(bool) }),
   'sweeps:start': obj({ spec: sweepSpec }),
   'sweeps:list': empty,
   'sweeps:show': sweepId,

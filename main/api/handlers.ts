@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { isAbsolute } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import type { ApiCall, ApiRequest, ApiResponse, AppInfo } from '../../shared/api.js';
 import type { BackendKind } from '../../shared/backend.js';
 import type { DatasetRecord, DatasetScan } from '../../shared/dataset.js';
@@ -160,7 +160,7 @@ export function createApi(deps: ApiDeps): ApiHandlers {
       deleteRun(store, runId);
       return { deleted: true };
     },
-    'runs:export': async ({ runId, format, fp16, full, outDir }) => {
+    'runs:export': async ({ runId, format, fp16, full, outDir, overwrite }) => {
       store.requireWritable('export a model');
       store.runs.require(runId);
       const spec: JobSpec = {
@@ -170,7 +170,9 @@ export function createApi(deps: ApiDeps): ApiHandlers {
         format,
         precision: fp16 ? 'float16' : 'float32',
         full,
-        outDir: absolute(outDir, 'outDir'),
+        // Stored as it is meant: `/a/out/../b` is `/b`.
+        outDir: resolve(absolute(outDir, 'outDir')),
+        overwrite: overwrite === true,
       };
       const exported = (await job(spec)) as ExportedModel[];
       return exported.map((m): ModelDetails => {

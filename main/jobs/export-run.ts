@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import ort from 'onnxruntime-node';
 import { trainsSmallOnly } from '../../shared/train-config.js';
 import { InputError } from '../../shared/errors.js';
@@ -14,6 +14,7 @@ import { writeExportFiles, type ExportFile, type ExportFs } from '../export/file
 import { measureLatency, type LatencyOptions } from '../export/latency.js';
 import { exportMetadata, labelsFile, metadataFile, onnxMetadataProps } from '../export/metadata.js';
 import { plainFull } from '../export/networks.js';
+import { refuseForeignFiles } from '../export/ownership.js';
 import { toOnnx } from '../export/onnx-model.js';
 import { toTfjsFiles } from '../export/tfjs-model.js';
 import { compareLogits, engineLogits, ExportRefusedError, onnxLogits, tfjsLogits, verificationReport, type VerificationBatch } from '../export/verify.js';
@@ -28,6 +29,8 @@ export interface ExportRequest {
   /** Also export the full network, into `<outDir>/full/`, for comparison. */
   full: boolean;
   outDir: string;
+  /** Replace files of the same names that Adjoin did not write (else the export is refused before anything is built). */
+  overwrite?: boolean;
   samples?: SampleCounts;
   latency?: LatencyOptions;
   /** Test hooks: the file system, and a change to the files before they are checked. */
@@ -116,7 +119,9 @@ async function verify(
  * write the files into the target folder; then record the models, their
  * files as BLOBs and the figures in one transaction.
  */
-export async function exportRun(store: Store, req: ExportRequest): Promise<ExportedModel[]> {
+export async function exportRun(store: Store, request: ExportRequest): Promise<ExportedModel[]> {
+  // The folder as it will be stored: `/a/out/../b` is `/b`.
+  const req = { ...request, outDir: resolve(request.outDir) };
   const run = store.runs.require(req.runId);
   const networkPath = exportable(run);
   if (run.data === null) throw new InputError(`run ${run.id} recorded no dataset information (classes, normalisation)`, 'run');
@@ -160,6 +165,8 @@ export async function exportRun(store: Store, req: ExportRequest): Promise<Expor
     const built: Array<{ t: Target; files: ExportFile[]; verification: VerificationReport; onnx: Uint8Array | null }> = [];
     for (const t of targets) {
       let files = await formatFiles(t, req.format, req.precision, run, classes);
+      // Before the slow part (checking, timing): a folder holding someone else's files is refused at once.
+      refuseForeignFiles(t.dir, [...files.map((f) => f.name), 'labels.txt', 'metadata.json'], req.overwrite === true);
       if (req.tamper !== undefined) files = req.tamper(t.network, files);
       const reference = engineLogits(trained.graph, trained.params, batch, t.plan);
       const verification = await verify(t, req.format, files, reference, batch, req.precision);
