@@ -52,6 +52,12 @@ describe('bad input: one line naming the problem, exit code 2, nothing written',
     ['a width whose small network has no channels', [...base, '--width', '0.02', '--alpha', '16'], /leaves layer .* with 0 channels in the small network/],
     ['an unknown flag', [...base, '--bogus'], /bogus/],
     ['a non-numeric epoch count', [...base, '--epochs', 'ten'], /--epochs must be a number/],
+    [
+      'a negative epoch count, with parseArgs’ hint kept',
+      ['train', '--data', 'synthetic', '--epochs', '-1'],
+      /argument is ambiguous \(to pass a value starting with a dash, write --epochs=-1\)$/,
+    ],
+    ['a negative epoch count, so written', ['train', '--data', 'synthetic', '--epochs=-1'], /epochs must be an integer from 1/],
     ['cost with an unknown architecture', ['cost', '--arch', 'foo'], /--arch must be one of/],
   ])('%s', (_name, args, message) => {
     const out = join(root, `out-${Math.random().toString(36).slice(2)}`);
