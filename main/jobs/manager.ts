@@ -68,7 +68,7 @@ function dataRequest(d: DataSource): DataRequest {
  * runs and the database carry on.
  */
 export class JobManager {
-  private readonly active = new Map<number, Active>();
+  private readonly active = new Map<number, Entry>();
   private readonly queue: number[] = [];
   private readonly listeners = new Set<(e: ManagerEvent) => void>();
   private readonly concurrency: number;
@@ -167,7 +167,7 @@ export class JobManager {
   private pump(): void {
     while (this.running() < this.concurrency && this.queue.length > 0) {
       const runId = this.queue.shift()!;
-      const entry = this.active.get(runId) as Entry | undefined;
+      const entry = this.active.get(runId);
       if (entry !== undefined) this.launch(entry);
     }
   }
@@ -237,7 +237,7 @@ export class JobManager {
     this.active.delete(runId);
     entry.recorder.emit({ type: 'cancelled', time: Date.now(), epoch: 0, step: 0, checkpoint: null });
     entry.recorder.close();
-    (entry as Entry).left();
+    entry.left();
     this.publish({ type: 'runs:changed', runId });
     return 'cancelled';
   }
