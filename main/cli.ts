@@ -42,7 +42,7 @@ function processIo(): CommandIo {
   };
 }
 
-/** Exit codes: 0 done, 1 the job failed, 2 bad input (nothing written), 130 stopped by the user. */
+/** Exit codes: 0 done, 1 the job failed, 2 bad input (nothing written), 3 the run ran but the history would not take its outcome, 130 stopped by the user. */
 export async function main(argv: string[], io: CommandIo = processIo()): Promise<number> {
   const [name, ...rest] = argv;
   try {

@@ -2,7 +2,7 @@ import type { BackendKind } from './backend.js';
 import { dataSource, importSettings, modelConfig, searchConfig, sweepSpec, trainConfig } from './config-codecs.js';
 import type { SearchConfig } from './dan.js';
 import type { DatasetRecord, DatasetScan, ImportProgress, ImportSettings } from './dataset.js';
-import { bool, type Decoder, either, int, nullable, obj, oneOf, record, str } from './decode.js';
+import { bool, type Decoder, either, int, nullable, obj, oneOf, optional, record, str } from './decode.js';
 import type { SerializedError } from './errors.js';
 import type { EngineEvent } from './events.js';
 import { EXPORT_FORMATS, type ExportFormat } from './export.js';
@@ -29,6 +29,15 @@ export interface DataSource {
   limitVal: number | null;
 }
 
+/** Why the history refuses writes: another program's lock, a full disk, a read-only file or folder, a disk error, damage. */
+export type HistoryWriteProblem = 'busy' | 'full' | 'read-only' | 'io' | 'damaged';
+
+/**
+ * Whether the history takes writes. While it does not, runs go on and what
+ * they report is kept in memory (`pending` updates), written once it does.
+ */
+export type HistoryWrites = { state: 'ok' } | { state: 'failing'; problem: HistoryWriteProblem; reason: string; pending: number; since: number };
+
 export interface AppInfo {
   version: string;
   /** `electron`: the desktop app; `browser`: the browser shell (`adjoin serve`). */
@@ -44,6 +53,8 @@ export interface AppInfo {
   databaseDamage: string[] | null;
   /** The automatic backup of the history next to it, if there is one (`adjoin db restore` puts it back). */
   databaseBackup: string | null;
+  /** Whether the history takes writes now (later changes come as `history:writes`). */
+  historyWrites: HistoryWrites;
   /** Whether the main side can open a native folder picker and reveal folders (the desktop app can). */
   nativeDialogs: boolean;
 }
@@ -66,8 +77,11 @@ export interface ApiCalls {
   'runs:list': { req: Record<string, never>; res: RunRecord[] };
   'runs:show': { req: { runId: number }; res: RunDetails };
   'runs:delete': { req: { runId: number }; res: { deleted: boolean } };
-  /** Writes the small network (and the full one with `full`) to `outDir`, verified and timed. */
-  'runs:export': { req: { runId: number; format: ExportFormat; fp16: boolean; full: boolean; outDir: string }; res: ModelDetails[] };
+  /**
+   * Writes the small network (and the full one with `full`) to `outDir`, verified and timed. Files of the same
+   * names that Adjoin did not write are replaced only with `overwrite` (else refused, error field `overwrite`).
+   */
+  'runs:export': { req: { runId: number; format: ExportFormat; fp16: boolean; full: boolean; outDir: string; overwrite?: boolean }; res: ModelDetails[] };
   /** Queues a sweep (kd cells wait for their teacher); progress: `sweep:progress`, `sweeps:changed`. */
   'sweeps:start': { req: { spec: SweepSpec }; res: { sweepId: number } };
   'sweeps:list': { req: Record<string, never>; res: SweepSummary[] };
@@ -100,6 +114,8 @@ export interface ApiEvents {
   'sweep:progress': CellProgress;
   /** A sweep was created, or its status changed: the list of sweeps should refresh. */
   'sweeps:changed': { sweepId: number; status: SweepStatus };
+  /** The history stopped or started taking writes again (the banner). */
+  'history:writes': HistoryWrites;
 }
 
 /** A sweep in the list: its grid and how far it got. */
@@ -157,7 +173,7 @@ export const API_REQUESTS: { [K in ApiCall]: Decoder<ApiRequest<K>> } = {
   'runs:list': empty,
   'runs:show': runId,
   'runs:delete': runId,
-  'runs:export': obj({ runId: int, format: oneOf(EXPORT_FORMATS), fp16: bool, full: bool, outDir: str }),
+  'runs:export': obj({ runId: int, format: oneOf(EXPORT_FORMATS), fp16: bool, full: bool, outDir: str, overwrite: optional(bool) }),
   'sweeps:start': obj({ spec: sweepSpec }),
   'sweeps:list': empty,
   'sweeps:show': sweepId,

@@ -14,5 +14,7 @@ export function toApiEvent(e: ManagerEvent): { event: ApiEvent; payload: ApiEven
       return { event: 'sweep:progress', payload: e.progress };
     case 'sweeps:changed':
       return { event: 'sweeps:changed', payload: { sweepId: e.sweepId, status: e.status } };
+    case 'history:writes':
+      return { event: 'history:writes', payload: e.state };
   }
 }

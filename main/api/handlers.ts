@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { isAbsolute } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import type { ApiCall, ApiRequest, ApiResponse, AppInfo } from '../../shared/api.js';
 import type { BackendKind } from '../../shared/backend.js';
 import type { ImportProgress } from '../../shared/dataset.js';
@@ -91,6 +91,7 @@ export function createApi(deps: ApiDeps): ApiHandlers {
       database: store.file,
       databaseDamage: store.damage,
       databaseBackup: existsSync(backupFileOf(store.file)) ? backupFileOf(store.file) : null,
+      historyWrites: manager.writer.state,
       nativeDialogs: deps.native !== null,
     }),
     'dataset:scan': async ({ path }) => runOneShot({ kind: 'scan', path: await checkFolder(path) }, oneShot),
@@ -134,10 +135,19 @@ export function createApi(deps: ApiDeps): ApiHandlers {
       deleteRun(store, runId);
       return { deleted: true };
     },
-    'runs:export': async ({ runId, format, fp16, full, outDir }) => {
+    'runs:export': async ({ runId, format, fp16, full, outDir, overwrite }) => {
       const exported = await exportModels(
         store,
-        { runId, format, precision: fp16 ? 'float16' : 'float32', full, outDir: absolute(outDir, 'outDir'), cacheDir: deps.cacheDir },
+        {
+          runId,
+          format,
+          precision: fp16 ? 'float16' : 'float32',
+          full,
+          // Stored as it is meant: `/a/out/../b` is `/b`.
+          outDir: resolve(absolute(outDir, 'outDir')),
+          overwrite: overwrite === true,
+          cacheDir: deps.cacheDir,
+        },
         oneShot,
       );
       return exported.map((m): ModelDetails => {

@@ -9,9 +9,10 @@ import type { Command, CommandIo } from './command.js';
 import { formatCount, percent } from './format.js';
 import { openExisting, runIdArg } from './store-args.js';
 
-const EXPORT_USAGE = `adjoin export <run> --format onnx|tfjs [--fp16] [--full] --out DIR [--json] [--db FILE]
+const EXPORT_USAGE = `adjoin export <run> --format onnx|tfjs [--fp16] [--full] --out DIR [--overwrite] [--json] [--db FILE]
   Writes the run's small network (with --full also the full one, in DIR/full) with labels.txt and metadata.json,
-  after checking it against the engine; stores the files, the check and the ONNX latency in the history.`;
+  after checking it against the engine; stores the files, the check and the ONNX latency in the history. Files of
+  the same names in DIR that Adjoin did not write are replaced only with --overwrite.`;
 
 function describe(m: ExportedModel, runId: number): string[] {
   const v = m.verification;
@@ -40,6 +41,7 @@ export async function exportCommand(argv: string[], io: CommandIo): Promise<numb
       fp16: { type: 'boolean' },
       full: { type: 'boolean' },
       out: { type: 'string' },
+      overwrite: { type: 'boolean' },
       json: { type: 'boolean' },
       db: { type: 'string' },
     },
@@ -58,6 +60,7 @@ export async function exportCommand(argv: string[], io: CommandIo): Promise<numb
       full: values.full === true,
       outDir: resolve(values.out),
       cacheDir: datasetCacheDir(),
+      overwrite: values.overwrite === true,
     });
     if (values.json === true) io.out(JSON.stringify(models));
     else for (const m of models) for (const line of describe(m, runId)) io.out(line);

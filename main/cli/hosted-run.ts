@@ -3,9 +3,11 @@ import { InputError } from '../../shared/errors.js';
 import type { StopRequest } from '../../shared/stop.js';
 import { datasetCacheDir } from '../app-paths.js';
 import { JobManager, type StartOptions } from '../jobs/host/manager.js';
+import { testHooksFromEnv } from '../jobs/test-hooks.js';
 import { openStore } from '../store/open.js';
 import type { CommandIo } from './command.js';
 import { progressPrinter } from './data-command.js';
+import { historyWritesPrinter, NOT_RECORDED_EXIT, recordWaitMs, settleRecording } from './history-writes.js';
 import { ProgressPrinter } from './progress.js';
 import { dbFile } from './store-args.js';
 
@@ -26,13 +28,19 @@ export async function hostRun(values: Values, io: CommandIo, workers: number | n
   const out = str(values['out']);
   if (resume && out === undefined) throw new InputError('--resume needs --out <the run folder to resume>', 'out');
   const store = openStore(dbFile(str(values['db'])));
-  const manager = new JobManager(store, { runsDir: join(dirname(store.file), 'runs'), cacheDir: datasetCacheDir() });
+  const manager = new JobManager(store, {
+    runsDir: join(dirname(store.file), 'runs'),
+    cacheDir: datasetCacheDir(),
+    testHooks: testHooksFromEnv(process.env),
+  });
   const json = values['json'] === true;
   const printer = new ProgressPrinter(io.err, io.errIsTty);
   const importing = progressPrinter(io);
+  const writes = historyWritesPrinter(store.file, io);
   let runId: number | null = null;
   const unsubscribe = manager.subscribe((e) => {
     if (e.type === 'dataset:progress') importing.show(e.progress);
+    if (e.type === 'history:writes') writes(e.state);
     if (e.type !== 'run:event' || e.runId !== runId) return;
     importing.done();
     if (json) io.out(JSON.stringify(e.event));
@@ -44,15 +52,23 @@ export async function hostRun(values: Values, io: CommandIo, workers: number | n
       resume,
       discardIfUnstarted: true,
       workers,
-      onRecordError: (e, what) => io.err(`adjoin: warning: could not record ${what} of run in ${store.file}: ${e.message}\n`),
     });
     runId = id;
     io.err(`run ${id}: recording in ${store.file}; files in ${store.runs.require(id).outDir ?? '?'}\n`);
     const stop: StopRequest = 'checkpoint-and-stop';
     io.onInterrupt(() => manager.stop(id, stop));
-    const ended = manager.ended(id);
+    const ended = manager.jobEnded(id);
     if (ended === null) throw new Error(`run ${id} was not queued`);
+    // The job's end, then its record: a history that refuses writes keeps them in memory a while.
     const result = await ended;
+    const notRecorded = await settleRecording(manager.writer, store, io, recordWaitMs());
+    if (notRecorded !== null) {
+      const outDir = store.runs.get(id)?.outDir ?? '?';
+      io.err(
+        `adjoin: error: run ${id} ${result.status}, but the history ${store.file} would not take its outcome: ${notRecorded}; its files are in ${outDir}\n`,
+      );
+      return NOT_RECORDED_EXIT;
+    }
     switch (result.status) {
       case 'finished':
         return 0;

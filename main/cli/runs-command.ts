@@ -69,7 +69,7 @@ export function runsCommand(argv: string[], out: (s: string) => void): number {
         r.backend ?? '-',
       ]),
     ];
-    const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+    const widths = rows[0]!.map((_, c) => rows.reduce((w, row) => Math.max(w, row[c]!.length), 0));
     for (const row of rows)
       out(
         row

@@ -22,6 +22,8 @@ export interface DataRequest {
 export interface TestHooks {
   /** Aborts the job process before this global step. */
   abortAtStep?: number;
+  /** Blocks the engine before this global step until `releaseFile` exists (a run caught mid-training). */
+  hold?: { atStep: number; releaseFile: string };
 }
 
 interface JobBase {
@@ -62,6 +64,8 @@ export interface ExportJob {
   /** Also export the full network, into `<outDir>/full/`, for comparison. */
   full: boolean;
   outDir: string;
+  /** Replace files of the same names in `outDir` that Adjoin did not write (the user said so). */
+  overwrite: boolean;
   cacheDir: string;
 }
 

@@ -39,6 +39,21 @@ export class Store {
     return this.db.transaction(fn)();
   }
 
+  /**
+   * Runs `fn` with another wait for other programs' write locks (better-sqlite3
+   * waits synchronously, so a retry in a server waits briefly), then puts the
+   * usual wait back.
+   */
+  withBusyTimeout<T>(ms: number, fn: () => T): T {
+    const usual = this.db.pragma('busy_timeout', { simple: true }) as number;
+    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(ms))}`);
+    try {
+      return fn();
+    } finally {
+      this.db.pragma(`busy_timeout = ${usual}`);
+    }
+  }
+
   /** `PRAGMA integrity_check`: ['ok'] for a sound database, else what is wrong. */
   integrityCheck(): string[] {
     return (this.db.pragma('integrity_check') as Array<{ integrity_check: string }>).map((r) => r.integrity_check);

@@ -29,7 +29,7 @@ describe.skipIf(!hasChromium)('keyboard and theme', () => {
   describe('keyboard', () => {
     let app: OpenedApp;
     beforeAll(async () => {
-      app = await openApp(served.url);
+      app = await openApp(await served.freshUrl());
     });
     afterAll(async () => {
       await app?.close();
@@ -103,7 +103,7 @@ describe.skipIf(!hasChromium)('keyboard and theme', () => {
   describe('dark theme (the OS preference)', () => {
     let app: OpenedApp;
     beforeAll(async () => {
-      app = await openApp(served.url, { colorScheme: 'dark' });
+      app = await openApp(await served.freshUrl(), { colorScheme: 'dark' });
     });
     afterAll(async () => {
       await app?.close();

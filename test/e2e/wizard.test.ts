@@ -32,6 +32,17 @@ describe.skipIf(!hasChromium)('the wizard, end to end (browser shell)', () => {
     await expect.poll(() => app.page.getByRole('heading', { name: 'Dataset', level: 1 }).isVisible()).toBe(true);
   });
 
+  it('the link admits one tab: opened again (as from the browser’s history) it says a fresh link is needed', async () => {
+    const again = await app.context.newPage();
+    try {
+      await again.goto(served.url);
+      await expect.poll(() => again.getByRole('alert').filter({ hasText: 'Not connected' }).isVisible()).toBe(true);
+      expect(await again.getByRole('alert').filter({ hasText: 'Not connected' }).textContent()).toMatch(/each link admits one tab/);
+    } finally {
+      await again.close();
+    }
+  });
+
   it('Dataset: the sample dataset’s scan, with its class chart and thumbnails', async () => {
     const { page } = app;
     await page.getByRole('button', { name: 'Use sample dataset' }).click();

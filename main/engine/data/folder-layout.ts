@@ -110,7 +110,7 @@ export async function listImageFolder(root: string, options: WalkOptions = {}): 
   if (isSplit) {
     const heldOut = valDir ?? testDir;
     const used = new Set([trainDir.name, ...(heldOut ? [heldOut.name] : [])]);
-    problems.push(...notesForRoot(rootEntries, used, valDir && testDir ? `${valDir.name}/ is the validation split` : 'not a split folder'));
+    for (const p of notesForRoot(rootEntries, used, valDir && testDir ? `${valDir.name}/ is the validation split` : 'not a split folder')) problems.push(p);
     sides.push({ dir: trainDir.name, isVal: false });
     if (heldOut !== undefined) {
       sides.push({ dir: heldOut.name, isVal: true });
@@ -119,9 +119,8 @@ export async function listImageFolder(root: string, options: WalkOptions = {}): 
     for (const side of sides) {
       const entries = await entriesOf(join(root, side.dir));
       sideEntries += entries.length;
-      problems.push(
-        ...notesForRoot(entries, new Set(subfolders(entries).map((d) => d.name)), 'not a class folder').map((p) => ({ ...p, file: `${side.dir}/${p.file}` })),
-      );
+      for (const p of notesForRoot(entries, new Set(subfolders(entries).map((d) => d.name)), 'not a class folder'))
+        problems.push({ ...p, file: `${side.dir}/${p.file}` });
       for (const e of entries) if (isHiddenOrSystem(e.name)) problems.push(problem(`${side.dir}/${e.name}`, 'hidden-file', 'skipped: hidden or system file'));
       for (const d of subfolders(entries)) {
         const name = className(d.name);
@@ -138,7 +137,7 @@ export async function listImageFolder(root: string, options: WalkOptions = {}): 
       }
     }
   } else {
-    problems.push(...notesForRoot(rootEntries, new Set(dirs.map((d) => d.name)), 'not a class folder'));
+    for (const p of notesForRoot(rootEntries, new Set(dirs.map((d) => d.name)), 'not a class folder')) problems.push(p);
     for (const d of dirs) {
       const name = className(d.name);
       const taken = classes.get(name);
@@ -158,8 +157,9 @@ export async function listImageFolder(root: string, options: WalkOptions = {}): 
       if (dir === null) continue;
       const walked = await walkFiles(join(root, dir), dir, options);
       seen += walked.seen;
-      problems.push(...walked.problems);
-      for (const f of walked.files) files.push({ ...f, label, inValFolder });
+      // One loop, no spread: a folder may hold hundreds of thousands of files (and problems).
+      for (const p of walked.problems) problems.push(p);
+      for (const f of walked.files) files.push(Object.assign(f, { label, inValFolder }));
     }
   }
   return {

@@ -22,7 +22,8 @@ import { classFolderOf, listImageFolder } from './folder-layout.js';
 import { isIdxDir, loadIdx } from './idx.js';
 import { notADatasetMessage } from './import-folder.js';
 import { forEachBounded } from './pool.js';
-import { inspect, type Inspected, type Inspection } from './inspect-file.js';
+import { ImageStatsAccumulator } from './image-stats.js';
+import { inspect } from './inspect-file.js';
 import { thumbnailOfFile, thumbnailOfPixels } from './thumbnail.js';
 import type { TrainingData } from './types.js';
 
@@ -37,27 +38,6 @@ export interface ScanOptions {
   /** Files inspected at once. */
   concurrency?: number;
   signal?: AbortSignal;
-}
-
-function median(values: number[]): number {
-  const v = [...values].sort((a, b) => a - b);
-  return v.length === 0 ? 0 : v[Math.floor((v.length - 1) / 2)]!;
-}
-
-function imageStats(infos: readonly Inspected[]): ImageStats | null {
-  if (infos.length === 0) return null;
-  return {
-    minWidth: Math.min(...infos.map((i) => i.width)),
-    maxWidth: Math.max(...infos.map((i) => i.width)),
-    minHeight: Math.min(...infos.map((i) => i.height)),
-    maxHeight: Math.max(...infos.map((i) => i.height)),
-    medianShortSide: median(infos.map((i) => Math.min(i.width, i.height))),
-    gray: infos.filter((i) => i.gray).length,
-    colour: infos.filter((i) => !i.gray).length,
-    alpha: infos.filter((i) => i.alpha).length,
-    highBitDepth: infos.filter((i) => i.highBitDepth).length,
-    animated: infos.filter((i) => i.animated).length,
-  };
 }
 
 /** Small enough to train on a CPU, never larger than the images themselves. */
@@ -188,12 +168,35 @@ export async function scanDataset(rootArg: string, options: ScanOptions = {}): P
     return finish(empty, [problem('.', 'no-classes', notADatasetMessage(rootArg))], maxProblems, started);
   }
 
-  const inspections: Inspection[] = new Array(listing.files.length);
+  // What each file turned out to be, kept compactly (a few bytes a file, not an object):
+  // folders of a million images must scan in bounded memory.
+  const n = listing.files.length;
+  const FAILED = 0;
+  const USABLE = 1;
+  const TRUNCATED = 2;
+  const status = new Uint8Array(n);
+  const widths = new Uint32Array(n);
+  const heights = new Uint32Array(n);
+  const flags = new Uint8Array(n);
+  const [GRAY, ALPHA, HIGH, ANIMATED] = [1, 2, 4, 8];
+  // The failures and warnings, by file index (only files that have one).
+  const noted = new Map<number, DatasetProblem>();
+  const fileTypes: Record<string, number> = {};
   await forEachBounded(
     listing.files,
     options.concurrency ?? 8,
     async (f, i) => {
-      inspections[i] = await inspect(f, maxPixels);
+      const r = await inspect(f, maxPixels);
+      fileTypes[r.type] = (fileTypes[r.type] ?? 0) + 1;
+      if (!r.ok) {
+        noted.set(i, r.problem);
+        return;
+      }
+      if (r.warning !== null) noted.set(i, r.warning);
+      status[i] = r.warning?.kind === 'truncated' ? TRUNCATED : USABLE;
+      widths[i] = r.info.width;
+      heights[i] = r.info.height;
+      flags[i] = (r.info.gray ? GRAY : 0) | (r.info.alpha ? ALPHA : 0) | (r.info.highBitDepth ? HIGH : 0) | (r.info.animated ? ANIMATED : 0);
     },
     options.signal,
   );
@@ -203,9 +206,9 @@ export async function scanDataset(rootArg: string, options: ScanOptions = {}): P
   const perClass = options.thumbnailsPerClass ?? 3;
   const thumbnails: string[][] = listing.classes.map(() => []);
   const candidates: number[][] = listing.classes.map(() => []);
-  for (const [i, f] of listing.files.entries()) {
-    const r = inspections[i]!;
-    if (r.ok && !f.inValFolder && r.warning?.kind !== 'truncated') candidates[f.label]!.push(i);
+  for (let i = 0; i < n; i++) {
+    const f = listing.files[i]!;
+    if (status[i] === USABLE && !f.inValFolder) candidates[f.label]!.push(i);
   }
   await forEachBounded(
     candidates,
@@ -218,7 +221,8 @@ export async function scanDataset(rootArg: string, options: ScanOptions = {}): P
           thumbnails[label]!.push(await thumbnailOfFile(f.abs, maxPixels));
         } catch (e) {
           const failure = decodeFailure(e, maxPixels);
-          inspections[i] = { ok: false, type: inspections[i]!.type, problem: problem(f.rel, failure.kind, failure.message) };
+          status[i] = FAILED;
+          noted.set(i, problem(f.rel, failure.kind, failure.message));
         }
       }
     },
@@ -234,22 +238,31 @@ export async function scanDataset(rootArg: string, options: ScanOptions = {}): P
     skipped: 0,
     thumbnails: thumbnails[label]!,
   }));
-  const fileTypes: Record<string, number> = {};
-  const problems: DatasetProblem[] = [...listing.problems];
-  const usable: Inspected[] = [];
+  const problems: DatasetProblem[] = listing.problems.slice();
+  const stats = new ImageStatsAccumulator();
+  let usable = 0;
   let totalBytes = 0;
-  for (const [i, f] of listing.files.entries()) {
-    const r = inspections[i]!;
+  for (let i = 0; i < n; i++) {
+    const f = listing.files[i]!;
     totalBytes += f.size;
-    fileTypes[r.type] = (fileTypes[r.type] ?? 0) + 1;
     const c = classes[f.label]!;
-    if (!r.ok) {
-      problems.push(r.problem);
+    const note = noted.get(i);
+    if (status[i] === FAILED) {
+      if (note !== undefined) problems.push(note);
       c.skipped++;
       continue;
     }
-    if (r.warning !== null) problems.push(r.warning);
-    usable.push(r.info);
+    if (note !== undefined) problems.push(note);
+    const fl = flags[i]!;
+    stats.add({
+      width: widths[i]!,
+      height: heights[i]!,
+      gray: (fl & GRAY) !== 0,
+      alpha: (fl & ALPHA) !== 0,
+      highBitDepth: (fl & HIGH) !== 0,
+      animated: (fl & ANIMATED) !== 0,
+    });
+    usable++;
     if (split.kind === 'folders' && f.inValFolder) c.val++;
     else c.train++;
   }
@@ -260,8 +273,8 @@ export async function scanDataset(rootArg: string, options: ScanOptions = {}): P
     }
   }
 
-  problems.push(...classProblems(classes, split));
-  const stats = imageStats(usable);
+  for (const p of classProblems(classes, split)) problems.push(p);
+  const imageStats = stats.result();
   return finish(
     {
       root,
@@ -269,11 +282,11 @@ export async function scanDataset(rootArg: string, options: ScanOptions = {}): P
       layout: listing.layout,
       split,
       classes,
-      files: { seen: listing.seen, images: usable.length, skipped: listing.files.length - usable.length },
+      files: { seen: listing.seen, images: usable, skipped: n - usable },
       fileTypes,
       totalBytes,
-      images: stats,
-      suggested: suggest(stats),
+      images: imageStats,
+      suggested: suggest(imageStats),
     },
     problems,
     maxProblems,

@@ -28,6 +28,8 @@ export interface ExportRequest {
   precision: Precision;
   full: boolean;
   outDir: string;
+  /** Replace files of the same names that Adjoin did not write (else the export is refused before anything is built). */
+  overwrite?: boolean;
   cacheDir: string;
 }
 
@@ -79,7 +81,17 @@ export async function exportModels(store: Store, req: ExportRequest, o: OneShotO
   const dataset = run.datasetId === null ? null : store.datasets.get(run.datasetId);
   const outDir = resolve(req.outDir);
   const results = await runOneShot(
-    { kind: 'export', run, dataset, format: req.format, precision: req.precision, full: req.full, outDir, cacheDir: req.cacheDir },
+    {
+      kind: 'export',
+      run,
+      dataset,
+      format: req.format,
+      precision: req.precision,
+      full: req.full,
+      outDir,
+      overwrite: req.overwrite === true,
+      cacheDir: req.cacheDir,
+    },
     o,
   );
   return recordExport(store, run.id, results, outDir);

@@ -2,7 +2,7 @@ import type { CellProgress, SweepStatus } from '../../../shared/sweep.js';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import type { DataSource } from '../../../shared/api.js';
+import type { DataSource, HistoryWrites } from '../../../shared/api.js';
 import { superNetworkConfig, type SearchConfig } from '../../../shared/dan.js';
 import type { ImportProgress } from '../../../shared/dataset.js';
 import { InputError } from '../../../shared/errors.js';
@@ -15,7 +15,8 @@ import { beginRun } from './begin-run.js';
 import { hostJob, type JobHandle, type JobResult } from './job-host.js';
 import type { DataRequest, JobSpec, TestHooks } from '../job-spec.js';
 import type { Launcher } from './launcher.js';
-import { recordRun, type RecordOptions, type RunRecorder } from './record-run.js';
+import { HistoryWriter } from './history-writer.js';
+import { recordRun, type RunRecorder } from './record-run.js';
 import { CHECKPOINT_FILE } from '../../../shared/run-files.js';
 import { recordedSplit } from '../../../shared/config-codecs.js';
 
@@ -25,7 +26,8 @@ export type ManagerEvent =
   | { type: 'runs:changed'; runId: number }
   | { type: 'dataset:progress'; path: string; progress: ImportProgress }
   | { type: 'sweep:progress'; progress: CellProgress }
-  | { type: 'sweeps:changed'; sweepId: number; status: SweepStatus };
+  | { type: 'sweeps:changed'; sweepId: number; status: SweepStatus }
+  | { type: 'history:writes'; state: HistoryWrites };
 
 export interface ManagerOptions {
   /** Where runs without a chosen folder keep their files: `<runsDir>/<run id>`. */
@@ -36,7 +38,9 @@ export interface ManagerOptions {
   launcher?: Launcher;
   env?: NodeJS.ProcessEnv;
   /** Passed to jobs, honoured only under ADJOIN_TEST_HOOKS=1. */
-  testHooks?: TestHooks;
+  testHooks?: TestHooks | undefined;
+  /** How the history writer retries (tests make it quick). */
+  retryDelay?: (attempt: number) => number;
 }
 
 /** How the CLI starts a run (the app takes the defaults). */
@@ -49,8 +53,6 @@ export interface StartOptions {
   discardIfUnstarted?: boolean;
   /** Engines training this run side by side on the CPU. */
   workers?: number | null;
-  /** A history write that failed; without it the failure is thrown to the job's event handler. */
-  onRecordError?: RecordOptions['onError'];
 }
 
 /** Whether a run folder holds a checkpoint to continue from. */
@@ -70,8 +72,15 @@ interface Active {
   handle: JobHandle | null;
   spec: Extract<JobSpec, { kind: 'train' | 'search' }>;
   lastCheckpoint: string | null;
+  /** The job's process is gone; the run stays here until what it reported is in the history. */
+  exited: boolean;
+  /** Resolves with how the job ended, once its process is gone (quitting waits for this, not for the history). */
+  gone: Promise<JobResult>;
+  /** Resolves when the job ended and its outcome is recorded. */
   ended: Promise<JobResult>;
 }
+
+type Entry = Active & { settle: (r: JobResult) => void; left: (r: JobResult) => void };
 
 function dataRequest(d: DataSource): DataRequest {
   return { source: d.path, limitTrain: d.limitTrain, limitVal: d.limitVal, import: d.settings };
@@ -84,16 +93,23 @@ function dataRequest(d: DataSource): DataRequest {
  * runs and the database carry on.
  */
 export class JobManager {
-  private readonly active = new Map<number, Active>();
+  private readonly active = new Map<number, Entry>();
   private readonly queue: number[] = [];
   private readonly listeners = new Set<(e: ManagerEvent) => void>();
   private readonly concurrency: number;
+  /** Every write of what jobs report goes through it: a refused write waits in order and is retried, never thrown. */
+  readonly writer: HistoryWriter;
 
   constructor(
     readonly store: Store,
     private readonly options: ManagerOptions,
   ) {
     this.concurrency = Math.max(1, options.concurrency ?? 1);
+    this.writer = new HistoryWriter(store, {
+      onChange: (state) => this.publish({ type: 'history:writes', state }),
+      onDropped: (label, failure) => process.emitWarning(`Adjoin gave up writing the ${label} to ${store.file}: ${failure.reason}`),
+      ...(options.retryDelay === undefined ? {} : { retryDelay: options.retryDelay }),
+    });
   }
 
   subscribe(listener: (e: ManagerEvent) => void): () => void {
@@ -144,7 +160,7 @@ export class JobManager {
       this.store,
       { config, search, dataset: null, outDir: o.outDir ?? null, runsDir: this.options.runsDir, resume },
       // A run the app started stays in the history even if its data turns out bad: the reason is shown there.
-      { discardIfUnstarted: o.discardIfUnstarted ?? false, ...(o.onRecordError === undefined ? {} : { onError: o.onRecordError }) },
+      { discardIfUnstarted: o.discardIfUnstarted ?? false, writer: this.writer },
     );
     // A search resumes from its own folder inside the run's.
     const resumeDir = search === null ? begun.outDir : join(begun.outDir, 'search');
@@ -154,8 +170,10 @@ export class JobManager {
 
   private enqueue(runId: number, recorder: RunRecorder, spec: Active['spec'], workers: number | null = null, discardIfUnstarted = false): void {
     let settle!: (r: JobResult) => void;
+    let left!: (r: JobResult) => void;
     const ended = new Promise<JobResult>((resolve) => (settle = resolve));
-    const entry: Active & { settle: (r: JobResult) => void } = {
+    const gone = new Promise<JobResult>((resolve) => (left = resolve));
+    const entry: Entry = {
       runId,
       workers,
       discardIfUnstarted,
@@ -164,8 +182,11 @@ export class JobManager {
       handle: null,
       spec,
       lastCheckpoint: null,
+      exited: false,
+      gone,
       ended,
       settle,
+      left,
     };
     this.active.set(runId, entry);
     this.queue.push(runId);
@@ -187,19 +208,19 @@ export class JobManager {
 
   private running(): number {
     let n = 0;
-    for (const a of this.active.values()) if (a.handle !== null) n += 1;
+    for (const a of this.active.values()) if (a.handle !== null && !a.exited) n += 1;
     return n;
   }
 
   private pump(): void {
     while (this.running() < this.concurrency && this.queue.length > 0) {
       const runId = this.queue.shift()!;
-      const entry = this.active.get(runId) as (Active & { settle: (r: JobResult) => void }) | undefined;
+      const entry = this.active.get(runId);
       if (entry !== undefined) this.launch(entry);
     }
   }
 
-  private launch(entry: Active & { settle: (r: JobResult) => void }): void {
+  private launch(entry: Entry): void {
     const { runId, recorder } = entry;
     entry.handle = hostJob(entry.spec, {
       ...(this.options.launcher === undefined ? {} : { launcher: this.options.launcher }),
@@ -214,7 +235,10 @@ export class JobManager {
         }
       },
       onDataset: (dataset) => {
-        this.store.transaction(() => this.store.runs.setDataset(runId, this.store.datasets.upsert(dataset, Date.now())));
+        const time = Date.now();
+        this.writer.write(`dataset of run ${runId}`, () =>
+          this.store.transaction(() => this.store.runs.setDataset(runId, this.store.datasets.upsert(dataset, time))),
+        );
       },
       onImportProgress: (path, progress) => this.publish({ type: 'dataset:progress', path, progress }),
     });
@@ -237,10 +261,16 @@ export class JobManager {
         this.publish({ type: 'run:event', runId, event });
       }
       recorder.close();
-      this.active.delete(runId);
-      this.publish({ type: 'runs:changed', runId });
-      entry.settle(result);
+      entry.exited = true;
+      entry.left(result);
       this.pump();
+      // The run counts as active until its end is in the history (a locked or full
+      // database holds it in the writer): a sweep must not resume it meanwhile.
+      this.writer.whenWritten(() => {
+        this.active.delete(runId);
+        this.publish({ type: 'runs:changed', runId });
+        entry.settle(result);
+      });
     });
   }
 
@@ -258,6 +288,7 @@ export class JobManager {
       const run = this.store.runs.require(runId);
       throw new InputError(`run ${runId} is not running (it is ${run.status})`, 'run');
     }
+    if (entry.exited) throw new InputError(`run ${runId} has ended; its outcome is waiting to be recorded`, 'run');
     if (entry.handle !== null) {
       entry.handle.stop('cancel');
       return 'running';
@@ -266,6 +297,7 @@ export class JobManager {
     this.active.delete(runId);
     entry.recorder.emit({ type: 'cancelled', time: Date.now(), epoch: 0, step: 0, checkpoint: null });
     entry.recorder.close();
+    entry.left({ status: 'cancelled', checkpoint: null });
     this.publish({ type: 'runs:changed', runId });
     return 'cancelled';
   }
@@ -283,7 +315,7 @@ export class JobManager {
     // A run stopped while queued never recorded its data; whoever queued it (a sweep) may know it.
     const data = run.data === null && dataIfUnopened !== null ? dataIfUnopened : this.recordedData(run);
     const spec = this.resumeSpec(run, data);
-    const recorder = recordRun(this.store, runId);
+    const recorder = recordRun(this.store, runId, { writer: this.writer });
     this.enqueue(runId, recorder, spec);
     return runId;
   }
@@ -307,7 +339,12 @@ export class JobManager {
     return { kind: 'train', config: run.config, ...this.jobBase(data, trainDir, resumable(trainDir)) };
   }
 
-  /** Resolves when the run's job ends (tests, quitting). */
+  /** Resolves when the run's job process is gone, with how it ended, whether or not the history has taken its end yet. */
+  jobEnded(runId: number): Promise<JobResult> | null {
+    return this.active.get(runId)?.gone ?? null;
+  }
+
+  /** Resolves when the run's job ends and its end is in the history (tests, quitting). */
   ended(runId: number): Promise<JobResult> | null {
     return this.active.get(runId)?.ended ?? null;
   }
@@ -323,8 +360,9 @@ export class JobManager {
   async stopAll(request: StopRequest = 'checkpoint-and-stop', timeoutMs = 60_000): Promise<void> {
     for (const runId of [...this.queue]) this.cancel(runId);
     const running = [...this.active.values()];
-    for (const a of running) a.handle?.stop(request);
-    const all = Promise.all(running.map((a) => a.ended));
+    for (const a of running) if (!a.exited) a.handle?.stop(request);
+    // The processes, not the history: a history that refuses writes must not keep the app from quitting.
+    const all = Promise.all(running.map((a) => a.gone));
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);

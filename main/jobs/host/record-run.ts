@@ -3,6 +3,7 @@ import { assertNever, InputError, serializeError } from '../../../shared/errors.
 import type { EngineEvent, PathMetrics } from '../../../shared/events.js';
 import { claimRun, HEARTBEAT_MS, releaseRun } from '../../store/liveness.js';
 import type { Store } from '../../store/store.js';
+import { HistoryWriter, type WriteOptions } from './history-writer.js';
 
 export interface RecordOptions {
   /**
@@ -14,11 +15,11 @@ export interface RecordOptions {
   heartbeatMs?: number;
   now?: () => number;
   /**
-   * Called when the database refuses a write (disk full, locked too long).
-   * Training goes on — its files are written anyway — so the caller decides
-   * how loudly to say so. Without it the error is thrown to the emitter.
+   * Where the writes go: the host's one writer, which keeps them in order
+   * while the database refuses them (locked, full, read-only) and retries.
+   * A writer of its own if none is given.
    */
-  onError?: (error: Error, event: EngineEvent['type'] | 'heartbeat' | 'close') => void;
+  writer?: HistoryWriter;
   /**
    * Remove the row if the job is closed with an input error before the
    * engine started (e.g. `--resume` with no checkpoint): bad input leaves no
@@ -44,7 +45,9 @@ export const DEFAULT_STEP_SAMPLE_MS = 2_000;
  * Turns a run's engine events into store writes: status and timings, epoch
  * metrics, sampled step metrics, checkpoint path, outputs, failure reason.
  * While it is open, this process owns the run: its pid and a heartbeat tell
- * other processes it is alive (see store/liveness.ts).
+ * other processes it is alive (see store/liveness.ts). Nothing here throws
+ * at the emitter: a write the database refuses waits in the writer, in
+ * order, so a run's end is recorded once the database takes writes again.
  */
 export function recordRun(store: Store, runId: number, options: RecordOptions = {}): RunRecorder {
   const now = options.now ?? Date.now;
@@ -60,14 +63,9 @@ export function recordRun(store: Store, runId: number, options: RecordOptions = 
   // The last search epoch's validation figures: a search alone finishes with them.
   let searchVal: { full: PathMetrics | null; small: PathMetrics | null } = { full: null, small: null };
 
-  const guard = (what: EngineEvent['type'] | 'heartbeat' | 'close', fn: () => void): void => {
-    try {
-      fn();
-    } catch (e) {
-      const error = e instanceof Error ? e : new Error(String(e));
-      if (options.onError === undefined) throw error;
-      options.onError(error, what);
-    }
+  const writer = options.writer ?? new HistoryWriter(store);
+  const write = (what: EngineEvent['type'] | 'heartbeat' | 'close', fn: () => void, o: WriteOptions = {}): void => {
+    writer.write(`${what} of run ${runId}`, fn, o);
   };
   const touch = (t: number): void => {
     runs.touch(runId, owner, t);
@@ -76,7 +74,11 @@ export function recordRun(store: Store, runId: number, options: RecordOptions = 
 
   claimRun(store.file, runId);
   runs.claim(runId, owner, now());
-  const timer = setInterval(() => guard('heartbeat', () => touch(now())), heartbeatMs);
+  // Read once: whether a search alone ends with its result, or training the found network follows.
+  const thenTrain = runs.require(runId).search?.thenTrain ?? null;
+  // A heartbeat is worth writing only now; one that would wait behind others is skipped.
+  const heartbeat = (t: number): void => write('heartbeat', () => touch(t), { droppable: true, onlyIfIdle: true });
+  const timer = setInterval(() => heartbeat(now()), heartbeatMs);
   // The heartbeat must not keep a finished CLI process alive.
   timer.unref();
 
@@ -87,10 +89,10 @@ export function recordRun(store: Store, runId: number, options: RecordOptions = 
 
   const emit = (e: EngineEvent): void => {
     if (closed) return;
-    guard(e.type, () => {
-      switch (e.type) {
-        case 'started':
-          started = true;
+    switch (e.type) {
+      case 'started':
+        started = true;
+        write(e.type, () =>
           store.transaction(() => {
             runs.markStarted(runId, e);
             if (e.resumedFrom !== null) {
@@ -98,86 +100,99 @@ export function recordRun(store: Store, runId: number, options: RecordOptions = 
               metrics.truncateAfter(runId, epoch, epoch * e.stepsPerEpoch + step);
             }
             touch(e.time);
-          });
-          break;
-        case 'step': {
-          const last = e.step === e.stepsPerEpoch;
-          if (last || e.time - lastSample >= sampleMs) {
-            store.transaction(() => {
-              metrics.putStep(runId, e);
-              touch(e.time);
-            });
-            lastSample = e.time;
-          } else if (e.time - lastTouch >= heartbeatMs) {
-            touch(e.time);
-          }
-          break;
+          }),
+        );
+        break;
+      case 'step': {
+        const last = e.step === e.stepsPerEpoch;
+        if (last || e.time - lastSample >= sampleMs) {
+          lastSample = e.time;
+          write(
+            e.type,
+            () =>
+              store.transaction(() => {
+                metrics.putStep(runId, e);
+                touch(e.time);
+              }),
+            // An epoch's last step is kept with its epoch; the samples between may go when memory runs short.
+            { droppable: !last },
+          );
+        } else if (e.time - lastTouch >= heartbeatMs) {
+          heartbeat(e.time);
         }
-        case 'epoch':
+        break;
+      }
+      case 'epoch':
+        write(e.type, () =>
           store.transaction(() => {
             metrics.putEpoch(runId, e);
             runs.setEpochsDone(runId, e.epoch);
             touch(e.time);
-          });
-          break;
-        case 'checkpoint':
+          }),
+        );
+        break;
+      case 'checkpoint':
+        write(e.type, () =>
           store.transaction(() => {
             runs.setCheckpoint(runId, e.path);
             touch(e.time);
-          });
-          break;
-        case 'finished':
-          runs.markFinished(runId, e);
-          finish();
-          break;
-        case 'cancelled':
-          runs.markEnded(runId, { status: 'cancelled', reason: null, error: null, checkpoint: e.checkpoint, time: e.time });
-          finish();
-          break;
-        case 'failed':
-          runs.markEnded(runId, { status: 'failed', reason: e.reason, error: e.error.message, checkpoint: e.checkpoint, time: e.time });
-          finish();
-          break;
-        case 'search-epoch':
-          searchVal = { full: e.val.full, small: e.val.small };
-          // DAN: what each width group would choose after this epoch.
+          }),
+        );
+        break;
+      case 'finished':
+        write(e.type, () => runs.markFinished(runId, e));
+        finish();
+        break;
+      case 'cancelled':
+        write(e.type, () => runs.markEnded(runId, { status: 'cancelled', reason: null, error: null, checkpoint: e.checkpoint, time: e.time }));
+        finish();
+        break;
+      case 'failed':
+        write(e.type, () => runs.markEnded(runId, { status: 'failed', reason: e.reason, error: e.error.message, checkpoint: e.checkpoint, time: e.time }));
+        finish();
+        break;
+      case 'search-epoch': {
+        searchVal = { full: e.val.full, small: e.val.small };
+        // DAN: what each width group would choose after this epoch.
+        const choices = e.groups.map((g) => ({ group: g.group, alpha: g.alpha, logits: g.eta, probabilities: g.probabilities }));
+        write(e.type, () =>
           store.transaction(() => {
-            store.danChoices.put(
-              runId,
-              e.epoch,
-              e.tau,
-              e.groups.map((g) => ({ group: g.group, alpha: g.alpha, logits: g.eta, probabilities: g.probabilities })),
-            );
+            store.danChoices.put(runId, e.epoch, e.tau, choices);
             touch(e.time);
-          });
-          break;
-        case 'search-started':
-          started = true;
+          }),
+        );
+        break;
+      }
+      case 'search-started':
+        started = true;
+        write(e.type, () =>
           store.transaction(() => {
             runs.markSearchStarted(runId, e);
             touch(e.time);
-          });
-          break;
-        case 'search-result': {
-          const trainsAfter = runs.require(runId).search?.thenTrain ?? null;
+          }),
+        );
+        break;
+      case 'search-result': {
+        const val = searchVal;
+        write(e.type, () =>
           store.transaction(() => {
             runs.setSearchResult(runId, e);
             // A search alone ends here; otherwise training the found network follows.
-            if (trainsAfter === null) runs.markSearchFinished(runId, e, searchVal);
+            if (thenTrain === null) runs.markSearchFinished(runId, e, val);
             touch(e.time);
-          });
-          if (trainsAfter === null) finish();
-          break;
-        }
-        case 'search-step':
-          if (e.time - lastTouch >= heartbeatMs) touch(e.time);
-          break;
-        case 'log':
-          break;
-        default:
-          assertNever(e, 'engine event');
+          }),
+        );
+        if (thenTrain === null) finish();
+        break;
       }
-    });
+      case 'search-step':
+        if (e.time - lastTouch >= heartbeatMs) heartbeat(e.time);
+        break;
+      case 'log':
+        break;
+      default:
+        assertNever(e, 'engine event');
+    }
   };
 
   const close = (error?: unknown): void => {
@@ -185,12 +200,14 @@ export function recordRun(store: Store, runId: number, options: RecordOptions = 
     closed = true;
     clearInterval(timer);
     if (!started && options.discardIfUnstarted === true && error instanceof InputError) {
-      guard('close', () => runs.delete(runId));
+      write('close', () => runs.delete(runId));
     } else if (!ended) {
       const message = error === undefined ? 'the job ended without a result' : serializeError(error).message;
-      guard('close', () => runs.markEnded(runId, { status: 'failed', reason: 'error', error: message, checkpoint: null, time: now() }));
+      const time = now();
+      write('close', () => runs.markEnded(runId, { status: 'failed', reason: 'error', error: message, checkpoint: null, time }));
     }
-    releaseRun(store.file, runId);
+    // This process owns the run until its last write is in: until then it is not another's to resume.
+    writer.whenWritten(() => releaseRun(store.file, runId));
   };
 
   return { runId, emit, close };

@@ -76,7 +76,8 @@ export class SweepRunner {
       .then(changed, (e: unknown) => {
         // A sweep that cannot go on (its data vanished, the store broke) ends failed; its runs keep their own state.
         const message = e instanceof Error ? e.message : String(e);
-        this.manager.store.sweeps.end(sweepId, 'failed', Date.now());
+        const time = Date.now();
+        this.manager.writer.write(`end of sweep ${sweepId}`, () => this.manager.store.sweeps.end(sweepId, 'failed', time));
         process.emitWarning(`sweep ${sweepId} stopped: ${message}`);
         changed('failed');
       })

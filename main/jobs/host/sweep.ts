@@ -76,7 +76,11 @@ export async function runSweep(manager: JobManager, sweepId: number, o: SweepOpt
   const owner = { pid: process.pid, host: hostname() };
   store.sweeps.claim(sweepId, owner, Date.now());
   claimRun(store.file, sweepOwnerKey(sweepId));
-  const heartbeat = setInterval(() => store.sweeps.touch(sweepId, Date.now()), HEARTBEAT_MS);
+  // A heartbeat the history refuses (locked, full) is skipped, never thrown from the timer.
+  const heartbeat = setInterval(
+    () => manager.writer.write(`heartbeat of sweep ${sweepId}`, () => store.sweeps.touch(sweepId, Date.now()), { onlyIfIdle: true }),
+    HEARTBEAT_MS,
+  );
   heartbeat.unref();
   const spec = store.sweeps.require(sweepId).spec;
   const cells = expandGrid(spec);

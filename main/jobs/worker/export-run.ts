@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import ort from 'onnxruntime-node';
 import { trainsSmallOnly } from '../../../shared/train-config.js';
 import { InputError } from '../../../shared/errors.js';
@@ -14,6 +14,7 @@ import { writeExportFiles, type ExportFile, type ExportFs } from '../../export/f
 import { measureLatency, type LatencyOptions } from '../../export/latency.js';
 import { exportMetadata, labelsFile, metadataFile, onnxMetadataProps } from '../../export/metadata.js';
 import { plainFull } from '../../export/networks.js';
+import { refuseForeignFiles } from '../../export/ownership.js';
 import { toOnnx } from '../../export/onnx-model.js';
 import { toTfjsFiles } from '../../export/tfjs-model.js';
 import { compareLogits, engineLogits, ExportRefusedError, onnxLogits, tfjsLogits, verificationReport, type VerificationBatch } from '../../export/verify.js';
@@ -92,7 +93,9 @@ async function verify(
  * figures if it disagrees); time the ONNX models; write the files into the
  * target folder. The host then records the models and their files.
  */
-export async function exportRun(req: ExportJob, o: ExportOptions = {}): Promise<ExportResult[]> {
+export async function exportRun(job: ExportJob, o: ExportOptions = {}): Promise<ExportResult[]> {
+  // The folder as it will be stored: `/a/out/../b` is `/b`.
+  const req = { ...job, outDir: resolve(job.outDir) };
   const { run } = req;
   const networkPath = exportable(run);
   if (run.data === null) throw new InputError(`run ${run.id} recorded no dataset information (classes, normalisation)`, 'run');
@@ -135,6 +138,8 @@ export async function exportRun(req: ExportJob, o: ExportOptions = {}): Promise<
     const built: Array<{ t: Target; files: ExportFile[]; verification: VerificationReport; onnx: Uint8Array | null }> = [];
     for (const t of targets) {
       let files = await formatFiles(t, req.format, req.precision, run, classes);
+      // Before the slow part (checking, timing): a folder holding someone else's files is refused at once.
+      refuseForeignFiles(t.dir, [...files.map((f) => f.name), 'labels.txt', 'metadata.json'], req.overwrite);
       if (o.tamper !== undefined) files = o.tamper(t.network, files);
       const reference = engineLogits(trained.graph, trained.params, batch, t.plan);
       const verification = await verify(t, req.format, files, reference, batch, req.precision);

@@ -1,7 +1,11 @@
 import { InputError, serializeError } from '../../../shared/errors.js';
 import type { StopRequest } from '../../../shared/stop.js';
 import { parseToJob, type FromJob, type Unsequenced } from '../protocol.js';
+import type { EngineEvent } from '../../../shared/events.js';
+import type { TestHooks } from '../job-spec.js';
+import { heldMessage } from '../test-hooks.js';
 import { runJob } from './run-job.js';
+import { releasedOrStopped } from './test-hold.js';
 
 /**
  * A job's own process: receives one `start`, runs the job on its main thread
@@ -55,6 +59,18 @@ process.on('SIGINT', () => undefined);
 // train on with nobody recording it, and its run is marked interrupted anyway.
 process.on('disconnect', () => process.exit(1));
 
+let markStopped!: () => void;
+const stopped = new Promise<void>((resolve) => (markStopped = resolve));
+
+/** What the test hooks do before a step: abort the process as a CUDA fault would, or hold the run until the test releases it. */
+function testHook(hooks: TestHooks, step: number, emit: (event: EngineEvent) => void): Promise<void> | undefined {
+  // A native abort, as libtensorflow raises on a CUDA fault, takes the whole process down.
+  if (step === hooks.abortAtStep) process.kill(process.pid, 'SIGABRT');
+  if (hooks.hold === undefined || step !== hooks.hold.atStep) return undefined;
+  emit({ type: 'log', time: Date.now(), level: 'info', message: heldMessage(step) });
+  return releasedOrStopped(hooks.hold.releaseFile, stopped);
+}
+
 parent.onMessage((raw) => {
   const msg = parseToJob(raw);
   if (msg === null) {
@@ -63,6 +79,7 @@ parent.onMessage((raw) => {
   }
   if (msg.type === 'stop') {
     stop = msg.request;
+    markStopped();
     return;
   }
   if (started) {
@@ -72,15 +89,14 @@ parent.onMessage((raw) => {
   started = true;
   const spec = msg.spec;
   const hooks = process.env['ADJOIN_TEST_HOOKS'] === '1' && 'testHooks' in spec ? spec.testHooks : undefined;
-  const abortAt = hooks?.abortAtStep;
+  const emit = (event: EngineEvent): void => void send({ type: 'event', event });
   runJob(spec, {
-    emit: (event) => void send({ type: 'event', event }),
+    emit,
     log: (level, message) => void send({ type: 'log', level, message }),
     dataset: (dataset) => void send({ type: 'dataset', dataset }),
     importProgress: (path, progress) => void send({ type: 'import-progress', path, progress }),
     stopRequested: () => stop,
-    // A native abort, as libtensorflow raises on a CUDA fault, takes the whole process down.
-    ...(abortAt === undefined ? {} : { beforeStep: (step: number) => void (step === abortAt && process.kill(process.pid, 'SIGABRT')) }),
+    ...(hooks === undefined ? {} : { beforeStep: (step: number) => testHook(hooks, step, emit) }),
   })
     .then(
       (outcome) => send({ type: 'done', outcome }).then(() => 0),

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { load } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
+import { sampleDatasetPath } from '../../../main/package-root.js';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const config = load(readFileSync(`${REPO}/electron-builder.yml`, 'utf8')) as {
@@ -10,7 +11,11 @@ const config = load(readFileSync(`${REPO}/electron-builder.yml`, 'utf8')) as {
   asarUnpack: string[];
   electronFuses: Record<string, boolean>;
 };
-const pkg = JSON.parse(readFileSync(`${REPO}/package.json`, 'utf8')) as { main: string; optionalDependencies: Record<string, string> };
+const pkg = JSON.parse(readFileSync(`${REPO}/package.json`, 'utf8')) as {
+  main: string;
+  optionalDependencies: Record<string, string>;
+  scripts: Record<string, string>;
+};
 
 describe('the desktop package', () => {
   it('flips the fuses that let a packaged app be run as Node, inspected or loaded from outside its archive (docs/RELIABILITY.md row 8)', () => {
@@ -34,5 +39,19 @@ describe('the desktop package', () => {
     // Native modules cannot load from inside the archive.
     for (const m of ['better-sqlite3', 'sharp', 'onnxruntime-node']) expect(config.asarUnpack.some((p) => p.includes(m))).toBe(true);
     expect(existsSync(`${REPO}/${pkg.main.replace(/^build\//, '').replace(/\.js$/, '.ts')}`)).toBe(true);
+  });
+
+  it('ships the sample dataset the wizard offers, unpacked where the image decoder can read it', () => {
+    expect(config.files).toContain('samples/**');
+    expect(config.asarUnpack).toContain('samples/**');
+    expect(existsSync(`${REPO}/samples/fashion-mnist/LICENSE`)).toBe(true);
+    expect(sampleDatasetPath('/opt/Adjoin/resources/app.asar')).toBe('/opt/Adjoin/resources/app.asar.unpacked/samples/fashion-mnist');
+    expect(sampleDatasetPath(REPO.replace(/\/$/, ''))).toBe(`${REPO}samples/fashion-mnist`);
+  });
+
+  it('has the audit:electron script the Electron security gate’s header names', () => {
+    const header = readFileSync(`${REPO}/scripts/electron-audit.ts`, 'utf8');
+    expect(header).toMatch(/npm run audit:electron/);
+    expect(pkg.scripts['audit:electron']).toMatch(/node build\/scripts\/electron-audit\.js/);
   });
 });

@@ -54,6 +54,12 @@ describe('bad input: one line naming the problem, exit code 2, nothing written',
     ['an unknown recipe', [...base, '--recipe', 'fast'], /--recipe must be one of short, cifar, imagenet.*'fast'/],
     ['a one-cycle run with an lr of 0', [...base, '--lr', '0'], /learning rate must be positive, got 0/],
     ['a non-numeric epoch count', [...base, '--epochs', 'ten'], /--epochs must be a number/],
+    [
+      'a negative epoch count, with parseArgs’ hint kept',
+      ['train', '--data', 'synthetic', '--epochs', '-1'],
+      /argument is ambiguous \(to pass a value starting with a dash, write --epochs=-1\)$/,
+    ],
+    ['a negative epoch count, so written', ['train', '--data', 'synthetic', '--epochs=-1'], /epochs must be an integer from 1/],
     ['cost with an unknown architecture', ['cost', '--arch', 'foo'], /--arch must be one of/],
   ])('%s', (_name, args, message) => {
     const out = join(root, `out-${Math.random().toString(36).slice(2)}`);

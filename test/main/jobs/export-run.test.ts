@@ -8,6 +8,7 @@ import { planSmall } from '../../../shared/model/plan.js';
 import { decodeOnnx } from '../../../main/export/onnx-builder.js';
 import { loadTfjsFiles } from '../../../main/export/tfjs-model.js';
 import { nodeFs, type ExportFs } from '../../../main/export/files.js';
+import { ForeignFilesError } from '../../../main/export/ownership.js';
 import { ExportRefusedError, engineLogits } from '../../../main/export/verify.js';
 import { datasetCacheDir } from '../../../main/app-paths.js';
 import { recordExport, type ExportedModel } from '../../../main/jobs/host/exports.js';
@@ -46,14 +47,15 @@ interface Request extends ExportOptions {
   precision: 'float32' | 'float16';
   full: boolean;
   outDir: string;
+  overwrite?: boolean;
 }
 
 /** The export job's work (in this process) and then the host's record of it, as the two processes do. */
 async function exportIn(r: Request): Promise<ExportedModel[]> {
   const run = store.runs.require(r.runId);
   const dataset = run.datasetId === null ? null : store.datasets.get(run.datasetId);
-  const { runId: _runId, format, precision, full, outDir, ...options } = r;
-  const results = await exportRun({ run, dataset, format, precision, full, outDir, cacheDir: datasetCacheDir() }, options);
+  const { runId: _runId, format, precision, full, outDir, overwrite, ...options } = r;
+  const results = await exportRun({ run, dataset, format, precision, full, outDir, overwrite: overwrite === true, cacheDir: datasetCacheDir() }, options);
   return recordExport(store, run.id, results, outDir);
 }
 
@@ -242,7 +244,8 @@ describe('exporting a run', () => {
         nodeFs.write(path, data);
       },
     };
-    const e = await exportIn(request({ outDir: target, fs: fullDisk })).catch((x: unknown) => x);
+    // The user agreed to replace it (it has no Adjoin metadata.json beside it).
+    const e = await exportIn(request({ outDir: target, fs: fullDisk, overwrite: true })).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(InputError);
     expect((e as Error).message).toBe(`cannot write the export to ${target}: the disk is full (ENOSPC)`);
     expect(readdirSync(target)).toEqual(['model.onnx']);
@@ -262,6 +265,40 @@ describe('exporting a run', () => {
     } finally {
       unmount(dir);
     }
+  });
+
+  it('refuses a folder holding files of the same names it did not write, before building anything; --overwrite replaces them', async () => {
+    const dir = join(temp(), 'mine');
+    mkdirSync(dir);
+    // The user's own files: a model and a metadata.json of another program.
+    writeFileSync(join(dir, 'model.onnx'), 'my own model');
+    writeFileSync(join(dir, 'metadata.json'), JSON.stringify({ author: 'me', files: ['model.onnx'] }));
+    writeFileSync(join(dir, 'notes.txt'), 'kept');
+    const before = modelCount();
+    const refused = await exportIn(request({ outDir: dir })).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ForeignFilesError);
+    expect(refused).toMatchObject({ field: 'overwrite', files: ['model.onnx', 'metadata.json'] });
+    expect((refused as Error).message).toMatch(/already holds model\.onnx, metadata\.json, which Adjoin did not write; .*--overwrite/);
+    expect(readFileSync(join(dir, 'model.onnx'), 'utf8')).toBe('my own model');
+    expect(readdirSync(dir).sort()).toEqual(['metadata.json', 'model.onnx', 'notes.txt']);
+    expect(modelCount()).toBe(before);
+
+    await exportIn(request({ outDir: dir, overwrite: true }));
+    expect(readFileSync(join(dir, 'model.onnx')).subarray(0, 12).toString()).not.toBe('my own model');
+    expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('kept');
+    // Its own export is Adjoin's to replace: exporting again into it needs no --overwrite (TF.js too, beside it).
+    await exportIn(request({ outDir: dir }));
+    expect(modelCount()).toBe(before + 2);
+  });
+
+  it('a labels.txt it did not write counts too; and the folder is stored resolved', async () => {
+    const root = temp();
+    mkdirSync(join(root, 'b'));
+    writeFileSync(join(root, 'b', 'labels.txt'), 'cat\ndog\n');
+    await expect(exportIn(request({ outDir: join(root, 'b') }))).rejects.toThrow(/already holds labels\.txt, which Adjoin did not write/);
+    const [m] = await exportIn(request({ outDir: `${root}/a/../c/./d/..` }));
+    expect(m!.dir).toBe(join(root, 'c'));
+    expect(store.models.list(runId).at(-1)!.outDir).toBe(join(root, 'c'));
   });
 
   it('detects a corrupted stored ONNX file by its SHA-256', async () => {

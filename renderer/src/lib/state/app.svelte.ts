@@ -1,4 +1,4 @@
-import type { ApiClient, AppInfo } from '../../../../shared/api.js';
+import type { ApiClient, AppInfo, HistoryWrites } from '../../../../shared/api.js';
 import type { ConnectionState } from '../api/ws-client.js';
 import { DatasetState } from './dataset.svelte.js';
 import { errorInfo, type ErrorInfo } from './errors.js';
@@ -35,6 +35,8 @@ export class AppState {
   info = $state.raw<AppInfo | null>(null);
   infoError = $state.raw<ErrorInfo | null>(null);
   connection = $state.raw<ConnectionState>({ kind: 'connecting' });
+  /** Whether the history takes writes (the banner while it does not). */
+  historyWrites = $state.raw<HistoryWrites>({ state: 'ok' });
 
   readonly dataset: DatasetState;
   readonly model: ModelState;
@@ -60,6 +62,9 @@ export class AppState {
     this.sweeps = new SweepsState(api);
     this.sweepSetup = new SweepSetupState(api, this.dataset, this.model, this.train);
     this.unsubscribe.push(
+      api.on('history:writes', (state) => {
+        this.historyWrites = state;
+      }),
       api.on('runs:changed', ({ runId }) => {
         void this.history.refresh();
         if (this.results.runId === runId) void this.results.refresh();
@@ -71,6 +76,7 @@ export class AppState {
   async load(): Promise<void> {
     try {
       this.info = await this.api.call('app:info', {});
+      this.historyWrites = this.info.historyWrites;
       this.infoError = null;
     } catch (error) {
       this.infoError = errorInfo(error);

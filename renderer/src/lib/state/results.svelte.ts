@@ -73,9 +73,14 @@ export class ResultsState {
     }
   }
 
-  async export(): Promise<void> {
+  /** The folder holds files Adjoin did not write: why, while the page asks whether to replace them. */
+  overwriteQuestion = $state.raw<string | null>(null);
+
+  /** Exports with the settings; `overwrite` once the user agreed to replace files Adjoin did not write. */
+  async export(overwrite = false): Promise<void> {
     const runId = this.runId;
     const s = $state.snapshot(this.exportSettings);
+    this.overwriteQuestion = null;
     if (runId === null) return;
     if (s.outDir.trim() === '') {
       this.exportError = { message: 'choose the folder to export to', field: 'outDir' };
@@ -84,11 +89,12 @@ export class ResultsState {
     this.exporting = true;
     this.exportError = null;
     try {
-      this.lastExport = await this.api.call('runs:export', { runId, format: s.format, fp16: s.fp16, full: s.full, outDir: s.outDir.trim() });
+      this.lastExport = await this.api.call('runs:export', { runId, format: s.format, fp16: s.fp16, full: s.full, outDir: s.outDir.trim(), overwrite });
       await this.refresh();
     } catch (error) {
       const info = errorInfo(error);
-      this.exportError = { message: info.message, field: info.field ?? 'outDir' };
+      if (info.field === 'overwrite') this.overwriteQuestion = info.message;
+      else this.exportError = { message: info.message, field: info.field ?? 'outDir' };
     } finally {
       this.exporting = false;
     }
