@@ -1,21 +1,27 @@
 import type { GraphNode, ModelGraph } from '../../shared/model/graph.js';
 import { inputsOf } from '../../shared/model/ops.js';
+import type { Activation } from './activation.js';
 
 /**
- * Batch norms whose output only feeds a ReLU, or only a residual add whose
- * output only feeds a ReLU, run as one fused kernel (training and
- * inference). Fusion changes no value, only how many passes over memory a
- * network makes.
+ * Batch norms whose output only feeds an activation (ReLU), or only a
+ * residual add (whose output may feed an activation in turn), run as one
+ * fused kernel, training and inference: act(bn(x) + r). Fusion changes no
+ * value, only how many passes over memory a network makes.
  */
 export interface FusionPlan {
-  /** bn → the relu it feeds. */
-  bnRelu: Map<number, number>;
-  /** add → the bn on one side, the other operand, and the relu after it. */
-  addRelu: Map<number, { bn: number; other: number; relu: number }>;
+  /** bn → the activation it applies (its activation node is then `produced`). */
+  bnActivation: Map<number, Activation>;
+  /** add → the bn on one side, the other operand, and the activation after the add ('none': no activation node fused). */
+  addBn: Map<number, { bn: number; other: number; activation: Activation }>;
   /** bn nodes computed later, at their add. */
   deferred: Set<number>;
-  /** relu nodes whose value a fused kernel already produced. */
+  /** Activation nodes whose value a fused kernel already produced. */
   produced: Set<number>;
+}
+
+/** The activation an activation node applies; null for any other node. */
+export function activationOf(node: GraphNode | null): Exclude<Activation, 'none'> | null {
+  return node?.op === 'relu' ? 'relu' : null;
 }
 
 const fusionPlans = new WeakMap<ModelGraph, FusionPlan>();
@@ -29,21 +35,22 @@ export function fusionPlan(graph: ModelGraph): FusionPlan {
     const c = consumers[id]!;
     return c.length === 1 && id !== graph.output ? graph.nodes[c[0]!]! : null;
   };
-  const plan: FusionPlan = { bnRelu: new Map(), addRelu: new Map(), deferred: new Set(), produced: new Set() };
+  const plan: FusionPlan = { bnActivation: new Map(), addBn: new Map(), deferred: new Set(), produced: new Set() };
   for (const node of graph.nodes) {
     if (node.op !== 'bn') continue;
     const next = only(node.id);
-    if (next?.op === 'relu') {
-      plan.bnRelu.set(node.id, next.id);
+    const activation = activationOf(next);
+    if (next !== null && activation !== null) {
+      plan.bnActivation.set(node.id, activation);
       plan.produced.add(next.id);
-    } else if (next?.op === 'add' && !plan.addRelu.has(next.id)) {
-      const relu = only(next.id);
+    } else if (next?.op === 'add' && !plan.addBn.has(next.id)) {
       const other = next.inputs[0] === node.id ? next.inputs[1] : next.inputs[0];
-      if (relu?.op === 'relu' && other !== node.id) {
-        plan.addRelu.set(next.id, { bn: node.id, other, relu: relu.id });
-        plan.deferred.add(node.id);
-        plan.produced.add(relu.id);
-      }
+      if (other === node.id) continue;
+      const after = only(next.id);
+      const act = activationOf(after);
+      plan.addBn.set(next.id, { bn: node.id, other, activation: act ?? 'none' });
+      plan.deferred.add(node.id);
+      if (after !== null && act !== null) plan.produced.add(after.id);
     }
   }
   fusionPlans.set(graph, plan);

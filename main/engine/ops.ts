@@ -3,7 +3,8 @@ import type { ConvNode, GraphNode, ModelGraph } from '../../shared/model/graph.j
 import type { NodeOf, Op } from '../../shared/model/ops.js';
 import type { SmallPlan } from '../../shared/model/plan.js';
 import { count, type Selection } from '../../shared/model/selection.js';
-import { batchNormInference, batchNormTrain } from './batch-norm.js';
+import type { Activation } from './activation.js';
+import { activate, batchNormInference, batchNormTrain } from './batch-norm.js';
 import type { BatchStats } from './forward.js';
 import type { FusionPlan } from './fusion.js';
 import { makeVar, type NetworkParams, type Path, paramName } from './params.js';
@@ -159,23 +160,23 @@ interface BnArgs {
   x: tf.Tensor;
   layer: string;
   a: RunArgs;
-  /** `relu?(bn(x)·mask + residual)`: a DAN soft mask, a residual shortcut, a ReLU. */
+  /** `act(bn(x)·mask + residual)`: a DAN soft mask, a residual shortcut, an activation. */
   mask?: tf.Tensor1D | null;
   residual?: tf.Tensor | null;
-  relu?: boolean;
+  activation?: Activation;
 }
 
 /** One path's batch norm: batch statistics (reported in `stats`) in training, running ones otherwise. */
-function batchNorm({ x, layer, a, mask = null, residual = null, relu = false }: BnArgs): tf.Tensor {
+function batchNorm({ x, layer, a, mask = null, residual = null, activation = 'none' }: BnArgs): tf.Tensor {
   const { path, params } = a;
   const gamma = params.get(paramName.gamma(layer, path)) as tf.Tensor1D;
   const beta = params.get(paramName.beta(layer, path)) as tf.Tensor1D;
   if (!a.training) {
     const mean = params.get(paramName.mean(layer, path)) as tf.Tensor1D;
     const variance = params.get(paramName.variance(layer, path)) as tf.Tensor1D;
-    return batchNormInference(x, gamma, beta, { mean, variance }, { epsilon: BN_EPSILON, mask, residual, relu });
+    return batchNormInference(x, gamma, beta, { mean, variance }, { epsilon: BN_EPSILON, mask, residual, activation });
   }
-  const { y, mean, variance } = batchNormTrain(x, gamma, beta, { epsilon: BN_EPSILON, mask, residual, relu });
+  const { y, mean, variance } = batchNormTrain(x, gamma, beta, { epsilon: BN_EPSILON, mask, residual, activation });
   a.stats.push({ layer, path, mean, variance, count: x.size / x.shape[x.rank - 1]! });
   return y;
 }
@@ -256,7 +257,8 @@ export const ENGINE_OPS = {
     run: (node, a) => {
       if (a.fusion.deferred.has(node.id)) return null;
       // A batch norm's shift turns masked-off zeros into β: the mask applies after it.
-      return batchNorm({ x: a.value(node.input), layer: node.name, a, mask: smallMask(a, node.id), relu: a.fusion.bnRelu.has(node.id) });
+      const activation = a.fusion.bnActivation.get(node.id) ?? 'none';
+      return batchNorm({ x: a.value(node.input), layer: node.name, a, mask: smallMask(a, node.id), activation });
     },
     mask: passMask,
     expectedMacs: null,
@@ -312,9 +314,9 @@ export const ENGINE_OPS = {
     params: noParams,
     run: (node, a) => {
       const small = a.path === 'small';
-      const fusedAdd = a.fusion.addRelu.get(node.id);
+      const fusedAdd = a.fusion.addBn.get(node.id);
       if (fusedAdd !== undefined) {
-        // relu(bn(conv)·m + shortcut) in one kernel; the ReLU node passes it on.
+        // act(bn(conv)·m + shortcut) in one kernel; the activation node, if any, passes it on.
         const bn = a.graph.nodes[fusedAdd.bn]!;
         if (bn.op !== 'bn') throw new Error(`fusion plan: ${bn.name} is not a batch norm`);
         const n = small ? count(a.selection(node.id)) : node.shape.c;
@@ -323,11 +325,12 @@ export const ENGINE_OPS = {
         const mask = smallMask(a, fusedAdd.bn);
         const otherMask = smallMask(a, fusedAdd.other);
         const bnArgs = { x, layer: bn.name, a, mask };
-        if (x.shape[3] === n && mask === otherMask) return batchNorm({ ...bnArgs, residual, relu: true });
+        const { activation } = fusedAdd;
+        if (x.shape[3] === n && mask === otherMask) return batchNorm({ ...bnArgs, residual, activation });
         // An identity shortcut wider than the branch, or carrying another mask:
         // the sum is narrowed and masked as an unfused add would (below).
         const sum = tf.add(sliceChannels(batchNorm(bnArgs), n), residual);
-        return tf.relu(applyMask(sum, smallMask(a, node.id)));
+        return activate(applyMask(sum, smallMask(a, node.id)), activation);
       }
       const [x, y] = node.inputs.map((i) => a.value(i)) as [tf.Tensor, tf.Tensor];
       if (!small) return tf.add(x, y);

@@ -14,12 +14,14 @@ const EMPTY_BLOCK = 0x40;
 
 /** Lane operations, by their opcode after the 0xfd prefix. */
 export const Simd = {
+  f32x4Lt: 0x43,
   f32x4Gt: 0x44,
   v128And: 0x4e,
   f64x2PromoteLowF32x4: 0x5f,
   f32x4Add: 0xe4,
   f32x4Sub: 0xe5,
   f32x4Mul: 0xe6,
+  f32x4Min: 0xe8,
   f32x4Max: 0xe9,
   f64x2Add: 0xf0,
   f64x2Mul: 0xf2,
@@ -219,6 +221,14 @@ export class FunctionBuilder {
 
   zero(): this {
     this.code.push(0xfd, 0x0c, ...new Array<number>(16).fill(0));
+    return this;
+  }
+
+  /** A float constant in all four lanes (v128.const). */
+  splat(value: number): this {
+    const lane = new Uint8Array(new Float32Array([value]).buffer);
+    this.code.push(0xfd, 0x0c);
+    for (let i = 0; i < 4; i++) this.code.push(...lane);
     return this;
   }
 
