@@ -9,6 +9,7 @@
 type Local = number;
 
 const I32 = 0x7f;
+const F32 = 0x7d;
 const V128 = 0x7b;
 const EMPTY_BLOCK = 0x40;
 
@@ -78,6 +79,11 @@ export class FunctionBuilder {
     return this.params + this.locals.length - 1;
   }
 
+  f32(): Local {
+    this.locals.push(F32);
+    return this.params + this.locals.length - 1;
+  }
+
   get(l: Local): this {
     this.code.push(0x20);
     uleb(l, this.code);
@@ -112,6 +118,11 @@ export class FunctionBuilder {
 
   mul(): this {
     return this.op(0x6c);
+  }
+
+  /** 1 if the i32 on top is zero, else 0. */
+  eqz(): this {
+    return this.op(0x45);
   }
 
   ltS(): this {
@@ -203,6 +214,33 @@ export class FunctionBuilder {
     this.code.push(0x36, 2);
     uleb(offset, this.code);
     return this;
+  }
+
+  /** f32.load from the address on the stack plus a constant byte offset. */
+  loadF32(offset = 0): this {
+    this.code.push(0x2a, 2);
+    uleb(offset, this.code);
+    return this;
+  }
+
+  /** f32.store of the value on top to the address below it, plus an offset. */
+  storeF32(offset = 0): this {
+    this.code.push(0x38, 2);
+    uleb(offset, this.code);
+    return this;
+  }
+
+  /** f32.const 0. */
+  zeroF32(): this {
+    return this.op(0x43, 0, 0, 0, 0);
+  }
+
+  addF32(): this {
+    return this.op(0x92);
+  }
+
+  mulF32(): this {
+    return this.op(0x94);
   }
 
   /** One f32 from the address on the stack, in all four lanes (v128.load32_splat). */
