@@ -3,7 +3,7 @@ import { inputsOf } from '../../shared/model/ops.js';
 import type { Activation } from './activation.js';
 
 /**
- * Batch norms whose output only feeds an activation (ReLU), or only a
+ * Batch norms whose output only feeds an activation (ReLU, ReLU6), or only a
  * residual add (whose output may feed an activation in turn), run as one
  * fused kernel, training and inference: act(bn(x) + r). Fusion changes no
  * value, only how many passes over memory a network makes.
@@ -21,7 +21,7 @@ export interface FusionPlan {
 
 /** The activation an activation node applies; null for any other node. */
 export function activationOf(node: GraphNode | null): Exclude<Activation, 'none'> | null {
-  return node?.op === 'relu' ? 'relu' : null;
+  return node?.op === 'relu' ? 'relu' : node?.op === 'relu6' ? 'relu6' : null;
 }
 
 const fusionPlans = new WeakMap<ModelGraph, FusionPlan>();

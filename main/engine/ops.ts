@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import type { ConvNode, GraphNode, ModelGraph } from '../../shared/model/graph.js';
+import type { ConvNode, DepthwiseNode, GraphNode, ModelGraph } from '../../shared/model/graph.js';
 import type { NodeOf, Op } from '../../shared/model/ops.js';
 import type { SmallPlan } from '../../shared/model/plan.js';
 import { count, type Selection } from '../../shared/model/selection.js';
-import type { Activation } from './activation.js';
+import { type Activation, RELU6_CAP } from './activation.js';
 import { activate, batchNormInference, batchNormTrain } from './batch-norm.js';
 import type { BatchStats } from './forward.js';
 import type { FusionPlan } from './fusion.js';
@@ -137,6 +137,17 @@ function conv(x: tf.Tensor4D, w: tf.Tensor4D, node: ConvNode): tf.Tensor4D {
   return tf.conv2d(x, w, node.stride, p === 0 ? 'valid' : pad);
 }
 
+function depthwise(x: tf.Tensor4D, w: tf.Tensor4D, node: DepthwiseNode): tf.Tensor4D {
+  const p = node.pad;
+  const pad: tf.backend_util.ExplicitPadding = [
+    [0, 0],
+    [p, p],
+    [p, p],
+    [0, 0],
+  ];
+  return tf.depthwiseConv2d(x, w, node.stride, p === 0 ? 'valid' : pad);
+}
+
 function maxPool(x: tf.Tensor4D, kernel: number, stride: number, pad: number): tf.Tensor4D {
   // Inputs follow a ReLU (≥ 0), so zero padding equals torchvision's −∞ padding.
   const p =
@@ -249,6 +260,45 @@ export const ENGINE_OPS = {
       return layer.apply(padded(node.name, a.value(node.input), node.pad)) as tf.SymbolicTensor;
     },
   },
+  dwconv: {
+    params: (node, a) => {
+      // He-normal with fan-out as torchvision computes it for a [C, 1, k, k] weight: C·k².
+      const c = node.shape.c;
+      const k = node.kernel;
+      const std = Math.sqrt(2 / (k * k * c));
+      a.trainable.set(
+        paramName.weight(node.name),
+        makeVar(() => tensorFrom([k, k, c, 1], () => a.rng.normal() * std), true),
+      );
+    },
+    run: (node, a) => {
+      const w = a.weight(paramName.weight(node.name));
+      if (a.path === 'full') return depthwise(a.value(node.input) as tf.Tensor4D, w as tf.Tensor4D, node);
+      // The filters of the channels the input carries: [k, k, C, 1] sliced on C.
+      const ws = sliceWeight(w, a.selection(node.input), 1);
+      const shared = ws === w ? a.sharedWithFull(node) : null;
+      return shared ?? depthwise(a.value(node.input) as tf.Tensor4D, ws as tf.Tensor4D, node);
+    },
+    // Channel by channel: a masked input channel stays masked (its batch norm applies the mask again).
+    mask: passMask,
+    expectedMacs: (node, width) => tf.mul(width(node.input), node.kernel * node.kernel * node.shape.h * node.shape.w),
+    extract: (node, a) => {
+      const w = a.from.get(paramName.weight(node.name));
+      tf.tidy(() => a.copy(paramName.weight(node.name), sliceWeight(w, a.sel[node.input]!, 1), true));
+    },
+    layers: (node, a) => {
+      const layer = tf.layers.depthwiseConv2d({
+        kernelSize: node.kernel,
+        strides: node.stride,
+        padding: 'valid',
+        depthMultiplier: 1,
+        useBias: false,
+        name: node.name,
+      });
+      a.weights.push({ layer, values: [a.params.get(paramName.weight(node.name))] });
+      return layer.apply(padded(node.name, a.value(node.input), node.pad)) as tf.SymbolicTensor;
+    },
+  },
   bn: {
     params: (node, a) => {
       addBatchNorm(a, node.name, 'full', node.shape.c);
@@ -286,6 +336,15 @@ export const ENGINE_OPS = {
     expectedMacs: null,
     extract: noParams,
     layers: (node, a) => tf.layers.reLU({ name: node.name }).apply(a.value(node.input)) as tf.SymbolicTensor,
+  },
+  relu6: {
+    params: noParams,
+    // A fused kernel upstream may already have applied it.
+    run: (node, a) => (a.fusion.produced.has(node.id) ? a.value(node.input) : tf.relu6(a.value(node.input))),
+    mask: passMask,
+    expectedMacs: null,
+    extract: noParams,
+    layers: (node, a) => tf.layers.reLU({ maxValue: RELU6_CAP, name: node.name }).apply(a.value(node.input)) as tf.SymbolicTensor,
   },
   maxpool: {
     params: noParams,

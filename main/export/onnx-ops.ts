@@ -1,5 +1,6 @@
-import type { GraphNode, ModelGraph } from '../../shared/model/graph.js';
+import type { ConvNode, DepthwiseNode, GraphNode, ModelGraph } from '../../shared/model/graph.js';
 import type { NodeOf, Op } from '../../shared/model/ops.js';
+import { RELU6_CAP } from '../engine/activation.js';
 import { BN_EPSILON } from '../engine/ops.js';
 import { type NetworkParams, paramName } from '../engine/params.js';
 import { foldBatchNorm, hwioToOihw, type BatchNormValues } from './fold.js';
@@ -54,6 +55,34 @@ function unary(opType: string, node: GraphNode & { input: number }, a: OnnxArgs,
   return out;
 }
 
+/**
+ * A Conv of `group` groups with OIHW weights `w` ([cout, cinPerGroup, k, k]),
+ * folding in the batch norm that alone reads it: one Conv with a bias.
+ */
+function convolution(node: ConvNode | DepthwiseNode, a: OnnxArgs, w: Float32Array, cinPerGroup: number, group: number): string {
+  const cout = node.shape.c;
+  let weight = w;
+  let bias: Float32Array | null = null;
+  const next = a.graph.nodes.find((n) => n.op === 'bn' && n.input === node.id);
+  let out = a.nameOf(node);
+  if (next !== undefined && a.consumers[node.id] === 1) {
+    ({ weight, bias } = foldBatchNorm(w, cout, bnValues(a.params, next.name)));
+    a.folded.add(next.id);
+    out = a.nameOf(next);
+  }
+  const inputs = [a.value(node.input), a.b.weight(`${node.name}.weight`, [cout, cinPerGroup, node.kernel, node.kernel], weight)];
+  if (bias !== null) inputs.push(a.b.weight(`${node.name}.bias`, [cout], bias));
+  const p = node.pad;
+  a.b.node('Conv', inputs, [out], {
+    kernel_shape: [node.kernel, node.kernel],
+    strides: [node.stride, node.stride],
+    pads: [p, p, p, p],
+    dilations: [1, 1],
+    group,
+  });
+  return out;
+}
+
 export const ONNX_OPS = {
   input: {
     lower: (node, a) => {
@@ -66,27 +95,16 @@ export const ONNX_OPS = {
       if (node.adjoined) throw new Error(`toOnnx needs a plain network; ${node.name} is adjoined (extract it first)`);
       const cin = a.graph.nodes[node.input]!.shape.c;
       const cout = node.shape.c;
-      let w = hwioToOihw(values(a.params, paramName.weight(node.name)), node.kernel, node.kernel, cin, cout);
-      let bias: Float32Array | null = null;
-      // Fold the batch norm that alone reads this conv: one Conv with a bias.
-      const next = a.graph.nodes.find((n) => n.op === 'bn' && n.input === node.id);
-      let out = a.nameOf(node);
-      if (next !== undefined && a.consumers[node.id] === 1) {
-        ({ weight: w, bias } = foldBatchNorm(w, cout, bnValues(a.params, next.name)));
-        a.folded.add(next.id);
-        out = a.nameOf(next);
-      }
-      const inputs = [a.value(node.input), a.b.weight(`${node.name}.weight`, [cout, cin, node.kernel, node.kernel], w)];
-      if (bias !== null) inputs.push(a.b.weight(`${node.name}.bias`, [cout], bias));
-      const p = node.pad;
-      a.b.node('Conv', inputs, [out], {
-        kernel_shape: [node.kernel, node.kernel],
-        strides: [node.stride, node.stride],
-        pads: [p, p, p, p],
-        dilations: [1, 1],
-        group: 1,
-      });
-      return out;
+      const w = hwioToOihw(values(a.params, paramName.weight(node.name)), node.kernel, node.kernel, cin, cout);
+      return convolution(node, a, w, cin, 1);
+    },
+  },
+  dwconv: {
+    lower: (node, a) => {
+      const c = node.shape.c;
+      // [k, k, C, 1] lies in memory as [k, k, 1, C]: as OIHW, [C, 1, k, k], one filter per group.
+      const w = hwioToOihw(values(a.params, paramName.weight(node.name)), node.kernel, node.kernel, 1, c);
+      return convolution(node, a, w, 1, c);
     },
   },
   bn: {
@@ -112,6 +130,16 @@ export const ONNX_OPS = {
     },
   },
   relu: { lower: (node, a) => unary('Relu', node, a) },
+  relu6: {
+    // Opset 13 Clip reads its bounds from (scalar) inputs.
+    lower: (node, a) => {
+      const out = a.nameOf(node);
+      const min = a.b.weight(`${node.name}.min`, [], Float32Array.of(0));
+      const max = a.b.weight(`${node.name}.max`, [], Float32Array.of(RELU6_CAP));
+      a.b.node('Clip', [a.value(node.input), min, max], [out]);
+      return out;
+    },
+  },
   maxpool: {
     // ONNX pads MaxPool with −∞, the engine with 0; equal here, as the input follows a ReLU.
     lower: (node, a) =>

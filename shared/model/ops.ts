@@ -90,6 +90,16 @@ export const MODEL_OPS = {
     },
     small: (node, a) => a.builder.conv(node.name, mapped(a.map, node.input), a.channels, node.kernel, node.stride, node.pad, false, null),
   },
+  dwconv: {
+    // One k×k filter per channel: k² weights and k²·h·w multiply-adds a channel.
+    cost: (node, cin) => {
+      const k2 = node.kernel * node.kernel;
+      return { params: k2 * cin, macs: k2 * cin * node.shape.h * node.shape.w };
+    },
+    // It keeps the channels of its input (the expansion's slice): it has no width of its own.
+    select: passThrough,
+    small: (node, a) => a.builder.dwconv(node.name, mapped(a.map, node.input), node.kernel, node.stride, node.pad),
+  },
   bn: {
     cost: (_node, cin) => ({ params: 2 * cin, macs: 0 }),
     select: passThrough,
@@ -99,6 +109,11 @@ export const MODEL_OPS = {
     cost: null,
     select: passThrough,
     small: (node, a) => a.builder.relu(node.name, mapped(a.map, node.input)),
+  },
+  relu6: {
+    cost: null,
+    select: passThrough,
+    small: (node, a) => a.builder.relu6(node.name, mapped(a.map, node.input)),
   },
   maxpool: {
     cost: null,
