@@ -6,21 +6,24 @@ import { Replicas, shardedStep, trainWorkers } from '../../main/engine/parallel/
 import { Rng } from '../../main/engine/rng.js';
 import { prepareTraining, trainStep, type TrainingSetup } from '../../main/engine/train.js';
 import { DEFAULT_LOSS, recipe, type TrainConfig } from '../../shared/train-config.js';
+import { benchModel, describeModel, type BenchArgs } from './bench-model.js';
 import { interleaved, round } from './measure.js';
 
 /**
- * Training throughput on the CPU (issue 8): ResNet-18, CIFAR stem, width
- * 0.25, 28×28×1, batch 64, standard training — one optimisation step on one
- * engine and on every core's engine (data-parallel), timed side by side in
- * one run. `profile_top` is where one single-engine step spends its time.
+ * Training throughput on the CPU (issue 8): ResNet-18 (or `--arch`'s
+ * network, see bench-model.ts), CIFAR stem, 28×28×1, batch 64, standard
+ * training — one optimisation step on one engine and on every core's engine
+ * (data-parallel), timed side by side in one run. `profile_top` is where one
+ * single-engine step spends its time.
  */
-export async function cpuTrain(args: { rounds?: number }): Promise<Record<string, unknown>> {
+export async function cpuTrain(args: BenchArgs): Promise<Record<string, unknown>> {
   const backend = await initBackend();
   const batch = 64;
   const size = 28;
+  const model = benchModel(args.arch);
   const data = synthesize({ classes: 10, size, channels: 1, train: batch * 4, val: 10, seed: 0 });
   const config: TrainConfig = {
-    model: { arch: 'resnet18', stem: 'cifar', inputSize: size, channels: 1, classes: 10, width: 0.25, compressFirstStage: false },
+    model,
     mode: 'standard',
     alpha: null,
     epochs: 1,
@@ -69,7 +72,7 @@ export async function cpuTrain(args: { rounds?: number }): Promise<Record<string
       profile_top: top.map(([kernel, t]) => ({ kernel, ms: round(t, 1) })),
       backend: backend.kind,
       device: backend.device,
-      model: 'resnet18 cifar-stem width 0.25, 28×28×1, 10 classes, batch 64, standard',
+      model: describeModel(model, 'batch 64, standard'),
     };
   } finally {
     await replicas?.stop();

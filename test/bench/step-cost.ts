@@ -4,31 +4,22 @@ import { synthesize } from '../../main/engine/data/synthetic.js';
 import { Rng } from '../../main/engine/rng.js';
 import { prepareTraining, trainStep } from '../../main/engine/train.js';
 import { DEFAULT_LOSS, recipe, trainConfigOf, type TrainConfig } from '../../shared/train-config.js';
+import { benchModel, describeModel, type BenchArgs } from './bench-model.js';
 import { interleaved, round } from './measure.js';
 
 /**
  * One training step of the standard network vs one adjoined step (α = 4),
- * same backend, model and batch, measured side by side. `mac_bound` is what
- * the adjoined step would cost if time followed MACs: 1 + small / full.
+ * same backend, model and batch, measured side by side (ResNet-18, or
+ * `--arch`'s network). `mac_bound` is what the adjoined step would cost if
+ * time followed MACs: 1 + small / full.
  */
-export async function stepCost(args: { rounds?: number }): Promise<Record<string, unknown>> {
+export async function stepCost(args: BenchArgs): Promise<Record<string, unknown>> {
   const backend = await initBackend();
   const batch = 64;
+  const model = benchModel(args.arch);
   const data = synthesize({ classes: 10, size: 28, channels: 1, train: batch, val: 10, seed: 0 });
   const configFor = (mode: 'standard' | 'an'): TrainConfig =>
-    trainConfigOf(
-      {
-        model: { arch: 'resnet18', stem: 'cifar', inputSize: 28, channels: 1, classes: 10, width: 0.25, compressFirstStage: false },
-        epochs: 1,
-        batchSize: batch,
-        ...recipe('cifar'),
-        loss: DEFAULT_LOSS,
-        seed: 0,
-        checkpointEvery: 1,
-      },
-      mode,
-      mode === 'an' ? 4 : null,
-    );
+    trainConfigOf({ model, epochs: 1, batchSize: batch, ...recipe('cifar'), loss: DEFAULT_LOSS, seed: 0, checkpointEvery: 1 }, mode, mode === 'an' ? 4 : null);
   const standard = prepareTraining(configFor('standard'), data, new Rng(1));
   const an = prepareTraining(configFor('an'), data, new Rng(1));
   const b = standard.batches.build(
@@ -61,6 +52,6 @@ export async function stepCost(args: { rounds?: number }): Promise<Record<string
     device: backend.device,
     images_per_s_standard: round((1000 * batch) / ms['standard']!, 1),
     images_per_s_an: round((1000 * batch) / ms['an']!, 1),
-    model: 'resnet18 cifar-stem width 0.25, 28×28×1, 10 classes, batch 64, α=4',
+    model: describeModel(model, 'batch 64, α=4'),
   };
 }

@@ -60,7 +60,15 @@ describe.skipIf(!hasChromium)('the wizard, end to end (browser shell)', () => {
   it('Model: a tiny ResNet-18 with AN α = 4; the estimate follows α', async () => {
     const { page } = app;
     await page.getByRole('button', { name: 'Next: Model →' }).click();
+    // MobileNetV2 is on offer, with stems of its own, and the estimate follows the choice.
+    await page.getByLabel('Architecture').selectOption('mobilenetv2');
+    const stemOptions = (): Promise<string[]> => page.getByLabel('Stem').locator('option').allTextContents();
+    await expect.poll(stemOptions).toEqual(['CIFAR (3×3 conv, first stride-2 stage at stride 1)', 'ImageNet (3×3/2 conv)']);
+    const fullParams = page.getByTestId('estimate-parameters-0');
+    const mobilenet = await fullParams.textContent();
     await page.getByLabel('Architecture').selectOption('resnet18');
+    await expect.poll(stemOptions).toEqual(['CIFAR (3×3 conv)', 'ImageNet (7×7/2 conv + max-pool)']);
+    await expect.poll(() => fullParams.textContent()).not.toBe(mobilenet);
     await page.getByLabel('Stem').selectOption('cifar');
     // The scan suggested the sample's own size and channels.
     expect(await page.getByLabel('Input size (pixels)').inputValue()).toBe('28');

@@ -11,12 +11,24 @@ export const ARCH_LABELS: Record<Architecture, string> = {
   resnet50: 'ResNet-50',
   resnet100: 'ResNet-100',
   densenet121: 'DenseNet-121',
+  mobilenetv2: 'MobileNetV2',
 };
 
 export const STEM_LABELS: Record<Stem, string> = {
   cifar: 'CIFAR (3×3 conv)',
   imagenet: 'ImageNet (7×7/2 conv + max-pool)',
 };
+
+/** MobileNetV2 has stems of its own. */
+const MOBILENET_STEM_LABELS: Record<Stem, string> = {
+  cifar: 'CIFAR (3×3 conv, first stride-2 stage at stride 1)',
+  imagenet: 'ImageNet (3×3/2 conv)',
+};
+
+/** A stem as the architecture builds it. */
+export function stemLabel(arch: Architecture, stem: Stem): string {
+  return (arch === 'mobilenetv2' ? MOBILENET_STEM_LABELS : STEM_LABELS)[stem];
+}
 
 /** Keyed by string: the main side may know modes this renderer was not built with. */
 const MODE_LABELS: Record<string, string> = {

@@ -18,6 +18,31 @@ describe('adjoin cost', () => {
     expect(report.layers.length).toBeGreaterThan(100);
   });
 
+  it("gives MobileNetV2 torchvision's 3,504,872 parameters and 300,774,272 multiply-adds, and its depthwise layers in the table", () => {
+    const r = runCli(['cost', '--arch', 'mobilenetv2', '--stem', 'imagenet', '--input', '224', '--channels', '3', '--classes', '1000', '--json']);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ full: { params: 3_504_872, macs: 300_774_272 }, small: null });
+    const table = runCli([
+      'cost',
+      '--arch',
+      'mobilenetv2',
+      '--stem',
+      'cifar',
+      '--input',
+      '28',
+      '--channels',
+      '1',
+      '--classes',
+      '10',
+      '--width',
+      '0.55',
+      '--alpha',
+      '4',
+    ]);
+    expect(table.stdout).toMatch(/^s2\.b1\.dw +28×28×48 +432 +338\.69K +108 +84\.67K$/m);
+    expect(table.stdout).toMatch(/full: +814,026 parameters, 25\.82M MACs/);
+  });
+
   it('has small: null without --alpha', () => {
     const r = runCli(['cost', '--arch', 'densenet121', '--stem', 'imagenet', '--input', '224', '--classes', '1000', '--json']);
     expect(JSON.parse(r.stdout)).toMatchObject({ full: { params: 7_978_856 }, small: null });

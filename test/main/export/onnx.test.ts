@@ -58,6 +58,7 @@ const cases: Array<{ config: ModelConfig; alpha: number }> = [
   // ImageNet stem (max-pool with padding), one channel, a compressed first stage (identity shortcuts become Slice).
   { config: { arch: 'resnet18', stem: 'imagenet', inputSize: 32, channels: 1, classes: 4, width: 0.25, compressFirstStage: true }, alpha: 2 },
   { config: { arch: 'densenet121', stem: 'imagenet', inputSize: 32, channels: 3, classes: 3, width: 0.25, compressFirstStage: true }, alpha: 8 },
+  { config: { arch: 'mobilenetv2', stem: 'imagenet', inputSize: 32, channels: 1, classes: 4, width: 0.35, compressFirstStage: true }, alpha: 2 },
 ];
 
 describe('ONNX export of every architecture at small width', () => {
@@ -118,6 +119,36 @@ describe('ONNX export of every architecture at small width', () => {
     small.params.dispose();
     params.dispose();
     resnetParams.dispose();
+  });
+
+  it('writes MobileNetV2’s depthwise convolutions as Conv with one group per channel, its ReLU6 as Clip(0, 6), batch norms folded', () => {
+    // Width 0.5: no stage keeps its input's width in its first block, so no shortcut needs a Slice.
+    const config: ModelConfig = { arch: 'mobilenetv2', stem: 'cifar', inputSize: 16, channels: 3, classes: 5, width: 0.5, compressFirstStage: false };
+    const graph = buildGraph(config);
+    const plan = planSmall(graph, 4);
+    const params = createParams(graph, plan, new Rng(1));
+    const small = extractSmall(graph, plan, params);
+    const m = decodeOnnx(toOnnx(small.graph, small.params));
+    const g = graphOf(m);
+    const init = new Map(g.initializer.map((t) => [t.name!, t]));
+    const depthwise = small.graph.nodes.filter((n) => n.op === 'dwconv');
+    expect(depthwise).toHaveLength(17);
+    for (const dw of depthwise) {
+      const conv = g.node.find((n) => n.opType === 'Conv' && n.input?.[1] === `${dw.name}.weight`)!;
+      expect(Number(conv.attribute?.find((a) => a.name === 'group')?.i), dw.name).toBe(dw.shape.c);
+      expect(init.get(`${dw.name}.weight`)!.dims!.map(Number)).toEqual([dw.shape.c, 1, 3, 3]);
+      // Its batch norm is folded in: a bias.
+      expect(conv.input?.[2]).toBe(`${dw.name}.bias`);
+    }
+    const clips = g.node.filter((n) => n.opType === 'Clip');
+    expect(clips).toHaveLength(small.graph.nodes.filter((n) => n.op === 'relu6').length);
+    for (const c of clips) {
+      const bound = (name: string): number => new Float32Array(Uint8Array.from(init.get(name)!.rawData!).buffer)[0]!;
+      expect([bound(c.input?.[1] ?? ''), bound(c.input?.[2] ?? '')]).toEqual([0, 6]);
+    }
+    expect(new Set(g.node.map((n) => n.opType))).toEqual(new Set(['Conv', 'Clip', 'Add', 'GlobalAveragePool', 'Flatten', 'Gemm', 'Softmax']));
+    small.params.dispose();
+    params.dispose();
   });
 
   it('float16 weights halve the file, keep float32 input and output, and agree on top-1', async () => {

@@ -60,8 +60,12 @@ describe('soft channel masks', () => {
     space.dispose();
   });
 
-  it('with one-hot g the super-network equals the AN small path of that α', () => {
-    const graph = buildGraph(model);
+  it.each([
+    { name: 'ResNet-18', config: model },
+    // MobileNetV2: expansions, stage outputs tied by residual adds, depthwise convs following their expansion's mask.
+    { name: 'MobileNetV2', config: { ...model, arch: 'mobilenetv2', width: 0.25 } as ModelConfig },
+  ])('with one-hot g the super-network equals the AN small path of that α: $name', ({ config }) => {
+    const graph = buildGraph(config);
     const space = new SearchSpace(graph, [2, 4, 8]);
     const params = createParams(graph, space.plan, new Rng(4));
     // One-hot on α = 4 for every group: masks zero the channels past c/4.
@@ -90,6 +94,7 @@ describe('soft channel masks', () => {
     }
     const an = new NetworkParams(trainable, running);
     const x = tf.tensor4d(seeded(3 * 12 * 12, 9), [3, 12, 12, 1]);
+    expect(space.groups.map((g) => g.group)).toEqual(graph.groups);
     for (const training of [true, false]) {
       const sup = forward(graph, params, x, { training, small: { kind: 'masked', plan: space.plan, masks: hard } }).small!;
       const ref = forward(graph, an, x, { training, small: { kind: 'sliced', plan } }).small!;
