@@ -173,79 +173,72 @@ const GATHER_ARGS = [
   'colSrcStep',
 ] as const;
 
+type GatherArg = (typeof GATHER_ARGS)[number];
+type GatherLocal = 'b' | 'r' | 'col' | 'cb' | 'kr' | 'kc' | 'srcImg' | 'dstPx' | 'wRow' | 'sRow' | 'nr' | 'wCol' | 'sCol' | 'nc' | 'rw' | 'rs' | 'pw' | 'ps';
+
+/** One output pixel: every channel block sums its valid taps (the row and column tables say which), then stores. */
+function gatherPixel(f: FunctionBuilder, a: (name: GatherArg) => number, v: Record<GatherLocal, number>, vectors: number[], scalar: number): void {
+  channelBlocks(f, v.cb, a('c4'), (block) => {
+    const ops = new BlockOps(f, block, vectors, scalar);
+    ops.zero();
+    f.get(a('w')).get(v.wRow).add().get(v.cb).add().set(v.rw);
+    f.get(v.srcImg).get(v.sRow).add().get(v.cb).add().set(v.rs);
+    countdown(
+      f,
+      v.kr,
+      () => f.get(v.nr),
+      () => {
+        f.get(v.rw).get(v.wCol).add().set(v.pw);
+        f.get(v.rs).get(v.sCol).add().set(v.ps);
+        countdown(
+          f,
+          v.kc,
+          () => f.get(v.nc),
+          () => {
+            ops.multiplyAdd(v.ps, v.pw);
+            f.get(v.pw).get(a('colTapStep')).add().set(v.pw);
+            f.get(v.ps).get(a('colSrcStep')).add().set(v.ps);
+          },
+        );
+        f.get(v.rw).get(a('rowTapStep')).add().set(v.rw);
+        f.get(v.rs).get(a('rowSrcStep')).add().set(v.rs);
+      },
+    );
+    f.get(v.dstPx).get(v.cb).add().set(v.pw);
+    ops.store(v.pw);
+  });
+}
+
 function gather(): FunctionBuilder {
   const f = new FunctionBuilder('gather', GATHER_ARGS.length);
-  const a = (name: (typeof GATHER_ARGS)[number]): number => GATHER_ARGS.indexOf(name);
-  const { b, r, col, cb, kr, kc } = f.i32s(['b', 'r', 'col', 'cb', 'kr', 'kc'] as const);
-  const { srcImg, dstPx, wRow, sRow, nr, wCol, sCol, nc, rw, rs, pw, ps } = f.i32s([
-    'srcImg',
-    'dstPx',
-    'wRow',
-    'sRow',
-    'nr',
-    'wCol',
-    'sCol',
-    'nc',
-    'rw',
-    'rs',
-    'pw',
-    'ps',
-  ] as const);
+  const a = (name: GatherArg): number => GATHER_ARGS.indexOf(name);
+  const v = {
+    ...f.i32s(['b', 'r', 'col', 'cb', 'kr', 'kc'] as const),
+    ...f.i32s(['srcImg', 'dstPx', 'wRow', 'sRow', 'nr', 'wCol', 'sCol', 'nc', 'rw', 'rs', 'pw', 'ps'] as const),
+  };
   const vectors = Array.from({ length: 4 }, () => f.v128());
   const scalar = f.f32();
-
-  f.forRange(
-    b,
-    () => f.const(0),
+  const loop = (counter: number, limit: () => void, body: () => void): void => {
+    f.forRange(counter, () => f.const(0), limit, 1, body);
+  };
+  loop(
+    v.b,
     () => f.get(a('batch')),
-    1,
     () => {
-      f.get(a('src')).get(b).get(a('srcH')).mul().get(a('srcW')).mul().get(a('c4')).mul().add().set(srcImg);
-      f.forRange(
-        r,
-        () => f.const(0),
+      f.get(a('src')).get(v.b).get(a('srcH')).mul().get(a('srcW')).mul().get(a('c4')).mul().add().set(v.srcImg);
+      loop(
+        v.r,
         () => f.get(a('dstH')),
-        1,
         () => {
-          entry(f, a('rows'), r, [wRow, sRow, nr]);
-          f.forRange(
-            col,
-            () => f.const(0),
+          entry(f, a('rows'), v.r, [v.wRow, v.sRow, v.nr]);
+          loop(
+            v.col,
             () => f.get(a('dstW')),
-            1,
             () => {
-              entry(f, a('cols'), col, [wCol, sCol, nc]);
+              entry(f, a('cols'), v.col, [v.wCol, v.sCol, v.nc]);
               // dst[b, r, col, 0]
-              f.get(a('dst')).get(b).get(a('dstH')).mul().get(r).add().get(a('dstW')).mul().get(col).add().get(a('c4')).mul().add().set(dstPx);
-              channelBlocks(f, cb, a('c4'), (block) => {
-                const ops = new BlockOps(f, block, vectors, scalar);
-                ops.zero();
-                f.get(a('w')).get(wRow).add().get(cb).add().set(rw);
-                f.get(srcImg).get(sRow).add().get(cb).add().set(rs);
-                countdown(
-                  f,
-                  kr,
-                  () => f.get(nr),
-                  () => {
-                    f.get(rw).get(wCol).add().set(pw);
-                    f.get(rs).get(sCol).add().set(ps);
-                    countdown(
-                      f,
-                      kc,
-                      () => f.get(nc),
-                      () => {
-                        ops.multiplyAdd(ps, pw);
-                        f.get(pw).get(a('colTapStep')).add().set(pw);
-                        f.get(ps).get(a('colSrcStep')).add().set(ps);
-                      },
-                    );
-                    f.get(rw).get(a('rowTapStep')).add().set(rw);
-                    f.get(rs).get(a('rowSrcStep')).add().set(rs);
-                  },
-                );
-                f.get(dstPx).get(cb).add().set(pw);
-                ops.store(pw);
-              });
+              f.get(a('dst')).get(v.b).get(a('dstH')).mul().get(v.r).add().get(a('dstW')).mul().get(v.col).add().get(a('c4')).mul().add().set(v.dstPx);
+              gatherPixel(f, a, v, vectors, scalar);
             },
           );
         },
@@ -257,87 +250,77 @@ function gather(): FunctionBuilder {
 
 const FILTER_ARGS = ['x', 'dy', 'dw', 'batch', 'height', 'width', 'outH', 'outW', 'c4', 'kw', 'rows', 'cols', 'sw'] as const;
 
+type FilterArg = (typeof FILTER_ARGS)[number];
+type FilterLocal =
+  'b' | 'i' | 'q' | 'cb' | 'kr' | 'k' | 'xImg' | 'dyRow' | 'wRow' | 'xRow' | 'nr' | 'xCol' | 'dyCol' | 'nc' | 'wr' | 'xr' | 'wq' | 'px' | 'pd' | 'xStep';
+
+/** Filter column q of the current tap row: each channel block adds x·dy over the output columns the tap covers. */
+function filterTap(f: FunctionBuilder, a: (name: FilterArg) => number, v: Record<FilterLocal, number>, vectors: number[], scalar: number): void {
+  entry(f, a('cols'), v.q, [v.xCol, v.dyCol, v.nc]);
+  f.get(v.nc).if();
+  f.get(v.wr).get(v.q).get(a('c4')).mul().add().set(v.wq);
+  channelBlocks(f, v.cb, a('c4'), (block) => {
+    const ops = new BlockOps(f, block, vectors, scalar);
+    f.get(v.wq).get(v.cb).add().set(v.px);
+    ops.load(v.px);
+    f.get(v.xr).get(v.xCol).add().get(v.cb).add().set(v.px);
+    f.get(v.dyRow).get(v.dyCol).add().get(v.cb).add().set(v.pd);
+    countdown(
+      f,
+      v.k,
+      () => f.get(v.nc),
+      () => {
+        ops.multiplyAdd(v.px, v.pd);
+        f.get(v.px).get(v.xStep).add().set(v.px);
+        f.get(v.pd).get(a('c4')).add().set(v.pd);
+      },
+    );
+    f.get(v.wq).get(v.cb).add().set(v.px);
+    ops.store(v.px);
+  });
+  f.end();
+}
+
 function filterGrad(): FunctionBuilder {
   const f = new FunctionBuilder('filterGrad', FILTER_ARGS.length);
-  const a = (name: (typeof FILTER_ARGS)[number]): number => FILTER_ARGS.indexOf(name);
-  const { b, i, q, cb, kr, k } = f.i32s(['b', 'i', 'q', 'cb', 'kr', 'k'] as const);
-  const { xImg, dyRow, wRow, xRow, nr, xCol, dyCol, nc, wr, xr, wq, px, pd, xStep } = f.i32s([
-    'xImg',
-    'dyRow',
-    'wRow',
-    'xRow',
-    'nr',
-    'xCol',
-    'dyCol',
-    'nc',
-    'wr',
-    'xr',
-    'wq',
-    'px',
-    'pd',
-    'xStep',
-  ] as const);
+  const a = (name: FilterArg): number => FILTER_ARGS.indexOf(name);
+  const v = {
+    ...f.i32s(['b', 'i', 'q', 'cb', 'kr', 'k'] as const),
+    ...f.i32s(['xImg', 'dyRow', 'wRow', 'xRow', 'nr', 'xCol', 'dyCol', 'nc', 'wr', 'xr', 'wq', 'px', 'pd', 'xStep'] as const),
+  };
   const vectors = Array.from({ length: 4 }, () => f.v128());
   const scalar = f.f32();
-
-  f.get(a('sw')).get(a('c4')).mul().set(xStep);
-  f.forRange(
-    b,
-    () => f.const(0),
+  const loop = (counter: number, limit: () => void, body: () => void): void => {
+    f.forRange(counter, () => f.const(0), limit, 1, body);
+  };
+  f.get(a('sw')).get(a('c4')).mul().set(v.xStep);
+  loop(
+    v.b,
     () => f.get(a('batch')),
-    1,
     () => {
-      f.get(a('x')).get(b).get(a('height')).mul().get(a('width')).mul().get(a('c4')).mul().add().set(xImg);
-      f.forRange(
-        i,
-        () => f.const(0),
+      f.get(a('x')).get(v.b).get(a('height')).mul().get(a('width')).mul().get(a('c4')).mul().add().set(v.xImg);
+      loop(
+        v.i,
         () => f.get(a('outH')),
-        1,
         () => {
           // dy[b, i, 0, 0]; the taps p of this row that land in the image.
-          f.get(a('dy')).get(b).get(a('outH')).mul().get(i).add().get(a('outW')).mul().get(a('c4')).mul().add().set(dyRow);
-          entry(f, a('rows'), i, [wRow, xRow, nr]);
-          f.get(a('dw')).get(wRow).add().set(wr);
-          f.get(xImg).get(xRow).add().set(xr);
+          f.get(a('dy')).get(v.b).get(a('outH')).mul().get(v.i).add().get(a('outW')).mul().get(a('c4')).mul().add().set(v.dyRow);
+          entry(f, a('rows'), v.i, [v.wRow, v.xRow, v.nr]);
+          f.get(a('dw')).get(v.wRow).add().set(v.wr);
+          f.get(v.xImg).get(v.xRow).add().set(v.xr);
           countdown(
             f,
-            kr,
-            () => f.get(nr),
+            v.kr,
+            () => f.get(v.nr),
             () => {
-              f.forRange(
-                q,
-                () => f.const(0),
+              loop(
+                v.q,
                 () => f.get(a('kw')),
-                1,
-                () => {
-                  entry(f, a('cols'), q, [xCol, dyCol, nc]);
-                  f.get(nc).if();
-                  f.get(wr).get(q).get(a('c4')).mul().add().set(wq);
-                  channelBlocks(f, cb, a('c4'), (block) => {
-                    const ops = new BlockOps(f, block, vectors, scalar);
-                    f.get(wq).get(cb).add().set(px);
-                    ops.load(px);
-                    f.get(xr).get(xCol).add().get(cb).add().set(px);
-                    f.get(dyRow).get(dyCol).add().get(cb).add().set(pd);
-                    countdown(
-                      f,
-                      k,
-                      () => f.get(nc),
-                      () => {
-                        ops.multiplyAdd(px, pd);
-                        f.get(px).get(xStep).add().set(px);
-                        f.get(pd).get(a('c4')).add().set(pd);
-                      },
-                    );
-                    f.get(wq).get(cb).add().set(px);
-                    ops.store(px);
-                  });
-                  f.end();
-                },
+                () => filterTap(f, a, v, vectors, scalar),
               );
               // Next tap row p + 1: one filter row and one image row on.
-              f.get(wr).get(a('kw')).get(a('c4')).mul().add().set(wr);
-              f.get(xr).get(a('width')).get(a('c4')).mul().add().set(xr);
+              f.get(v.wr).get(a('kw')).get(a('c4')).mul().add().set(v.wr);
+              f.get(v.xr).get(a('width')).get(a('c4')).mul().add().set(v.xr);
             },
           );
         },
