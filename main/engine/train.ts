@@ -176,7 +176,14 @@ function countCorrect(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
 }
 
 /** One optimisation step of the standard or adjoined loss on a batch. */
-export function trainStep(setup: StepSetup, x: tf.Tensor4D, y: tf.Tensor1D, progress: number, lr: number, shard: Shard | null = null): StepResult {
+export async function trainStep(
+  setup: StepSetup,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  progress: number,
+  lr: number,
+  shard: Shard | null = null,
+): Promise<StepResult> {
   const { config, graph, plan, params, teacher } = setup;
   const lambda = lambdaAt(config.loss.lambda, progress);
   let ce: tf.Scalar | null = null;
@@ -187,7 +194,7 @@ export function trainStep(setup: StepSetup, x: tf.Tensor4D, y: tf.Tensor1D, prog
   // The teacher's logits are constants of the student's loss: computed off the gradient tape.
   const teacherLogits = teacher === null ? null : tf.tidy(() => forward(teacher.graph, teacher.params, x, { training: false }).full!);
   try {
-    return optimizationStep(
+    return await optimizationStep(
       params,
       params.trainable,
       ({ keep, track }) => {
@@ -283,9 +290,9 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
     resumedFrom: checkpoint === null ? null : { epoch: pos.epoch, step: pos.step },
   });
 
-  const writeCheckpoint = (): string | null => {
+  const writeCheckpoint = async (): Promise<string | null> => {
     if (ckptPath === null) return null;
-    saveCheckpoint(ckptPath, {
+    await saveCheckpoint(ckptPath, {
       config,
       params: setup.params,
       optimizer: setup.optimizer,
@@ -313,10 +320,17 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
       step: (indices, progress) => {
         const batch = setup.batches.build(setup.train, indices, true, pos.augment);
         const lr = lrAt(config.schedule, config.optimizer.lr, progress);
-        return shardedStep(replicas, batch, indices.length, [inputSize, inputSize, channels], { progress, lr, tau: null, noise: null }, (x, y, shard) => ({
-          ...trainStep(setup, x, y, progress, lr, shard),
-          lr,
-        }));
+        return shardedStep(
+          replicas,
+          batch,
+          indices.length,
+          [inputSize, inputSize, channels],
+          { progress, lr, tau: null, noise: null },
+          async (x, y, shard) => ({
+            ...(await trainStep(setup, x, y, progress, lr, shard)),
+            lr,
+          }),
+        );
       },
       accumulate: (totals, r, images) => {
         addTo(totals, 'loss', r.loss);
@@ -346,12 +360,12 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
         };
         emit(event);
       },
-      endEpoch: (trainSeconds) => {
+      endEpoch: async (trainSeconds) => {
         const evalStart = performance.now();
         // Both paths, batch norms on their running statistics. The last
         // epoch's also counts the confusion matrix and serves as the final one.
         const last = pos.epoch + 1 === config.epochs;
-        const evaluation = evaluate(setup, setup.val, { confusion: last, sharding: replicas?.evaluation() ?? null });
+        const evaluation = await evaluate(setup, setup.val, { confusion: last, sharding: replicas?.evaluation() ?? null });
         if (last) lastEvaluation = evaluation;
         const val = validationOf(setup, evaluation);
         const t = pos.totals;
@@ -382,7 +396,7 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
     }
 
     // A run resumed after its last epoch has no evaluation of it yet.
-    const final = lastEvaluation ?? evaluate(setup, setup.val, { confusion: true, sharding: replicas?.evaluation() ?? null });
+    const final = lastEvaluation ?? (await evaluate(setup, setup.val, { confusion: true, sharding: replicas?.evaluation() ?? null }));
     const val = validationOf(setup, final);
     const outputs = outDir === null ? null : await writeOutputs(outDir, setup, info, history, val, final.confusion!);
     emit({ type: 'finished', time: now(), epochs: config.epochs, val, confusion: final.confusion!, seconds: pos.elapsedSeconds, outputs });
@@ -425,7 +439,7 @@ async function writeOutputs(
 ): Promise<RunOutputs> {
   const meta = { config: setup.config, data: info, cost: setup.cost };
   const network = join(outDir, 'network.adjoin');
-  saveNetwork(network, setup.graph, setup.params, { ...meta, kind: bundleKind(setup) });
+  await saveNetwork(network, setup.graph, setup.params, { ...meta, kind: bundleKind(setup) });
   const tfjs = join(outDir, 'small-tfjs');
   let small: RunOutputs['small'] = null;
   if (setup.smallOnly) {
@@ -438,7 +452,7 @@ async function writeOutputs(
     const extracted = extractSmall(setup.graph, setup.plan, setup.params);
     try {
       const bundle = join(outDir, 'small.adjoin');
-      saveNetwork(bundle, extracted.graph, extracted.params, { ...meta, kind: 'extracted-small' });
+      await saveNetwork(bundle, extracted.graph, extracted.params, { ...meta, kind: 'extracted-small' });
       const model = toLayersModel(extracted.graph, extracted.params);
       await saveLayersModel(model, tfjs);
       model.dispose();

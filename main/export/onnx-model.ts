@@ -1,6 +1,7 @@
 import { assertNever } from '../../shared/errors.js';
 import { ONNX_OPSET } from '../../shared/export.js';
 import type { GraphNode, ModelGraph } from '../../shared/model/graph.js';
+import { toStored } from '../engine/bundle.js';
 import { BN_EPSILON } from '../engine/forward.js';
 import { type NetworkParams, paramName } from '../engine/params.js';
 import { foldBatchNorm, hwioToOihw, type BatchNormValues } from './fold.js';
@@ -20,11 +21,16 @@ export interface OnnxOptions {
   name?: string;
 }
 
-function values(params: NetworkParams, name: string): Float32Array {
-  return params.get(name).dataSync() as Float32Array;
+/** Every weight of a network, read once from wherever the backend keeps it. */
+type WeightValues = ReadonlyMap<string, Float32Array>;
+
+function values(params: WeightValues, name: string): Float32Array {
+  const v = params.get(name);
+  if (v === undefined) throw new Error(`the network has no parameter ${name}`);
+  return v;
 }
 
-function bnValues(params: NetworkParams, layer: string): BatchNormValues {
+function bnValues(params: WeightValues, layer: string): BatchNormValues {
   return {
     gamma: values(params, paramName.gamma(layer, 'full')),
     beta: values(params, paramName.beta(layer, 'full')),
@@ -46,7 +52,9 @@ function inputsOf(node: GraphNode): readonly number[] {
  * the others (DenseNet's pre-activation ones) become BatchNormalization.
  * The input normalisation is not part of the model (see metadata).
  */
-export function toOnnx(graph: ModelGraph, params: NetworkParams, options: OnnxOptions = {}): Uint8Array {
+export async function toOnnx(graph: ModelGraph, network: NetworkParams, options: OnnxOptions = {}): Promise<Uint8Array> {
+  // Read asynchronously, all at once: a GPU backend (webgpu) has no synchronous read.
+  const params: WeightValues = new Map([...(await toStored(network.all()))].map(([name, t]) => [name, t.data]));
   const b = new OnnxGraphBuilder(options.float16 === true);
   const consumers = graph.nodes.map(() => 0);
   for (const node of graph.nodes) for (const i of inputsOf(node)) consumers[i]! += 1;

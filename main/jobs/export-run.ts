@@ -85,7 +85,7 @@ async function formatFiles(t: Target, format: ExportFormat, precision: Precision
   const float16 = precision === 'float16';
   if (format === 'tfjs') return toTfjsFiles(t.graph, t.params, { float16 });
   const meta = onnxMetadataProps({ classes, mean: run.data!.mean, std: run.data!.std, channels: run.config.model.channels, runId: run.id });
-  return [{ name: 'model.onnx', data: toOnnx(t.graph, t.params, { float16, metadata: meta, name: `adjoin-run-${run.id}-${t.network}` }) }];
+  return [{ name: 'model.onnx', data: await toOnnx(t.graph, t.params, { float16, metadata: meta, name: `adjoin-run-${run.id}-${t.network}` }) }];
 }
 
 async function verify(
@@ -161,7 +161,7 @@ export async function exportRun(store: Store, req: ExportRequest): Promise<Expor
     for (const t of targets) {
       let files = await formatFiles(t, req.format, req.precision, run, classes);
       if (req.tamper !== undefined) files = req.tamper(t.network, files);
-      const reference = engineLogits(trained.graph, trained.params, batch, t.plan);
+      const reference = await engineLogits(trained.graph, trained.params, batch, t.plan);
       const verification = await verify(t, req.format, files, reference, batch, req.precision);
       built.push({ t, files, verification, onnx: files.find((f) => f.name === 'model.onnx')?.data ?? null });
     }
@@ -176,7 +176,7 @@ export async function exportRun(store: Store, req: ExportRequest): Promise<Expor
       const models: Record<string, Uint8Array> = {};
       for (const b of built) models[b.t.network] = b.onnx!;
       if (models['full'] === undefined) {
-        models['full'] = toOnnx(fullGraph, trained.params, { float16: req.precision === 'float16' });
+        models['full'] = await toOnnx(fullGraph, trained.params, { float16: req.precision === 'float16' });
       }
       const { inputSize, channels } = run.config.model;
       latency = await measureLatency(models, [channels, inputSize, inputSize], req.latency);

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../main/engine/backend.js';
 import { conv2dBackpropFilter, type FilterGradientMethod } from '../../main/engine/wasm-kernels/conv2d-backprop-filter.js';
 import { backendKernel } from '../../main/engine/wasm-kernels/register.js';
-import { interleaved, round } from './measure.js';
+import { interleaved, round, type BenchArgs } from './measure.js';
 
 /** ResNet-18's convolutions at width 0.25 on 28×28×1, batch 64 (CIFAR stem). */
 const LAYERS: Array<{ layer: string; x: [number, number, number, number]; f: [number, number, number, number]; stride: number }> = [
@@ -23,8 +23,8 @@ const LAYERS: Array<{ layer: string; x: [number, number, number, number]; f: [nu
  * backend's XNNPACK kernel) and the filter gradient (SIMD loop nest vs the
  * patch-matrix product).
  */
-export async function convKernels(args: { rounds?: number }): Promise<Record<string, unknown>> {
-  const backend = await initBackend();
+export async function convKernels(args: BenchArgs): Promise<Record<string, unknown>> {
+  const backend = await initBackend(args.backend);
   if (backend.kind !== 'wasm') return { benchmark: 'conv-kernels', skipped: `the kernels are the wasm backend's; the backend here is ${backend.kind}` };
   const xnnpack = backendKernel('Conv2D');
   if (xnnpack === null) throw new Error('the wasm Conv2D kernel was not replaced');

@@ -6,7 +6,7 @@ import { Replicas, shardedStep, trainWorkers } from '../../main/engine/parallel/
 import { Rng } from '../../main/engine/rng.js';
 import { prepareTraining, trainStep, type TrainingSetup } from '../../main/engine/train.js';
 import { DEFAULT_LOSS, recipe, type TrainConfig } from '../../shared/train-config.js';
-import { interleaved, round } from './measure.js';
+import { interleaved, round, type BenchArgs } from './measure.js';
 
 /**
  * Training throughput on the CPU (issue 8): ResNet-18, CIFAR stem, width
@@ -14,8 +14,8 @@ import { interleaved, round } from './measure.js';
  * engine and on every core's engine (data-parallel), timed side by side in
  * one run. `profile_top` is where one single-engine step spends its time.
  */
-export async function cpuTrain(args: { rounds?: number }): Promise<Record<string, unknown>> {
-  const backend = await initBackend();
+export async function cpuTrain(args: BenchArgs): Promise<Record<string, unknown>> {
+  const backend = await initBackend(args.backend);
   const batch = 64;
   const size = 28;
   const data = synthesize({ classes: 10, size, channels: 1, train: batch * 4, val: 10, seed: 0 });
@@ -47,9 +47,11 @@ export async function cpuTrain(args: { rounds?: number }): Promise<Record<string
   const indices = Array.from({ length: batch }, (_, i) => i);
   const rng = new Rng(2);
   // Each step builds its batch (augmentation included), as the training loop does.
-  const stepOn = (setup: TrainingSetup, r: Replicas | null): void => {
+  const stepOn = async (setup: TrainingSetup, r: Replicas | null): Promise<void> => {
     const b = setup.batches.build(setup.train, indices, true, rng);
-    shardedStep(r, b, batch, [size, size, 1], { progress: 0.5, lr: 0.01, tau: null, noise: null }, (x, y, shard) => trainStep(setup, x, y, 0.5, 0.01, shard));
+    await shardedStep(r, b, batch, [size, size, 1], { progress: 0.5, lr: 0.01, tau: null, noise: null }, (x, y, shard) =>
+      trainStep(setup, x, y, 0.5, 0.01, shard),
+    );
   };
   try {
     const ms = await interleaved({ one: () => stepOn(single, null), all: () => stepOn(parallel, replicas) }, { warmup: 3, rounds: args.rounds ?? 12 });

@@ -1,3 +1,9 @@
+/** What `npm run bench` passes every benchmark: `--rounds N`, `--backend NAME` (as ADJOIN_BACKEND). */
+export interface BenchArgs {
+  rounds?: number;
+  backend?: string;
+}
+
 /** Median of a list of timings. */
 export function median(values: readonly number[]): number {
   const v = [...values].sort((a, b) => a - b);

@@ -4,8 +4,9 @@ import { searchCost } from './search-cost.js';
 import { exportBench } from './export.js';
 import { importBench } from './import.js';
 import { stepCost } from './step-cost.js';
+import type { BenchArgs } from './measure.js';
 
-type Bench = (args: { rounds?: number }) => Promise<Record<string, unknown>>;
+type Bench = (args: BenchArgs) => Promise<Record<string, unknown>>;
 
 const BENCHES: Record<string, Bench> = {
   'step-cost': stepCost,
@@ -16,19 +17,25 @@ const BENCHES: Record<string, Bench> = {
   'conv-kernels': convKernels,
 };
 
-/** `npm run bench -- <name>… [--json] [--rounds N]`; no name runs them all. */
+/** `npm run bench -- <name>… [--json] [--rounds N] [--backend NAME]`; no name runs them all. */
 export async function runBenchmarks(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
-  const roundsAt = argv.indexOf('--rounds');
-  const rounds = roundsAt >= 0 ? Number(argv[roundsAt + 1]) : undefined;
-  const names = argv.filter((a, i) => !a.startsWith('--') && argv[i - 1] !== '--rounds');
+  const valueOf = (flag: string): string | undefined => {
+    const at = argv.indexOf(flag);
+    return at >= 0 ? argv[at + 1] : undefined;
+  };
+  const roundsText = valueOf('--rounds');
+  const rounds = roundsText === undefined ? undefined : Number(roundsText);
+  // The backend a benchmark runs on, as ADJOIN_BACKEND would force it (default: the engine's own choice).
+  const backend = valueOf('--backend');
+  const names = argv.filter((a, i) => !a.startsWith('--') && argv[i - 1] !== '--rounds' && argv[i - 1] !== '--backend');
   const unknown = names.filter((n) => !(n in BENCHES));
   if (unknown.length > 0) {
     process.stderr.write(`unknown benchmark ${unknown.join(', ')} (available: ${Object.keys(BENCHES).join(', ')})\n`);
     return 2;
   }
   for (const name of names.length > 0 ? names : Object.keys(BENCHES)) {
-    const result = await BENCHES[name]!({ ...(rounds !== undefined ? { rounds } : {}) });
+    const result = await BENCHES[name]!({ ...(rounds !== undefined ? { rounds } : {}), ...(backend !== undefined ? { backend } : {}) });
     process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${name}\n${JSON.stringify(result, null, 2)}\n`);
   }
   return 0;

@@ -4,15 +4,15 @@ import { synthesize } from '../../main/engine/data/synthetic.js';
 import { Rng } from '../../main/engine/rng.js';
 import { prepareTraining, trainStep } from '../../main/engine/train.js';
 import { DEFAULT_LOSS, recipe, type TrainConfig, type TrainMode } from '../../shared/train-config.js';
-import { interleaved, round } from './measure.js';
+import { interleaved, round, type BenchArgs } from './measure.js';
 
 /**
  * One training step of the standard network vs one adjoined step (α = 4),
  * same backend, model and batch, measured side by side. `mac_bound` is what
  * the adjoined step would cost if time followed MACs: 1 + small / full.
  */
-export async function stepCost(args: { rounds?: number }): Promise<Record<string, unknown>> {
-  const backend = await initBackend();
+export async function stepCost(args: BenchArgs): Promise<Record<string, unknown>> {
+  const backend = await initBackend(args.backend);
   const batch = 64;
   const data = synthesize({ classes: 10, size: 28, channels: 1, train: batch, val: 10, seed: 0 });
   const configFor = (mode: TrainMode): TrainConfig => ({
@@ -39,8 +39,8 @@ export async function stepCost(args: { rounds?: number }): Promise<Record<string
   // Mid-training progress: λ > 0, so the adjoined step pays for its KL term.
   const ms = await interleaved(
     {
-      standard: () => void trainStep(standard, x, y, 0.5, 0.01),
-      an: () => void trainStep(an, x, y, 0.5, 0.01),
+      standard: async () => void (await trainStep(standard, x, y, 0.5, 0.01)),
+      an: async () => void (await trainStep(an, x, y, 0.5, 0.01)),
     },
     { warmup: 2, rounds: args.rounds ?? 10 },
   );

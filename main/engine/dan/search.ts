@@ -98,7 +98,7 @@ export interface SearchStepResult {
  * super-network: the small path runs one convolution per layer at the widest
  * candidate and scales channels by the soft masks; weights and η both move.
  */
-export function searchStep(
+export async function searchStep(
   setup: SearchStepSetup,
   x: tf.Tensor4D,
   y: tf.Tensor1D,
@@ -107,7 +107,7 @@ export function searchStep(
   tau: number,
   noise: ReadonlyMap<string, Float32Array> | null,
   shard: Shard | null = null,
-): SearchStepResult {
+): Promise<SearchStepResult> {
   const { config, graph, space, params } = setup;
   const lambda = lambdaAt(config.loss.lambda, progress);
   let ce: tf.Scalar | null = null;
@@ -141,11 +141,16 @@ export function searchStep(
 }
 
 /** Expected small-network MACs under softmax(η/τ), without noise. */
-export function expectedMacsAt(setup: SearchSetup, tau: number): number {
-  return tf.tidy(() => {
+export async function expectedMacsAt(setup: Pick<SearchSetup, 'graph' | 'space'>, tau: number): Promise<number> {
+  const macs = tf.tidy(() => {
     const { masks } = setup.space.softMasks(tau, null);
-    return expectedMacs(setup.graph, setup.space.plan, propagateMasks(setup.graph, setup.space.plan, masks)).dataSync()[0]!;
+    return expectedMacs(setup.graph, setup.space.plan, propagateMasks(setup.graph, setup.space.plan, masks));
   });
+  try {
+    return (await macs.data())[0]!;
+  } finally {
+    macs.dispose();
+  }
 }
 
 export interface SearchOptions {
@@ -241,12 +246,12 @@ export async function search(options: SearchOptions): Promise<SearchOutcome> {
     resumedFrom: checkpoint === null ? null : { epoch: pos.epoch, step: pos.step },
   });
 
-  const writeCheckpoint = (): string | null => {
+  const writeCheckpoint = async (): Promise<string | null> => {
     if (ckptPath === null) return null;
     const state = setup.archOptimizer.state();
     const extraTensors = new Map<string, tf.Tensor>([...space.etaVariables(), ...[...state.slots].map(([k, v]) => [`arch/${k}`, v] as const)]);
     extra.archOptimizerSteps = state.steps;
-    saveCheckpoint(ckptPath, {
+    await saveCheckpoint(ckptPath, {
       config,
       params: setup.params,
       optimizer: setup.optimizer,
@@ -275,11 +280,18 @@ export async function search(options: SearchOptions): Promise<SearchOutcome> {
         const lr = lrAt(config.schedule, config.optimizer.lr, progress);
         const tau = tauAt(config.tau, pos.epoch);
         const noise = fixedNoise ?? space.drawNoise(pos.augment);
-        return shardedStep(replicas, batch, indices.length, [inputSize, inputSize, channels], { progress, lr, tau, noise: [...noise] }, (x, y, shard) => ({
-          ...searchStep(setup, x, y, progress, lr, tau, noise, shard),
-          lr,
-          tau,
-        }));
+        return shardedStep(
+          replicas,
+          batch,
+          indices.length,
+          [inputSize, inputSize, channels],
+          { progress, lr, tau, noise: [...noise] },
+          async (x, y, shard) => ({
+            ...(await searchStep(setup, x, y, progress, lr, tau, noise, shard)),
+            lr,
+            tau,
+          }),
+        );
       },
       accumulate: (totals, r) => {
         addTo(totals, 'loss', r.loss);
@@ -305,7 +317,7 @@ export async function search(options: SearchOptions): Promise<SearchOutcome> {
           imagesPerSecond: timing.imagesPerSecond,
           etaSeconds: timing.etaSeconds,
         }),
-      endEpoch: (trainSeconds) => {
+      endEpoch: async (trainSeconds) => {
         const evalStart = performance.now();
         const tau = tauAt(config.tau, pos.epoch);
         // The super-network as trained: its small path under the noise-free
@@ -319,7 +331,7 @@ export async function search(options: SearchOptions): Promise<SearchOutcome> {
         let val;
         try {
           // Every engine builds the same soft masks from its (identical) η and measures its shard.
-          val = evaluate({ graph: setup.graph, params: setup.params, plan: null, batches: setup.batches, config }, setup.val, {
+          val = await evaluate({ graph: setup.graph, params: setup.params, plan: null, batches: setup.batches, config }, setup.val, {
             confusion: false,
             small: { kind: 'masked', plan: space.plan, masks: soft },
             softTau: tau,
@@ -328,7 +340,7 @@ export async function search(options: SearchOptions): Promise<SearchOutcome> {
         } finally {
           tf.dispose([...soft.values()]);
         }
-        const groups = space.report(tau);
+        const groups = await space.report(tau);
         extra.history.push({ epoch: pos.epoch + 1, tau, probabilities: Object.fromEntries(groups.map((g) => [g.group, g.probabilities])) });
         const event: SearchEpochEvent = {
           type: 'search-epoch',
@@ -336,8 +348,8 @@ export async function search(options: SearchOptions): Promise<SearchOutcome> {
           epoch: pos.epoch + 1,
           epochs: config.epochs,
           tau,
-          expectedMacs: expectedMacsAt(setup, tau),
-          argmax: costReport(setup.graph, space.choice()).small!,
+          expectedMacs: await expectedMacsAt(setup, tau),
+          argmax: costReport(setup.graph, await space.choice()).small!,
           groups,
           trainLoss: (pos.totals['loss'] ?? 0) / Math.max(pos.totals['steps'] ?? 0, 1),
           val: { full: val.full!, small: val.small! },
@@ -350,14 +362,14 @@ export async function search(options: SearchOptions): Promise<SearchOutcome> {
       emit({ type: 'cancelled', time: now(), epoch: pos.epoch + 1, step: pos.step, checkpoint: loop.checkpoint });
       return { status: 'cancelled', checkpoint: loop.checkpoint };
     }
-    const alphas = space.choice();
+    const alphas = await space.choice();
     const report = costReport(setup.graph, alphas);
     const result: SearchResultEvent = {
       type: 'search-result',
       time: now(),
       alphas,
       cost: { full: report.full, small: report.small! },
-      groups: space.report(tauAt(config.tau, config.epochs - 1)),
+      groups: await space.report(tauAt(config.tau, config.epochs - 1)),
       history: extra.history,
       seconds: pos.elapsedSeconds,
     };
