@@ -150,7 +150,7 @@ export async function detectWebgpu(loaders: BackendLoaders, options: { allowSoft
   }
   const info: Omit<BackendInfo, 'skipped'> = software
     ? { kind: 'webgpu', name: 'webgpu', label: 'CPU', device: `${name}: a software WebGPU adapter computing on the CPU (Dawn; forced)` }
-    : { kind: 'webgpu', name: 'webgpu', label: 'GPU', device: `${name} (WebGPU, Dawn)` };
+    : { kind: 'webgpu', name: 'webgpu', label: 'GPU', device: `${name} — WebGPU via Dawn` };
   return { usable: true, info, webgpu: { gpu, adapter } };
 }
 

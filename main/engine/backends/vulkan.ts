@@ -33,7 +33,10 @@ export const SWIFTSHADER_MANIFEST = 'vk_swiftshader_icd.json';
  * next to every chromium/chrome on PATH and one folder deep in the usual
  * install roots, rather than at one distribution's path.
  */
-export function findSwiftShaderManifest(env: NodeJS.ProcessEnv = process.env): string | null {
+/** Where browsers are installed, besides next to the ones on PATH. */
+const INSTALL_ROOTS = ['/usr/lib', '/usr/lib64', '/usr/local/lib', '/opt', '/opt/google', '/snap/chromium/current/usr/lib'];
+
+export function findSwiftShaderManifest(env: NodeJS.ProcessEnv = process.env, installRoots: readonly string[] = INSTALL_ROOTS): string | null {
   const roots = new Set<string>();
   for (const dir of (env['PATH'] ?? '').split(delimiter)) {
     for (const name of ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable', 'chrome']) {
@@ -46,7 +49,7 @@ export function findSwiftShaderManifest(env: NodeJS.ProcessEnv = process.env): s
   }
   const home = env['HOME'] ?? homedir();
   const playwright = env['PLAYWRIGHT_BROWSERS_PATH'] || join(home, '.cache', 'ms-playwright');
-  for (const root of ['/usr/lib', '/usr/lib64', '/usr/local/lib', '/opt', '/opt/google', '/snap/chromium/current/usr/lib', playwright]) {
+  for (const root of [...installRoots, playwright]) {
     roots.add(root);
     for (const sub of subdirectories(root)) {
       roots.add(sub);
