@@ -1,4 +1,5 @@
 import { InputError } from '../shared/errors.js';
+import { releaseBackends } from './engine/backends/release.js';
 import type { Command, CommandIo } from './cli/command.js';
 
 /**
@@ -17,6 +18,7 @@ const COMMANDS: ReadonlyArray<{ name: string; load: () => Promise<Command> }> = 
   { name: 'sweep', load: async () => (await import('./cli/sweep-command.js')).sweepCmd },
   { name: 'db', load: async () => (await import('./cli/db-command.js')).dbCmd },
   { name: 'serve', load: async () => (await import('./cli/serve-command.js')).serveCmd },
+  { name: 'doctor', load: async () => (await import('./cli/doctor-command.js')).doctorCmd },
 ];
 
 async function usage(): Promise<string> {
@@ -65,5 +67,8 @@ export async function main(argv: string[], io: CommandIo = processIo()): Promise
       return 2;
     }
     throw e;
+  } finally {
+    // A command that trained in this process (WebGPU) lets it end: Dawn would keep it alive.
+    releaseBackends();
   }
 }

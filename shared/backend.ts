@@ -35,7 +35,16 @@ export const BACKEND_TITLES: Readonly<Record<BackendKind, string>> = {
   cpu: 'JavaScript CPU',
 };
 
-/** "tfjs-node-gpu (CUDA): libcudart.so.11.0 not found …", one line per backend passed over. */
+/**
+ * One line per backend passed over, "tfjs-node-gpu (CUDA): libcudart.so.11.0
+ * not found …"; backends left untried because another was forced share one line.
+ */
 export function skipLines(info: Pick<BackendInfo, 'skipped'>): string[] {
-  return info.skipped.map((s) => `${BACKEND_TITLES[s.kind]}: ${s.reason}`);
+  const untried = info.skipped.filter((s) => s.reason.startsWith('not tried: '));
+  const lines = info.skipped.filter((s) => !untried.includes(s)).map((s) => `${BACKEND_TITLES[s.kind]}: ${s.reason}`);
+  if (untried.length > 0) {
+    const why = untried[0]!.reason.slice('not tried: '.length);
+    lines.unshift(`not tried (${why}): ${untried.map((s) => BACKEND_TITLES[s.kind]).join(', ')}`);
+  }
+  return lines;
 }

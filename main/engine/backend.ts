@@ -12,13 +12,15 @@ export { releaseBackends } from './backends/release.js';
 
 let active: BackendInfo | null = null;
 
-async function wasmInfo(): Promise<Omit<BackendInfo, 'skipped'>> {
+/** The wasm backend as a run reports it. */
+export async function describeWasm(): Promise<Omit<BackendInfo, 'skipped'>> {
   // A feature test of the runtime, answered before the backend starts.
   const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT' as never)) === true;
   return { kind: 'wasm', name: 'wasm', label: 'WASM', device: `CPU (WebAssembly${simd ? ' SIMD' : ''}, one thread per engine)` };
 }
 
-function cpuInfo(): Omit<BackendInfo, 'skipped'> {
+/** The plain JavaScript backend as a run reports it. */
+export function describeCpu(): Omit<BackendInfo, 'skipped'> {
   return { kind: 'cpu', name: 'cpu', label: 'CPU', device: 'CPU (plain JavaScript kernels)' };
 }
 
@@ -54,7 +56,7 @@ export async function initBackend(forced: string | undefined = process.env['ADJO
   tf.enableProdMode();
   const want = parseForced(forced);
   // A software WebGPU adapter computes on the CPU, slower than WebAssembly: only when asked for.
-  const detectors = detectorsFor(loaders, new NativeState(), { allowSoftware: want === 'webgpu', wasm: wasmInfo, cpu: cpuInfo });
+  const detectors = detectorsFor(loaders, new NativeState(), { allowSoftware: want === 'webgpu', wasm: describeWasm, cpu: describeCpu });
   const info = await selectBackend(want, detectors, activate);
   await tf.ready();
   active = info;

@@ -2,6 +2,7 @@ import { parentPort } from 'node:worker_threads';
 import { InputError, serializeError } from '../../shared/errors.js';
 import type { StopRequest } from '../engine/loop.js';
 import { parseToJob, type FromJob, type Unsequenced } from './protocol.js';
+import { releaseBackends } from '../engine/backends/release.js';
 import { runJob } from './run-job.js';
 
 /**
@@ -58,6 +59,10 @@ port.on('message', (raw: unknown) => {
       if (!(e instanceof InputError)) error.code ??= 'engine';
       send({ type: 'error', error });
     })
-    // One job per worker: closing the port lets the thread, then its process, end.
-    .finally(() => port.close());
+    // One job per worker: closing the port lets the thread, then its process, end
+    // (a WebGPU device is destroyed first: Dawn would keep the thread alive).
+    .finally(() => {
+      releaseBackends();
+      port.close();
+    });
 });

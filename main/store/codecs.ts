@@ -1,5 +1,6 @@
 import { searchConfig, trainConfig } from '../../shared/config-codecs.js';
-import { arr, type Decoder, int, nullable, num, obj, record, str } from '../../shared/decode.js';
+import { BACKEND_ORDER, type BackendInfo } from '../../shared/backend.js';
+import { arr, type Decoder, int, nullable, num, obj, oneOf, record, str } from '../../shared/decode.js';
 import type { DataInfo, RunOutputs } from '../../shared/events.js';
 import type { SearchRecord } from '../../shared/history.js';
 
@@ -36,6 +37,15 @@ export const runOutputs: Decoder<RunOutputs> = obj({
   network: str,
   small: nullable(obj({ bundle: str, tfjs: str })),
   summary: str,
+});
+
+/** The backend a run's engine reported: kind, badge, device, and why each faster backend was passed over. */
+export const backendInfo: Decoder<BackendInfo> = obj({
+  kind: oneOf(BACKEND_ORDER),
+  name: str,
+  label: oneOf(['GPU', 'CPU', 'WASM'] as const),
+  device: str,
+  skipped: arr(obj({ kind: oneOf(BACKEND_ORDER), reason: str })),
 });
 
 export const confusion: Decoder<number[][]> = arr(arr(int));
