@@ -98,7 +98,13 @@ describe('the store', () => {
     const id = store.runs.create({ config: tinyConfig(), datasetId: null, outDir: null, owner: null }, 1);
     expect(store.runs.require(id).backendInfo).toBeNull();
     const setInfo = (info: unknown): void => void store.db.prepare('UPDATE runs SET backend_info = ? WHERE id = ?').run(JSON.stringify(info), id);
-    const good = { kind: 'webgpu', name: 'webgpu', label: 'GPU', device: 'Apple M2 — WebGPU via Dawn', skipped: [{ kind: 'gpu', reason: 'no CUDA build for darwin' }] };
+    const good = {
+      kind: 'webgpu',
+      name: 'webgpu',
+      label: 'GPU',
+      device: 'Apple M2 — WebGPU via Dawn',
+      skipped: [{ kind: 'gpu', reason: 'no CUDA build for darwin' }],
+    };
     setInfo(good);
     expect(store.runs.require(id).backendInfo).toEqual(good);
     setInfo({ ...good, kind: 'tpu' });
