@@ -55,7 +55,7 @@ export async function checkNativeModules(): Promise<NativeModuleReport[]> {
   for (const m of MODULES) {
     try {
       await m.load();
-      out.push({ name: m.name, status: 'ok', detail: `loads (ABI ${process.versions.modules})` });
+      out.push({ name: m.name, status: 'ok', detail: `built for this runtime (ABI ${process.versions.modules})` });
     } catch (e) {
       out.push(classify(m.name, m.optional, e));
     }
