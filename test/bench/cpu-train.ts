@@ -6,7 +6,7 @@ import { Replicas, shardedStep, trainWorkers } from '../../main/engine/parallel/
 import { Rng } from '../../main/engine/rng.js';
 import { prepareTraining, trainStep, type TrainingSetup } from '../../main/engine/train.js';
 import { DEFAULT_LOSS, recipe, type TrainConfig } from '../../shared/train-config.js';
-import { interleaved, round, type BenchArgs } from './measure.js';
+import { interleaved, round, softwareNote, type BenchArgs } from './measure.js';
 
 /**
  * Training throughput on the CPU (issue 8): ResNet-18, CIFAR stem, width
@@ -70,6 +70,7 @@ export async function cpuTrain(args: BenchArgs): Promise<Record<string, unknown>
       profile_top: top.map(([kernel, t]) => ({ kernel, ms: round(t, 1) })),
       backend: backend.kind,
       device: backend.device,
+      ...softwareNote(backend),
       model: 'resnet18 cifar-stem width 0.25, 28×28×1, 10 classes, batch 64, standard',
     };
   } finally {

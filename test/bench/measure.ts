@@ -1,7 +1,20 @@
+import type { BackendInfo } from '../../shared/backend.js';
+
 /** What `npm run bench` passes every benchmark: `--rounds N`, `--backend NAME` (as ADJOIN_BACKEND). */
 export interface BenchArgs {
   rounds?: number;
   backend?: string;
+}
+
+/**
+ * A WebGPU backend on a software adapter (SwiftShader) computes on the CPU
+ * through a GPU driver emulated in software: its figures show that the
+ * webgpu path trains, not how fast a GPU would.
+ */
+export function softwareNote(backend: BackendInfo): { note?: string } {
+  return backend.kind === 'webgpu' && backend.label !== 'GPU'
+    ? { note: 'software WebGPU adapter (emulated on the CPU): these figures measure correctness of the webgpu path, not GPU speed' }
+    : {};
 }
 
 /** Median of a list of timings. */

@@ -4,7 +4,7 @@ import { synthesize } from '../../main/engine/data/synthetic.js';
 import { Rng } from '../../main/engine/rng.js';
 import { prepareTraining, trainStep } from '../../main/engine/train.js';
 import { DEFAULT_LOSS, recipe, type TrainConfig, type TrainMode } from '../../shared/train-config.js';
-import { interleaved, round, type BenchArgs } from './measure.js';
+import { interleaved, round, softwareNote, type BenchArgs } from './measure.js';
 
 /**
  * One training step of the standard network vs one adjoined step (α = 4),
@@ -55,6 +55,7 @@ export async function stepCost(args: BenchArgs): Promise<Record<string, unknown>
     within_15pct_of_mac_bound: Math.abs(ratio / macBound - 1) <= 0.15,
     backend: backend.kind,
     device: backend.device,
+    ...softwareNote(backend),
     images_per_s_standard: round((1000 * batch) / ms['standard']!, 1),
     images_per_s_an: round((1000 * batch) / ms['an']!, 1),
     model: 'resnet18 cifar-stem width 0.25, 28×28×1, 10 classes, batch 64, α=4',

@@ -8,7 +8,7 @@ import type { EngineEvent } from '../../../shared/events.js';
 import type { ModelConfig } from '../../../shared/model/config.js';
 import { buildGraph } from '../../../shared/model/graph.js';
 import { planSmall } from '../../../shared/model/plan.js';
-import { DEFAULT_LOSS, recipe } from '../../../shared/train-config.js';
+import { DEFAULT_KD, DEFAULT_LOSS, recipe } from '../../../shared/train-config.js';
 import { activeBackend } from '../../../main/engine/backend.js';
 import { batchNormInference, batchNormTrain } from '../../../main/engine/batch-norm.js';
 import { prepareSearch, search, searchStep } from '../../../main/engine/dan/search.js';
@@ -284,16 +284,33 @@ describe.skipIf(WEBGPU_SKIP !== null)('the webgpu backend, forced onto SwiftShad
     params.dispose();
   });
 
-  it('trains a whole run and a whole search: events, checkpoints, the networks and the TF.js model on disk', async () => {
+  it('trains whole runs — a standard one, then the small architecture distilled from it (kd) — and a whole search', async () => {
     const out = mkdtempSync(join(tmpdir(), 'adjoin-webgpu-'));
     dirs.push(out);
     const events: EngineEvent[] = [];
-    const outcome = await train({ config: tinyConfig({ batchSize: BATCH, epochs: 1 }, MODEL), data, outDir: out, emit: (e) => events.push(e) });
-    expect(outcome.status).toBe('finished');
+    const teacherDir = join(out, 'teacher');
+    const standard = await train({
+      config: tinyConfig({ mode: 'standard', alpha: null, batchSize: BATCH, epochs: 1 }, MODEL),
+      data,
+      outDir: teacherDir,
+      emit: (e) => events.push(e),
+    });
+    expect(standard.status).toBe('finished');
     const started = events.find((e) => e.type === 'started');
     expect(started?.type === 'started' && started.backend.kind).toBe('webgpu');
     expect(events.filter((e) => e.type === 'checkpoint').length).toBeGreaterThan(0);
-    expect(readdirSync(out).sort()).toEqual(expect.arrayContaining(['checkpoint.ckpt', 'network.adjoin', 'run.json', 'small-tfjs', 'small.adjoin']));
+    expect(readdirSync(teacherDir).sort()).toEqual(expect.arrayContaining(['checkpoint.ckpt', 'network.adjoin', 'run.json']));
+    const kd = await train({
+      config: tinyConfig(
+        { mode: 'kd', alpha: 2, batchSize: BATCH, epochs: 1, kd: { teacher: join(teacherDir, 'network.adjoin'), teacherRun: null, ...DEFAULT_KD } },
+        MODEL,
+      ),
+      data,
+      outDir: join(out, 'student'),
+      emit: () => undefined,
+    });
+    expect(kd.status).toBe('finished');
+    expect(readdirSync(join(out, 'student')).sort()).toEqual(expect.arrayContaining(['network.adjoin', 'small-tfjs']));
 
     const found = await search({
       config: {
