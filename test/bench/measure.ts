@@ -17,6 +17,17 @@ export function softwareNote(backend: BackendInfo): { note?: string } {
     : {};
 }
 
+/**
+ * How big and how long a training benchmark is: batch 64 and the given
+ * rounds, or, on a software WebGPU adapter, batch 8 and two rounds after one
+ * warm-up — there a batch-64 step of ResNet-18 at 28×28 takes minutes, and
+ * the run only shows that the webgpu path trains.
+ */
+export function trainingPlan(backend: BackendInfo, args: BenchArgs, rounds: number, warmup: number): { batch: number; rounds: number; warmup: number } {
+  if (softwareNote(backend).note === undefined) return { batch: 64, rounds: args.rounds ?? rounds, warmup };
+  return { batch: 8, rounds: args.rounds ?? 2, warmup: 1 };
+}
+
 /** Median of a list of timings. */
 export function median(values: readonly number[]): number {
   const v = [...values].sort((a, b) => a - b);

@@ -4,7 +4,7 @@ import { synthesize } from '../../main/engine/data/synthetic.js';
 import { Rng } from '../../main/engine/rng.js';
 import { prepareTraining, trainStep } from '../../main/engine/train.js';
 import { DEFAULT_LOSS, recipe, type TrainConfig, type TrainMode } from '../../shared/train-config.js';
-import { interleaved, round, softwareNote, type BenchArgs } from './measure.js';
+import { interleaved, round, softwareNote, trainingPlan, type BenchArgs } from './measure.js';
 
 /**
  * One training step of the standard network vs one adjoined step (α = 4),
@@ -13,7 +13,8 @@ import { interleaved, round, softwareNote, type BenchArgs } from './measure.js';
  */
 export async function stepCost(args: BenchArgs): Promise<Record<string, unknown>> {
   const backend = await initBackend(args.backend);
-  const batch = 64;
+  const plan = trainingPlan(backend, args, 10, 2);
+  const { batch } = plan;
   const data = synthesize({ classes: 10, size: 28, channels: 1, train: batch, val: 10, seed: 0 });
   const configFor = (mode: TrainMode): TrainConfig => ({
     model: { arch: 'resnet18', stem: 'cifar', inputSize: 28, channels: 1, classes: 10, width: 0.25, compressFirstStage: false },
@@ -42,7 +43,7 @@ export async function stepCost(args: BenchArgs): Promise<Record<string, unknown>
       standard: async () => void (await trainStep(standard, x, y, 0.5, 0.01)),
       an: async () => void (await trainStep(an, x, y, 0.5, 0.01)),
     },
-    { warmup: 2, rounds: args.rounds ?? 10 },
+    { warmup: plan.warmup, rounds: plan.rounds },
   );
   const macBound = 1 + an.cost.small!.macs / an.cost.full.macs;
   const ratio = ms['an']! / ms['standard']!;
@@ -58,6 +59,6 @@ export async function stepCost(args: BenchArgs): Promise<Record<string, unknown>
     ...softwareNote(backend),
     images_per_s_standard: round((1000 * batch) / ms['standard']!, 1),
     images_per_s_an: round((1000 * batch) / ms['an']!, 1),
-    model: 'resnet18 cifar-stem width 0.25, 28×28×1, 10 classes, batch 64, α=4',
+    model: `resnet18 cifar-stem width 0.25, 28×28×1, 10 classes, batch ${batch}, α=4`,
   };
 }
