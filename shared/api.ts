@@ -10,6 +10,7 @@ import type { ModelDetails, RunDetails, RunRecord, RunStatus } from './history.j
 import type { AlphaSpec, ModelConfig } from './model/config.js';
 import type { CostReport } from './model/cost.js';
 import type { CellProgress, SweepSpec, SweepStatus, SweepView } from './sweep.js';
+import type { SystemReport } from './system.js';
 import type { TrainConfig } from './train-config.js';
 
 /**
@@ -91,6 +92,8 @@ export interface ApiCalls {
   'sweeps:cancel': { req: { sweepId: number }; res: { stopping: boolean } };
   /** Continues a cancelled or interrupted sweep: finished runs are kept, stopped ones continue. */
   'sweeps:resume': { req: { sweepId: number }; res: { sweepId: number } };
+  /** What this machine can train on (the report of `adjoin doctor`): backends with reasons, GPU adapters, native modules, space, the history. */
+  'system:report': { req: Record<string, never>; res: SystemReport };
   /** Shows a file or folder in the system file manager (desktop app only). */
   'shell:reveal': { req: { path: string }; res: { shown: boolean } };
   /** The native folder picker (desktop app only); null when the user cancels. */
@@ -179,6 +182,7 @@ export const API_REQUESTS: { [K in ApiCall]: Decoder<ApiRequest<K>> } = {
   'sweeps:show': sweepId,
   'sweeps:cancel': sweepId,
   'sweeps:resume': sweepId,
+  'system:report': empty,
   'shell:reveal': path,
   'dialog:choose-folder': obj({ title: str }),
 };

@@ -1,3 +1,4 @@
+import type { BackendInfo } from './backend.js';
 import type { SearchConfig } from './dan.js';
 import type { DataInfo, FailureReason, PathMetrics, RunOutputs } from './events.js';
 import type { ExportFormat, ExportNetwork, Precision, VerificationReport } from './export.js';
@@ -64,9 +65,11 @@ export interface RunRecord {
   status: RunStatus;
   failureReason: FailureReason | null;
   error: string | null;
-  /** The compute backend (`wasm`, `node`, `gpu`, `cpu`) and the device sentence the engine reported. */
+  /** The compute backend (`gpu`, `webgpu`, `node`, `wasm`, `cpu`) and the device sentence the engine reported. */
   backend: string | null;
   device: string | null;
+  /** All the engine reported of its backend, with why each faster one was not used (null: not started, or recorded by an older version). */
+  backendInfo: BackendInfo | null;
   outDir: string | null;
   checkpointPath: string | null;
   data: DataInfo | null;

@@ -15,10 +15,11 @@ import { backupFileOf } from '../store/backup.js';
 import { exportModels } from '../jobs/host/exports.js';
 import type { JobHandle } from '../jobs/host/job-host.js';
 import { runOneShot } from '../jobs/host/one-shot.js';
-import type { Launcher } from '../jobs/host/launcher.js';
+import { forkLauncher, type Launcher } from '../jobs/host/launcher.js';
 import type { JobManager } from '../jobs/host/manager.js';
 import type { SweepRunner } from '../jobs/host/sweep-runner.js';
 import { modelDetails, runDetails } from '../jobs/host/run-details.js';
+import { systemReport } from '../system/doctor.js';
 import { checkFolder } from './folder-path.js';
 
 /** What only the desktop app can do: native dialogs. The browser shell has none. */
@@ -55,6 +56,7 @@ function installedBackends(): BackendKind[] {
   };
   const out: BackendKind[] = [];
   if (has('@tensorflow/tfjs-node-gpu')) out.push('gpu');
+  if (has('webgpu')) out.push('webgpu');
   if (has('@tensorflow/tfjs-node')) out.push('node');
   out.push('wasm', 'cpu');
   return out;
@@ -169,6 +171,16 @@ export function createApi(deps: ApiDeps): ApiHandlers {
       store.requireWritable('resume a sweep');
       return { sweepId: sweeps.resume(sweepId) };
     },
+    // Probed in a process of its own, started like a job, so the app is never the one to load a native library that aborts.
+    'system:report': async () =>
+      systemReport({
+        launcher: deps.launcher ?? forkLauncher,
+        env: deps.env ?? process.env,
+        database: store.file,
+        cacheDir: deps.cacheDir,
+        version: deps.version,
+        electron: process.versions['electron'] ?? null,
+      }),
     'shell:reveal': async ({ path }) => {
       if (deps.native === null) throw new InputError('revealing folders needs the desktop app', 'path');
       return { shown: await deps.native.reveal(absolute(path, 'path')) };

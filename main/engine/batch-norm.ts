@@ -15,7 +15,9 @@ import { activeReplicaGroup } from './parallel/replica-group.js';
  * passes each way over NHWC memory, with per-channel sums in double
  * precision. They serve the wasm and cpu backends, whose tensors live in
  * memory JavaScript can read; on the native TensorFlow backends the composed
- * ops are fused by TensorFlow itself.
+ * ops are fused by TensorFlow itself, and on webgpu they run as
+ * tfjs-backend-webgpu's own kernels (a GPU's memory is not JavaScript's),
+ * their gradients checked against these kernels on the cpu backend.
  */
 export const BN_TRAIN = 'AdjoinBatchNormTrain';
 /** The same with a mask input; its gradient also needs β and the mask. */

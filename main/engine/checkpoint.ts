@@ -55,7 +55,7 @@ const checkpointMeta = obj({
 const OPT_PREFIX = 'optimizer/';
 
 /** Saves weights, running statistics, optimizer slots and the run's position. */
-export function saveCheckpoint(
+export async function saveCheckpoint(
   path: string,
   s: {
     config: unknown;
@@ -66,12 +66,13 @@ export function saveCheckpoint(
     extra?: unknown;
     extraTensors?: ReadonlyMap<string, tf.Tensor>;
   },
-): void {
-  const tensors = new Map<string, StoredTensor>();
-  for (const [name, v] of s.params.all()) tensors.set(name, toStored(v));
+): Promise<void> {
   const opt = s.optimizer.state();
-  for (const [name, v] of opt.slots) tensors.set(OPT_PREFIX + name, toStored(v));
-  for (const [name, v] of s.extraTensors ?? []) tensors.set(`extra/${name}`, toStored(v));
+  const tensors = await toStored([
+    ...s.params.all(),
+    ...[...opt.slots].map(([name, v]) => [OPT_PREFIX + name, v] as const),
+    ...[...(s.extraTensors ?? [])].map(([name, v]) => [`extra/${name}`, v] as const),
+  ]);
   const meta = {
     kind: 'adjoin-checkpoint',
     version: CHECKPOINT_VERSION,

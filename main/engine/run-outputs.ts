@@ -39,7 +39,7 @@ export async function writeRunOutputs(
 ): Promise<RunOutputs> {
   const meta = { config: run.config, data: info, cost: run.cost };
   const network = join(outDir, RUN_FILES.network);
-  saveNetwork(network, run.graph, run.params, { ...meta, kind: bundleKind(run) });
+  await saveNetwork(network, run.graph, run.params, { ...meta, kind: bundleKind(run) });
   const tfjs = join(outDir, RUN_FILES.smallTfjs);
   let small: RunOutputs['small'] = null;
   if (run.smallOnly) {
@@ -52,7 +52,7 @@ export async function writeRunOutputs(
     const extracted = extractSmall(run.graph, run.plan, run.params);
     try {
       const bundle = join(outDir, RUN_FILES.small);
-      saveNetwork(bundle, extracted.graph, extracted.params, { ...meta, kind: 'extracted-small' });
+      await saveNetwork(bundle, extracted.graph, extracted.params, { ...meta, kind: 'extracted-small' });
       const model = toLayersModel(extracted.graph, extracted.params);
       await saveLayersModel(model, tfjs);
       model.dispose();

@@ -147,7 +147,14 @@ function countCorrect(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
 }
 
 /** One optimisation step of the run's loss (standard, small, kd or adjoined) on a batch. */
-export function trainStep(setup: StepSetup, x: tf.Tensor4D, y: tf.Tensor1D, progress: number, rates: StepRates, shard: Shard | null = null): StepResult {
+export async function trainStep(
+  setup: StepSetup,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  progress: number,
+  rates: StepRates,
+  shard: Shard | null = null,
+): Promise<StepResult> {
   const { config, graph, plan, params, teacher } = setup;
   const lambda = lambdaAt(config.loss.lambda, progress);
   let ce: tf.Scalar | null = null;
@@ -158,7 +165,7 @@ export function trainStep(setup: StepSetup, x: tf.Tensor4D, y: tf.Tensor1D, prog
   // The teacher's logits are constants of the student's loss: computed off the gradient tape.
   const teacherLogits = teacher === null ? null : tf.tidy(() => forward(teacher.graph, teacher.params, x, { training: false }).full!);
   try {
-    return optimizationStep(
+    return await optimizationStep(
       params,
       params.trainable,
       ({ keep, track }) => {
@@ -273,15 +280,15 @@ class TrainingTask implements RunTask<TrainStepReport, TrainResult, TrainEvent> 
     };
   }
 
-  step(indices: Int32Array, progress: number, { pos, replicas }: LoopContext): TrainStepReport {
+  step(indices: Int32Array, progress: number, { pos, replicas }: LoopContext): Promise<TrainStepReport> {
     const { setup, config } = this;
     const { inputSize, channels } = config.model;
     const batch = setup.batches.build(setup.train, indices, true, pos.augment);
     // By step, so a resumed run continues the same schedule.
     const rates = ratesAt(config.schedule, config.optimizer.lr, pos.globalStep, this.totalSteps);
     const image: [number, number, number] = [inputSize, inputSize, channels];
-    return shardedStep(replicas, batch, indices.length, image, { progress, rates, tau: null, noise: null }, (x, y, shard) => ({
-      ...trainStep(setup, x, y, progress, rates, shard),
+    return shardedStep(replicas, batch, indices.length, image, { progress, rates, tau: null, noise: null }, async (x, y, shard) => ({
+      ...(await trainStep(setup, x, y, progress, rates, shard)),
       lr: rates.lr,
     }));
   }
@@ -315,13 +322,13 @@ class TrainingTask implements RunTask<TrainStepReport, TrainResult, TrainEvent> 
     };
   }
 
-  endEpoch(trainSeconds: number, { pos, replicas }: LoopContext, time: number): EpochEvent {
+  async endEpoch(trainSeconds: number, { pos, replicas }: LoopContext, time: number): Promise<EpochEvent> {
     const { setup, config } = this;
     const evalStart = performance.now();
     // Both paths, batch norms on their running statistics. The last
     // epoch's also counts the confusion matrix and serves as the final one.
     const last = pos.epoch + 1 === config.epochs;
-    const evaluation = evaluate(setup, setup.val, { confusion: last, sharding: replicas?.evaluation() ?? null });
+    const evaluation = await evaluate(setup, setup.val, { confusion: last, sharding: replicas?.evaluation() ?? null });
     if (last) this.lastEvaluation = evaluation;
     const t = pos.totals;
     const images = Math.max(t['images'] ?? 0, 1);
@@ -352,7 +359,7 @@ class TrainingTask implements RunTask<TrainStepReport, TrainResult, TrainEvent> 
   async finish({ pos, replicas }: LoopContext, outDir: string | null, now: () => number): Promise<{ events: TrainEvent[]; result: TrainResult }> {
     const { setup } = this;
     // A run resumed after its last epoch has no evaluation of it yet.
-    const final = this.lastEvaluation ?? evaluate(setup, setup.val, { confusion: true, sharding: replicas?.evaluation() ?? null });
+    const final = this.lastEvaluation ?? (await evaluate(setup, setup.val, { confusion: true, sharding: replicas?.evaluation() ?? null }));
     const val = validationOf(setup, final);
     const confusion = final.confusion!;
     const outputs = outDir === null ? null : await writeRunOutputs(outDir, setup, this.info, { val, confusion, history: this.history });

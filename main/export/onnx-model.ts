@@ -1,6 +1,7 @@
 import { ONNX_OPSET } from '../../shared/export.js';
 import type { GraphNode, ModelGraph } from '../../shared/model/graph.js';
 import { inputsOf } from '../../shared/model/ops.js';
+import { toStored } from '../engine/bundle.js';
 import type { NetworkParams } from '../engine/params.js';
 import { OnnxGraphBuilder } from './onnx-builder.js';
 import { onnxOp } from './onnx-ops.js';
@@ -27,7 +28,9 @@ export interface OnnxOptions {
  * the others (DenseNet's pre-activation ones) become BatchNormalization.
  * The input normalisation is not part of the model (see metadata).
  */
-export function toOnnx(graph: ModelGraph, params: NetworkParams, options: OnnxOptions = {}): Uint8Array {
+export async function toOnnx(graph: ModelGraph, params: NetworkParams, options: OnnxOptions = {}): Promise<Uint8Array> {
+  const stored = await toStored(params.all());
+  const weights = new Map([...stored].map(([name, t]) => [name, t.data]));
   const b = new OnnxGraphBuilder(options.float16 === true);
   const consumers = graph.nodes.map(() => 0);
   for (const node of graph.nodes) for (const i of inputsOf(node)) consumers[i]! += 1;
@@ -42,7 +45,7 @@ export function toOnnx(graph: ModelGraph, params: NetworkParams, options: OnnxOp
     return v;
   };
   for (const node of graph.nodes) {
-    value.push(onnxOp(node).lower(node, { graph, b, params, value: valueOf, nameOf, consumers, folded, input: ONNX_INPUT }));
+    value.push(onnxOp(node).lower(node, { graph, b, params: weights, value: valueOf, nameOf, consumers, folded, input: ONNX_INPUT }));
   }
   if (outputNode.op !== 'dense') throw new Error(`the network ends in ${outputNode.op}, not a dense layer`);
   const classes = outputNode.shape.c;

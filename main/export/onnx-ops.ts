@@ -2,7 +2,7 @@ import type { ConvNode, DepthwiseNode, GraphNode, ModelGraph } from '../../share
 import type { NodeOf, Op } from '../../shared/model/ops.js';
 import { RELU6_CAP } from '../engine/activation.js';
 import { BN_EPSILON } from '../engine/ops.js';
-import { type NetworkParams, paramName } from '../engine/params.js';
+import { paramName } from '../engine/params.js';
 import { foldBatchNorm, hwioToOihw, type BatchNormValues } from './fold.js';
 import type { OnnxGraphBuilder } from './onnx-builder.js';
 
@@ -21,7 +21,8 @@ export type OnnxOps = { readonly [K in Op]: OnnxOpSpec<NodeOf<K>> };
 export interface OnnxArgs {
   graph: ModelGraph;
   b: OnnxGraphBuilder;
-  params: NetworkParams;
+  /** Every weight of the network, read once (a GPU backend reads its tensors asynchronously). */
+  params: WeightValues;
   /** The ONNX value of an earlier node's output. */
   value(i: number): string;
   /** The name a node's output is written under (the network's output is `logits`). */
@@ -34,11 +35,16 @@ export interface OnnxArgs {
   input: string;
 }
 
-export function values(params: NetworkParams, name: string): Float32Array {
-  return params.get(name).dataSync() as Float32Array;
+/** A network's weights by name, read from wherever the backend keeps them. */
+export type WeightValues = ReadonlyMap<string, Float32Array>;
+
+export function values(params: WeightValues, name: string): Float32Array {
+  const v = params.get(name);
+  if (v === undefined) throw new Error(`the network has no parameter ${name}`);
+  return v;
 }
 
-function bnValues(params: NetworkParams, layer: string): BatchNormValues {
+function bnValues(params: WeightValues, layer: string): BatchNormValues {
   return {
     gamma: values(params, paramName.gamma(layer, 'full')),
     beta: values(params, paramName.beta(layer, 'full')),

@@ -32,19 +32,22 @@ const CHUNK = 16;
  * The engine's logits for a batch: the small path of an adjoined network
  * (`small` given), or the network's full path. Batch norms in inference mode.
  */
-export function engineLogits(graph: ModelGraph, params: NetworkParams, batch: VerificationBatch, small: SmallPlan | null): Float32Array {
+export async function engineLogits(graph: ModelGraph, params: NetworkParams, batch: VerificationBatch, small: SmallPlan | null): Promise<Float32Array> {
   const { n, height, width, channels } = batch;
   const per = height * width * channels;
   const parts: Float32Array[] = [];
   for (let from = 0; from < n; from += CHUNK) {
     const m = Math.min(CHUNK, n - from);
-    parts.push(
-      tf.tidy(() => {
-        const x = tf.tensor4d(batch.x.subarray(from * per, (from + m) * per), [m, height, width, channels]);
-        const out = forward(graph, params, x, { training: false, full: small === null, small: small === null ? null : { kind: 'sliced', plan: small } });
-        return (small === null ? out.full! : out.small!).dataSync() as Float32Array;
-      }),
-    );
+    const logits = tf.tidy(() => {
+      const x = tf.tensor4d(batch.x.subarray(from * per, (from + m) * per), [m, height, width, channels]);
+      const out = forward(graph, params, x, { training: false, full: small === null, small: small === null ? null : { kind: 'sliced', plan: small } });
+      return small === null ? out.full! : out.small!;
+    });
+    try {
+      parts.push((await logits.data()) as Float32Array);
+    } finally {
+      logits.dispose();
+    }
   }
   return concat(parts);
 }
@@ -86,7 +89,12 @@ export async function tfjsLogits(files: readonly ExportFile[], batch: Verificati
   const model = await loadTfjsFiles(files);
   try {
     const { n, height, width, channels } = batch;
-    return tf.tidy(() => (model.predict(tf.tensor4d(batch.x, [n, height, width, channels])) as tf.Tensor).dataSync() as Float32Array);
+    const logits = tf.tidy(() => model.predict(tf.tensor4d(batch.x, [n, height, width, channels])) as tf.Tensor);
+    try {
+      return (await logits.data()) as Float32Array;
+    } finally {
+      logits.dispose();
+    }
   } finally {
     model.dispose();
   }

@@ -211,7 +211,15 @@ const v5: Migration = {
   },
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5];
+const v6: Migration = {
+  version: 6,
+  description: 'runs: the backend as the engine reported it, with why each faster backend was not used',
+  up(db) {
+    db.exec(`ALTER TABLE runs ADD COLUMN backend_info TEXT`);
+  },
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5, v6];
 
 /** The schema version this build reads and writes. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,11 +1,5 @@
 import { isArchitecture, type Architecture, type ModelConfig } from '../../shared/model/config.js';
 
-/** What every benchmark takes: its rounds, and the architecture the training benchmarks measure. */
-export interface BenchArgs {
-  rounds?: number;
-  arch?: Architecture;
-}
-
 /**
  * The network a training benchmark measures: the CIFAR stem on 28×28×1
  * Fashion-MNIST-sized images, 10 classes, at the width the README's runs use

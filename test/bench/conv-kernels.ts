@@ -4,8 +4,8 @@ import { conv2dBackpropFilter, type FilterGradientMethod } from '../../main/engi
 import { depthwiseBackpropFilter, depthwiseBackpropInput, depthwiseForward, type DepthwiseMethod } from '../../main/engine/wasm-kernels/depthwise.js';
 import { backendKernel } from '../../main/engine/wasm-kernels/register.js';
 import { buildGraph } from '../../shared/model/graph.js';
-import { benchModel, type BenchArgs } from './bench-model.js';
-import { interleaved, round } from './measure.js';
+import { benchModel } from './bench-model.js';
+import { interleaved, round, type BenchArgs } from './measure.js';
 
 /** ResNet-18's convolutions at width 0.25 on 28×28×1, batch 64 (CIFAR stem). */
 const LAYERS: Array<{ layer: string; x: [number, number, number, number]; f: [number, number, number, number]; stride: number }> = [
@@ -27,7 +27,7 @@ const LAYERS: Array<{ layer: string; x: [number, number, number, number]; f: [nu
  * patch-matrix product); then the depthwise kernels (`depthwise`).
  */
 export async function convKernels(args: BenchArgs): Promise<Record<string, unknown>> {
-  const backend = await initBackend();
+  const backend = await initBackend(args.backend);
   if (backend.kind !== 'wasm') return { benchmark: 'conv-kernels', skipped: `the kernels are the wasm backend's; the backend here is ${backend.kind}` };
   const xnnpack = backendKernel('Conv2D');
   if (xnnpack === null) throw new Error('the wasm Conv2D kernel was not replaced');

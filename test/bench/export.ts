@@ -10,7 +10,7 @@ import { costReport } from '../../shared/model/cost.js';
 import type { ModelConfig } from '../../shared/model/config.js';
 import { buildGraph } from '../../shared/model/graph.js';
 import { planSmall } from '../../shared/model/plan.js';
-import { round } from './measure.js';
+import { round, type BenchArgs } from './measure.js';
 
 /**
  * The paper's table 6 row a_4: ResNet-18 (CIFAR stem, width 1) on 32×32×3
@@ -20,15 +20,15 @@ import { round } from './measure.js';
  * round-robin in the same process. `latency_speedup / mac_ratio` says how
  * much of the MAC saving becomes wall-clock saving on a CPU.
  */
-export async function exportBench(args: { rounds?: number }): Promise<Record<string, unknown>> {
-  await initBackend();
+export async function exportBench(args: BenchArgs): Promise<Record<string, unknown>> {
+  await initBackend(args.backend);
   const config: ModelConfig = { arch: 'resnet18', stem: 'cifar', inputSize: 32, channels: 3, classes: 100, width: 1, compressFirstStage: false };
   const graph = buildGraph(config);
   const plan = planSmall(graph, 4);
   const params = createParams(graph, plan, new Rng(0));
   const small = extractSmall(graph, plan, params);
   const full = plainFull(graph);
-  const onnx = { full: toOnnx(full, params), small: toOnnx(small.graph, small.params) };
+  const onnx = { full: await toOnnx(full, params), small: await toOnnx(small.graph, small.params) };
 
   // The figures are only worth printing for models that compute the right thing.
   const n = 4;
@@ -43,8 +43,8 @@ export async function exportBench(args: { rounds?: number }): Promise<Record<str
     note: null,
   };
   const agree = {
-    full: compareLogits(engineLogits(graph, params, batch, null), await onnxLogits(onnx.full, batch), n),
-    small: compareLogits(engineLogits(graph, params, batch, plan), await onnxLogits(onnx.small, batch), n),
+    full: compareLogits(await engineLogits(graph, params, batch, null), await onnxLogits(onnx.full, batch), n),
+    small: compareLogits(await engineLogits(graph, params, batch, plan), await onnxLogits(onnx.small, batch), n),
   };
 
   const latency = await measureLatency(onnx, [3, 32, 32], { warmup: 20, runs: args.rounds ?? 200 });

@@ -1,10 +1,11 @@
-import { archArg, type BenchArgs } from './bench-model.js';
+import { archArg } from './bench-model.js';
 import { convKernels } from './conv-kernels.js';
 import { cpuTrain } from './cpu-train.js';
 import { searchCost } from './search-cost.js';
 import { exportBench } from './export.js';
 import { importBench } from './import.js';
 import { stepCost } from './step-cost.js';
+import type { BenchArgs } from './measure.js';
 
 type Bench = (args: BenchArgs) => Promise<Record<string, unknown>>;
 
@@ -17,7 +18,7 @@ const BENCHES: Record<string, Bench> = {
   'conv-kernels': convKernels,
 };
 
-/** `npm run bench -- <name>… [--json] [--rounds N] [--arch NAME]`; no name runs them all. */
+/** `npm run bench -- <name>… [--json] [--rounds N] [--arch NAME] [--backend NAME]`; no name runs them all. */
 export async function runBenchmarks(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
   const valueOf = (flag: string): string | undefined => {
@@ -33,14 +34,20 @@ export async function runBenchmarks(argv: string[]): Promise<number> {
     process.stderr.write(`${(e as Error).message}\n`);
     return 2;
   }
-  const names = argv.filter((a, i) => !a.startsWith('--') && argv[i - 1] !== '--rounds' && argv[i - 1] !== '--arch');
+  // The backend a benchmark runs on, as ADJOIN_BACKEND would force it (default: the engine's own choice).
+  const backend = valueOf('--backend');
+  const names = argv.filter((a, i) => !a.startsWith('--') && !['--rounds', '--arch', '--backend'].includes(argv[i - 1] ?? ''));
   const unknown = names.filter((n) => !(n in BENCHES));
   if (unknown.length > 0) {
     process.stderr.write(`unknown benchmark ${unknown.join(', ')} (available: ${Object.keys(BENCHES).join(', ')})\n`);
     return 2;
   }
   for (const name of names.length > 0 ? names : Object.keys(BENCHES)) {
-    const result = await BENCHES[name]!({ ...(rounds !== undefined ? { rounds } : {}), ...(arch !== undefined ? { arch } : {}) });
+    const result = await BENCHES[name]!({
+      ...(rounds !== undefined ? { rounds } : {}),
+      ...(arch !== undefined ? { arch } : {}),
+      ...(backend !== undefined ? { backend } : {}),
+    });
     process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${name}\n${JSON.stringify(result, null, 2)}\n`);
   }
   return 0;

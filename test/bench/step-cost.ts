@@ -4,8 +4,8 @@ import { synthesize } from '../../main/engine/data/synthetic.js';
 import { Rng } from '../../main/engine/rng.js';
 import { prepareTraining, trainStep } from '../../main/engine/train.js';
 import { DEFAULT_LOSS, recipe, trainConfigOf, type TrainConfig } from '../../shared/train-config.js';
-import { benchModel, describeModel, type BenchArgs } from './bench-model.js';
-import { interleaved, round } from './measure.js';
+import { benchModel, describeModel } from './bench-model.js';
+import { interleaved, round, softwareNote, trainingPlan, type BenchArgs } from './measure.js';
 
 /**
  * One training step of the standard network vs one adjoined step (α = 4),
@@ -14,8 +14,9 @@ import { interleaved, round } from './measure.js';
  * time followed MACs: 1 + small / full.
  */
 export async function stepCost(args: BenchArgs): Promise<Record<string, unknown>> {
-  const backend = await initBackend();
-  const batch = 64;
+  const backend = await initBackend(args.backend);
+  const plan = trainingPlan(backend, args, 10, 2);
+  const { batch } = plan;
   const model = benchModel(args.arch);
   const data = synthesize({ classes: 10, size: 28, channels: 1, train: batch, val: 10, seed: 0 });
   const configFor = (mode: 'standard' | 'an'): TrainConfig =>
@@ -34,10 +35,10 @@ export async function stepCost(args: BenchArgs): Promise<Record<string, unknown>
   // Mid-training progress: λ > 0, so the adjoined step pays for its KL term.
   const ms = await interleaved(
     {
-      standard: () => void trainStep(standard, x, y, 0.5, rates),
-      an: () => void trainStep(an, x, y, 0.5, rates),
+      standard: async () => void (await trainStep(standard, x, y, 0.5, rates)),
+      an: async () => void (await trainStep(an, x, y, 0.5, rates)),
     },
-    { warmup: 2, rounds: args.rounds ?? 10 },
+    { warmup: plan.warmup, rounds: plan.rounds },
   );
   const macBound = 1 + an.cost.small!.macs / an.cost.full.macs;
   const ratio = ms['an']! / ms['standard']!;
@@ -50,8 +51,9 @@ export async function stepCost(args: BenchArgs): Promise<Record<string, unknown>
     within_15pct_of_mac_bound: Math.abs(ratio / macBound - 1) <= 0.15,
     backend: backend.kind,
     device: backend.device,
+    ...softwareNote(backend),
     images_per_s_standard: round((1000 * batch) / ms['standard']!, 1),
     images_per_s_an: round((1000 * batch) / ms['an']!, 1),
-    model: describeModel(model, 'batch 64, α=4'),
+    model: describeModel(model, `batch ${batch}, α=4`),
   };
 }

@@ -136,6 +136,12 @@ describe.skipIf(!hasChromium)('the wizard, end to end (browser shell)', () => {
       await expect.poll(() => lossLine.getAttribute('d'), { timeout: 30_000 }).not.toBe(firstPath);
     }
     expect(await page.getByTestId('monitor').getByTestId('backend-badge').textContent()).toContain('WASM');
+    // Next to the badge: why not a GPU (here every faster backend went untried: the server forces wasm).
+    const notes = page.getByTestId('monitor').getByTestId('backend-notes');
+    await notes.getByText('Why not a GPU?').click();
+    expect(await notes.locator('li').first().textContent()).toBe(
+      'not tried (ADJOIN_BACKEND=wasm forces wasm): tfjs-node-gpu (CUDA), WebGPU (Dawn), tfjs-node (native CPU)',
+    );
     expect(await page.getByTestId('eta').textContent()).toMatch(/\d+ s|\d+ m/);
     expect(await page.getByTestId('speed').textContent()).toMatch(/img\/s/);
 

@@ -100,7 +100,7 @@ export interface SearchStepResult {
  * super-network: the small path runs one convolution per layer at the widest
  * candidate and scales channels by the soft masks; weights and η both move.
  */
-export function searchStep(
+export async function searchStep(
   setup: SearchStepSetup,
   x: tf.Tensor4D,
   y: tf.Tensor1D,
@@ -109,14 +109,14 @@ export function searchStep(
   tau: number,
   noise: ReadonlyMap<string, Float32Array> | null,
   shard: Shard | null = null,
-): SearchStepResult {
+): Promise<SearchStepResult> {
   const { config, graph, space, params } = setup;
   const lambda = lambdaAt(config.loss.lambda, progress);
   let ce: tf.Scalar | null = null;
   let kl: tf.Scalar | null = null;
   let flops: tf.Scalar | null = null;
   const etas = space.etaVariables();
-  return optimizationStep(
+  return await optimizationStep(
     params,
     new Map([...params.trainable, ...etas]),
     ({ keep, track }) => {
@@ -143,11 +143,16 @@ export function searchStep(
 }
 
 /** Expected small-network MACs under softmax(η/τ), without noise. */
-export function expectedMacsAt(setup: SearchSetup, tau: number): number {
-  return tf.tidy(() => {
+export async function expectedMacsAt(setup: Pick<SearchSetup, 'graph' | 'space'>, tau: number): Promise<number> {
+  const macs = tf.tidy(() => {
     const { masks } = setup.space.softMasks(tau, null);
-    return expectedMacs(setup.graph, setup.space.plan, propagateMasks(setup.graph, setup.space.plan, masks)).dataSync()[0]!;
+    return expectedMacs(setup.graph, setup.space.plan, propagateMasks(setup.graph, setup.space.plan, masks));
   });
+  try {
+    return (await macs.data())[0]!;
+  } finally {
+    macs.dispose();
+  }
 }
 
 export type SearchOptions = SessionOptions<EngineEvent> & { config: SearchConfig };
@@ -268,15 +273,15 @@ class SearchTask implements RunTask<SearchStepReport, SearchResult, EngineEvent>
     };
   }
 
-  step(indices: Int32Array, progress: number, { pos, replicas }: LoopContext): SearchStepReport {
+  step(indices: Int32Array, progress: number, { pos, replicas }: LoopContext): Promise<SearchStepReport> {
     const { setup, config, space } = this;
     const { inputSize, channels } = config.model;
     const batch = setup.batches.build(setup.train, indices, true, pos.augment);
     const rates = ratesAt(config.schedule, config.optimizer.lr, pos.globalStep, this.totalSteps);
     const tau = tauAt(config.tau, pos.epoch);
     const noise = this.fixedNoise ?? space.drawNoise(pos.augment);
-    return shardedStep(replicas, batch, indices.length, [inputSize, inputSize, channels], { progress, rates, tau, noise: [...noise] }, (x, y, shard) => ({
-      ...searchStep(setup, x, y, progress, rates, tau, noise, shard),
+    return shardedStep(replicas, batch, indices.length, [inputSize, inputSize, channels], { progress, rates, tau, noise: [...noise] }, async (x, y, shard) => ({
+      ...(await searchStep(setup, x, y, progress, rates, tau, noise, shard)),
       lr: rates.lr,
       tau,
     }));
@@ -316,14 +321,14 @@ class SearchTask implements RunTask<SearchStepReport, SearchResult, EngineEvent>
    * training it.) Every engine builds the same soft masks from its
    * (identical) η and measures its shard.
    */
-  private validate(tau: number, replicas: LoopContext['replicas']): { full: PathMetrics; small: PathMetrics } {
+  private async validate(tau: number, replicas: LoopContext['replicas']): Promise<{ full: PathMetrics; small: PathMetrics }> {
     const { setup, space } = this;
     const soft = new Map<string, tf.Tensor1D>();
     tf.tidy(() => {
       for (const [group, m] of space.softMasks(tau, null).masks) soft.set(group, tf.keep(m));
     });
     try {
-      const val = evaluate({ graph: setup.graph, params: setup.params, plan: null, batches: setup.batches, config: this.config }, setup.val, {
+      const val = await evaluate({ graph: setup.graph, params: setup.params, plan: null, batches: setup.batches, config: this.config }, setup.val, {
         confusion: false,
         small: { kind: 'masked', plan: space.plan, masks: soft },
         softTau: tau,
@@ -335,11 +340,11 @@ class SearchTask implements RunTask<SearchStepReport, SearchResult, EngineEvent>
     }
   }
 
-  endEpoch(trainSeconds: number, { pos, replicas }: LoopContext, time: number): SearchEpochEvent {
+  async endEpoch(trainSeconds: number, { pos, replicas }: LoopContext, time: number): Promise<SearchEpochEvent> {
     const evalStart = performance.now();
     const tau = tauAt(this.config.tau, pos.epoch);
-    const val = this.validate(tau, replicas);
-    const groups = this.space.report(tau);
+    const val = await this.validate(tau, replicas);
+    const groups = await this.space.report(tau);
     this.extra.history.push({ epoch: pos.epoch + 1, tau, probabilities: Object.fromEntries(groups.map((g) => [g.group, g.probabilities])) });
     return {
       type: 'search-epoch',
@@ -347,8 +352,8 @@ class SearchTask implements RunTask<SearchStepReport, SearchResult, EngineEvent>
       epoch: pos.epoch + 1,
       epochs: this.epochs,
       tau,
-      expectedMacs: expectedMacsAt(this.setup, tau),
-      argmax: costReport(this.setup.graph, this.space.choice()).small!,
+      expectedMacs: await expectedMacsAt(this.setup, tau),
+      argmax: costReport(this.setup.graph, await this.space.choice()).small!,
       groups,
       trainLoss: (pos.totals['loss'] ?? 0) / Math.max(pos.totals['steps'] ?? 0, 1),
       val,
@@ -367,14 +372,14 @@ class SearchTask implements RunTask<SearchStepReport, SearchResult, EngineEvent>
   }
 
   async finish({ pos }: LoopContext, outDir: string | null, now: () => number): Promise<{ events: EngineEvent[]; result: SearchResult }> {
-    const alphas = this.space.choice();
+    const alphas = await this.space.choice();
     const report = costReport(this.setup.graph, alphas);
     const result: SearchResultEvent = {
       type: 'search-result',
       time: now(),
       alphas,
       cost: { full: report.full, small: report.small! },
-      groups: this.space.report(tauAt(this.config.tau, this.epochs - 1)),
+      groups: await this.space.report(tauAt(this.config.tau, this.epochs - 1)),
       history: this.extra.history,
       seconds: pos.elapsedSeconds,
     };

@@ -94,9 +94,9 @@ async function drive<R, Result, E extends EngineEvent>(
   const outDir = o.outDir ?? null;
   const now = (): number => Date.now();
   const ckptPath = outDir === null ? null : join(outDir, CHECKPOINT_FILE);
-  const writeCheckpoint = (): string | null => {
+  const writeCheckpoint = async (): Promise<string | null> => {
     if (ckptPath === null) return null;
-    saveCheckpoint(ckptPath, {
+    await saveCheckpoint(ckptPath, {
       config,
       params: task.params,
       optimizer: task.optimizer,
@@ -122,7 +122,7 @@ async function drive<R, Result, E extends EngineEvent>(
       step: (indices, progress) => task.step(indices, progress, ctx),
       accumulate: (totals, r, images) => task.accumulate(totals, r, images),
       reportStep: (r, timing) => emit(task.stepEvent(r, timing, pos, now())),
-      endEpoch: (trainSeconds) => emit(task.endEpoch(trainSeconds, ctx, now())),
+      endEpoch: async (trainSeconds) => emit(await task.endEpoch(trainSeconds, ctx, now())),
     });
     if (loop.status === 'cancelled') {
       emit({ type: 'cancelled', time: now(), epoch: pos.epoch + 1, step: pos.step, checkpoint: loop.checkpoint });

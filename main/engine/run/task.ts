@@ -64,11 +64,11 @@ export interface RunTask<R, Result, E extends EngineEvent = EngineEvent> {
   /** Continues from a checkpoint (weights and the main optimizer are restored by the session). */
   restore(checkpoint: CheckpointState): void;
   started(ctx: StartContext): E;
-  step(indices: Int32Array, progress: number, ctx: LoopContext): R;
+  step(indices: Int32Array, progress: number, ctx: LoopContext): Promise<R>;
   accumulate(totals: EpochTotals, result: R, images: number): void;
   stepEvent(result: R, timing: StepTiming, pos: LoopPosition, time: number): E;
   /** Evaluates the epoch whose steps are done (`pos.epoch` is still its index) and describes it. */
-  endEpoch(trainSeconds: number, ctx: LoopContext, time: number): E;
+  endEpoch(trainSeconds: number, ctx: LoopContext, time: number): Promise<E>;
   checkpoint(): TaskCheckpoint;
   /** After the last epoch: writes outputs into `outDir` (null: none), returns the events to emit and the result. */
   finish(ctx: LoopContext, outDir: string | null, now: () => number): Promise<{ events: E[]; result: Result }>;

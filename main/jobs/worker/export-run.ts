@@ -63,7 +63,7 @@ async function formatFiles(t: Target, format: ExportFormat, precision: Precision
   const float16 = precision === 'float16';
   if (format === 'tfjs') return toTfjsFiles(t.graph, t.params, { float16 });
   const meta = onnxMetadataProps({ classes, mean: run.data!.mean, std: run.data!.std, channels: run.config.model.channels, runId: run.id });
-  return [{ name: 'model.onnx', data: toOnnx(t.graph, t.params, { float16, metadata: meta, name: `adjoin-run-${run.id}-${t.network}` }) }];
+  return [{ name: 'model.onnx', data: await toOnnx(t.graph, t.params, { float16, metadata: meta, name: `adjoin-run-${run.id}-${t.network}` }) }];
 }
 
 async function verify(
@@ -141,7 +141,7 @@ export async function exportRun(job: ExportJob, o: ExportOptions = {}): Promise<
       // Before the slow part (checking, timing): a folder holding someone else's files is refused at once.
       refuseForeignFiles(t.dir, [...files.map((f) => f.name), 'labels.txt', 'metadata.json'], req.overwrite);
       if (o.tamper !== undefined) files = o.tamper(t.network, files);
-      const reference = engineLogits(trained.graph, trained.params, batch, t.plan);
+      const reference = await engineLogits(trained.graph, trained.params, batch, t.plan);
       const verification = await verify(t, req.format, files, reference, batch, req.precision);
       built.push({ t, files, verification, onnx: files.find((f) => f.name === 'model.onnx')?.data ?? null });
     }
@@ -156,7 +156,7 @@ export async function exportRun(job: ExportJob, o: ExportOptions = {}): Promise<
       const models: Record<string, Uint8Array> = {};
       for (const b of built) models[b.t.network] = b.onnx!;
       if (models['full'] === undefined) {
-        models['full'] = toOnnx(fullGraph, trained.params, { float16: req.precision === 'float16' });
+        models['full'] = await toOnnx(fullGraph, trained.params, { float16: req.precision === 'float16' });
       }
       const { inputSize, channels } = run.config.model;
       latency = await measureLatency(models, [channels, inputSize, inputSize], o.latency);

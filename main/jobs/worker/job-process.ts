@@ -4,6 +4,7 @@ import { parseToJob, type FromJob, type Unsequenced } from '../protocol.js';
 import type { EngineEvent } from '../../../shared/events.js';
 import type { TestHooks } from '../job-spec.js';
 import { heldMessage } from '../test-hooks.js';
+import { releaseBackends } from '../../engine/backends/release.js';
 import { runJob } from './run-job.js';
 import { releasedOrStopped } from './test-hold.js';
 
@@ -106,6 +107,9 @@ parent.onMessage((raw) => {
         return send({ type: 'error', error }).then(() => 1);
       },
     )
-    // One job per process: the last message has left, so it can end.
-    .then((code) => process.exit(code));
+    // One job per process: the last message has left, so it can end (a GPU backend released first: Dawn may hold the process).
+    .then((code) => {
+      releaseBackends();
+      process.exit(code);
+    });
 });

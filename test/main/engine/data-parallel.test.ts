@@ -156,9 +156,9 @@ describe('data-parallel training', () => {
         const noise = one.space.drawNoise(new Rng(step));
         const x = tf.tensor4d(batch.x, [16, 12, 12, 1]);
         const y = tf.tensor1d(batch.y, 'int32');
-        const a = searchStep(one, x, y, 0.5, { lr: 0.01, momentum: null }, 10, noise);
+        const a = await searchStep(one, x, y, 0.5, { lr: 0.01, momentum: null }, 10, noise);
         tf.dispose([x, y]);
-        const b = shardedStep(
+        const b = await shardedStep(
           replicas,
           batch,
           16,
@@ -181,7 +181,7 @@ describe('data-parallel training', () => {
       });
       const target = { graph: two.graph, params: two.params, plan: null, batches: two.batches, config };
       const small = { kind: 'masked' as const, plan: two.space.plan, masks: soft };
-      const alone = evaluate(target, two.val, { confusion: false, small });
+      const alone = await evaluate(target, two.val, { confusion: false, small });
       const sharding = replicas.evaluation()!;
       let dispatched = 0;
       const counted: typeof sharding = {
@@ -192,7 +192,7 @@ describe('data-parallel training', () => {
         },
         sum: (values) => sharding.sum(values),
       };
-      const together = evaluate(target, two.val, { confusion: false, small, softTau: 10, sharding: counted });
+      const together = await evaluate(target, two.val, { confusion: false, small, softTau: 10, sharding: counted });
       tf.dispose([...soft.values()]);
       expect(dispatched).toBe(12);
       for (const path of ['full', 'small'] as const) {
@@ -241,11 +241,11 @@ describe('data-parallel training', () => {
       for (let k = 0; k < 3; k++) {
         const indices = Int32Array.from({ length: 16 }, (_, i) => (16 * k + i) % 48);
         const batch = setup.batches.build(setup.train, indices, false, null);
-        shardedStep(replicas, batch, 16, [12, 12, 1], { progress: k / 10, rates: { lr: 0.05, momentum: null }, tau: null, noise: null }, (x, y, shard) =>
+        await shardedStep(replicas, batch, 16, [12, 12, 1], { progress: k / 10, rates: { lr: 0.05, momentum: null }, tau: null, noise: null }, (x, y, shard) =>
           trainStep(setup, x, y, k / 10, { lr: 0.05, momentum: null }, shard),
         );
       }
-      const alone = evaluate(setup, setup.val, { confusion: false });
+      const alone = await evaluate(setup, setup.val, { confusion: false });
       const sharding = replicas.evaluation()!;
       let dispatched = 0;
       const counted: typeof sharding = {
@@ -256,7 +256,7 @@ describe('data-parallel training', () => {
         },
         sum: (values) => sharding.sum(values),
       };
-      const together = evaluate(setup, setup.val, { confusion: false, sharding: counted });
+      const together = await evaluate(setup, setup.val, { confusion: false, sharding: counted });
       expect(dispatched).toBe(13);
       for (const path of ['full', 'small'] as const) {
         if (alone[path] === null) {
@@ -268,9 +268,9 @@ describe('data-parallel training', () => {
       }
       expect(alone.full ?? alone.small).not.toBeNull();
       // The final evaluation, confusion matrix included, is shared the same way.
-      const finalAlone = evaluate(setup, setup.val, { confusion: true });
+      const finalAlone = await evaluate(setup, setup.val, { confusion: true });
       dispatched = 0;
-      const finalTogether = evaluate(setup, setup.val, { confusion: true, sharding: counted });
+      const finalTogether = await evaluate(setup, setup.val, { confusion: true, sharding: counted });
       expect(dispatched).toBe(13);
       expect(finalTogether.confusion).toEqual(finalAlone.confusion);
       expect(finalTogether.confusion!.flat().reduce((a, b) => a + b, 0)).toBe(25);

@@ -92,7 +92,7 @@ describe('adjoined MobileNetV2', () => {
     expect(layers.filter((l) => l.class_name === 'DepthwiseConv2D')).toHaveLength(17);
     expect(layers.filter((l) => l.class_name === 'ReLU').every((l) => l.config.max_value === 6)).toBe(true);
     const batch: VerificationBatch = { x: x.dataSync() as Float32Array, n: 4, height: 16, width: 16, channels: 3, validationSamples: 0, note: null };
-    const cmp = compareLogits(engineLogits(graph, params, batch, plan), await tfjsLogits(files, batch), batch.n);
+    const cmp = compareLogits(await engineLogits(graph, params, batch, plan), await tfjsLogits(files, batch), batch.n);
     expect(cmp.top1Agreement).toBe(1);
     expect(cmp.maxAbsLogitDiff).toBeLessThanOrEqual(1e-4);
     tf.dispose(x);

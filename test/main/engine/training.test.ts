@@ -30,7 +30,7 @@ const tempDir = (): string => {
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 describe('training', () => {
-  it('a few steps lower the loss of both paths on the wasm backend', () => {
+  it('a few steps lower the loss of both paths on the wasm backend', async () => {
     const setup = prepareTraining({ ...config, optimizer: { ...config.optimizer, lr: 0.05 } }, data, new Rng(1));
     const x = tf.tensor4d(
       setup.batches.build(
@@ -49,7 +49,7 @@ describe('training', () => {
       });
     const [full0, small0] = losses();
     // Late in training (λ = 1) the small path learns through the KL term alone (β = 0).
-    for (let i = 0; i < 12; i++) trainStep(setup, x, y, 0.9, { lr: 0.05, momentum: null });
+    for (let i = 0; i < 12; i++) await trainStep(setup, x, y, 0.9, { lr: 0.05, momentum: null });
     const [full1, small1] = losses();
     expect(full1).toBeLessThan(full0 * 0.8);
     expect(small1).toBeLessThan(small0 * 0.9);

@@ -73,16 +73,16 @@ describe('ONNX export of every architecture at small width', () => {
 
       // The small network against the engine's small path.
       const small = extractSmall(graph, plan, params);
-      const smallOnnx = toOnnx(small.graph, small.params);
-      const reference = engineLogits(graph, params, batch, plan);
+      const smallOnnx = await toOnnx(small.graph, small.params);
+      const reference = await engineLogits(graph, params, batch, plan);
       const got = await onnxLogits(smallOnnx, batch);
       const cmp = compareLogits(reference, got, batch.n);
       expect(cmp.top1Agreement).toBe(1);
       expect(cmp.maxAbsLogitDiff).toBeLessThanOrEqual(1e-4);
 
       // The full network against the engine's full path.
-      const fullOnnx = toOnnx(plainFull(graph), params);
-      const fullCmp = compareLogits(engineLogits(graph, params, batch, null), await onnxLogits(fullOnnx, batch), batch.n);
+      const fullOnnx = await toOnnx(plainFull(graph), params);
+      const fullCmp = compareLogits(await engineLogits(graph, params, batch, null), await onnxLogits(fullOnnx, batch), batch.n);
       expect(fullCmp.top1Agreement).toBe(1);
       expect(fullCmp.maxAbsLogitDiff).toBeLessThanOrEqual(1e-4);
       expect(smallOnnx.byteLength).toBeLessThan(fullOnnx.byteLength);
@@ -92,7 +92,7 @@ describe('ONNX export of every architecture at small width', () => {
     },
   );
 
-  it('writes opset 13, NCHW input, logits and probabilities, only the operators we document', () => {
+  it('writes opset 13, NCHW input, logits and probabilities, only the operators we document', async () => {
     const config: ModelConfig = { arch: 'densenet121', stem: 'imagenet', inputSize: 32, channels: 3, classes: 3, width: 0.25, compressFirstStage: true };
     const graph = buildGraph(config);
     const plan = planSmall(graph, 2);
@@ -101,7 +101,7 @@ describe('ONNX export of every architecture at small width', () => {
     const resnetPlan = planSmall(resnet, 2);
     const resnetParams = createParams(resnet, resnetPlan, new Rng(1));
     const small = extractSmall(resnet, resnetPlan, resnetParams);
-    const models = [decodeOnnx(toOnnx(plainFull(graph), params, { metadata: { mean: '[0.5]' } })), decodeOnnx(toOnnx(small.graph, small.params))];
+    const models = [decodeOnnx(await toOnnx(plainFull(graph), params, { metadata: { mean: '[0.5]' } })), decodeOnnx(await toOnnx(small.graph, small.params))];
     for (const m of models) {
       expect(Number(m.opsetImport[0]!.version)).toBeGreaterThanOrEqual(ONNX_OPSET);
       expect(graphOf(m).input.map((i) => i.name)).toEqual(['input']);
@@ -121,14 +121,14 @@ describe('ONNX export of every architecture at small width', () => {
     resnetParams.dispose();
   });
 
-  it('writes MobileNetV2’s depthwise convolutions as Conv with one group per channel, its ReLU6 as Clip(0, 6), batch norms folded', () => {
+  it('writes MobileNetV2’s depthwise convolutions as Conv with one group per channel, its ReLU6 as Clip(0, 6), batch norms folded', async () => {
     // Width 0.5: no stage keeps its input's width in its first block, so no shortcut needs a Slice.
     const config: ModelConfig = { arch: 'mobilenetv2', stem: 'cifar', inputSize: 16, channels: 3, classes: 5, width: 0.5, compressFirstStage: false };
     const graph = buildGraph(config);
     const plan = planSmall(graph, 4);
     const params = createParams(graph, plan, new Rng(1));
     const small = extractSmall(graph, plan, params);
-    const m = decodeOnnx(toOnnx(small.graph, small.params));
+    const m = decodeOnnx(await toOnnx(small.graph, small.params));
     const g = graphOf(m);
     const init = new Map(g.initializer.map((t) => [t.name!, t]));
     const depthwise = small.graph.nodes.filter((n) => n.op === 'dwconv');
@@ -157,13 +157,13 @@ describe('ONNX export of every architecture at small width', () => {
     const params = createParams(graph, null, new Rng(5));
     const batch = batchOf(config, 16, 4);
     perturb(graph, params, batch, null);
-    const f32 = toOnnx(plainFull(graph), params);
-    const f16 = toOnnx(plainFull(graph), params, { float16: true });
+    const f32 = await toOnnx(plainFull(graph), params);
+    const f16 = await toOnnx(plainFull(graph), params, { float16: true });
     expect(f16.byteLength).toBeLessThan(0.6 * f32.byteLength);
     const m = decodeOnnx(f16);
     expect(graphOf(m).initializer.filter((t) => t.dataType === 1)).toHaveLength(0);
     expect(graphOf(m).node.filter((n) => n.opType === 'Cast').length).toBe(graphOf(m).initializer.length);
-    const cmp = compareLogits(engineLogits(graph, params, batch, null), await onnxLogits(f16, batch), batch.n);
+    const cmp = compareLogits(await engineLogits(graph, params, batch, null), await onnxLogits(f16, batch), batch.n);
     expect(cmp.top1Agreement).toBeGreaterThanOrEqual(0.99);
     expect(cmp.maxAbsLogitDiff).toBeLessThan(0.05);
     params.dispose();

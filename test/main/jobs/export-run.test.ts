@@ -130,7 +130,7 @@ describe('exporting a run', () => {
     // And the file on disk computes the engine's small path.
     const trained = loadNetwork(run.outputs!.network);
     const batch = await verificationBatch(run, store.datasets.get(run.datasetId!), datasetCacheDir());
-    const reference = engineLogits(trained.graph, trained.params, batch, planSmall(trained.graph, 2));
+    const reference = await engineLogits(trained.graph, trained.params, batch, planSmall(trained.graph, 2));
     trained.params.dispose();
     const session = await ort.InferenceSession.create(readFileSync(join(req.outDir, 'model.onnx')));
     const x = new Float32Array(batch.x.length);

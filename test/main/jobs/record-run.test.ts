@@ -33,6 +33,14 @@ describe('recording a run from its engine events', () => {
     const id = await trainedRun(store, runsDir);
     const run = store.runs.require(id);
     expect(run).toMatchObject({ status: 'finished', backend: 'wasm', epochsDone: 2, totalSteps: 6, failureReason: null, error: null });
+    // The whole backend report, with why each faster backend was not used, round-trips through SQLite.
+    expect(run.backendInfo).toEqual({
+      kind: 'wasm',
+      name: 'wasm',
+      label: 'WASM',
+      device: run.device,
+      skipped: (['gpu', 'webgpu', 'node'] as const).map((kind) => ({ kind, reason: 'not tried: ADJOIN_BACKEND=wasm forces wasm' })),
+    });
     expect(run.outDir).toBe(join(runsDir, String(id)));
     expect(run.checkpointPath).toBe(join(runsDir, String(id), 'checkpoint.ckpt'));
     expect(run.outputs!.network).toBe(join(runsDir, String(id), 'network.adjoin'));

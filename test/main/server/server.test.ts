@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { ApiResult } from '../../../shared/api.js';
+import type { SystemReport } from '../../../shared/system.js';
 import type { TrainConfig } from '../../../shared/train-config.js';
 import { startServices, type Services } from '../../../main/api/services.js';
 import { sampleDatasetPath } from '../../../main/package-root.js';
@@ -133,6 +134,17 @@ describe('the browser shell', () => {
     });
     expect(await c.call('dialog:choose-folder', { title: 'x' })).toMatchObject({ ok: false, error: { message: expect.stringMatching(/desktop app/) } });
     expect(await c.call('dataset:scan', { path: 'relative/folder' })).toMatchObject({ ok: false, error: { field: 'path' } });
+    c.close();
+  });
+
+  it('reports the system for the System view: each backend with its reason, probed in a process of its own', async () => {
+    const c = await client();
+    const r = (await c.call('system:report', {})) as ApiResult<SystemReport>;
+    expect(r.ok).toBe(true);
+    const report = (r as { value: SystemReport }).value;
+    expect(report.backends.map((b) => b.kind)).toEqual(['gpu', 'webgpu', 'node', 'wasm', 'cpu']);
+    expect(report).toMatchObject({ requested: { value: 'wasm', kind: 'wasm', problem: null }, chosen: 'wasm', ok: true, electron: null });
+    expect(report.history).toMatchObject({ path: join(root, 'home', 'adjoin.db'), exists: true, integrity: ['ok'] });
     c.close();
   });
 

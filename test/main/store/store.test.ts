@@ -107,6 +107,27 @@ describe('the store', () => {
     store.close();
   });
 
+  it('checks the backend report it reads back: a backend it does not know, a skipped entry without its reason', () => {
+    const store = fresh();
+    const id = store.runs.create({ config: tinyConfig(), datasetId: null, outDir: null, owner: null }, 1);
+    expect(store.runs.require(id).backendInfo).toBeNull();
+    const setInfo = (info: unknown): void => void store.db.prepare('UPDATE runs SET backend_info = ? WHERE id = ?').run(JSON.stringify(info), id);
+    const good = {
+      kind: 'webgpu',
+      name: 'webgpu',
+      label: 'GPU',
+      device: 'Apple M2 — WebGPU via Dawn',
+      skipped: [{ kind: 'gpu', reason: 'no CUDA build for darwin' }],
+    };
+    setInfo(good);
+    expect(store.runs.require(id).backendInfo).toEqual(good);
+    setInfo({ ...good, kind: 'tpu' });
+    expect(() => store.runs.get(id)).toThrow(/runs\[1\]\.backend_info\.kind: expected one of gpu, webgpu, node, wasm, cpu/);
+    setInfo({ ...good, skipped: [{ kind: 'gpu' }] });
+    expect(() => store.runs.get(id)).toThrow(/runs\[1\]\.backend_info\.skipped\[0\]\.reason/);
+    store.close();
+  });
+
   it('refuses a status outside the six it knows, in the schema itself', () => {
     const store = fresh();
     const id = store.runs.create({ config: tinyConfig(), datasetId: null, outDir: null, owner: null }, 1);

@@ -8,9 +8,10 @@ import { MonitorState } from './monitor.svelte.js';
 import { ResultsState } from './results.svelte.js';
 import { SweepSetupState } from './sweep-setup.svelte.js';
 import { SweepsState } from './sweeps.svelte.js';
+import { SystemState } from './system.svelte.js';
 import { TrainState } from './train.svelte.js';
 
-export const SCREENS = ['dataset', 'model', 'train', 'results', 'history', 'sweeps'] as const;
+export const SCREENS = ['dataset', 'model', 'train', 'results', 'history', 'sweeps', 'system'] as const;
 export type Screen = (typeof SCREENS)[number];
 
 export const SCREEN_TITLES: Record<Screen, string> = {
@@ -20,6 +21,7 @@ export const SCREEN_TITLES: Record<Screen, string> = {
   results: 'Results & export',
   history: 'History',
   sweeps: 'Sweeps',
+  system: 'System',
 };
 
 /** Shorter names for the navigation column. */
@@ -46,6 +48,7 @@ export class AppState {
   readonly history: HistoryState;
   readonly sweeps: SweepsState;
   readonly sweepSetup: SweepSetupState;
+  readonly system: SystemState;
 
   readonly isDesktop = $derived(this.info?.shell === 'electron');
   readonly nativeDialogs = $derived(this.info?.nativeDialogs === true);
@@ -61,6 +64,7 @@ export class AppState {
     this.history = new HistoryState(api);
     this.sweeps = new SweepsState(api);
     this.sweepSetup = new SweepSetupState(api, this.dataset, this.model, this.train);
+    this.system = new SystemState(api);
     this.unsubscribe.push(
       api.on('history:writes', (state) => {
         this.historyWrites = state;

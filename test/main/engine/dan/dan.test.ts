@@ -146,9 +146,9 @@ describe('architecture gradients', () => {
 
 describe('direction of the FLOPs pressure', () => {
   /** Expected small-network MACs under softmax(η) over the full network's, before and after `steps` search steps. */
-  const run = (over: Partial<SearchConfig>, steps: number): { alphas: number[]; before: number; after: number } => {
+  const run = async (over: Partial<SearchConfig>, steps: number): Promise<{ alphas: number[]; before: number; after: number }> => {
     const setup = prepareSearch(baseSearch(over), data, new Rng(7));
-    const before = expectedMacsAt(setup, 1) / setup.fullMacs;
+    const before = (await expectedMacsAt(setup, 1)) / setup.fullMacs;
     const rng = new Rng(8);
     for (let s = 0; s < steps; s++) {
       const idx = Array.from({ length: 16 }, (_, i) => (s * 16 + i) % 64);
@@ -156,17 +156,17 @@ describe('direction of the FLOPs pressure', () => {
       const x = tf.tensor4d(b.x, [16, 12, 12, 1]);
       const y = tf.tensor1d(b.y, 'int32');
       // Late in training: λ(t) = 1, so the KL and FLOPs terms weigh fully.
-      searchStep(setup, x, y, 0.9, { lr: 0.02, momentum: null }, 1, setup.space.drawNoise(rng));
+      await searchStep(setup, x, y, 0.9, { lr: 0.02, momentum: null }, 1, setup.space.drawNoise(rng));
       tf.dispose([x, y]);
     }
-    return { alphas: Object.values(setup.space.choice()), before, after: expectedMacsAt(setup, 1) / setup.fullMacs };
+    return { alphas: Object.values(await setup.space.choice()), before, after: (await expectedMacsAt(setup, 1)) / setup.fullMacs };
   };
 
-  it('a large γ drives every group to the largest α in A, and γ = 0 with a strong KL keeps widths large', () => {
-    const pressed = run({ gamma: 50, space: [2, 4, 8] }, 20);
+  it('a large γ drives every group to the largest α in A, and γ = 0 with a strong KL keeps widths large', async () => {
+    const pressed = await run({ gamma: 50, space: [2, 4, 8] }, 20);
     expect(pressed.alphas.every((a) => a === 8)).toBe(true);
     expect(pressed.after).toBeLessThan(pressed.before);
-    const free = run({ gamma: 0, space: [2, 4, 8], loss: { ...DEFAULT_LOSS, c: 4 } }, 40);
+    const free = await run({ gamma: 0, space: [2, 4, 8], loss: { ...DEFAULT_LOSS, c: 4 } }, 40);
     // The KL term alone widens the small network from the uniform start.
     expect(free.after).toBeGreaterThan(free.before + 0.01);
     expect(free.after).toBeGreaterThan(pressed.after + 0.04);
