@@ -38,12 +38,12 @@ function trained(seed: number): { params: ReturnType<typeof createParams>; optim
 }
 
 describe('checkpoints', () => {
-  it('bring back weights, running statistics, optimizer slots and step count, the position, the history and extra state', () => {
+  it('bring back weights, running statistics, optimizer slots and step count, the position, the history and extra state', async () => {
     const dir = temp();
     const path = join(dir, CHECKPOINT_FILE);
     const a = trained(1);
     const eta = tf.tensor1d([0.5, -1, 2]);
-    saveCheckpoint(path, {
+    await saveCheckpoint(path, {
       config,
       params: a.params,
       optimizer: a.optimizer,
@@ -74,12 +74,12 @@ describe('checkpoints', () => {
     eta.dispose();
   });
 
-  it('fall back to the previous checkpoint when the newest is damaged', () => {
+  it('fall back to the previous checkpoint when the newest is damaged', async () => {
     const dir = temp();
     const path = join(dir, CHECKPOINT_FILE);
     const a = trained(1);
-    saveCheckpoint(path, { config, params: a.params, optimizer: a.optimizer, position, history: [] });
-    saveCheckpoint(path, { config, params: a.params, optimizer: a.optimizer, position: { ...position, globalStep: 8 }, history: [] });
+    await saveCheckpoint(path, { config, params: a.params, optimizer: a.optimizer, position, history: [] });
+    await saveCheckpoint(path, { config, params: a.params, optimizer: a.optimizer, position: { ...position, globalStep: 8 }, history: [] });
     const bytes = readFileSync(path);
     writeFileSync(path, bytes.subarray(0, bytes.length >> 1));
     const loaded = loadCheckpoint(path);
@@ -89,7 +89,7 @@ describe('checkpoints', () => {
     a.optimizer.dispose();
   });
 
-  it('refuse what is not a checkpoint, a newer one, and weights of another model, naming the file and the tensor', () => {
+  it('refuse what is not a checkpoint, a newer one, and weights of another model, naming the file and the tensor', async () => {
     const dir = temp();
     const path = join(dir, CHECKPOINT_FILE);
     writeTensorFile(path, { kind: 'adjoin-network' }, new Map());
@@ -100,7 +100,7 @@ describe('checkpoints', () => {
     expect(() => loadCheckpoint(path)).toThrow(/written by a newer Adjoin \(checkpoint version 99\)/);
 
     const a = trained(1);
-    saveCheckpoint(path, { config, params: a.params, optimizer: a.optimizer, position, history: [] });
+    await saveCheckpoint(path, { config, params: a.params, optimizer: a.optimizer, position, history: [] });
     const other = createParams(buildGraph({ ...config.model, width: 0.25 }), null, new Rng(1));
     expect(() => loadCheckpoint(path).restoreInto(other, new Optimizer(config.optimizer))).toThrow(
       /checkpoint\.ckpt: stem\.conv\.weight has shape 3×3×1×8, the model expects 3×3×1×16/,
