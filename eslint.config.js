@@ -145,14 +145,20 @@ export default tseslint.config(
     ['main/system/*.ts'],
     [
       { group: modelLibraries, message: 'the system report is gathered by a probe process; the host only starts it' },
-      { group: ['**/engine/*', '**/engine/**', '**/export/*', '**/jobs/worker/*', '**/probe/*'], message: 'the host reaches the probe through its protocol only' },
+      {
+        group: ['**/engine/*', '**/engine/**', '**/export/*', '**/jobs/worker/*', '**/probe/*'],
+        message: 'the host reaches the probe through its protocol only',
+      },
     ],
   ),
   layer(
     ['main/system/probe/**/*.ts'],
     [
       { group: ['electron'], message: 'the probe runs in a process of its own' },
-      { group: ['**/store/*', '**/jobs/*', '**/jobs/**', '**/cli/*', '**/app/*', '**/server/*', '**/api/*'], message: 'the probe reports to the host in messages' },
+      {
+        group: ['**/store/*', '**/jobs/*', '**/jobs/**', '**/cli/*', '**/app/*', '**/server/*', '**/api/*'],
+        message: 'the probe reports to the host in messages',
+      },
     ],
   ),
   layer(['renderer/**/*.ts', 'renderer/**/*.svelte'], rendererOnlyApi),
