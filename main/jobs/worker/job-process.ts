@@ -55,6 +55,17 @@ process.on('SIGINT', () => undefined);
 // train on with nobody recording it, and its run is marked interrupted anyway.
 process.on('disconnect', () => process.exit(1));
 
+/** A held job goes on once it is asked to stop (test hooks only). */
+function untilStopped(): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (stop === null) return;
+      clearInterval(timer);
+      resolve();
+    }, 50);
+  });
+}
+
 parent.onMessage((raw) => {
   const msg = parseToJob(raw);
   if (msg === null) {
@@ -73,6 +84,7 @@ parent.onMessage((raw) => {
   const spec = msg.spec;
   const hooks = process.env['ADJOIN_TEST_HOOKS'] === '1' && 'testHooks' in spec ? spec.testHooks : undefined;
   const abortAt = hooks?.abortAtStep;
+  const holdAt = hooks?.holdAtStep;
   runJob(spec, {
     emit: (event) => void send({ type: 'event', event }),
     log: (level, message) => void send({ type: 'log', level, message }),
@@ -81,6 +93,7 @@ parent.onMessage((raw) => {
     stopRequested: () => stop,
     // A native abort, as libtensorflow raises on a CUDA fault, takes the whole process down.
     ...(abortAt === undefined ? {} : { beforeStep: (step: number) => void (step === abortAt && process.kill(process.pid, 'SIGABRT')) }),
+    ...(holdAt === undefined ? {} : { beforeStep: (step: number) => (step === holdAt ? untilStopped() : undefined) }),
   })
     .then(
       (outcome) => send({ type: 'done', outcome }).then(() => 0),
