@@ -17,6 +17,7 @@ const COMMANDS: ReadonlyArray<{ name: string; load: () => Promise<Command> }> = 
   { name: 'sweep', load: async () => (await import('./cli/sweep-command.js')).sweepCmd },
   { name: 'db', load: async () => (await import('./cli/db-command.js')).dbCmd },
   { name: 'serve', load: async () => (await import('./cli/serve-command.js')).serveCmd },
+  { name: 'worker', load: async () => (await import('./cli/worker-command.js')).workerCmd },
 ];
 
 async function usage(): Promise<string> {

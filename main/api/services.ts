@@ -2,6 +2,7 @@ import { dirname, join } from 'node:path';
 import { dataDir, datasetCacheDir } from '../app-paths.js';
 import type { Launcher } from '../jobs/host/launcher.js';
 import { JobManager } from '../jobs/host/manager.js';
+import { RemoteRuns } from '../jobs/host/queue/remote-runs.js';
 import { SweepRunner } from '../jobs/host/sweep-runner.js';
 import { packageVersion, sampleDatasetPath } from '../package-root.js';
 import { keepBackup } from '../store/backup.js';
@@ -15,6 +16,7 @@ const BACKUP_AGE_MS = 24 * 3_600_000;
 export interface Services {
   store: Store;
   manager: JobManager;
+  remote: RemoteRuns;
   handlers: ApiHandlers;
   /** Quitting: running jobs checkpoint and stop, then the history closes. */
   close(): Promise<void>;
@@ -50,9 +52,22 @@ export function startServices(o: ServicesOptions): Services {
     ...(o.launcher === undefined ? {} : { launcher: o.launcher }),
     ...(o.env === undefined ? {} : { env: o.env }),
   });
-  const sweeps = new SweepRunner(manager);
+  const remote = new RemoteRuns(manager, {
+    runsDir: join(dirname(store.file), 'runs'),
+    cacheDir: datasetCacheDir(),
+    ...(o.launcher === undefined ? {} : { launcher: o.launcher }),
+    ...(o.env === undefined ? {} : { env: o.env }),
+    onWarning: (message) => process.emitWarning(message),
+  });
+  const sweeps = new SweepRunner(manager, remote);
+  if (store.damage === null) {
+    // Runs and sweeps left on a queue by a host that has gone went on on the workers: follow them again.
+    void remote.followAgain();
+    sweeps.followAgain();
+  }
   const handlers = createApi({
     manager,
+    remote,
     sweeps,
     cacheDir: datasetCacheDir(),
     dataDir: dataDir(),
@@ -66,6 +81,7 @@ export function startServices(o: ServicesOptions): Services {
   return {
     store,
     manager,
+    remote,
     handlers,
     close: async () => {
       await sweeps.stopAll();

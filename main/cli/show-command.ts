@@ -30,6 +30,7 @@ export function renderRun(d: RunDetails, dbFile: string): string {
   field('model', `${modelLabel(run)}, ${m.classes} classes, ${m.inputSize}×${m.inputSize}×${m.channels}`);
   if (run.data !== null) field('data', `${run.data.name} (${run.data.source}): ${run.data.trainCount} train / ${run.data.valCount} val images`);
   if (run.backend !== null) field('backend', `${run.backend} — ${run.device ?? ''}`);
+  if (run.worker !== null) field('worker', `${run.worker.name} on ${run.worker.host} (a queue worker)`);
   field('seed', String(run.seed));
   field('created', dateTime(run.createdAt));
   if (run.startedAt !== null) field('started', dateTime(run.startedAt));
