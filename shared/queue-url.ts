@@ -37,7 +37,7 @@ export function parseQueueUrl(text: string, field = 'queue'): QueueAddress {
   const url = text.trim();
   const m = URL_PATTERN.exec(url);
   if (m === null) {
-    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1];
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1];
     if (scheme !== undefined && scheme !== 'redis' && scheme !== 'rediss') {
       throw new InputError(`a queue is a redis:// or rediss:// URL, not ${scheme}://`, field);
     }

@@ -43,6 +43,9 @@ function hasCheckpoint(dir: string): boolean {
   return existsSync(join(dir, CHECKPOINT_FILE)) || existsSync(join(dir, `${CHECKPOINT_FILE}.prev`));
 }
 
+/** How often a running run's worker looks for the submitter's cancel. */
+const STOP_CHECK_MS = 1_000;
+
 type RunSpec = Extract<JobSpec, { kind: 'train' | 'search' }>;
 
 /**
@@ -149,7 +152,6 @@ export async function processRunJob(job: Job, token: string | undefined, ctx: Ru
   // What the engine said at its end: kept until the outputs have travelled, or thrown as the attempt's error.
   const end: { finished: FinishedEvent | null; failure: FailedEvent | null } = { finished: null, failure: null };
   let cancelling = false;
-  let handle: JobHandle | null = null;
   const send = (event: EngineEvent): void => later(() => write({ kind: 'event', attempt, event }));
   const onEvent = (event: EngineEvent): void => {
     switch (event.type) {
@@ -188,27 +190,27 @@ export async function processRunJob(job: Job, token: string | undefined, ctx: Ru
       default:
         send(event);
     }
-    // The submitter's cancel is seen after the step it arrives in.
-    if (!cancelling && (event.type === 'step' || event.type === 'search-step')) {
-      later(async () => {
-        if (!cancelling && (await stopAsked())) {
-          cancelling = true;
-          handle?.stop('cancel');
-        }
-      });
-    }
   };
-  handle = hostJob(spec, {
+  const handle: JobHandle = hostJob(spec, {
     env: ctx.env,
     ...(ctx.launcher === undefined ? {} : { launcher: ctx.launcher }),
     onEvent,
     onDataset: (dataset) => later(() => write({ kind: 'dataset', attempt, dataset })),
   });
   ctx.track(jobId, handle);
+  // The submitter's cancel: looked for every second, so the engine stops after the step it arrives in.
+  const watch = setInterval(() => {
+    later(async () => {
+      if (cancelling || !(await stopAsked())) return;
+      cancelling = true;
+      handle.stop('cancel');
+    });
+  }, STOP_CHECK_MS);
   let result: JobResult;
   try {
     result = await handle.done;
   } finally {
+    clearInterval(watch);
     ctx.track(jobId, null);
   }
   await chain;

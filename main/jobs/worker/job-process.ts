@@ -55,8 +55,9 @@ process.on('SIGINT', () => undefined);
 // train on with nobody recording it, and its run is marked interrupted anyway.
 process.on('disconnect', () => process.exit(1));
 
-/** A held job goes on once it is asked to stop (test hooks only). */
-function untilStopped(): Promise<void> {
+/** A held job says so (a test waits for that event), and goes on once it is asked to stop (test hooks only). */
+function untilStopped(step: number): Promise<void> {
+  void send({ type: 'event', event: { type: 'log', time: Date.now(), level: 'info', message: `test hook: held before step ${step}` } });
   return new Promise((resolve) => {
     const timer = setInterval(() => {
       if (stop === null) return;
@@ -93,7 +94,7 @@ parent.onMessage((raw) => {
     stopRequested: () => stop,
     // A native abort, as libtensorflow raises on a CUDA fault, takes the whole process down.
     ...(abortAt === undefined ? {} : { beforeStep: (step: number) => void (step === abortAt && process.kill(process.pid, 'SIGABRT')) }),
-    ...(holdAt === undefined ? {} : { beforeStep: (step: number) => (step === holdAt ? untilStopped() : undefined) }),
+    ...(holdAt === undefined ? {} : { beforeStep: (step: number) => (step === holdAt ? untilStopped(step) : undefined) }),
   })
     .then(
       (outcome) => send({ type: 'done', outcome }).then(() => 0),

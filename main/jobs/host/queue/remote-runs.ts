@@ -38,11 +38,11 @@ interface Followed {
   lines: number;
   attempt: number;
   workerDir: string | null;
-  /** The kd teacher's network on this machine, for the history's copy of the config. */
-  teacherNetwork: string | null;
   /** One reading of the log at a time; `again` asks for one more after it. */
   reading: Promise<void> | null;
   again: boolean;
+  /** What went wrong reading its log (a bad line, a file that did not arrive): said when it ends badly. */
+  problems: string[];
   ended: Promise<JobResult>;
   settle: (r: JobResult) => void;
   settled: boolean;
@@ -144,6 +144,11 @@ export class RemoteRuns implements RunDelegate {
 
   private warn(message: string): void {
     this.options.onWarning?.(message);
+  }
+
+  private problem(f: Followed, message: string): void {
+    f.problems.push(message);
+    this.warn(message);
   }
 
   // ---- RunDelegate -------------------------------------------------------
@@ -359,8 +364,11 @@ export class RemoteRuns implements RunDelegate {
     const link = await this.link(q.url);
     await link.redis.del(stopKey(q.jobId));
     await this.sendInputs(runId, q.jobId, link, resume);
+    // Cancelled while its inputs travelled: it does not go on the queue.
+    if (!this.followed.has(runId)) return;
     await link.queue.add(JOB_NAMES.run, this.jobData(runId, []), runJobOptions(q.jobId));
     this.store.queueRuns.markSubmitted(runId, Date.now());
+    this.manager.publish({ type: 'runs:changed', runId });
   }
 
   /**
@@ -409,6 +417,7 @@ export class RemoteRuns implements RunDelegate {
         this.store.queueRuns.markSubmitted(id, now);
       }
     });
+    for (const id of [teacherRunId, ...studentRunIds]) this.manager.publish({ type: 'runs:changed', runId: id });
   }
 
   /** Whether a run's job is on the queue, or will be put there by its flow. */
@@ -449,7 +458,6 @@ export class RemoteRuns implements RunDelegate {
     let settle!: (r: JobResult) => void;
     const ended = new Promise<JobResult>((resolve) => (settle = resolve));
     const run = this.store.runs.require(q.runId);
-    const teacher = run.config.mode === 'kd' && run.config.kd.teacherRun !== null ? this.store.runs.get(run.config.kd.teacherRun) : null;
     const f: Followed = {
       runId: q.runId,
       url: q.url,
@@ -459,9 +467,9 @@ export class RemoteRuns implements RunDelegate {
       lines: q.linesApplied,
       attempt: q.attempt,
       workerDir: q.workerDir,
-      teacherNetwork: run.config.mode === 'kd' ? (teacher?.outputs?.network ?? run.config.kd.teacher) : null,
       reading: null,
       again: false,
+      problems: [],
       ended,
       settle,
       settled: false,
@@ -485,6 +493,12 @@ export class RemoteRuns implements RunDelegate {
       if (this.followed.has(q.runId)) continue;
       const run = this.store.runs.get(q.runId);
       if (run === null) continue;
+      if (run.status === 'finished' || run.status === 'failed' || run.status === 'cancelled') {
+        // Its story was all read before that host went; only the queue was not tidied.
+        this.store.queueRuns.settle(q.runId, Date.now());
+        void this.tidy(q.url, q.jobId).catch((e: unknown) => this.warn(`run ${q.runId}: could not tidy the queue: ${(e as Error).message}`));
+        continue;
+      }
       if (run.owner.pid !== null && deathOf(this.store.file, q.runId, run.owner, probe) === null) continue;
       const wasRunning = run.status === 'running';
       const f = this.follow(q, recordRun(this.store, q.runId));
@@ -557,18 +571,20 @@ export class RemoteRuns implements RunDelegate {
     try {
       line = decodeLine(text, `run ${f.runId} (job ${f.jobId}) line ${index + 1}`);
     } catch (e) {
-      this.warn(`skipped a line the worker wrote: ${(e as Error).message}`);
+      this.problem(f, `skipped a line the worker wrote: ${(e as Error).message}`);
     }
     let event: EngineEvent | null = null;
     if (line !== null && line.attempt >= f.attempt) {
       try {
         if (line.kind === 'event') event = await this.localize(f, line.event, link);
       } catch (e) {
-        this.warn(`run ${f.runId}, line ${index + 1}: ${(e as Error).message}`);
+        this.problem(f, `run ${f.runId}, line ${index + 1}: ${(e as Error).message}`);
         line = null;
       }
     }
     const current = line !== null && line.attempt >= f.attempt ? line : null;
+    // Let go of (the host is quitting) while its files travelled: the line stays unread, for the next host.
+    if (f.settled || this.closing) return;
     this.store.transaction(() => {
       if (current !== null) {
         switch (current.kind) {
@@ -651,9 +667,11 @@ export class RemoteRuns implements RunDelegate {
       }
       case 'started': {
         const config = trainConfig(e.config, 'started.config');
-        // The history keeps where the teacher is here, not on the worker.
-        const kept = config.mode === 'kd' && f.teacherNetwork !== null ? { ...config, kd: { ...config.kd, teacher: f.teacherNetwork } } : config;
-        return { ...e, config: kept };
+        if (config.mode !== 'kd') return { ...e, config };
+        // The history keeps where the teacher's network is here (its run has finished by now), not on the worker.
+        const teacher = config.kd.teacherRun === null ? null : this.store.runs.get(config.kd.teacherRun);
+        const local = teacher?.outputs?.network ?? null;
+        return { ...e, config: local === null ? config : { ...config, kd: { ...config.kd, teacher: local } } };
       }
       case 'cancelled':
         return { ...e, checkpoint: here(e.checkpoint) };
@@ -686,6 +704,13 @@ export class RemoteRuns implements RunDelegate {
       );
     }
     const run = this.store.runs.require(f.runId);
+    if (result.status === 'finished' && run.status !== 'finished') {
+      // The worker says it finished, but its results never made it into the history: say so, with the first reason.
+      const message = `the worker finished the run, but its results could not be stored here: ${f.problems[0] ?? 'its last lines are missing'}`;
+      this.record(f, { type: 'failed', time: Date.now(), reason: 'error', error: { name: 'QueueRunFailed', message }, checkpoint: run.checkpointPath });
+      await this.finish(f, { status: 'failed', reason: 'error', message });
+      return;
+    }
     await this.finish(f, result.status === 'finished' ? { status: 'finished' } : { status: 'cancelled', checkpoint: run.checkpointPath });
   }
 
@@ -721,23 +746,27 @@ export class RemoteRuns implements RunDelegate {
   private async finish(f: Followed, result: JobResult): Promise<void> {
     if (f.settled) return;
     f.settled = true;
+    f.recorder.close();
+    this.manager.publish({ type: 'runs:changed', runId: f.runId });
+    const tidy = this.tidy(f.url, f.jobId).catch((e: unknown) => this.warn(`run ${f.runId}: could not tidy the queue: ${(e as Error).message}`));
+    // Tidying waits for Redis a while at most (it may be restarting); what is left then stays for the next host.
+    let timer: NodeJS.Timeout | undefined;
+    const tidied = await Promise.race([tidy.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), TIDY_MS)))]);
+    clearTimeout(timer);
     this.followed.delete(f.runId);
     this.byJob.delete(f.jobId);
-    f.recorder.close();
-    this.store.queueRuns.settle(f.runId, Date.now());
+    if (tidied) this.store.queueRuns.settle(f.runId, Date.now());
     this.manager.publish({ type: 'runs:changed', runId: f.runId });
-    const tidy = (async () => {
-      const link = await this.link(f.url);
-      await link.files.drop(f.jobId);
-      await link.redis.del(stopKey(f.jobId));
-      const job = await link.queue.getJob(f.jobId);
-      if (job !== undefined && job.parentKey === undefined) await link.queue.remove(f.jobId);
-    })().catch((e: unknown) => this.warn(`run ${f.runId}: could not tidy the queue: ${(e as Error).message}`));
-    // The run is over here; tidying waits for Redis a while at most (it may be restarting), then leaves the rest.
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([tidy, new Promise<void>((resolve) => (timer = setTimeout(resolve, TIDY_MS)))]);
-    clearTimeout(timer);
     f.settle(result);
+  }
+
+  /** The queue lets go of a run whose story is in the history: its files, its stop request and its job. */
+  private async tidy(url: string, jobId: string): Promise<void> {
+    const link = await this.link(url);
+    await link.files.drop(jobId);
+    await link.redis.del(stopKey(jobId));
+    const job = await link.queue.getJob(jobId);
+    if (job !== undefined && job.parentKey === undefined) await link.queue.remove(jobId);
   }
 
   /** The super-network config a search run starts with (for callers that record searches). */

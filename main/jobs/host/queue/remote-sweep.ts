@@ -101,7 +101,8 @@ export async function runRemoteSweep(remote: RemoteRuns, sweepId: number, o: Swe
           continue;
         }
         if (run.status === 'finished') {
-          settled += 1;
+          // Settled once the queue has let go of it too.
+          if (!active.has(run.id)) settled += 1;
           report(cell, run.id, 'finished', null);
           continue;
         }
