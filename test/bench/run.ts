@@ -3,6 +3,7 @@ import { cpuTrain } from './cpu-train.js';
 import { searchCost } from './search-cost.js';
 import { exportBench } from './export.js';
 import { importBench } from './import.js';
+import { queueBench } from './queue.js';
 import { stepCost } from './step-cost.js';
 
 type Bench = (args: { rounds?: number }) => Promise<Record<string, unknown>>;
@@ -14,6 +15,7 @@ const BENCHES: Record<string, Bench> = {
   import: importBench,
   'cpu-train': cpuTrain,
   'conv-kernels': convKernels,
+  queue: queueBench,
 };
 
 /** `npm run bench -- <name>… [--json] [--rounds N]`; no name runs them all. */

@@ -2,7 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ADJOIN_BIN } from './cli.js';
+import { packageRoot } from '../../main/package-root.js';
+
+/** The `adjoin` command (this file also runs compiled, from build/, in `npm run bench -- queue`). */
+const ADJOIN_BIN = join(packageRoot(), 'bin', 'adjoin.js');
 
 /** An `adjoin worker` process started by a test. */
 export interface WorkerProcess {

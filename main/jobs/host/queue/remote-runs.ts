@@ -27,6 +27,13 @@ import { REMOTE_FORMAT, releaseJobId, runJobId, runJobResult, type ReleaseJob, t
 import { QueueLink } from './queue-link.js';
 import { localRunFile, resumeFiles, workerRelative, writeRunFile } from './run-files-local.js';
 
+/** A line of a job's log, read and made true here, before the history takes it. */
+interface Prepared {
+  /** Null for a line passed over (unreadable, or from an older attempt). */
+  line: RemoteLine | null;
+  event: EngineEvent | null;
+}
+
 /** A run on a queue, as this host follows it. */
 interface Followed {
   runId: number;
@@ -551,10 +558,11 @@ export class RemoteRuns implements RunDelegate {
     const link = await this.link(f.url);
     for (;;) {
       const { logs } = await link.queue.getJobLogs(f.jobId, f.lines, f.lines + LOG_PAGE - 1, true);
-      for (const text of logs) {
-        if (f.settled || this.closing) return;
-        await this.apply(f, text, link);
-      }
+      const page: Prepared[] = [];
+      for (const [i, text] of logs.entries()) page.push(await this.prepare(f, text, f.lines + i, link));
+      // Let go of (the host is quitting) while files travelled: the lines stay unread, for the next host.
+      if (f.settled || this.closing) return;
+      this.commit(f, page, f.lines + logs.length);
       if (logs.length < LOG_PAGE) break;
     }
     const job = await link.queue.getJob(f.jobId);
@@ -564,37 +572,45 @@ export class RemoteRuns implements RunDelegate {
     else if (state === 'failed') await this.failed(f, job);
   }
 
-  /** Applies one line of the log: in the history, in the same transaction as the count of lines read. */
-  private async apply(f: Followed, text: string, link: QueueLink): Promise<void> {
-    const index = f.lines;
-    let line: RemoteLine | null = null;
+  /**
+   * Reads one line of the log: decoded, and its event made true here (files
+   * fetched). A line of an older attempt, or one that cannot be read, is
+   * passed over (the latter with the reason).
+   */
+  private async prepare(f: Followed, text: string, index: number, link: QueueLink): Promise<Prepared> {
+    let line: RemoteLine;
     try {
       line = decodeLine(text, `run ${f.runId} (job ${f.jobId}) line ${index + 1}`);
     } catch (e) {
       this.problem(f, `skipped a line the worker wrote: ${(e as Error).message}`);
+      return { line: null, event: null };
     }
-    let event: EngineEvent | null = null;
-    if (line !== null && line.attempt >= f.attempt) {
-      try {
-        if (line.kind === 'event') event = await this.localize(f, line.event, link);
-      } catch (e) {
-        this.problem(f, `run ${f.runId}, line ${index + 1}: ${(e as Error).message}`);
-        line = null;
-      }
+    if (line.attempt < f.attempt) return { line: null, event: null };
+    if (line.kind === 'attempt') {
+      // Later lines of this page name files in this attempt's folder.
+      f.attempt = line.attempt;
+      f.workerDir = line.dir;
     }
-    const current = line !== null && line.attempt >= f.attempt ? line : null;
-    // Let go of (the host is quitting) while its files travelled: the line stays unread, for the next host.
-    if (f.settled || this.closing) return;
+    if (line.kind !== 'event') return { line, event: null };
+    try {
+      return { line, event: await this.localize(f, line.event, link) };
+    } catch (e) {
+      this.problem(f, `run ${f.runId}, line ${index + 1}: ${(e as Error).message}`);
+      return { line: null, event: null };
+    }
+  }
+
+  /** Applies a page of lines to the history in one transaction, with the count of lines read; then tells the subscribers. */
+  private commit(f: Followed, page: Prepared[], lines: number): void {
     this.store.transaction(() => {
-      if (current !== null) {
-        switch (current.kind) {
+      for (const { line, event } of page) {
+        if (line === null) continue;
+        switch (line.kind) {
           case 'attempt':
-            f.attempt = current.attempt;
-            f.workerDir = current.dir;
-            this.store.runs.setWorker(f.runId, current.worker);
+            this.store.runs.setWorker(f.runId, line.worker);
             break;
           case 'dataset':
-            this.store.runs.setDataset(f.runId, this.store.datasets.upsert(current.dataset, Date.now()));
+            this.store.runs.setDataset(f.runId, this.store.datasets.upsert(line.dataset, Date.now()));
             break;
           case 'handed-back':
             // Back on the queue, for another worker to take from its checkpoint.
@@ -605,15 +621,18 @@ export class RemoteRuns implements RunDelegate {
             break;
         }
       }
-      f.lines = index + 1;
+      f.lines = lines;
       this.store.queueRuns.setProgress(f.runId, f.lines, f.attempt, f.workerDir);
     });
-    if (current === null) return;
-    if (current.kind === 'event' && event !== null) {
-      this.manager.publish({ type: 'run:event', runId: f.runId, event });
-      if (['started', 'search-started', 'finished', 'cancelled', 'failed'].includes(event.type)) this.manager.publish({ type: 'runs:changed', runId: f.runId });
-    } else if (current.kind !== 'dataset') {
-      this.manager.publish({ type: 'runs:changed', runId: f.runId });
+    for (const { line, event } of page) {
+      if (line === null || line.kind === 'dataset') continue;
+      if (line.kind !== 'event') {
+        this.manager.publish({ type: 'runs:changed', runId: f.runId });
+      } else if (event !== null) {
+        this.manager.publish({ type: 'run:event', runId: f.runId, event });
+        if (['started', 'search-started', 'finished', 'cancelled', 'failed'].includes(event.type))
+          this.manager.publish({ type: 'runs:changed', runId: f.runId });
+      }
     }
   }
 
