@@ -65,6 +65,13 @@ export class QueueRuns {
     return r === undefined ? null : fromRow(r);
   }
 
+  /** The run's queue record; an error if it was never given to a queue. */
+  require(runId: number): QueueRunRecord {
+    const q = this.get(runId);
+    if (q === null) throw new Error(`run ${runId} was not given to a queue`);
+    return q;
+  }
+
   /** Runs still followed: their last line or files are not in the history yet. */
   unsettled(): QueueRunRecord[] {
     return (this.db.prepare('SELECT * FROM queue_runs WHERE settled_at IS NULL ORDER BY run_id').all() as Row[]).map(fromRow);

@@ -35,7 +35,7 @@ export async function startWorker(url: string, name: string, o: { env?: NodeJS.P
   const home = mkdtempSync(join(tmpdir(), `adjoin-worker-${name}-`));
   const child = spawn(
     process.execPath,
-    [ADJOIN_BIN, 'worker', '--queue', url, '--name', name, '--lock-seconds', String(o.lockSeconds ?? 3), '--work-dir', join(home, 'runs')],
+    [ADJOIN_BIN, 'worker', '--queue', url, '--name', name, '--lock-seconds', String(o.lockSeconds ?? 5), '--work-dir', join(home, 'runs')],
     {
       env: { ...process.env, ADJOIN_HOME: home, ADJOIN_CACHE_DIR: join(home, 'cache'), ADJOIN_BACKEND: 'wasm', ADJOIN_TRAIN_WORKERS: '1', ...o.env },
       stdio: ['ignore', 'ignore', 'pipe'],

@@ -14,7 +14,8 @@ export async function processRelease(job: Job, queue: Queue, redis: Redis): Prom
   const data = releaseJob(job.data, `job ${job.id ?? '?'}`);
   const children = Object.values(await job.getChildrenValues());
   const results = children.map((v, i) => runJobResult(v, `job ${job.id ?? '?'} child ${i}`));
-  if (results.length !== 1 || results[0]!.status !== 'finished') {
+  const [teacher] = results;
+  if (results.length !== 1 || teacher?.status !== 'finished') {
     throw new UnrecoverableError(`the teacher (job ${data.teacher}) did not finish, so its kd runs were not started`);
   }
   const students = [];

@@ -54,7 +54,7 @@ export class QueueLink {
     for (const [i, v] of values.entries()) {
       if (v === null) continue;
       try {
-        out.push(workerAnnouncement(JSON.parse(v), keys[i]!));
+        out.push(workerAnnouncement(JSON.parse(v), keys[i] ?? 'a worker announcement'));
       } catch {
         // Not an announcement this version understands: not listed.
       }

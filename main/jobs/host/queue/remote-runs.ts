@@ -222,7 +222,7 @@ export class RemoteRuns implements RunDelegate {
     if (run.status === 'finished') throw new InputError(`run ${runId} has finished; there is nothing to resume`, 'run');
     const generation = q.generation + 1;
     this.store.queueRuns.resubmit(runId, q.url, runJobId(this.submitterId(), runId, generation), generation, null);
-    const f = this.follow(this.store.queueRuns.get(runId)!, recordRun(this.store, runId));
+    const f = this.follow(this.store.queueRuns.require(runId), recordRun(this.store, runId));
     this.manager.publish({ type: 'runs:changed', runId });
     void this.enqueue(runId).catch((e: unknown) => this.fail(f, e));
     return runId;
@@ -269,8 +269,8 @@ export class RemoteRuns implements RunDelegate {
    */
   async submit(r: RemoteRunRequest): Promise<number> {
     await this.link(r.queue);
-    const runId = this.createRun(r);
-    const f = this.followed.get(runId)!;
+    const f = this.createFollowed(r);
+    const runId = f.runId;
     const enqueue = async (): Promise<void> => {
       if (this.store.runs.require(runId).datasetId === null) {
         const dataset = r.dataset ?? (await this.openData(r.data));
@@ -282,8 +282,12 @@ export class RemoteRuns implements RunDelegate {
     return runId;
   }
 
-  /** Records a run for a queue (not yet on it) and follows it. */
+  /** Records a run for a queue (not yet on it) and follows it; its id. */
   createRun(r: RemoteRunRequest): number {
+    return this.createFollowed(r).runId;
+  }
+
+  private createFollowed(r: RemoteRunRequest): Followed {
     if (r.transferLimitBytes !== undefined) this.rememberTransferLimit(r.transferLimitBytes);
     const begun = beginRun(this.store, {
       config: r.config,
@@ -301,9 +305,9 @@ export class RemoteRuns implements RunDelegate {
       const generation = existing.generation + 1;
       this.store.queueRuns.resubmit(begun.runId, r.queue, runJobId(this.submitterId(), begun.runId, generation), generation, null);
     }
-    this.follow(this.store.queueRuns.get(begun.runId)!, begun.recorder);
+    const f = this.follow(this.store.queueRuns.require(begun.runId), begun.recorder);
     this.manager.publish({ type: 'runs:changed', runId: begun.runId });
-    return begun.runId;
+    return f;
   }
 
   /** How big a checkpoint may be to travel back, for this history's runs from now on. */
@@ -419,7 +423,7 @@ export class RemoteRuns implements RunDelegate {
     this.store.transaction(() => {
       this.store.queueRuns.markSubmitted(teacherRunId, now);
       for (const id of studentRunIds) {
-        const s = this.store.queueRuns.get(id)!;
+        const s = this.store.queueRuns.require(id);
         this.store.queueRuns.resubmit(id, s.url, s.jobId, s.generation, releaseId);
         this.store.queueRuns.markSubmitted(id, now);
       }
