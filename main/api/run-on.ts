@@ -5,9 +5,16 @@ import type { Store } from '../store/store.js';
 const USE_QUEUE = 'run-on.use-queue';
 const QUEUE_URL = 'run-on.queue-url';
 
-/** The "Run on" choice as the app last left it (this machine, the first time). */
+/**
+ * The "Run on" choice as the app last left it (this machine, the first
+ * time, or when a damaged history cannot say: the app must still open).
+ */
 export function rememberedRunOn(store: Store): RunOn {
-  return { useQueue: store.settings.get(USE_QUEUE) === 'yes', url: store.settings.get(QUEUE_URL) ?? '' };
+  try {
+    return { useQueue: store.settings.get(USE_QUEUE) === 'yes', url: store.settings.get(QUEUE_URL) ?? '' };
+  } catch {
+    return { useQueue: false, url: '' };
+  }
 }
 
 /** Keeps the choice for the next launch; a queue URL must parse (the password stays in the history, to reconnect). */
