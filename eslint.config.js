@@ -6,12 +6,15 @@ import svelteConfig from './renderer/svelte.config.js';
  * Where code may run is visible in its path; these rules keep it so
  * (docs/ARCHITECTURE.md, "Processes and layers"). Arrows point one way:
  * renderer → shared ← main; app/server/cli → api → jobs/host → store;
- * jobs/worker → engine, export; engine → shared.
+ * jobs/worker → engine, export; engine → shared; jobs/host and
+ * jobs/queue-worker → jobs/queue (the run queue's layout and messages).
  */
 const nodeModules = ['node:*', 'fs', 'path', 'os', 'child_process', 'worker_threads', 'crypto', 'zlib', 'util', 'url', 'http', 'net'];
 const modelLibraries = ['@tensorflow/*', 'onnxruntime-node', '@litertjs/*', 'webgpu'];
 /** sharp decodes untrusted images: jobs do that, in their own processes (a front end may only render its own plots with it). */
 const engineLibraries = [...modelLibraries, 'sharp'];
+/** The run queue's clients: only main/jobs/queue, main/jobs/queue-worker and the host's queue code speak to Redis. */
+const queueLibraries = ['bullmq', 'ioredis'];
 
 /** A restricted-imports rule for the files of one layer. */
 function layer(files, patterns) {
@@ -20,7 +23,7 @@ function layer(files, patterns) {
 
 const rendererOnlyApi = [
   { group: nodeModules, message: 'the renderer only talks to the API' },
-  { group: ['electron', 'better-sqlite3', ...engineLibraries, '**/main/*', '**/main/**'], message: 'the renderer only talks to the API' },
+  { group: ['electron', 'better-sqlite3', ...engineLibraries, ...queueLibraries, '**/main/*', '**/main/**'], message: 'the renderer only talks to the API' },
 ];
 
 export default tseslint.config(
@@ -67,7 +70,7 @@ export default tseslint.config(
   layer(
     ['main/engine/**/*.ts'],
     [
-      { group: ['electron', 'better-sqlite3'], message: 'the engine never imports Electron or SQLite' },
+      { group: ['electron', 'better-sqlite3', ...queueLibraries], message: 'the engine never imports Electron, SQLite or the queue' },
       {
         group: ['**/store/*', '**/app/*', '**/server/*', '**/jobs/*', '**/jobs/**', '**/cli/*', '**/api/*', '**/export/*'],
         message: 'arrows point one way: the engine imports only shared/',
@@ -77,7 +80,7 @@ export default tseslint.config(
   layer(
     ['main/export/**/*.ts'],
     [
-      { group: ['electron', 'better-sqlite3'], message: 'exporters write files; the host records them in the history' },
+      { group: ['electron', 'better-sqlite3', ...queueLibraries], message: 'exporters write files; the host records them in the history' },
       {
         group: ['**/store/*', '**/jobs/*', '**/jobs/**', '**/cli/*', '**/app/*', '**/server/*', '**/api/*'],
         message: 'arrows point one way: jobs/worker → export → engine',
@@ -87,7 +90,7 @@ export default tseslint.config(
   layer(
     ['main/store/**/*.ts'],
     [
-      { group: ['electron', ...engineLibraries], message: 'the store keeps the history; it runs no models' },
+      { group: ['electron', ...engineLibraries, ...queueLibraries], message: 'the store keeps the history; it runs no models and speaks to no queue' },
       {
         group: ['**/engine/*', '**/engine/**', '**/jobs/*', '**/jobs/**', '**/export/*', '**/cli/*', '**/app/*', '**/server/*', '**/api/*'],
         message: 'arrows point one way: jobs/host → store, never back',
@@ -97,7 +100,7 @@ export default tseslint.config(
   layer(
     ['main/jobs/worker/**/*.ts'],
     [
-      { group: ['electron', 'better-sqlite3'], message: 'a job process never opens the history: it reports to the host, the one writer' },
+      { group: ['electron', 'better-sqlite3', ...queueLibraries], message: 'a job process never opens the history: it reports to the host, the one writer' },
       {
         group: ['**/store/*', '**/host/*', '**/cli/*', '**/app/*', '**/server/*', '**/api/*'],
         message: 'a job process imports the engine, the exporters and shared/ only',
@@ -109,15 +112,54 @@ export default tseslint.config(
     [
       { group: engineLibraries, message: 'the host runs no models: jobs do, in their own processes' },
       {
-        group: ['**/engine/*', '**/engine/**', '**/export/*', '**/worker/*', '**/cli/*', '**/app/*', '**/server/*', '**/api/*'],
+        group: ['**/engine/*', '**/engine/**', '**/export/*', '**/worker/*', '**/queue-worker/*', '**/cli/*', '**/app/*', '**/server/*', '**/api/*'],
         message: 'the host talks to jobs through the job protocol only',
+      },
+    ],
+  ),
+  layer(
+    ['main/jobs/queue/**/*.ts'],
+    [
+      {
+        group: ['electron', 'better-sqlite3', ...engineLibraries],
+        message: "the queue's layout and messages are shared by submitters and workers: no history, no models",
+      },
+      {
+        group: [
+          '**/engine/*',
+          '**/engine/**',
+          '**/export/*',
+          '**/store/*',
+          '**/host/*',
+          '**/host/**',
+          '**/worker/*',
+          '**/queue-worker/*',
+          '**/cli/*',
+          '**/app/*',
+          '**/server/*',
+          '**/api/*',
+        ],
+        message: 'main/jobs/queue imports the job protocol and shared/ only',
+      },
+    ],
+  ),
+  layer(
+    ['main/jobs/queue-worker/**/*.ts'],
+    [
+      {
+        group: ['electron', 'better-sqlite3', ...engineLibraries],
+        message: 'a queue worker is a host without a history: it runs models only in job processes',
+      },
+      {
+        group: ['**/engine/*', '**/engine/**', '**/export/*', '**/store/*', '**/jobs/worker/*', '**/cli/*', '**/app/*', '**/server/*', '**/api/*'],
+        message: 'a queue worker starts job processes through jobs/host and speaks to the queue through jobs/queue',
       },
     ],
   ),
   layer(
     ['main/jobs/*.ts'],
     [
-      { group: ['electron', 'better-sqlite3', ...engineLibraries], message: 'the job protocol is types both sides share' },
+      { group: ['electron', 'better-sqlite3', ...engineLibraries, ...queueLibraries], message: 'the job protocol is types both sides share' },
       {
         group: ['**/engine/*', '**/engine/**', '**/export/*', '**/store/*', '**/cli/*', '**/app/*', '**/server/*', '**/api/*'],
         message: 'the job protocol imports shared/ only',
@@ -127,14 +169,14 @@ export default tseslint.config(
   layer(
     ['main/cli/**/*.ts', 'main/api/**/*.ts', 'main/server/**/*.ts'],
     [
-      { group: ['electron', ...modelLibraries], message: 'front ends run no models: they start jobs through jobs/host' },
+      { group: ['electron', ...modelLibraries, ...queueLibraries], message: 'front ends run no models and speak to queues through jobs/host and jobs/queue' },
       { group: ['**/engine/*', '**/engine/**', '**/export/*', '**/jobs/worker/*'], message: 'front ends reach the engine only through jobs/host' },
     ],
   ),
   layer(
     ['main/app/**/*.ts', 'main/app/**/*.cts'],
     [
-      { group: engineLibraries, message: 'the desktop app runs no models: jobs do, in utility processes' },
+      { group: [...engineLibraries, ...queueLibraries], message: 'the desktop app runs no models: jobs do, in utility processes' },
       {
         group: ['**/engine/*', '**/engine/**', '**/export/*', '**/jobs/worker/*', '**/store/*'],
         message: 'the app reaches the history and the engine through api/ and jobs/host',

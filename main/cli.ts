@@ -18,6 +18,7 @@ const COMMANDS: ReadonlyArray<{ name: string; load: () => Promise<Command> }> = 
   { name: 'db', load: async () => (await import('./cli/db-command.js')).dbCmd },
   { name: 'serve', load: async () => (await import('./cli/serve-command.js')).serveCmd },
   { name: 'doctor', load: async () => (await import('./cli/doctor-command.js')).doctorCmd },
+  { name: 'worker', load: async () => (await import('./cli/worker-command.js')).workerCmd },
 ];
 
 async function usage(): Promise<string> {

@@ -1,4 +1,4 @@
-import type { BackendKind } from './backend.js';
+import type { BackendInfo, BackendKind } from './backend.js';
 import { dataSource, importSettings, modelConfig, searchConfig, sweepSpec, trainConfig } from './config-codecs.js';
 import type { SearchConfig } from './dan.js';
 import type { DatasetRecord, DatasetScan, ImportProgress, ImportSettings } from './dataset.js';
@@ -58,6 +58,36 @@ export interface AppInfo {
   historyWrites: HistoryWrites;
   /** Whether the main side can open a native folder picker and reveal folders (the desktop app can). */
   nativeDialogs: boolean;
+  /** Where the Train screen and the sweep dialog send runs, as last chosen. */
+  runOn: RunOn;
+}
+
+/** "Run on": this machine, or a queue of `adjoin worker`s at a Redis URL (remembered either way). */
+export interface RunOn {
+  useQueue: boolean;
+  /** The last queue URL given ('' if none), password included: the history keeps it to reconnect. */
+  url: string;
+}
+
+/** A queue worker as it announced itself. */
+export interface QueueWorkerInfo {
+  name: string;
+  host: string;
+  backend: BackendInfo;
+  cores: number;
+  concurrency: number;
+  /** Runs it is training now. */
+  running: number;
+}
+
+/** What a check of a queue found: the server, and the workers alive on it. */
+export interface QueueCheck {
+  /** The URL without its password. */
+  queue: string;
+  redisVersion: string;
+  /** Whether Redis keeps an append-only file (without it, a restart loses queued runs); null if it does not say. */
+  appendOnly: boolean | null;
+  workers: QueueWorkerInfo[];
 }
 
 export interface ApiCalls {
@@ -69,8 +99,9 @@ export interface ApiCalls {
   'dataset:cancel-import': { req: { path: string }; res: { cancelled: boolean } };
   /** Parameters and MACs of the full network and, with α, of its small network. */
   'model:estimate': { req: { model: ModelConfig; alpha: AlphaSpec | null }; res: CostReport };
-  'runs:start': { req: { data: DataSource; config: TrainConfig }; res: { runId: number } };
-  'runs:search': { req: { data: DataSource; config: SearchConfig; thenTrain: number | null }; res: { runId: number } };
+  /** `queue`: train on a queue of workers at that URL instead of this machine. */
+  'runs:start': { req: { data: DataSource; config: TrainConfig; queue?: string }; res: { runId: number } };
+  'runs:search': { req: { data: DataSource; config: SearchConfig; thenTrain: number | null; queue?: string }; res: { runId: number } };
   /** Stops a running run after its current step (checkpointing it), or drops a queued one. */
   'runs:cancel': { req: { runId: number }; res: { status: RunStatus } };
   /** Continues an interrupted, cancelled or failed run from its last checkpoint. */
@@ -84,7 +115,7 @@ export interface ApiCalls {
    */
   'runs:export': { req: { runId: number; format: ExportFormat; fp16: boolean; full: boolean; outDir: string; overwrite?: boolean }; res: ModelDetails[] };
   /** Queues a sweep (kd cells wait for their teacher); progress: `sweep:progress`, `sweeps:changed`. */
-  'sweeps:start': { req: { spec: SweepSpec }; res: { sweepId: number } };
+  'sweeps:start': { req: { spec: SweepSpec; queue?: string }; res: { sweepId: number } };
   'sweeps:list': { req: Record<string, never>; res: SweepSummary[] };
   /** Each cell's state and run, and the statistics over the runs finished so far. */
   'sweeps:show': { req: { sweepId: number }; res: SweepView };
@@ -94,6 +125,10 @@ export interface ApiCalls {
   'sweeps:resume': { req: { sweepId: number }; res: { sweepId: number } };
   /** What this machine can train on (the report of `adjoin doctor`): backends with reasons, GPU adapters, native modules, space, the history. */
   'system:report': { req: Record<string, never>; res: SystemReport };
+  /** Connects to a queue (a wrong password or an absent server is a clear error) and lists its workers. */
+  'queue:check': { req: { url: string }; res: QueueCheck };
+  /** Remembers the "Run on" choice for the next launch. */
+  'queue:remember': { req: RunOn; res: RunOn };
   /** Shows a file or folder in the system file manager (desktop app only). */
   'shell:reveal': { req: { path: string }; res: { shown: boolean } };
   /** The native folder picker (desktop app only); null when the user cancels. */
@@ -128,6 +163,8 @@ export interface SweepSummary {
   createdAt: number;
   finishedAt: number | null;
   spec: SweepSpec;
+  /** The queue its runs go to, without its password; null for a sweep on this machine. */
+  queue: string | null;
   runs: number;
   finishedRuns: number;
 }
@@ -169,20 +206,22 @@ export const API_REQUESTS: { [K in ApiCall]: Decoder<ApiRequest<K>> } = {
   'dataset:import': obj({ path: str, settings: importSettings }),
   'dataset:cancel-import': path,
   'model:estimate': obj({ model: modelConfig, alpha: nullable(either(int, record(int), 'an α or a map of width group to α')) }),
-  'runs:start': obj({ data: dataSource, config: trainConfig }),
-  'runs:search': obj({ data: dataSource, config: searchConfig, thenTrain: nullable(int) }),
+  'runs:start': obj({ data: dataSource, config: trainConfig, queue: optional(str) }),
+  'runs:search': obj({ data: dataSource, config: searchConfig, thenTrain: nullable(int), queue: optional(str) }),
   'runs:cancel': runId,
   'runs:resume': runId,
   'runs:list': empty,
   'runs:show': runId,
   'runs:delete': runId,
   'runs:export': obj({ runId: int, format: oneOf(EXPORT_FORMATS), fp16: bool, full: bool, outDir: str, overwrite: optional(bool) }),
-  'sweeps:start': obj({ spec: sweepSpec }),
+  'sweeps:start': obj({ spec: sweepSpec, queue: optional(str) }),
   'sweeps:list': empty,
   'sweeps:show': sweepId,
   'sweeps:cancel': sweepId,
   'sweeps:resume': sweepId,
   'system:report': empty,
+  'queue:check': obj({ url: str }),
+  'queue:remember': obj({ useQueue: bool, url: str }),
   'shell:reveal': path,
   'dialog:choose-folder': obj({ title: str }),
 };

@@ -1,3 +1,4 @@
+import { BACKEND_ORDER, type BackendInfo } from './backend.js';
 import { arr, type Decoder, int, nullable, num, obj, oneOf, optional, str } from './decode.js';
 import type { DataInfo, EpochEvent, PathMetrics, RunOutputs } from './events.js';
 import type { Cost } from './model/cost.js';
@@ -9,6 +10,15 @@ import type { Cost } from './model/cost.js';
  */
 
 export const cost: Decoder<Cost> = obj({ params: int, macs: int });
+
+/** The backend an engine reported: kind, badge, device, and why each faster backend was passed over. */
+export const backendInfo: Decoder<BackendInfo> = obj({
+  kind: oneOf(BACKEND_ORDER),
+  name: str,
+  label: oneOf(['GPU', 'CPU', 'WASM'] as const),
+  device: str,
+  skipped: arr(obj({ kind: oneOf(BACKEND_ORDER), reason: str })),
+});
 
 export const dataInfo: Decoder<DataInfo> = obj({
   name: str,

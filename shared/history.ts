@@ -85,6 +85,8 @@ export interface RunRecord {
   finishedAt: number | null;
   trainSeconds: number | null;
   owner: Owner;
+  /** The queue worker that trains (or trained) it; null for a run on the machine that keeps the history. */
+  worker: { name: string; host: string } | null;
 }
 
 export interface EpochMetrics {

@@ -302,6 +302,8 @@ export interface SweepView {
   createdAt: number;
   finishedAt: number | null;
   spec: SweepSpec;
+  /** The queue its runs go to, without its password; null for a sweep on the machine that keeps the history. */
+  queue: string | null;
   cells: Array<{ cell: SweepCell; runId: number | null; state: CellState; error: string | null }>;
   results: CellResult[];
   stats: ConfigStats[];

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isAbsolute, resolve } from 'node:path';
-import type { ApiCall, ApiRequest, ApiResponse, AppInfo } from '../../shared/api.js';
+import type { ApiCall, ApiRequest, ApiResponse, AppInfo, QueueCheck } from '../../shared/api.js';
 import type { BackendKind } from '../../shared/backend.js';
 import type { ImportProgress } from '../../shared/dataset.js';
 import { InputError } from '../../shared/errors.js';
@@ -17,10 +17,12 @@ import type { JobHandle } from '../jobs/host/job-host.js';
 import { runOneShot } from '../jobs/host/one-shot.js';
 import { forkLauncher, type Launcher } from '../jobs/host/launcher.js';
 import type { JobManager } from '../jobs/host/manager.js';
+import { RemoteRuns } from '../jobs/host/queue/remote-runs.js';
 import type { SweepRunner } from '../jobs/host/sweep-runner.js';
 import { modelDetails, runDetails } from '../jobs/host/run-details.js';
 import { systemReport } from '../system/doctor.js';
 import { checkFolder } from './folder-path.js';
+import { rememberedRunOn, rememberRunOn } from './run-on.js';
 
 /** What only the desktop app can do: native dialogs. The browser shell has none. */
 export interface NativeShell {
@@ -30,6 +32,8 @@ export interface NativeShell {
 
 export interface ApiDeps {
   manager: JobManager;
+  /** Runs on queues of remote workers. */
+  remote: RemoteRuns;
   sweeps: SweepRunner;
   cacheDir: string;
   dataDir: string;
@@ -72,7 +76,7 @@ function absolute(path: string, field: string): string {
  * shell (WebSocket). Requests arrive already validated against the contract.
  */
 export function createApi(deps: ApiDeps): ApiHandlers {
-  const { manager, sweeps } = deps;
+  const { manager, sweeps, remote } = deps;
   const store = manager.store;
   const imports = new Map<string, JobHandle>();
 
@@ -95,6 +99,7 @@ export function createApi(deps: ApiDeps): ApiHandlers {
       databaseBackup: existsSync(backupFileOf(store.file)) ? backupFileOf(store.file) : null,
       historyWrites: manager.writer.state,
       nativeDialogs: deps.native !== null,
+      runOn: rememberedRunOn(store),
     }),
     'dataset:scan': async ({ path }) => runOneShot({ kind: 'scan', path: await checkFolder(path) }, oneShot),
     'dataset:import': async ({ path: given, settings }) => {
@@ -112,16 +117,19 @@ export function createApi(deps: ApiDeps): ApiHandlers {
       return { cancelled: handle !== undefined };
     },
     'model:estimate': async ({ model, alpha }) => costReport(buildGraph(model), alpha),
-    'runs:start': async ({ data: given, config }) => {
+    'runs:start': async ({ data: given, config, queue }) => {
       store.requireWritable('start a run');
+      // On a queue the workers read the data at this path too: it is read here first, for its content key.
       const data = { ...given, path: await checkFolder(given.path) };
       checkTrainConfig(config);
+      if (queue !== undefined) return { runId: await remote.submit({ queue, data, config }) };
       return { runId: manager.startTrain(data, config) };
     },
-    'runs:search': async ({ data: given, config, thenTrain }) => {
+    'runs:search': async ({ data: given, config, thenTrain, queue }) => {
       store.requireWritable('start a search');
       const data = { ...given, path: await checkFolder(given.path) };
       checkSearchConfig(config);
+      if (queue !== undefined) return { runId: await remote.submit({ queue, data, ...RemoteRuns.searchRecord(config, thenTrain) }) };
       return { runId: manager.startSearch(data, config, thenTrain) };
     },
     'runs:cancel': async ({ runId }) => ({ status: manager.cancel(runId) }),
@@ -158,11 +166,13 @@ export function createApi(deps: ApiDeps): ApiHandlers {
         return modelDetails(store, record);
       });
     },
-    'sweeps:start': async ({ spec }) => {
+    'sweeps:start': async ({ spec, queue }) => {
       store.requireWritable('start a sweep');
       const path = await checkFolder(spec.data.path);
       for (const cell of expandGrid(spec)) checkTrainConfig(cellConfig(spec, cell, cell.mode === 'kd' ? { network: 'teacher', runId: 0 } : null));
-      return { sweepId: sweeps.start({ ...spec, data: { ...spec.data, path } }) };
+      // A queue that cannot be reached (or refuses the password) is refused here, before the sweep is recorded.
+      if (queue !== undefined) await remote.link(queue);
+      return { sweepId: sweeps.start({ ...spec, data: { ...spec.data, path } }, queue ?? null) };
     },
     'sweeps:list': async () => sweeps.list(),
     'sweeps:show': async ({ sweepId }) => sweeps.view(sweepId),
@@ -181,6 +191,17 @@ export function createApi(deps: ApiDeps): ApiHandlers {
         version: deps.version,
         electron: process.versions['electron'] ?? null,
       }),
+    'queue:check': async ({ url }): Promise<QueueCheck> => {
+      const link = await remote.link(url);
+      const workers = await link.workers();
+      return {
+        queue: link.address.shown,
+        redisVersion: link.server.version,
+        appendOnly: link.server.appendOnly,
+        workers: workers.map((w) => ({ name: w.name, host: w.host, backend: w.backend, cores: w.cores, concurrency: w.concurrency, running: w.jobs.length })),
+      };
+    },
+    'queue:remember': async (choice) => rememberRunOn(store, choice),
     'shell:reveal': async ({ path }) => {
       if (deps.native === null) throw new InputError('revealing folders needs the desktop app', 'path');
       return { shown: await deps.native.reveal(absolute(path, 'path')) };

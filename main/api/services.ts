@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { dataDir, datasetCacheDir } from '../app-paths.js';
 import type { Launcher } from '../jobs/host/launcher.js';
 import { JobManager } from '../jobs/host/manager.js';
+import { RemoteRuns } from '../jobs/host/queue/remote-runs.js';
 import { SweepRunner } from '../jobs/host/sweep-runner.js';
 import { testHooksFromEnv } from '../jobs/test-hooks.js';
 import { packageVersion, sampleDatasetPath } from '../package-root.js';
@@ -18,6 +19,7 @@ const BACKUP_AGE_MS = 24 * 3_600_000;
 export interface Services {
   store: Store;
   manager: JobManager;
+  remote: RemoteRuns;
   handlers: ApiHandlers;
   /** Quitting: running jobs checkpoint and stop, then the history closes. */
   close(): Promise<void>;
@@ -69,9 +71,22 @@ export function startServices(o: ServicesOptions): Services {
     ...(o.env === undefined ? {} : { env: o.env }),
     ...(o.retryDelay === undefined ? {} : { retryDelay: o.retryDelay }),
   });
-  const sweeps = new SweepRunner(manager);
+  const remote = new RemoteRuns(manager, {
+    runsDir: join(dirname(store.file), 'runs'),
+    cacheDir: datasetCacheDir(),
+    ...(o.launcher === undefined ? {} : { launcher: o.launcher }),
+    ...(o.env === undefined ? {} : { env: o.env }),
+    onWarning: (message) => process.emitWarning(message),
+  });
+  const sweeps = new SweepRunner(manager, remote);
+  if (store.damage === null) {
+    // Runs and sweeps left on a queue by a host that has gone went on on the workers: follow them again.
+    void remote.followAgain();
+    sweeps.followAgain();
+  }
   const handlers = createApi({
     manager,
+    remote,
     sweeps,
     cacheDir: datasetCacheDir(),
     dataDir: dataDir(),
@@ -85,6 +100,7 @@ export function startServices(o: ServicesOptions): Services {
   return {
     store,
     manager,
+    remote,
     handlers,
     close: async () => {
       await sweeps.stopAll();

@@ -4,35 +4,47 @@ import type { StopRequest } from '../../shared/stop.js';
 import { datasetCacheDir } from '../app-paths.js';
 import { JobManager, type StartOptions } from '../jobs/host/manager.js';
 import { testHooksFromEnv } from '../jobs/test-hooks.js';
+import { RemoteRuns, type RemoteRunRequest } from '../jobs/host/queue/remote-runs.js';
+import { checkQueue } from '../jobs/queue/connect.js';
 import { openStore } from '../store/open.js';
 import type { CommandIo } from './command.js';
 import { progressPrinter } from './data-command.js';
 import { historyWritesPrinter, NOT_RECORDED_EXIT, recordWaitMs, settleRecording } from './history-writes.js';
 import { ProgressPrinter } from './progress.js';
+import { queueOption } from './run-options.js';
 import { dbFile } from './store-args.js';
 
 type Values = Partial<Record<string, string | boolean | undefined>>;
 
 const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
 
+/** A run as the CLI starts it: on this machine through the job manager, or on a queue (--queue). */
+export interface HostedRun {
+  local: (manager: JobManager, o: StartOptions) => number;
+  onQueue: Omit<RemoteRunRequest, 'queue' | 'outDir' | 'resume' | 'transferLimitBytes'>;
+}
+
 /**
  * Runs one training or search the way the app does: through the job manager,
- * in a job process of its own, recorded in the history (--db) by this process.
- * `start` queues the run; every event is stored before it is printed (as
- * JSON lines with --json, else as a progress bar); Ctrl-C asks the run to
- * checkpoint and stop. Bad input found by the job (a missing checkpoint, a
- * teacher that does not fit) leaves no run behind and exits 2.
+ * in a job process of its own (or on a queue of workers, with --queue),
+ * recorded in the history (--db) by this process. Every event is stored
+ * before it is printed (as JSON lines with --json, else as a progress bar);
+ * Ctrl-C asks the run to checkpoint and stop. Bad input found by the job (a
+ * missing checkpoint, a teacher that does not fit) leaves no run behind and
+ * exits 2; so does a queue that cannot be reached or refuses the password.
  */
-export async function hostRun(values: Values, io: CommandIo, workers: number | null, start: (manager: JobManager, o: StartOptions) => number): Promise<number> {
+export async function hostRun(values: Values, io: CommandIo, workers: number | null, run: HostedRun): Promise<number> {
   const resume = values['resume'] === true;
   const out = str(values['out']);
   if (resume && out === undefined) throw new InputError('--resume needs --out <the run folder to resume>', 'out');
+  const onQueue = queueOption(values);
+  // A queue that is not there, or refuses the password, is one clear line before anything is written.
+  if (onQueue !== null) await checkQueue(onQueue.queue);
   const store = openStore(dbFile(str(values['db'])));
-  const manager = new JobManager(store, {
-    runsDir: join(dirname(store.file), 'runs'),
-    cacheDir: datasetCacheDir(),
-    testHooks: testHooksFromEnv(process.env),
-  });
+  const runsDir = join(dirname(store.file), 'runs');
+  const manager = new JobManager(store, { runsDir, cacheDir: datasetCacheDir(), testHooks: testHooksFromEnv(process.env) });
+  const remote =
+    onQueue === null ? null : new RemoteRuns(manager, { runsDir, cacheDir: datasetCacheDir(), onWarning: (m) => io.err(`adjoin: warning: ${m}\n`) });
   const json = values['json'] === true;
   const printer = new ProgressPrinter(io.err, io.errIsTty);
   const importing = progressPrinter(io);
@@ -47,14 +59,14 @@ export async function hostRun(values: Values, io: CommandIo, workers: number | n
     else printer.handle(e.event);
   });
   try {
-    const id = start(manager, {
-      outDir: out === undefined ? null : resolve(out),
-      resume,
-      discardIfUnstarted: true,
-      workers,
-    });
+    const outDir = out === undefined ? null : resolve(out);
+    const id =
+      remote === null || onQueue === null
+        ? run.local(manager, { outDir, resume, discardIfUnstarted: true, workers })
+        : await remote.submit({ ...run.onQueue, queue: onQueue.queue, outDir, resume, transferLimitBytes: onQueue.transferLimitBytes });
     runId = id;
-    io.err(`run ${id}: recording in ${store.file}; files in ${store.runs.require(id).outDir ?? '?'}\n`);
+    const where = remote === null ? '' : `; training on the queue at ${(await remote.link(onQueue?.queue ?? '')).address.shown}`;
+    io.err(`run ${id}: recording in ${store.file}; files in ${store.runs.require(id).outDir ?? '?'}${where}\n`);
     const stop: StopRequest = 'checkpoint-and-stop';
     io.onInterrupt(() => manager.stop(id, stop));
     const ended = manager.jobEnded(id);

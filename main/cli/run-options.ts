@@ -49,11 +49,14 @@ export const RUN_FLAGS = {
   'checkpoint-every': { type: 'string' },
   db: { type: 'string' },
   workers: { type: 'string' },
+  queue: { type: 'string' },
+  'checkpoint-limit': { type: 'string' },
 } as const satisfies Options;
 
 export const RUN_USAGE = `[--size N] [--channels 1|3] [--val-split F] [--limit-train N] [--limit-val N] [--out DIR] [--resume] [--json] [--db FILE]
              [--recipe short|cifar|imagenet] [--lr X] [--lambda quadratic|linear|one-minus-cos|exp-minus-one] [--c X] [--small-ce β]
-             [--augment none|cifar|imagenet] [--seed N] [--compress-first-stage] [--checkpoint-every N] [--workers N]`;
+             [--augment none|cifar|imagenet] [--seed N] [--compress-first-stage] [--checkpoint-every N] [--workers N]
+             [--queue redis://[user:password@]host:port [--checkpoint-limit MB]]`;
 
 type Values = Partial<Record<string, string | boolean | undefined>>;
 
@@ -138,6 +141,25 @@ export async function openRunData(values: Values, io: CommandIo): Promise<RunDat
   if (opened.record !== null) io.err(`${renderRecord(opened.record)}\n`);
   else if (source.settings.valSplit !== undefined) io.err(`note: ${given} has its own validation images; --val-split is ignored\n`);
   return { ...opened, source };
+}
+
+/**
+ * `--queue URL` trains on a queue of `adjoin worker`s instead of this
+ * machine; `--checkpoint-limit MB` is how big a checkpoint may be to travel
+ * back (default 256). Options that only make sense here are refused with it.
+ */
+export function queueOption(values: Values): { queue: string; transferLimitBytes: number } | null {
+  const queue = str(values['queue']);
+  const limit = str(values['checkpoint-limit']);
+  if (queue === undefined) {
+    if (limit !== undefined) throw new InputError('--checkpoint-limit applies to runs on a queue (--queue)', 'checkpoint-limit');
+    return null;
+  }
+  if (values['workers'] !== undefined) throw new InputError('--workers applies to runs on this machine; on a queue each worker uses its own cores', 'workers');
+  const mb = limit === undefined ? 256 : Number(limit);
+  if (!Number.isFinite(mb) || mb < 0 || mb > 100_000)
+    throw new InputError(`--checkpoint-limit must be a number of megabytes from 0 to 100000, got '${limit}'`, 'checkpoint-limit');
+  return { queue, transferLimitBytes: Math.round(mb * 1024 * 1024) };
 }
 
 /**

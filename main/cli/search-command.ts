@@ -3,8 +3,10 @@ import { InputError } from '../../shared/errors.js';
 import { checkSearchConfig } from '../../shared/run-check.js';
 import { choiceArg, numberArg, optionalIntArg, parse } from './args.js';
 import type { Command, CommandIo } from './command.js';
+import { RemoteRuns } from '../jobs/host/queue/remote-runs.js';
+import { checkQueue } from '../jobs/queue/connect.js';
 import { hostRun } from './hosted-run.js';
-import { RUN_FLAGS, RUN_USAGE, draftModel, openRunData, runSettings, workersOption } from './run-options.js';
+import { RUN_FLAGS, RUN_USAGE, draftModel, openRunData, queueOption, runSettings, workersOption } from './run-options.js';
 
 const SEARCH_USAGE = `adjoin search --data <dir|idx folder|synthetic> --arch resnet18 --space 1,2,4,8,16 --gamma 1 --epochs N [--then-train M] [--json]
              [--gamma-raw X] [--tau 15] [--tau-decay 0.045] [--arch-lr 0.01] [--noise fresh|fixed]
@@ -41,13 +43,19 @@ export async function searchCommand(argv: string[], io: CommandIo): Promise<numb
   };
   // The flags are checked before the data is read and before anything is written.
   validateSearchConfig(draft);
+  // A queue that is not there, or refuses the password, is named before the data is read.
+  const onQueue = queueOption(values);
+  if (onQueue !== null) await checkQueue(onQueue.queue);
 
   const data = await openRunData(values, io);
   let config: SearchConfig = { ...draft, model: { ...draft.model, ...data.input } };
   const { full } = checkSearchConfig(config);
   // The paper's γ multiplies raw MACs; ours multiplies MACs / full MACs.
   if (values['gamma-raw'] !== undefined) config = validateSearchConfig({ ...config, gamma: numberArg(values['gamma-raw'], 'gamma-raw', 0) * full.macs });
-  return hostRun(values, io, workers ?? null, (manager, o) => manager.startSearch(data.source, config, thenTrain, o));
+  return hostRun(values, io, workers ?? null, {
+    local: (manager, o) => manager.startSearch(data.source, config, thenTrain, o),
+    onQueue: { data: data.source, dataset: data.dataset, ...RemoteRuns.searchRecord(config, thenTrain) },
+  });
 }
 
 export const searchCmd: Command = { name: 'search', usage: SEARCH_USAGE, run: searchCommand };

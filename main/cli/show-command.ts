@@ -34,6 +34,7 @@ export function renderRun(d: RunDetails, dbFile: string): string {
     field('backend', `${run.backendInfo.kind} (${run.backendInfo.label}) — ${run.backendInfo.device}`);
     for (const line of skipLines(run.backendInfo)) field('', `not used: ${line}`);
   } else if (run.backend !== null) field('backend', `${run.backend} — ${run.device ?? ''}`);
+  if (run.worker !== null) field('worker', `${run.worker.name} on ${run.worker.host} (a queue worker)`);
   field('seed', String(run.seed));
   field('created', dateTime(run.createdAt));
   if (run.startedAt !== null) field('started', dateTime(run.startedAt));

@@ -4,8 +4,9 @@ import { checkTrainConfig } from '../../shared/run-check.js';
 import { DEFAULT_KD, TRAIN_MODES, trainConfigOf, validateTrainConfig, type KdConfig } from '../../shared/train-config.js';
 import { choiceArg, intArg, numberArg, parse } from './args.js';
 import type { Command, CommandIo } from './command.js';
+import { checkQueue } from '../jobs/queue/connect.js';
 import { hostRun } from './hosted-run.js';
-import { RUN_FLAGS, RUN_USAGE, draftModel, openRunData, runSettings, workersOption } from './run-options.js';
+import { RUN_FLAGS, RUN_USAGE, draftModel, openRunData, queueOption, runSettings, workersOption } from './run-options.js';
 import { openExisting, runIdArg } from './store-args.js';
 
 const TRAIN_USAGE = `adjoin train --data <dir|idx folder|synthetic> --arch resnet18 --stem cifar --width 0.25 --mode an --alpha 4 --epochs 10 --batch 64
@@ -41,13 +42,19 @@ export async function trainCommand(argv: string[], io: CommandIo): Promise<numbe
         };
   // The flags are checked before the data is read and before anything is written.
   validateTrainConfig(trainConfigOf({ ...settings, model: draftModel(settings) }, mode, alpha, kd));
+  // A queue that is not there, or refuses the password, is named before the data is read.
+  const onQueue = queueOption(values);
+  if (onQueue !== null) await checkQueue(onQueue.queue);
 
   const data = await openRunData(values, io);
   const model = { ...draftModel(settings), ...data.input };
   const teacher = kd === null || teacherRun === null ? null : { ...kd, teacher: teacherNetwork(values.db, teacherRun, data.dataset.contentKey) };
   const config = trainConfigOf({ ...settings, model }, mode, alpha, teacher);
   checkTrainConfig(config);
-  return hostRun(values, io, workers ?? null, (manager, o) => manager.startTrain(data.source, config, o));
+  return hostRun(values, io, workers ?? null, {
+    local: (manager, o) => manager.startTrain(data.source, config, o),
+    onQueue: { data: data.source, config, dataset: data.dataset },
+  });
 }
 
 function teacherRunArg(value: string | undefined): number {

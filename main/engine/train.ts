@@ -378,6 +378,8 @@ class TrainingTask implements RunTask<TrainStepReport, TrainResult, TrainEvent> 
 
 export const TRAINING: TaskDefinition<TrainConfig, TrainStepReport, TrainResult, TrainEvent> = {
   decodeConfig: decodeTrainConfig,
+  // The teacher's network is read from where it is now: a kd run taken over by another queue worker has its own copy.
+  relocate: (saved, given) => (saved.mode === 'kd' && given.mode === 'kd' ? { ...saved, kd: { ...saved.kd, teacher: given.kd.teacher } } : saved),
   prepare: (config, data, { init }) => new TrainingTask(config, data, init),
 };
 

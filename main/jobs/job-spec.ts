@@ -1,4 +1,5 @@
 import type { SearchConfig } from '../../shared/dan.js';
+import type { BackendInfo } from '../../shared/backend.js';
 import type { DatasetRecord, DatasetScan, ImportSettings } from '../../shared/dataset.js';
 import type { ExportFormat, ExportMetadata, ExportNetwork, Precision, VerificationReport } from '../../shared/export.js';
 import type { DatasetInput, RunRecord, StoredDataset } from '../../shared/history.js';
@@ -24,6 +25,11 @@ export interface TestHooks {
   abortAtStep?: number;
   /** Blocks the engine before this global step until `releaseFile` exists (a run caught mid-training). */
   hold?: { atStep: number; releaseFile: string };
+  /**
+   * Holds the job before this global step until it is asked to stop (or its
+   * process is killed): how a test catches a run mid-way without timing.
+   */
+  holdAtStep?: number;
 }
 
 interface JobBase {
@@ -34,6 +40,11 @@ interface JobBase {
   cacheDir: string;
   /** Continue from the checkpoint in `outDir`. */
   resume: boolean;
+  /**
+   * The content key of the dataset as the machine that submitted the run
+   * read it (a queue worker's job): a copy that differs is refused with the reason.
+   */
+  expectedContentKey?: string;
   testHooks?: TestHooks;
 }
 
@@ -93,10 +104,12 @@ export interface ExportResult {
 /**
  * What one engine job does: scan, import or open a dataset (decoding
  * untrusted files, so not in the app's own process), export a run's network
- * (verified in ONNX Runtime and timed), train a network, or search widths
- * and optionally train the result.
+ * (verified in ONNX Runtime and timed), train a network, search widths
+ * and optionally train the result, or say which backend the engine loads
+ * here (a queue worker announces it).
  */
 export type JobSpec =
+  | { kind: 'backend' }
   | { kind: 'scan'; path: string; options?: ScanRequest }
   | { kind: 'import'; path: string; settings: Partial<ImportSettings>; cacheDir: string; followLinks?: boolean }
   | { kind: 'open-data'; data: DataRequest; cacheDir: string }
@@ -106,6 +119,7 @@ export type JobSpec =
 
 /** What each kind of job answers with when it finishes (training jobs report through their events instead). */
 export interface JobValues {
+  backend: BackendInfo;
   scan: DatasetScan;
   import: DatasetRecord;
   'open-data': OpenedDataset;

@@ -1,10 +1,9 @@
 import { searchConfig, trainConfig } from '../../shared/config-codecs.js';
-import { BACKEND_ORDER, type BackendInfo } from '../../shared/backend.js';
-import { anything, arr, type Decoder, int, nullable, num, obj, oneOf, record, str } from '../../shared/decode.js';
-import { cost, dataInfo, runOutputs } from '../../shared/event-codecs.js';
+import { anything, arr, type Decoder, int, nullable, num, obj, record } from '../../shared/decode.js';
+import { backendInfo, cost, dataInfo, runOutputs } from '../../shared/event-codecs.js';
 import type { SearchRecord } from '../../shared/history.js';
 
-export { dataInfo, runOutputs, trainConfig };
+export { backendInfo, dataInfo, runOutputs, trainConfig };
 
 /**
  * Decoders of the JSON the store keeps in text columns. What SQLite gives
@@ -16,15 +15,6 @@ export const searchRecord: Decoder<SearchRecord> = obj({
   config: searchConfig,
   thenTrain: nullable(int),
   result: nullable(obj({ alphas: record(int), cost: obj({ full: cost, small: cost }) })),
-});
-
-/** The backend a run's engine reported: kind, badge, device, and why each faster backend was passed over. */
-export const backendInfo: Decoder<BackendInfo> = obj({
-  kind: oneOf(BACKEND_ORDER),
-  name: str,
-  label: oneOf(['GPU', 'CPU', 'WASM'] as const),
-  device: str,
-  skipped: arr(obj({ kind: oneOf(BACKEND_ORDER), reason: str })),
 });
 
 export const confusion: Decoder<number[][]> = arr(arr(int));

@@ -90,15 +90,25 @@ interface LiveRow {
 }
 
 /**
+ * Runs a queue of remote workers trains: their life does not depend on the
+ * process that follows them, so the death of that process interrupts nothing
+ * (the next host to open the history follows them again).
+ */
+function onQueue(db: Db): string {
+  const table = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'queue_runs'`).get();
+  return table === undefined ? '' : ' AND id NOT IN (SELECT run_id FROM queue_runs WHERE settled_at IS NULL)';
+}
+
+/**
  * Marks runs whose owner died as `interrupted`, keeping their last checkpoint
- * for resume. Queued runs nobody has claimed yet (no owner) are left queued.
- * Returns the ids it marked.
+ * for resume. Queued runs nobody has claimed yet (no owner) are left queued,
+ * and so are runs on a queue. Returns the ids it marked.
  */
 export function recoverInterrupted(db: Db, file: string, probe: LivenessProbe): number[] {
   return db
     .transaction(() => {
       const rows = db
-        .prepare(`SELECT id, status, owner_pid, owner_host, heartbeat_at, checkpoint_path FROM runs WHERE status IN ('queued', 'running')`)
+        .prepare(`SELECT id, status, owner_pid, owner_host, heartbeat_at, checkpoint_path FROM runs WHERE status IN ('queued', 'running')${onQueue(db)}`)
         .all() as LiveRow[];
       const marked: number[] = [];
       const mark = db.prepare(

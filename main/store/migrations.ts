@@ -219,7 +219,35 @@ const v6: Migration = {
   },
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5, v6];
+const v7: Migration = {
+  version: 7,
+  description: 'queue: runs trained by remote workers (their job, how far their log was read, the worker), sweeps on a queue, settings',
+  up(db) {
+    db.exec(`
+      ALTER TABLE runs ADD COLUMN worker_name TEXT;
+      ALTER TABLE runs ADD COLUMN worker_host TEXT;
+      ALTER TABLE sweeps ADD COLUMN queue_url TEXT;
+      CREATE TABLE queue_runs (
+        run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+        queue_url TEXT NOT NULL,
+        job_id TEXT NOT NULL,
+        generation INTEGER NOT NULL,
+        release_job TEXT,
+        lines_applied INTEGER NOT NULL DEFAULT 0,
+        attempt INTEGER NOT NULL DEFAULT 0,
+        worker_dir TEXT,
+        submitted_at INTEGER,
+        settled_at INTEGER
+      ) WITHOUT ROWID;
+      CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      ) WITHOUT ROWID;
+    `);
+  },
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5, v6, v7];
 
 /** The schema version this build reads and writes. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

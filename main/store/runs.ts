@@ -44,6 +44,8 @@ interface Row {
   heartbeat_at: number | null;
   kind: string;
   search: string | null;
+  worker_name?: string | null;
+  worker_host?: string | null;
 }
 
 function fromRow(r: Row): RunRecord {
@@ -81,6 +83,7 @@ function fromRow(r: Row): RunRecord {
     finishedAt: r.finished_at,
     trainSeconds: r.train_seconds,
     owner: { pid: r.owner_pid, host: r.owner_host, heartbeatAt: r.heartbeat_at },
+    worker: r.worker_name == null ? null : { name: r.worker_name, host: r.worker_host ?? '' },
   };
 }
 
@@ -234,6 +237,16 @@ export class Runs {
            finished_at = ?, train_seconds = ?, error = NULL, failure_reason = NULL, owner_pid = NULL, owner_host = NULL WHERE id = ?`,
       )
       .run(val.full?.accuracy ?? null, val.full?.loss ?? null, val.small?.accuracy ?? null, val.small?.loss ?? null, e.time, e.seconds, id);
+  }
+
+  /** The queue worker that trains (or trained) the run. */
+  setWorker(id: number, worker: { name: string; host: string }): void {
+    this.db.prepare('UPDATE runs SET worker_name = ?, worker_host = ? WHERE id = ?').run(worker.name, worker.host, id);
+  }
+
+  /** A run on a queue whose engine is at work on a worker: running, whoever follows it. */
+  markRunning(id: number): void {
+    this.db.prepare(`UPDATE runs SET status = 'running' WHERE id = ? AND status IN ('queued', 'interrupted') AND started_at IS NOT NULL`).run(id);
   }
 
   setEpochsDone(id: number, epochs: number): void {

@@ -4,7 +4,9 @@ import { Datasets } from './datasets.js';
 import type { Db } from './db.js';
 import { Metrics } from './metrics.js';
 import { Models } from './models.js';
+import { QueueRuns } from './queue-runs.js';
 import { Runs } from './runs.js';
+import { Settings } from './settings.js';
 import { Sweeps } from './sweeps.js';
 
 /**
@@ -18,6 +20,8 @@ export class Store {
   readonly danChoices: DanChoices;
   readonly models: Models;
   readonly sweeps: Sweeps;
+  readonly queueRuns: QueueRuns;
+  readonly settings: Settings;
 
   constructor(
     readonly db: Db,
@@ -32,6 +36,8 @@ export class Store {
     this.danChoices = new DanChoices(db);
     this.models = new Models(db);
     this.sweeps = new Sweeps(db, file);
+    this.queueRuns = new QueueRuns(db);
+    this.settings = new Settings(db);
   }
 
   /** Runs `fn` in one transaction (synchronous: better-sqlite3 commits when it returns). */

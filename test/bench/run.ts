@@ -4,6 +4,7 @@ import { cpuTrain } from './cpu-train.js';
 import { searchCost } from './search-cost.js';
 import { exportBench } from './export.js';
 import { importBench } from './import.js';
+import { queueBench } from './queue.js';
 import { stepCost } from './step-cost.js';
 import type { BenchArgs } from './measure.js';
 
@@ -16,6 +17,7 @@ const BENCHES: Record<string, Bench> = {
   import: importBench,
   'cpu-train': cpuTrain,
   'conv-kernels': convKernels,
+  queue: queueBench,
 };
 
 /** `npm run bench -- <name>… [--json] [--rounds N] [--arch NAME] [--backend NAME]`; no name runs them all. */

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll } from 'vitest';
 import { synthesize } from '../../main/engine/data/synthetic.js';
 import { train } from '../../main/engine/train.js';
@@ -47,6 +48,23 @@ export function historyWithRuns(file: string, runs: number, status: 'queued' | '
   store.db.prepare('UPDATE runs SET status = ?').run(status);
   store.db.pragma('wal_checkpoint(TRUNCATE)');
   store.close();
+}
+
+/**
+ * Overwrites the header of the root page of one index: the file is damaged
+ * (every check finds it) while its tables, and so its runs, still read.
+ * Where the middle page falls depends on the schema; an index's root does not.
+ */
+export function damageIndex(file: string, index: string): void {
+  const db = new Database(file, { readonly: true });
+  const row = db.prepare(`SELECT rootpage FROM sqlite_schema WHERE type = 'index' AND name = ?`).get(index) as { rootpage: number } | undefined;
+  db.close();
+  if (row === undefined) throw new Error(`${file} has no index ${index}`);
+  const bytes = readFileSync(file);
+  const pageSize = bytes.readUInt16BE(16);
+  const at = (row.rootpage - 1) * pageSize;
+  for (let i = 0; i < 12; i++) bytes[at + i] = bytes[at + i]! ^ 0xff;
+  writeFileSync(file, bytes);
 }
 
 /** Overwrites the header of a page in the middle of the file: a b-tree page SQLite can no longer read. */

@@ -57,4 +57,22 @@ describe('layers', () => {
     expect(await restricted('main/engine/probe.ts', "import { openStore } from '../store/open.js';\nexport const x = openStore;")).toHaveLength(1);
     expect(await restricted('main/engine/probe.ts', "import { runJob } from '../jobs/worker/run-job.js';\nexport const x = runJob;")).toHaveLength(1);
   });
+
+  it('a queue worker has no history and runs no models; only queue code speaks to Redis', async () => {
+    expect(await restricted('main/jobs/queue-worker/probe.ts', "import { openStore } from '../../store/open.js';\nexport const x = openStore;")).toEqual([
+      expect.stringMatching(/a queue worker starts job processes through jobs\/host/),
+    ]);
+    expect(await restricted('main/jobs/queue-worker/probe.ts', "import * as tf from '@tensorflow/tfjs';\nexport const x = tf;")).toHaveLength(1);
+    expect(await restricted('main/jobs/queue-worker/probe.ts', "import { hostJob } from '../host/job-host.js';\nexport const x = hostJob;")).toEqual([]);
+    expect(
+      await restricted('main/jobs/queue/probe.ts', "import { RemoteRuns } from '../host/queue/remote-runs.js';\nexport const x = RemoteRuns;"),
+    ).toHaveLength(1);
+    expect(
+      await restricted('main/jobs/host/probe.ts', "import { startQueueWorker } from '../queue-worker/queue-worker.js';\nexport const x = startQueueWorker;"),
+    ).toHaveLength(1);
+    for (const path of ['main/engine/probe.ts', 'main/store/probe.ts', 'main/jobs/worker/probe.ts', 'main/cli/probe.ts', 'shared/probe.ts']) {
+      expect(await restricted(path, "import { Queue } from 'bullmq';\nexport const x = Queue;"), path).toHaveLength(1);
+    }
+    expect(await restricted('main/jobs/host/queue/probe.ts', "import { Queue } from 'bullmq';\nexport const x = Queue;")).toEqual([]);
+  });
 });

@@ -125,6 +125,7 @@ export function run(over: Partial<RunRecord> = {}): RunRecord {
     finishedAt: 2000,
     trainSeconds: 17,
     owner: { pid: null, host: null, heartbeatAt: null },
+    worker: null,
     ...over,
   };
 }

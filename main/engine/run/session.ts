@@ -65,7 +65,8 @@ function prepare<C extends { seed: number }, R, Result, E extends EngineEvent>(
   o: SessionOptions<E>,
 ): Prepared<R, Result, E> {
   const checkpoint = checkpointToResume(o.outDir ?? null, o.resume === true);
-  const config = checkpoint === null ? given : definition.decodeConfig(checkpoint.config, `${checkpoint.path}: config`);
+  const saved = checkpoint === null ? null : definition.decodeConfig(checkpoint.config, `${checkpoint.path}: config`);
+  const config = saved === null ? given : (definition.relocate?.(saved, given) ?? saved);
   const root = new Rng(config.seed);
   const init = root.fork();
   const orderRng = root.fork();

@@ -79,5 +79,11 @@ export interface RunTask<R, Result, E extends EngineEvent = EngineEvent> {
 export interface TaskDefinition<C extends { seed: number }, R, Result, E extends EngineEvent = EngineEvent> {
   /** Reads the config a checkpoint was saved with. */
   decodeConfig: Decoder<C>;
+  /**
+   * The checkpoint's config with what the given config says about where
+   * files are now (a kd teacher's network): a run resumed on another
+   * machine finds them there. Training state is never taken from `given`.
+   */
+  relocate?: (saved: C, given: C) => C;
   prepare(config: C, data: TrainingData, streams: RunStreams): RunTask<R, Result, E>;
 }

@@ -82,6 +82,24 @@ interface Active {
 
 type Entry = Active & { settle: (r: JobResult) => void; left: (r: JobResult) => void };
 
+/**
+ * Runs this host follows but does not run: ones a queue of remote workers
+ * trains (main/jobs/host/queue). The manager hands their stop, cancel,
+ * resume and end to it, so every front end treats both kinds alike.
+ */
+export interface RunDelegate {
+  /** Whether the run was given to a queue: its cancel and resume go there too. */
+  owns(runId: number): boolean;
+  /** The runs it follows that have not ended. */
+  active(): number[];
+  stop(runId: number, request: StopRequest): boolean;
+  cancel(runId: number): RunStatus;
+  resume(runId: number): number;
+  ended(runId: number): Promise<JobResult> | null;
+  /** Quitting: lets go of the runs, which go on on their workers. */
+  detachAll(): Promise<void>;
+}
+
 function dataRequest(d: DataSource): DataRequest {
   return { source: d.path, limitTrain: d.limitTrain, limitVal: d.limitVal, import: d.settings };
 }
@@ -100,6 +118,8 @@ export class JobManager {
   /** Every write of what jobs report goes through it: a refused write waits in order and is retried, never thrown. */
   readonly writer: HistoryWriter;
 
+  private delegate: RunDelegate | null = null;
+
   constructor(
     readonly store: Store,
     private readonly options: ManagerOptions,
@@ -110,6 +130,15 @@ export class JobManager {
       onDropped: (label, failure) => process.emitWarning(`Adjoin gave up writing the ${label} to ${store.file}: ${failure.reason}`),
       ...(options.retryDelay === undefined ? {} : { retryDelay: options.retryDelay }),
     });
+  }
+
+  /** Runs on a queue: their stop, cancel, resume and end are the delegate's. */
+  delegateTo(delegate: RunDelegate): void {
+    this.delegate = delegate;
+  }
+
+  private delegated(runId: number): RunDelegate | null {
+    return !this.active.has(runId) && this.delegate?.owns(runId) === true ? this.delegate : null;
   }
 
   subscribe(listener: (e: ManagerEvent) => void): () => void {
@@ -276,6 +305,8 @@ export class JobManager {
 
   /** Asks a running run to stop after its current step (it checkpoints); false if it is not running here. */
   stop(runId: number, request: StopRequest): boolean {
+    const delegate = this.delegated(runId);
+    if (delegate !== null) return delegate.stop(runId, request);
     const handle = this.active.get(runId)?.handle ?? null;
     handle?.stop(request);
     return handle !== null;
@@ -283,6 +314,8 @@ export class JobManager {
 
   /** Stops a running run after its current step (it checkpoints), or drops a queued one. */
   cancel(runId: number): RunStatus {
+    const delegate = this.delegated(runId);
+    if (delegate !== null) return delegate.cancel(runId);
     const entry = this.active.get(runId);
     if (entry === undefined) {
       const run = this.store.runs.require(runId);
@@ -308,6 +341,8 @@ export class JobManager {
    * died before its first checkpoint.
    */
   resume(runId: number, dataIfUnopened: DataSource | null = null): number {
+    const delegate = this.delegated(runId);
+    if (delegate !== null) return delegate.resume(runId);
     if (this.active.has(runId)) throw new InputError(`run ${runId} is already running`, 'run');
     const run = this.store.runs.require(runId);
     if (run.status === 'finished') throw new InputError(`run ${runId} has finished; there is nothing to resume`, 'run');
@@ -341,16 +376,16 @@ export class JobManager {
 
   /** Resolves when the run's job process is gone, with how it ended, whether or not the history has taken its end yet. */
   jobEnded(runId: number): Promise<JobResult> | null {
-    return this.active.get(runId)?.gone ?? null;
+    return this.active.get(runId)?.gone ?? this.delegate?.ended(runId) ?? null;
   }
 
   /** Resolves when the run's job ends and its end is in the history (tests, quitting). */
   ended(runId: number): Promise<JobResult> | null {
-    return this.active.get(runId)?.ended ?? null;
+    return this.active.get(runId)?.ended ?? this.delegate?.ended(runId) ?? null;
   }
 
   activeRuns(): number[] {
-    return [...this.active.keys()];
+    return [...this.active.keys(), ...(this.delegate?.active() ?? [])];
   }
 
   /**
@@ -372,5 +407,6 @@ export class JobManager {
       await all;
     }
     clearTimeout(timer);
+    await this.delegate?.detachAll();
   }
 }

@@ -24,6 +24,8 @@ export interface OneShotOptions {
 
 function subject(spec: JobSpec): string {
   switch (spec.kind) {
+    case 'backend':
+      return 'choosing a backend';
     case 'scan':
     case 'import':
       return spec.path;

@@ -37,6 +37,12 @@ export interface RunRecorder {
    * threw before or around the engine) is marked failed with `error`.
    */
   close(error?: unknown): void;
+  /**
+   * Lets go of the run without ending it: the heartbeat stops and this
+   * process no longer claims it. For a run that goes on elsewhere (on a
+   * queue's worker) while the process following it quits.
+   */
+  detach(): void;
 }
 
 export const DEFAULT_STEP_SAMPLE_MS = 2_000;
@@ -210,5 +216,12 @@ export function recordRun(store: Store, runId: number, options: RecordOptions = 
     writer.whenWritten(() => releaseRun(store.file, runId));
   };
 
-  return { runId, emit, close };
+  const detach = (): void => {
+    if (closed) return;
+    closed = true;
+    clearInterval(timer);
+    releaseRun(store.file, runId);
+  };
+
+  return { runId, emit, close, detach };
 }

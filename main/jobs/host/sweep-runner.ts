@@ -1,8 +1,11 @@
 import { hostname } from 'node:os';
 import type { SweepSummary } from '../../../shared/api.js';
 import { InputError } from '../../../shared/errors.js';
-import { expandGrid, type SweepSpec, type SweepStatus, type SweepView } from '../../../shared/sweep.js';
+import { expandGrid, type CellProgress, type SweepSpec, type SweepStatus, type SweepView } from '../../../shared/sweep.js';
+import { redactQueueUrl } from '../../../shared/queue-url.js';
 import type { JobManager } from './manager.js';
+import type { RemoteRuns } from './queue/remote-runs.js';
+import { runRemoteSweep } from './queue/remote-sweep.js';
 import { runSweep, sweepView } from './sweep.js';
 
 interface Running {
@@ -11,18 +14,39 @@ interface Running {
 }
 
 /**
- * The app's sweeps: each runs in the background on the app's job manager,
- * beside the user's other runs, and reports its cells as events.
+ * The app's sweeps: each runs in the background on the app's job manager
+ * (or on a queue of remote workers), beside the user's other runs, and
+ * reports its cells as events.
  */
 export class SweepRunner {
   private readonly running = new Map<number, Running>();
 
-  constructor(private readonly manager: JobManager) {}
+  constructor(
+    private readonly manager: JobManager,
+    private readonly remote: RemoteRuns | null = null,
+  ) {}
 
-  start(spec: SweepSpec): number {
-    const sweepId = this.manager.store.sweeps.create(spec, { pid: process.pid, host: hostname() }, Date.now());
+  /** Starts a sweep on this machine, or on the queue at `queue` (checked by the caller). */
+  start(spec: SweepSpec, queue: string | null = null): number {
+    if (queue !== null && this.remote === null) throw new InputError('this host cannot send runs to a queue', 'queue');
+    const sweepId = this.manager.store.sweeps.create(spec, { pid: process.pid, host: hostname() }, Date.now(), queue);
     this.launch(sweepId);
     return sweepId;
+  }
+
+  /**
+   * Follows again the sweeps on a queue that a host which has gone left
+   * running: their runs went on on the workers meanwhile.
+   */
+  followAgain(): number[] {
+    if (this.remote === null) return [];
+    const picked: number[] = [];
+    for (const s of this.manager.store.sweeps.list()) {
+      if (s.queue === null || this.running.has(s.id) || (s.status !== 'interrupted' && s.status !== 'running')) continue;
+      this.launch(s.id);
+      picked.push(s.id);
+    }
+    return picked;
   }
 
   resume(sweepId: number): number {
@@ -55,7 +79,16 @@ export class SweepRunner {
         const id = s.cells.get(c.key)?.runId;
         return id != null && this.manager.store.runs.get(id)?.status === 'finished';
       }).length;
-      return { sweepId: s.id, status: s.status, createdAt: s.createdAt, finishedAt: s.finishedAt, spec: s.spec, runs: cells.length, finishedRuns };
+      return {
+        sweepId: s.id,
+        status: s.status,
+        createdAt: s.createdAt,
+        finishedAt: s.finishedAt,
+        spec: s.spec,
+        queue: s.queue === null ? null : redactQueueUrl(s.queue),
+        runs: cells.length,
+        finishedRuns,
+      };
     });
   }
 
@@ -69,10 +102,12 @@ export class SweepRunner {
     const entry: Running = { stop: null, done: Promise.resolve() };
     this.running.set(sweepId, entry);
     const changed = (status: SweepStatus): void => this.manager.publish({ type: 'sweeps:changed', sweepId, status });
-    entry.done = runSweep(this.manager, sweepId, {
+    const options = {
       stopRequested: () => entry.stop,
-      onProgress: (progress) => this.manager.publish({ type: 'sweep:progress', progress }),
-    })
+      onProgress: (progress: CellProgress) => this.manager.publish({ type: 'sweep:progress', progress }),
+    };
+    const onQueue = this.manager.store.sweeps.require(sweepId).queue !== null && this.remote !== null;
+    entry.done = (this.remote !== null && onQueue ? runRemoteSweep(this.remote, sweepId, options) : runSweep(this.manager, sweepId, options))
       .then(changed, (e: unknown) => {
         // A sweep that cannot go on (its data vanished, the store broke) ends failed; its runs keep their own state.
         const message = e instanceof Error ? e.message : String(e);

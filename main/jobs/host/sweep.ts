@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { RunRecord } from '../../../shared/history.js';
+import { redactQueueUrl } from '../../../shared/queue-url.js';
 import {
   cellConfig,
   expandGrid,
@@ -38,6 +39,11 @@ export function sweepView(store: Store, sweepId: number, active: ReadonlySet<num
     let state: CellState = run === null ? (rec?.error != null ? 'blocked' : 'waiting') : run.status;
     // A run resumed but not yet started still has its old (stopped) status in its row.
     if (run !== null && active.has(run.id) && state !== 'running' && state !== 'finished') state = 'queued';
+    // On a queue a kd run is recorded before its teacher finishes, and waits for it there.
+    if (run !== null && state === 'queued' && cell.mode === 'kd' && run.startedAt === null) {
+      const teacher = sweep.cells.get(teacherKey(cell))?.runId;
+      if (teacher != null && store.runs.get(teacher)?.status !== 'finished') state = 'waiting';
+    }
     return { cell, runId: run?.id ?? null, state, error: rec?.error ?? run?.error ?? null, run };
   });
   const results = cells.filter((c) => c.run !== null && c.run.status === 'finished').map((c) => cellResult(c.cell, c.run!));
@@ -47,6 +53,7 @@ export function sweepView(store: Store, sweepId: number, active: ReadonlySet<num
     createdAt: sweep.createdAt,
     finishedAt: sweep.finishedAt,
     spec: sweep.spec,
+    queue: sweep.queue === null ? null : redactQueueUrl(sweep.queue),
     cells: cells.map(({ cell, runId, state, error }) => ({ cell, runId, state, error })),
     results,
     stats: summarize(results),

@@ -63,12 +63,21 @@ process.on('disconnect', () => process.exit(1));
 let markStopped!: () => void;
 const stopped = new Promise<void>((resolve) => (markStopped = resolve));
 
-/** What the test hooks do before a step: abort the process as a CUDA fault would, or hold the run until the test releases it. */
+/**
+ * What the test hooks do before a step: abort the process as a CUDA fault
+ * would, or hold the run (saying so: a test waits for that event) until the
+ * test releases it or, with `holdAtStep`, until it is asked to stop.
+ */
 function testHook(hooks: TestHooks, step: number, emit: (event: EngineEvent) => void): Promise<void> | undefined {
   // A native abort, as libtensorflow raises on a CUDA fault, takes the whole process down.
   if (step === hooks.abortAtStep) process.kill(process.pid, 'SIGABRT');
+  const held = (): void => emit({ type: 'log', time: Date.now(), level: 'info', message: heldMessage(step) });
+  if (step === hooks.holdAtStep) {
+    held();
+    return stopped;
+  }
   if (hooks.hold === undefined || step !== hooks.hold.atStep) return undefined;
-  emit({ type: 'log', time: Date.now(), level: 'info', message: heldMessage(step) });
+  held();
   return releasedOrStopped(hooks.hold.releaseFile, stopped);
 }
 

@@ -33,6 +33,24 @@ function checkFit(model: TrainConfig['model'], data: TrainingData): void {
   }
 }
 
+/**
+ * A queue worker reads the dataset at the path the submitter named; it must
+ * hold the same images (a shared folder, or an identical copy), else the run
+ * would train on other data than the history says.
+ */
+function checkSameData(dataset: DatasetInput, expected: string): void {
+  if (dataset.contentKey === expected) return;
+  const s = dataset.summary;
+  const counts =
+    typeof s['trainCount'] === 'number' && typeof s['valCount'] === 'number' ? `: ${s['trainCount']} training and ${s['valCount']} validation images` : '';
+  throw new InputError(
+    `the dataset at ${dataset.path} on this machine is not the one the run was submitted with ` +
+      `(content key ${dataset.contentKey.slice(0, 12)}…, the submitter's ${expected.slice(0, 12)}…${counts}); ` +
+      `make the copies identical or point the worker at the same shared folder`,
+    'data',
+  );
+}
+
 /** Stops an import when the job is asked to stop. */
 function abortOnStop(ctx: JobContext): AbortSignal {
   const controller = new AbortController();
@@ -51,6 +69,10 @@ function abortOnStop(ctx: JobContext): AbortSignal {
  */
 export async function runJob(spec: JobSpec, ctx: JobContext): Promise<JobOutcome> {
   switch (spec.kind) {
+    case 'backend': {
+      const { initBackend } = await import('../../engine/backend.js');
+      return { status: 'finished', value: await initBackend() };
+    }
     case 'scan': {
       const { scanDataset } = await import('../../engine/data/scan.js');
       return { status: 'finished', value: await scanDataset(spec.path, spec.options ?? {}) };
@@ -124,7 +146,9 @@ async function runTraining(spec: Extract<JobSpec, { kind: 'train' | 'search' }>,
   const { train } = await import('../../engine/train.js');
   const { data } = await open(spec.data, spec.cacheDir, ctx);
   checkFit(spec.config.model, data);
-  ctx.dataset(describe(spec.data, data));
+  const dataset = describe(spec.data, data);
+  if (spec.expectedContentKey !== undefined) checkSameData(dataset, spec.expectedContentKey);
+  ctx.dataset(dataset);
   const common = { data, emit: ctx.emit, stopRequested: ctx.stopRequested, ...(ctx.beforeStep === undefined ? {} : { beforeStep: ctx.beforeStep }) };
   if (spec.kind === 'train') {
     const outcome = await train({ ...common, config: spec.config, outDir: spec.outDir, resume: spec.resume });

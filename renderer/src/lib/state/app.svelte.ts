@@ -6,6 +6,7 @@ import { HistoryState } from './history.svelte.js';
 import { ESTIMATE_CLASSES, ModelState } from './model.svelte.js';
 import { MonitorState } from './monitor.svelte.js';
 import { ResultsState } from './results.svelte.js';
+import { RunOnState } from './run-on.svelte.js';
 import { SweepSetupState } from './sweep-setup.svelte.js';
 import { SweepsState } from './sweeps.svelte.js';
 import { SystemState } from './system.svelte.js';
@@ -49,6 +50,7 @@ export class AppState {
   readonly sweeps: SweepsState;
   readonly sweepSetup: SweepSetupState;
   readonly system: SystemState;
+  readonly runOn: RunOnState;
 
   readonly isDesktop = $derived(this.info?.shell === 'electron');
   readonly nativeDialogs = $derived(this.info?.nativeDialogs === true);
@@ -59,11 +61,12 @@ export class AppState {
     this.dataset = new DatasetState(api, (scan) => this.model.adopt(scan));
     this.model = new ModelState(() => (this.dataset.usable ? this.dataset.classCount : ESTIMATE_CLASSES));
     this.monitor = new MonitorState(api);
-    this.train = new TrainState(api, this.dataset, this.model, this.monitor);
+    this.runOn = new RunOnState(api);
+    this.train = new TrainState(api, this.dataset, this.model, this.monitor, this.runOn);
     this.results = new ResultsState(api);
     this.history = new HistoryState(api);
     this.sweeps = new SweepsState(api);
-    this.sweepSetup = new SweepSetupState(api, this.dataset, this.model, this.train);
+    this.sweepSetup = new SweepSetupState(api, this.dataset, this.model, this.train, this.runOn);
     this.system = new SystemState(api);
     this.unsubscribe.push(
       api.on('history:writes', (state) => {
@@ -82,6 +85,7 @@ export class AppState {
       this.info = await this.api.call('app:info', {});
       this.historyWrites = this.info.historyWrites;
       this.infoError = null;
+      this.runOn.adopt(this.info.runOn);
     } catch (error) {
       this.infoError = errorInfo(error);
     }
