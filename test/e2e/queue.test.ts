@@ -72,9 +72,10 @@ describe.skipIf(!hasChromium || !HAS_REDIS)('training on a queue of workers from
     await page.keyboard.press('Escape');
   });
 
-  it('remembers the choice: after a reload the Train screen still runs on the queue', async () => {
+  it('remembers the choice: a page opened afresh still runs on the queue', async () => {
     const { page } = app;
-    await page.reload();
+    // A new link, as when the app is opened again: the choice lives in the history, not in the page (a link admits one page, so no reload).
+    await page.goto(await served.freshUrl());
     await page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name: /Train/ }).click();
     const form = page.getByRole('form', { name: 'Settings' });
     await expect.poll(() => form.getByRole('radio', { name: 'A queue of workers' }).isChecked(), { timeout: 30_000 }).toBe(true);
