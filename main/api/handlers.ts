@@ -159,7 +159,7 @@ export function createApi(deps: ApiDeps): ApiHandlers {
       deleteRun(store, runId);
       return { deleted: true };
     },
-    'runs:export': async ({ runId, format, fp16, full, outDir }) => {
+    'runs:export': async ({ runId, format, precision, fp16, full, outDir, calibration, maxDrop, uint8Input }) => {
       store.requireWritable('export a model');
       store.runs.require(runId);
       const spec: JobSpec = {
@@ -167,9 +167,12 @@ export function createApi(deps: ApiDeps): ApiHandlers {
         database: store.file,
         runId,
         format,
-        precision: fp16 ? 'float16' : 'float32',
+        precision: precision ?? (fp16 === true ? 'fp16' : 'fp32'),
         full,
         outDir: absolute(outDir, 'outDir'),
+        ...(calibration === undefined ? {} : { calibration }),
+        ...(maxDrop === undefined ? {} : { maxDrop }),
+        ...(uint8Input === undefined ? {} : { uint8Input }),
       };
       const exported = (await job(spec)) as ExportedModel[];
       return exported.map((m): ModelDetails => {

@@ -2,16 +2,12 @@ import type { ModelDetails, RunDetails } from '../../shared/history.js';
 import { runDetails } from '../jobs/run-details.js';
 import { parse } from './args.js';
 import type { Command } from './command.js';
-import { formatCount, formatDuration, percent } from './format.js';
+import { formatBytes, formatCount, formatDuration, percent } from './format.js';
 import { dateTime, modelLabel } from './runs-command.js';
 import { openExisting, runIdArg } from './store-args.js';
 
 const SHOW_USAGE = `adjoin show <run> [--json] [--db FILE]
   A run's config, metrics and exports (with latency, speed-up and MAC ratio).`;
-
-function bytes(n: number): string {
-  return n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : `${(n / 1e3).toFixed(1)} kB`;
-}
 
 /** "0.41 ms; full 1.20 ms: 2.9× faster at 3.1× fewer MACs" */
 export function speedLine(m: ModelDetails): string {
@@ -80,7 +76,7 @@ export function renderRun(d: RunDetails, dbFile: string): string {
     for (const x of d.models) {
       const size = x.files.reduce((n, f) => n + f.byteSize, 0);
       lines.push(
-        `  #${x.id} ${x.network} ${x.format} ${x.precision}, ${bytes(size)}, ${x.params.toLocaleString('en-US')} params, ${formatCount(x.macs)} MACs → ${x.outDir}`,
+        `  #${x.id} ${x.network} ${x.format} ${x.precision}, ${formatBytes(size)}, ${x.params.toLocaleString('en-US')} params, ${formatCount(x.macs)} MACs → ${x.outDir}`,
       );
       lines.push(`      ${speedLine(x)}`);
       const v = x.verification;

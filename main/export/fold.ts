@@ -28,23 +28,22 @@ export interface BatchNormValues {
 }
 
 /**
- * bn(conv(x, W)) = conv(x, W·s) + (β − μ·s) with s = γ / √(σ² + ε), per
- * output channel. `w` is OIHW; the result is a new weight and a bias.
- * Computed in float64, rounded once.
+ * A batch norm in inference mode as one scale and shift per channel:
+ * bn(x) = x·s + (β − μ·s) with s = γ / √(σ² + ε). Computed in float64;
+ * callers round once, where the value is stored.
  */
-export function foldBatchNorm(w: Float32Array, cout: number, bn: BatchNormValues): { weight: Float32Array; bias: Float32Array } {
-  const per = w.length / cout;
-  if (!Number.isInteger(per) || bn.gamma.length !== cout) {
-    throw new Error(`cannot fold a ${bn.gamma.length}-channel batch norm into a conv with ${cout} outputs`);
+export function batchNormAffine(bn: BatchNormValues): { scale: Float64Array; shift: Float64Array } {
+  const c = bn.gamma.length;
+  if (bn.beta.length !== c || bn.mean.length !== c || bn.variance.length !== c) {
+    throw new Error(`batch norm vectors differ in length: γ ${c}, β ${bn.beta.length}, μ ${bn.mean.length}, σ² ${bn.variance.length}`);
   }
-  const weight = new Float32Array(w.length);
-  const bias = new Float32Array(cout);
-  for (let o = 0; o < cout; o++) {
-    const s = bn.gamma[o]! / Math.sqrt(bn.variance[o]! + bn.epsilon);
-    for (let k = 0; k < per; k++) weight[o * per + k] = w[o * per + k]! * s;
-    bias[o] = bn.beta[o]! - bn.mean[o]! * s;
+  const scale = new Float64Array(c);
+  const shift = new Float64Array(c);
+  for (let o = 0; o < c; o++) {
+    scale[o] = bn.gamma[o]! / Math.sqrt(bn.variance[o]! + bn.epsilon);
+    shift[o] = bn.beta[o]! - bn.mean[o]! * scale[o]!;
   }
-  return { weight, bias };
+  return { scale, shift };
 }
 
 /** NHWC → NCHW for a batch of images. */

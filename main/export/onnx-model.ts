@@ -1,193 +1,277 @@
-import { assertNever } from '../../shared/errors.js';
+import type { Precision } from '../../shared/export.js';
 import { ONNX_OPSET } from '../../shared/export.js';
-import type { GraphNode, ModelGraph } from '../../shared/model/graph.js';
-import { BN_EPSILON } from '../engine/forward.js';
-import { type NetworkParams, paramName } from '../engine/params.js';
-import { foldBatchNorm, hwioToOihw, type BatchNormValues } from './fold.js';
-import { OnnxGraphBuilder } from './onnx-builder.js';
+import type { ModelGraph } from '../../shared/model/graph.js';
+import type { NetworkParams } from '../engine/params.js';
+import type { InferenceGraph, IrOp } from './ir/inference-graph.js';
+import { lowerForInference } from './ir/lower.js';
+import { type Attribute, OnnxGraphBuilder } from './onnx-builder.js';
+import type { QuantPlan } from './quant/plan.js';
 
 export const ONNX_INPUT = 'input';
 export const ONNX_LOGITS = 'logits';
 export const ONNX_PROBABILITIES = 'probabilities';
 
 export interface OnnxOptions {
-  /** Half-precision weights (the model still takes and returns float32). */
-  float16?: boolean;
+  /** fp32 (default), fp16 (half-precision weights; float in and out) or int8 (QDQ, needs `quant`). */
+  precision?: Precision;
+  quant?: QuantPlan | null;
+  /** int8: the type of activations between Q and DQ. */
+  activationType?: 'int8' | 'uint8';
+  /** int8: take uint8 input (quantized by the caller) instead of float32. */
+  uint8Input?: boolean;
   /** Add a Softmax output `probabilities` next to `logits` (default true). */
   probabilities?: boolean;
   /** Written into the model's metadata_props. */
   metadata?: Record<string, string>;
   name?: string;
+  docString?: string;
 }
 
-function values(params: NetworkParams, name: string): Float32Array {
-  return params.get(name).dataSync() as Float32Array;
-}
-
-function bnValues(params: NetworkParams, layer: string): BatchNormValues {
-  return {
-    gamma: values(params, paramName.gamma(layer, 'full')),
-    beta: values(params, paramName.beta(layer, 'full')),
-    mean: values(params, paramName.mean(layer, 'full')),
-    variance: values(params, paramName.variance(layer, 'full')),
-    epsilon: BN_EPSILON,
-  };
-}
-
-function inputsOf(node: GraphNode): readonly number[] {
-  return 'inputs' in node ? node.inputs : 'input' in node ? [node.input] : [];
-}
-
-/**
- * Writes a plain network (an extracted small one, or a full one read at full
- * width) as an ONNX model: NCHW float32 input `input` [N, C, H, W], output
- * `logits` [N, classes] and optionally `probabilities`. Each batch norm that
- * directly follows a convolution is folded into it (weights and a bias);
- * the others (DenseNet's pre-activation ones) become BatchNormalization.
- * The input normalisation is not part of the model (see metadata).
- */
-export function toOnnx(graph: ModelGraph, params: NetworkParams, options: OnnxOptions = {}): Uint8Array {
-  const b = new OnnxGraphBuilder(options.float16 === true);
-  const consumers = graph.nodes.map(() => 0);
-  for (const node of graph.nodes) for (const i of inputsOf(node)) consumers[i]! += 1;
-  /** ONNX value name of each graph node's output. */
-  const value: string[] = [];
-  const folded = new Set<number>();
-  const outputNode = graph.nodes[graph.output]!;
-  const nameOf = (node: GraphNode): string => (node.id === graph.output ? ONNX_LOGITS : node.name);
-
-  for (const node of graph.nodes) {
-    switch (node.op) {
-      case 'input':
-        b.input(ONNX_INPUT, ['N', node.shape.c, node.shape.h, node.shape.w]);
-        value.push(ONNX_INPUT);
-        break;
-      case 'conv': {
-        if (node.adjoined) throw new Error(`toOnnx needs a plain network; ${node.name} is adjoined (extract it first)`);
-        const cin = graph.nodes[node.input]!.shape.c;
-        const cout = node.shape.c;
-        let w = hwioToOihw(values(params, paramName.weight(node.name)), node.kernel, node.kernel, cin, cout);
-        let bias: Float32Array | null = null;
-        // Fold the batch norm that alone reads this conv: one Conv with a bias.
-        const next = graph.nodes.find((n) => n.op === 'bn' && n.input === node.id);
-        let out = nameOf(node);
-        if (next !== undefined && consumers[node.id] === 1) {
-          ({ weight: w, bias } = foldBatchNorm(w, cout, bnValues(params, next.name)));
-          folded.add(next.id);
-          out = nameOf(next);
-        }
-        const inputs = [value[node.input]!, b.weight(`${node.name}.weight`, [cout, cin, node.kernel, node.kernel], w)];
-        if (bias !== null) inputs.push(b.weight(`${node.name}.bias`, [cout], bias));
-        const p = node.pad;
-        b.node('Conv', inputs, [out], {
-          kernel_shape: [node.kernel, node.kernel],
-          strides: [node.stride, node.stride],
-          pads: [p, p, p, p],
-          dilations: [1, 1],
-          group: 1,
-        });
-        value.push(out);
-        break;
-      }
-      case 'bn': {
-        if (folded.has(node.id)) {
-          value.push(value[node.input]!);
-          break;
-        }
-        const v = bnValues(params, node.name);
-        const c = node.shape.c;
-        b.node(
-          'BatchNormalization',
-          [
-            value[node.input]!,
-            b.weight(`${node.name}.gamma`, [c], v.gamma),
-            b.weight(`${node.name}.beta`, [c], v.beta),
-            b.weight(`${node.name}.mean`, [c], v.mean),
-            b.weight(`${node.name}.var`, [c], v.variance),
-          ],
-          [nameOf(node)],
-          { epsilon: { float: BN_EPSILON } },
-        );
-        value.push(nameOf(node));
-        break;
-      }
-      case 'relu':
-        b.node('Relu', [value[node.input]!], [nameOf(node)]);
-        value.push(nameOf(node));
-        break;
-      case 'maxpool': {
-        // ONNX pads MaxPool with −∞, the engine with 0; equal here, as the input follows a ReLU.
-        const p = node.pad;
-        b.node('MaxPool', [value[node.input]!], [nameOf(node)], {
-          kernel_shape: [node.kernel, node.kernel],
-          strides: [node.stride, node.stride],
-          pads: [p, p, p, p],
-        });
-        value.push(nameOf(node));
-        break;
-      }
-      case 'avgpool':
-        b.node('AveragePool', [value[node.input]!], [nameOf(node)], {
-          kernel_shape: [node.kernel, node.kernel],
-          strides: [node.stride, node.stride],
-        });
-        value.push(nameOf(node));
-        break;
-      case 'add':
-        b.node(
-          'Add',
-          node.inputs.map((i) => value[i]!),
-          [nameOf(node)],
-        );
-        value.push(nameOf(node));
-        break;
-      case 'concat':
-        b.node(
-          'Concat',
-          node.inputs.map((i) => value[i]!),
-          [nameOf(node)],
-          { axis: 1 },
-        );
-        value.push(nameOf(node));
-        break;
-      case 'gap': {
-        const pooled = `${node.name}.pooled`;
-        b.node('GlobalAveragePool', [value[node.input]!], [pooled]);
-        b.node('Flatten', [pooled], [nameOf(node)], { axis: 1 });
-        value.push(nameOf(node));
-        break;
-      }
-      case 'dense': {
-        const cin = graph.nodes[node.input]!.shape.c;
-        const cout = node.shape.c;
-        // The engine's dense weight is [in, out]: Gemm's B as is (transB = 0).
-        b.node(
-          'Gemm',
-          [
-            value[node.input]!,
-            b.weight(`${node.name}.weight`, [cin, cout], values(params, paramName.weight(node.name))),
-            b.weight(`${node.name}.bias`, [cout], values(params, paramName.bias(node.name))),
-          ],
-          [nameOf(node)],
-        );
-        value.push(nameOf(node));
-        break;
-      }
-      case 'slice':
-        // Opset 13 Slice reads starts, ends and axes from tensors: keep the leading channels.
-        b.node(
-          'Slice',
-          [value[node.input]!, b.int64(`${node.name}.starts`, [0]), b.int64(`${node.name}.ends`, [node.shape.c]), b.int64(`${node.name}.axes`, [1])],
-          [nameOf(node)],
-        );
-        value.push(nameOf(node));
-        break;
-      default:
-        assertNever(node, 'graph node');
+/** [kh, kw, cin, cout] (the engine's) → [cout, cin, kh, kw] (ONNX's OIHW), any element type. */
+export function hwioToOihw<T extends Float32Array | Int8Array>(w: T, k: number, cin: number, cout: number, into: T): T {
+  if (w.length !== k * k * cin * cout) throw new Error(`conv weight has ${w.length} values, expected ${k}×${k}×${cin}×${cout}`);
+  for (let s = 0; s < k * k; s++) {
+    for (let i = 0; i < cin; i++) {
+      const src = (s * cin + i) * cout;
+      for (let o = 0; o < cout; o++) into[(o * cin + i) * k * k + s] = w[src + o]!;
     }
   }
-  if (outputNode.op !== 'dense') throw new Error(`the network ends in ${outputNode.op}, not a dense layer`);
-  const classes = outputNode.shape.c;
+  return into;
+}
+
+/** Depthwise [kh, kw, c] → ONNX grouped-conv [c, 1, kh, kw]. */
+function depthwiseToOnnx<T extends Float32Array | Int8Array>(w: T, k: number, c: number, into: T): T {
+  for (let s = 0; s < k * k; s++) for (let ch = 0; ch < c; ch++) into[ch * k * k + s] = w[s * c + ch]!;
+  return into;
+}
+
+class OnnxEmitContext {
+  /** The float value each IR tensor is read by (after Q→DQ in int8 models). */
+  private readonly values = new Map<number, string>();
+
+  constructor(
+    readonly b: OnnxGraphBuilder,
+    readonly graph: InferenceGraph,
+    readonly quant: QuantPlan | null,
+    readonly activationType: 'int8' | 'uint8',
+  ) {}
+
+  value(t: number): string {
+    const v = this.values.get(t);
+    if (v === undefined) throw new Error(`ONNX export: ${this.graph.tensors[t]!.name} read before it was computed`);
+    return v;
+  }
+
+  /** The name an op writes tensor `t` to: its final name, or a float temporary that Q→DQ then passes on. */
+  target(t: number): string {
+    const name = this.finalName(t);
+    return this.quant === null ? name : `${name}.f`;
+  }
+
+  private finalName(t: number): string {
+    return t === this.graph.output ? ONNX_LOGITS : this.graph.tensors[t]!.name;
+  }
+
+  /** The op has written `t` to `target(t)`: in int8 models it is quantized and dequantized with t's parameters. */
+  produced(t: number): void {
+    const name = this.finalName(t);
+    if (this.quant !== null) this.b.node('DequantizeLinear', [this.quantize(`${name}.f`, t, name), ...this.params(t, name)], [name]);
+    this.values.set(t, name);
+  }
+
+  /** Q(float value) with t's parameters; returns the quantized value's name. */
+  quantize(from: string, t: number, name: string): string {
+    this.b.node('QuantizeLinear', [from, ...this.params(t, name)], [`${name}.q`]);
+    return `${name}.q`;
+  }
+
+  bindInput(t: number, name: string): void {
+    this.values.set(t, name);
+  }
+
+  /** Scale and zero point initializers of tensor t. */
+  params(t: number, name: string): [string, string] {
+    const q = this.quant!.activations[t]!;
+    const zp = this.activationType === 'int8' ? Int8Array.of(q.zeroPoint) : Uint8Array.of(q.zeroPoint + 128);
+    return [this.b.float32(`${name}.scale`, [], Float32Array.of(q.scale)), this.b.int8(`${name}.zero_point`, [], zp)];
+  }
+
+  /** Quantized weights and bias, each behind a DequantizeLinear, per channel when it has several scales. */
+  quantizedWeights(index: number, name: string, dims: number[], values: Int8Array): { weight: string; bias: string } {
+    const q = this.quant!.weights.get(index)!;
+    const n = q.scales.length;
+    const perAxis: Record<string, Attribute> = n > 1 ? { axis: 0 } : {};
+    const shape = n > 1 ? [n] : [];
+    const b = this.b;
+    const weight = `${name}.weight`;
+    b.node(
+      'DequantizeLinear',
+      [b.int8(`${weight}.q`, dims, values), b.float32(`${weight}.scale`, shape, q.scales), b.int8(`${weight}.zero_point`, shape, new Int8Array(n))],
+      [weight],
+      perAxis,
+    );
+    const bias = `${name}.bias`;
+    b.node(
+      'DequantizeLinear',
+      [b.int32(`${bias}.q`, [q.bias.length], q.bias), b.float32(`${bias}.scale`, shape, q.biasScales), b.int32(`${bias}.zero_point`, shape, new Int32Array(n))],
+      [bias],
+      perAxis,
+    );
+    return { weight, bias };
+  }
+}
+
+type Emitters = { [K in IrOp['op']]: (op: Extract<IrOp, { op: K }>, ctx: OnnxEmitContext, index: number) => void };
+
+/**
+ * One ONNX lowering per operation of the inference graph. In int8 models
+ * every tensor an op writes goes through QuantizeLinear → DequantizeLinear
+ * after the op and its ReLU (a ReLU whose output starts at the zero point is
+ * what lets onnxruntime drop it and fuse Conv into QLinearConv, Add into
+ * QLinearAdd).
+ */
+const EMITTERS: Emitters = {
+  conv(op, ctx, index) {
+    const cin = ctx.graph.tensors[op.input]!.shape[2]!;
+    const cout = op.bias.length;
+    const k = op.kernel;
+    const dims = op.depthwise ? [cout, 1, k, k] : [cout, cin, k, k];
+    let weight: string;
+    let bias: string;
+    if (ctx.quant !== null) {
+      const q = ctx.quant.weights.get(index)!;
+      const values = op.depthwise
+        ? depthwiseToOnnx(q.values, k, cout, new Int8Array(q.values.length))
+        : hwioToOihw(q.values, k, cin, cout, new Int8Array(q.values.length));
+      ({ weight, bias } = ctx.quantizedWeights(index, op.name, dims, values));
+    } else {
+      const values = op.depthwise
+        ? depthwiseToOnnx(op.weight, k, cout, new Float32Array(op.weight.length))
+        : hwioToOihw(op.weight, k, cin, cout, new Float32Array(op.weight.length));
+      weight = ctx.b.weight(`${op.name}.weight`, dims, values);
+      bias = ctx.b.weight(`${op.name}.bias`, [cout], op.bias);
+    }
+    const p = op.pad;
+    const out = ctx.target(op.output);
+    const convOut = op.relu ? `${op.name}.conv` : out;
+    ctx.b.node('Conv', [ctx.value(op.input), weight, bias], [convOut], {
+      kernel_shape: [k, k],
+      strides: [op.stride, op.stride],
+      pads: [p, p, p, p],
+      dilations: [1, 1],
+      group: op.depthwise ? cout : 1,
+    });
+    if (op.relu) ctx.b.node('Relu', [convOut], [out]);
+    ctx.produced(op.output);
+  },
+  relu(op, ctx) {
+    ctx.b.node('Relu', [ctx.value(op.input)], [ctx.target(op.output)]);
+    ctx.produced(op.output);
+  },
+  add(op, ctx) {
+    const out = ctx.target(op.output);
+    const sum = op.relu ? `${op.name}.sum` : out;
+    ctx.b.node('Add', [ctx.value(op.inputs[0]), ctx.value(op.inputs[1])], [sum]);
+    if (op.relu) ctx.b.node('Relu', [sum], [out]);
+    ctx.produced(op.output);
+  },
+  concat(op, ctx) {
+    ctx.b.node(
+      'Concat',
+      op.inputs.map((t) => ctx.value(t)),
+      [ctx.target(op.output)],
+      { axis: 1 },
+    );
+    ctx.produced(op.output);
+  },
+  maxpool(op, ctx) {
+    // ONNX pads MaxPool with −∞, the engine with 0: equal, as lowering checked the input follows a ReLU.
+    const p = op.pad;
+    ctx.b.node('MaxPool', [ctx.value(op.input)], [ctx.target(op.output)], {
+      kernel_shape: [op.kernel, op.kernel],
+      strides: [op.stride, op.stride],
+      pads: [p, p, p, p],
+    });
+    ctx.produced(op.output);
+  },
+  avgpool(op, ctx) {
+    ctx.b.node('AveragePool', [ctx.value(op.input)], [ctx.target(op.output)], { kernel_shape: [op.kernel, op.kernel], strides: [op.stride, op.stride] });
+    ctx.produced(op.output);
+  },
+  mean(op, ctx) {
+    const name = ctx.graph.tensors[op.output]!.name;
+    let pooled = `${name}.pooled`;
+    ctx.b.node('GlobalAveragePool', [ctx.value(op.input)], [pooled]);
+    if (ctx.quant !== null) {
+      // Quantized right after the pooling (QLinearGlobalAveragePool); Flatten then only moves bytes.
+      const q = ctx.quantize(pooled, op.output, pooled);
+      ctx.b.node('DequantizeLinear', [q, ...ctx.params(op.output, pooled)], [`${pooled}.dq`]);
+      pooled = `${pooled}.dq`;
+    }
+    ctx.b.node('Flatten', [pooled], [ctx.target(op.output)], { axis: 1 });
+    ctx.produced(op.output);
+  },
+  dense(op, ctx, index) {
+    const cin = ctx.graph.tensors[op.input]!.shape[0]!;
+    const cout = op.bias.length;
+    let weight: string;
+    let bias: string;
+    if (ctx.quant !== null) {
+      // The engine's dense weight is [in, out]: Gemm's B as is (transB = 0).
+      ({ weight, bias } = ctx.quantizedWeights(index, op.name, [cin, cout], ctx.quant.weights.get(index)!.values));
+    } else {
+      weight = ctx.b.weight(`${op.name}.weight`, [cin, cout], op.weight);
+      bias = ctx.b.weight(`${op.name}.bias`, [cout], op.bias);
+    }
+    ctx.b.node('Gemm', [ctx.value(op.input), weight, bias], [ctx.target(op.output)]);
+    ctx.produced(op.output);
+  },
+  slice(op, ctx) {
+    // Opset 13 Slice reads starts, ends and axes from tensors: keep the leading channels.
+    const c = ctx.graph.tensors[op.output]!.shape[2]!;
+    const b = ctx.b;
+    b.node(
+      'Slice',
+      [ctx.value(op.input), b.int64(`${op.name}.starts`, [0]), b.int64(`${op.name}.ends`, [c]), b.int64(`${op.name}.axes`, [1])],
+      [ctx.target(op.output)],
+    );
+    ctx.produced(op.output);
+  },
+};
+
+/**
+ * Writes a lowered network as an ONNX model (opset 13): input `input`, NCHW
+ * `[N, C, H, W]` (N free), outputs `logits` [N, classes] and, by default,
+ * `probabilities` (Softmax). fp16 stores the weights as float16, each
+ * followed by a Cast; int8 is QDQ — QuantizeLinear/DequantizeLinear around
+ * every op, int8 weights per output channel and int32 biases — which
+ * onnxruntime runs as integer kernels (QLinearConv, QLinearAdd…), float in
+ * and float out. The input normalisation is not part of the model (see
+ * metadata).
+ */
+export function onnxFromInference(g: InferenceGraph, options: OnnxOptions = {}): Uint8Array {
+  const precision = options.precision ?? 'fp32';
+  const quant = options.quant ?? null;
+  if ((precision === 'int8') !== (quant !== null)) throw new Error('an int8 ONNX model needs a quantization plan, and only it');
+  const b = new OnnxGraphBuilder(precision === 'fp16');
+  const ctx = new OnnxEmitContext(b, g, quant, options.activationType ?? 'int8');
+  const [h, w, c] = g.tensors[g.input]!.shape as [number, number, number];
+  const uint8 = quant !== null && options.uint8Input === true;
+  b.input(ONNX_INPUT, ['N', c, h, w], uint8 ? 'uint8' : 'float32');
+  if (quant === null) {
+    ctx.bindInput(g.input, ONNX_INPUT);
+  } else if (uint8) {
+    const q = quant.activations[g.input]!;
+    const scale = b.float32(`${ONNX_INPUT}.scale`, [], Float32Array.of(q.scale));
+    b.node('DequantizeLinear', [ONNX_INPUT, scale, b.int8(`${ONNX_INPUT}.zero_point`, [], Uint8Array.of(q.zeroPoint + 128))], [`${ONNX_INPUT}.dq`]);
+    ctx.bindInput(g.input, `${ONNX_INPUT}.dq`);
+  } else {
+    const q = ctx.quantize(ONNX_INPUT, g.input, ONNX_INPUT);
+    b.node('DequantizeLinear', [q, ...ctx.params(g.input, ONNX_INPUT)], [`${ONNX_INPUT}.dq`]);
+    ctx.bindInput(g.input, `${ONNX_INPUT}.dq`);
+  }
+  g.ops.forEach((op, i) => (EMITTERS[op.op] as (op: IrOp, ctx: OnnxEmitContext, index: number) => void)(op, ctx, i));
+  const classes = g.tensors[g.output]!.shape[0]!;
   b.output(ONNX_LOGITS, ['N', classes]);
   if (options.probabilities !== false) {
     b.node('Softmax', [ONNX_LOGITS], [ONNX_PROBABILITIES], { axis: 1 });
@@ -196,7 +280,13 @@ export function toOnnx(graph: ModelGraph, params: NetworkParams, options: OnnxOp
   return b.encode({
     name: options.name ?? 'adjoin',
     opset: ONNX_OPSET,
-    docString: `${graph.config.arch} (${graph.config.stem} stem, width ${graph.config.width}) exported by Adjoin`,
+    docString: options.docString ?? `exported by Adjoin (${precision})`,
     metadata: options.metadata ?? {},
   });
+}
+
+/** A plain network (an extracted small one, or `plainFull`) as a float ONNX model. */
+export function toOnnx(graph: ModelGraph, params: NetworkParams, options: Omit<OnnxOptions, 'quant'> = {}): Uint8Array {
+  const { arch, stem, width } = graph.config;
+  return onnxFromInference(lowerForInference(graph, params), { docString: `${arch} (${stem} stem, width ${width}) exported by Adjoin`, ...options });
 }

@@ -1,25 +1,30 @@
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import ort from 'onnxruntime-node';
-import { trainsSmallOnly } from '../../shared/train-config.js';
 import { InputError } from '../../shared/errors.js';
-import type { ExportFormat, ExportNetwork, LatencyReport, Precision, VerificationReport } from '../../shared/export.js';
-import { costReport } from '../../shared/model/cost.js';
-import type { ModelGraph } from '../../shared/model/graph.js';
-import { planSmall, type SmallPlan } from '../../shared/model/plan.js';
+import {
+  DEFAULT_CALIBRATION_IMAGES,
+  DEFAULT_MAX_ACCURACY_DROP,
+  EXPORT_FORMAT_INFO,
+  type ExportFormat,
+  type ExportNetwork,
+  type ExportOptions,
+  type Precision,
+  supportsPrecision,
+  type VerificationReport,
+} from '../../shared/export.js';
+import type { RunRecord } from '../../shared/history.js';
+import { planSmall } from '../../shared/model/plan.js';
+import { trainsSmallOnly } from '../../shared/train-config.js';
 import { initBackend } from '../engine/backend.js';
 import { loadNetwork } from '../engine/bundle.js';
 import { extractSmall } from '../engine/extract.js';
-import type { NetworkParams } from '../engine/params.js';
 import { writeExportFiles, type ExportFile, type ExportFs } from '../export/files.js';
-import { measureLatency, type LatencyOptions } from '../export/latency.js';
-import { exportMetadata, labelsFile, metadataFile, onnxMetadataProps } from '../export/metadata.js';
+import type { LatencyOptions } from '../export/latency.js';
 import { plainFull } from '../export/networks.js';
-import { toOnnx } from '../export/onnx-model.js';
-import { toTfjsFiles } from '../export/tfjs-model.js';
-import { compareLogits, engineLogits, ExportRefusedError, onnxLogits, tfjsLogits, verificationReport, type VerificationBatch } from '../export/verify.js';
-import type { RunRecord } from '../../shared/history.js';
+import { buildExport, type ExportTarget } from '../export/pipeline.js';
 import type { Store } from '../store/store.js';
-import { DEFAULT_SAMPLES, verificationBatch, type SampleCounts } from './validation-batch.js';
+import { recordExport } from './record-export.js';
+import { calibrationImages, DEFAULT_SAMPLES, openRunData, verificationBatch, type SampleCounts } from './validation-batch.js';
 
 export interface ExportRequest {
   runId: number;
@@ -28,8 +33,15 @@ export interface ExportRequest {
   /** Also export the full network, into `<outDir>/full/`, for comparison. */
   full: boolean;
   outDir: string;
+  /** int8: training images to calibrate on (default 256). */
+  calibration?: number;
+  /** int8: the largest accepted drop of validation accuracy against float32, in points (default 1). */
+  maxDrop?: number;
+  /** int8: the model takes uint8 input. */
+  uint8Input?: boolean;
   samples?: SampleCounts;
   latency?: LatencyOptions;
+  onProgress?: (message: string) => void;
   /** Test hooks: the file system, and a change to the files before they are checked. */
   fs?: ExportFs;
   tamper?: (network: ExportNetwork, files: ExportFile[]) => ExportFile[];
@@ -47,20 +59,13 @@ export interface ExportedModel {
   accuracy: number | null;
   latencyMs: number | null;
   fullLatencyMs: number | null;
+  fp32LatencyMs: number | null;
   macRatio: number | null;
   latencySpeedup: number | null;
+  speedupOverFp32: number | null;
+  /** Said when a lower precision did not make the model faster. */
+  note: string | null;
   verification: VerificationReport;
-}
-
-/** One network to export: a plain graph with its weights, and how the engine computes it. */
-interface Target {
-  network: ExportNetwork;
-  graph: ModelGraph;
-  params: NetworkParams;
-  /** The engine's reference: the small path of the trained network, or its full path. */
-  plan: SmallPlan | null;
-  accuracy: number | null;
-  dir: string;
 }
 
 function exportable(run: RunRecord): string {
@@ -81,48 +86,51 @@ function loadTrained(path: string, runId: number): ReturnType<typeof loadNetwork
   }
 }
 
-async function formatFiles(t: Target, format: ExportFormat, precision: Precision, run: RunRecord, classes: string[]): Promise<ExportFile[]> {
-  const float16 = precision === 'float16';
-  if (format === 'tfjs') return toTfjsFiles(t.graph, t.params, { float16 });
-  const meta = onnxMetadataProps({ classes, mean: run.data!.mean, std: run.data!.std, channels: run.config.model.channels, runId: run.id });
-  return [{ name: 'model.onnx', data: toOnnx(t.graph, t.params, { float16, metadata: meta, name: `adjoin-run-${run.id}-${t.network}` }) }];
+/** The request's format, precision and int8 settings, checked; the message names the flag at fault. */
+export function exportOptions(req: ExportRequest): ExportOptions {
+  const { format, precision } = req;
+  if (!supportsPrecision(format, precision)) {
+    throw new InputError(
+      `${EXPORT_FORMAT_INFO[format].label} exports are ${EXPORT_FORMAT_INFO[format].precisions.join(' or ')}, not ${precision}`,
+      'precision',
+    );
+  }
+  const calibration = req.calibration ?? DEFAULT_CALIBRATION_IMAGES;
+  if (!Number.isInteger(calibration) || calibration < 1) {
+    throw new InputError(`--calibration must be a whole number of training images, at least 1; got ${calibration}`, 'calibration');
+  }
+  const maxDrop = req.maxDrop ?? DEFAULT_MAX_ACCURACY_DROP;
+  if (!Number.isFinite(maxDrop) || maxDrop < 0 || maxDrop > 100) {
+    throw new InputError(`--max-drop must be a number of percentage points from 0 to 100; got ${maxDrop}`, 'maxDrop');
+  }
+  const uint8Input = req.uint8Input ?? false;
+  if (uint8Input && precision !== 'int8') throw new InputError('--uint8-input applies to int8 exports only', 'uint8Input');
+  return { format, precision, calibration, maxDrop, uint8Input };
 }
 
-async function verify(
-  t: Target,
-  format: ExportFormat,
-  files: ExportFile[],
-  reference: Float32Array,
-  batch: VerificationBatch,
-  precision: Precision,
-): Promise<VerificationReport> {
-  const got = format === 'onnx' ? await onnxLogits(files.find((f) => f.name === 'model.onnx')!.data, batch) : await tfjsLogits(files, batch);
-  const report = verificationReport(compareLogits(reference, got, batch.n), {
-    precision,
-    reference: t.plan !== null ? "the engine's small path" : t.network === 'small' ? "the engine's small network" : "the engine's full network",
-    runtime: format === 'onnx' ? `onnxruntime-node ${ort.env.versions.node ?? ort.env.versions.common}` : 'TF.js (the engine)',
-    batch,
-  });
-  if (!report.passed) throw new ExportRefusedError(`${format === 'onnx' ? 'ONNX' : 'TF.js'} ${t.network} network`, report);
-  return report;
+/** The threads runtimes may use while checking: the job's share of the cores. */
+function checkThreads(): number {
+  const share = Number(process.env['ADJOIN_TRAIN_WORKERS']);
+  return Number.isInteger(share) && share > 0 ? share : availableParallelism();
 }
 
 /**
- * Exports a finished run's small network (and on request its full one) as
- * ONNX or TF.js with labels.txt and metadata.json. In order, so that a
- * refusal or an unwritable folder leaves no trace in the database:
- * build every file in memory; check it against the engine on validation
- * images (refused with the figures if it disagrees); time the ONNX models;
- * write the files into the target folder; then record the models, their
- * files as BLOBs and the figures in one transaction.
+ * Exports a finished run's small network (and on request its full one) in
+ * one format and precision, with labels.txt and metadata.json. In order, so
+ * that a refusal or an unwritable folder leaves no trace in the database:
+ * build every file in memory, check it in its runtime against the engine on
+ * the run's validation images (refused with the figures if it disagrees or,
+ * for int8, loses too much accuracy), time it; write the files; and last,
+ * record the models, their files and figures (`recordExport`).
  */
 export async function exportRun(store: Store, req: ExportRequest): Promise<ExportedModel[]> {
+  const options = exportOptions(req);
   const run = store.runs.require(req.runId);
   const networkPath = exportable(run);
   if (run.data === null) throw new InputError(`run ${run.id} recorded no dataset information (classes, normalisation)`, 'run');
   await initBackend();
   const trained = loadTrained(networkPath, run.id);
-  const targets: Target[] = [];
+  const targets: ExportTarget[] = [];
   try {
     const { config } = run;
     const plan = config.mode === 'an' && config.alpha !== null ? planSmall(trained.graph, config.alpha) : null;
@@ -155,119 +163,52 @@ export async function exportRun(store: Store, req: ExportRequest): Promise<Expor
     }
 
     const dataset = run.datasetId === null ? null : store.datasets.get(run.datasetId);
-    const batch = await verificationBatch(run, dataset, req.samples ?? DEFAULT_SAMPLES);
-    const classes = run.data.classes;
-    const built: Array<{ t: Target; files: ExportFile[]; verification: VerificationReport; onnx: Uint8Array | null }> = [];
-    for (const t of targets) {
-      let files = await formatFiles(t, req.format, req.precision, run, classes);
-      if (req.tamper !== undefined) files = req.tamper(t.network, files);
-      const reference = engineLogits(trained.graph, trained.params, batch, t.plan);
-      const verification = await verify(t, req.format, files, reference, batch, req.precision);
-      built.push({ t, files, verification, onnx: files.find((f) => f.name === 'model.onnx')?.data ?? null });
-    }
-
-    // Latency of the full and the small ONNX model, timed side by side in
-    // this session, whether or not the full one is being exported.
-    const cost = (g: ModelGraph) => costReport(g).full;
-    const fullGraph = plainFull(trained.graph);
-    const fullMacs = cost(fullGraph).macs;
-    let latency: Record<string, LatencyReport> = {};
-    if (req.format === 'onnx') {
-      const models: Record<string, Uint8Array> = {};
-      for (const b of built) models[b.t.network] = b.onnx!;
-      if (models['full'] === undefined) {
-        models['full'] = toOnnx(fullGraph, trained.params, { float16: req.precision === 'float16' });
-      }
-      const { inputSize, channels } = run.config.model;
-      latency = await measureLatency(models, [channels, inputSize, inputSize], req.latency);
-    }
-
-    const now = new Date();
-    const results: Array<Omit<ExportedModel, 'id'> & { all: ExportFile[]; metadata: Record<string, unknown> }> = built.map((b) => {
-      const own = cost(b.t.graph);
-      const mine = latency[b.t.network] ?? null;
-      const full = latency['full'] ?? null;
-      const compare = b.t.network === 'small';
-      const comparison = compare
-        ? {
-            fullMacs,
-            macRatio: fullMacs / own.macs,
-            fullLatencyMs: full?.medianMs ?? null,
-            latencySpeedup: full !== null && mine !== null ? full.medianMs / mine.medianMs : null,
-          }
-        : null;
-      const names = [...b.files.map((f) => f.name), 'labels.txt', 'metadata.json'];
-      const metadata = exportMetadata({
-        format: req.format,
-        network: b.t.network,
-        precision: req.precision,
-        files: names,
-        model: run.config.model,
-        alpha: run.config.alpha,
-        classes,
-        mean: run.data!.mean,
-        std: run.data!.std,
-        params: own.params,
-        macs: own.macs,
-        validationAccuracy: b.t.accuracy,
-        runId: run.id,
-        tfjsOutput: b.t.graph.nodes[b.t.graph.output]!.name,
-        verification: b.verification,
-        latency: mine,
-        comparison,
-        now,
-      });
-      const all = [...b.files, labelsFile(classes), metadataFile(metadata)];
-      return {
-        network: b.t.network,
-        format: req.format,
-        precision: req.precision,
-        dir: b.t.dir,
-        files: all.map((f) => ({ name: f.name, bytes: f.data.byteLength })),
-        params: own.params,
-        macs: own.macs,
-        accuracy: b.t.accuracy,
-        latencyMs: mine?.medianMs ?? null,
-        fullLatencyMs: comparison?.fullLatencyMs ?? null,
-        macRatio: comparison?.macRatio ?? null,
-        latencySpeedup: comparison?.latencySpeedup ?? null,
-        verification: b.verification,
-        all,
-        metadata: metadata as unknown as Record<string, unknown>,
-      };
+    const opened = await openRunData(run, dataset);
+    const built = await buildExport({
+      options,
+      trained,
+      targets,
+      batch: verificationBatch(run, opened, req.samples ?? DEFAULT_SAMPLES),
+      calibration: options.precision === 'int8' ? calibrationImages(run, opened, options.calibration) : { images: null, reason: 'only int8 is calibrated' },
+      facts: { classes: run.data.classes, mean: run.data.mean, std: run.data.std, channels: run.config.model.channels, runId: run.id },
+      model: run.config.model,
+      alpha: run.config.alpha,
+      threads: checkThreads(),
+      ...(req.latency === undefined ? {} : { latency: req.latency }),
+      ...(req.onProgress === undefined ? {} : { onProgress: req.onProgress }),
+      ...(req.tamper === undefined ? {} : { tamper: req.tamper }),
     });
 
     // Files first: a folder that cannot take them stops the export before the database is touched.
-    for (const r of results) writeExportFiles(r.dir, r.all, req.fs);
+    for (const m of built) writeExportFiles(m.dir, m.files, req.fs);
     let ids: number[];
     try {
-      ids = store.transaction(() =>
-        results.map((r) =>
-          store.models.insert(
-            {
-              runId: run.id,
-              network: r.network,
-              format: r.format,
-              precision: r.precision,
-              params: r.params,
-              macs: r.macs,
-              accuracy: r.accuracy,
-              latencyMs: r.latencyMs,
-              fullLatencyMs: r.fullLatencyMs,
-              fullMacs: r.network === 'small' ? fullMacs : null,
-              verification: r.verification,
-              metadata: r.metadata,
-              outDir: r.dir,
-              files: r.all,
-            },
-            now.getTime(),
-          ),
-        ),
-      );
+      ids = recordExport(store, { runId: run.id, format: options.format, precision: options.precision, models: built, now: new Date() });
     } catch (e) {
       throw new Error(`the export was written to ${req.outDir} but could not be recorded in ${store.file}: ${(e as Error).message}`);
     }
-    return results.map(({ all: _all, metadata: _metadata, ...r }, i) => ({ id: ids[i]!, ...r }));
+    return built.map((m, i) => {
+      const c = m.metadata.comparison;
+      return {
+        id: ids[i]!,
+        network: m.network,
+        format: options.format,
+        precision: options.precision,
+        dir: m.dir,
+        files: m.files.map((f) => ({ name: f.name, bytes: f.data.byteLength })),
+        params: m.params,
+        macs: m.macs,
+        accuracy: m.accuracy,
+        latencyMs: m.latencyMs,
+        fullLatencyMs: m.fullLatencyMs,
+        fp32LatencyMs: m.fp32LatencyMs,
+        macRatio: c?.macRatio ?? null,
+        latencySpeedup: c?.latencySpeedup ?? null,
+        speedupOverFp32: c?.speedupOverFp32 ?? null,
+        note: c?.note ?? null,
+        verification: m.verification,
+      };
+    });
   } finally {
     for (const t of targets) if (t.params !== trained.params) t.params.dispose();
     trained.params.dispose();

@@ -42,6 +42,17 @@ export type JobSpec =
   | { kind: 'scan'; path: string }
   | { kind: 'import'; path: string; settings: Partial<ImportSettings>; cacheDir: string }
   /** Exports a run's network: verified in ONNX Runtime and timed, so kept out of the app's process too. */
-  | { kind: 'export'; database: string; runId: number; format: ExportFormat; precision: Precision; full: boolean; outDir: string }
+  | {
+      kind: 'export';
+      database: string;
+      runId: number;
+      format: ExportFormat;
+      precision: Precision;
+      full: boolean;
+      outDir: string;
+      calibration?: number;
+      maxDrop?: number;
+      uint8Input?: boolean;
+    }
   | (JobBase & { kind: 'train'; config: TrainConfig })
   | (JobBase & { kind: 'search'; config: SearchConfig; thenTrain: number | null });

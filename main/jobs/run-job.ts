@@ -71,8 +71,8 @@ export async function runJob(spec: JobSpec, ctx: JobContext): Promise<JobOutcome
       const { openStore } = await import('../store/open.js');
       const store = openStore(spec.database, { mustExist: true });
       try {
-        const { runId, format, precision, full, outDir } = spec;
-        return { status: 'finished', value: await exportRun(store, { runId, format, precision, full, outDir }) };
+        const { kind: _kind, database: _database, ...request } = spec;
+        return { status: 'finished', value: await exportRun(store, { ...request, onProgress: (message) => ctx.log('info', message) }) };
       } finally {
         store.close();
       }

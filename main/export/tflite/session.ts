@@ -1,0 +1,73 @@
+import type { CompiledModel, Tensor } from '@litertjs/core';
+import { loadLiteRt } from './litert.js';
+import { TFLITE_INPUT, TFLITE_LOGITS } from './model.js';
+
+export interface TfliteSessionOptions {
+  height: number;
+  width: number;
+  channels: number;
+  /** CPU threads LiteRT may use (1 for latency, as a phone app would run it). */
+  threads: number;
+  /** A uint8-input model's input parameters: float inputs are quantized with them first. */
+  uint8Input: { scale: number; zeroPoint: number } | null;
+}
+
+/**
+ * A TFLite model compiled by LiteRT.js on its WebAssembly CPU backend. The
+ * model has a fixed batch of 1, so a batch of images runs one at a time.
+ */
+export class TfliteSession {
+  private constructor(
+    private readonly model: CompiledModel,
+    private readonly lrt: Awaited<ReturnType<typeof loadLiteRt>>,
+    private readonly o: TfliteSessionOptions,
+  ) {}
+
+  static async open(bytes: Uint8Array, o: TfliteSessionOptions): Promise<TfliteSession> {
+    const lrt = await loadLiteRt();
+    const model = await lrt.loadAndCompile(bytes, { accelerator: 'wasm', cpuOptions: { numThreads: o.threads } });
+    return new TfliteSession(model, lrt, o);
+  }
+
+  private inputTensor(image: Float32Array): Tensor {
+    const shape = [1, this.o.height, this.o.width, this.o.channels];
+    const q = this.o.uint8Input;
+    if (q === null) return new this.lrt.Tensor(image.slice(), shape);
+    const data = new Uint8Array(image.length);
+    for (let i = 0; i < image.length; i++) data[i] = Math.max(0, Math.min(255, Math.round(image[i]! / q.scale + q.zeroPoint)));
+    return new this.lrt.Tensor(data, shape);
+  }
+
+  /** The logits of one normalised NHWC image. */
+  async run(image: Float32Array): Promise<Float32Array> {
+    const input = this.inputTensor(image);
+    try {
+      const outputs = await this.model.run({ [TFLITE_INPUT]: input });
+      try {
+        const logits = outputs[TFLITE_LOGITS];
+        if (logits === undefined) throw new Error(`the TFLite model has no output '${TFLITE_LOGITS}'`);
+        const data = logits.toTypedArray();
+        if (!(data instanceof Float32Array)) throw new Error(`the TFLite model's '${TFLITE_LOGITS}' is not float32`);
+        return data.slice();
+      } finally {
+        for (const t of Object.values(outputs)) t.delete();
+      }
+    } finally {
+      input.delete();
+    }
+  }
+
+  /** Logits `[n, classes]` of n images, in order. */
+  async logits(x: Float32Array, n: number): Promise<Float32Array> {
+    const per = this.o.height * this.o.width * this.o.channels;
+    const parts: Float32Array[] = [];
+    for (let i = 0; i < n; i++) parts.push(await this.run(x.subarray(i * per, (i + 1) * per)));
+    const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+    parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+    return out;
+  }
+
+  release(): void {
+    this.model.delete();
+  }
+}
