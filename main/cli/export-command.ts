@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { InputError } from '../../shared/errors.js';
 import { DEFAULT_CALIBRATION_IMAGES, DEFAULT_MAX_ACCURACY_DROP, EXPORT_FORMAT_INFO, EXPORT_FORMATS, PRECISIONS } from '../../shared/export.js';
 import { ExportRefusedError } from '../export/verify.js';
-import { exportRun, type ExportedModel } from '../jobs/export-run.js';
+import { exportOptions, exportRun, type ExportedModel } from '../jobs/export-run.js';
 import { choiceArg, intArg, numberArg, parse } from './args.js';
 import type { Command, CommandIo } from './command.js';
 import { formatBytes, formatCount, percent } from './format.js';
@@ -70,17 +70,22 @@ export async function exportCommand(argv: string[], io: CommandIo): Promise<numb
   const calibration = intArg(values.calibration, 'calibration', DEFAULT_CALIBRATION_IMAGES);
   const maxDrop = numberArg(values['max-drop'], 'max-drop', DEFAULT_MAX_ACCURACY_DROP);
   if (values.out === undefined) throw new InputError('--out is required (the folder to write the model to)', 'out');
+  const request = {
+    runId,
+    format,
+    precision,
+    full: values.full === true,
+    outDir: resolve(values.out),
+    calibration,
+    maxDrop,
+    uint8Input: values['uint8-input'] === true,
+  };
+  // Bad settings are refused before the history is opened.
+  exportOptions(request);
   const store = openExisting(values.db);
   try {
     const models = await exportRun(store, {
-      runId,
-      format,
-      precision,
-      full: values.full === true,
-      outDir: resolve(values.out),
-      calibration,
-      maxDrop,
-      uint8Input: values['uint8-input'] === true,
+      ...request,
       // Checking every validation image in each runtime takes a while: say what is happening.
       onProgress: (message) => io.err(`adjoin: ${message}…\n`),
     });

@@ -48,6 +48,7 @@ function depthwiseToOnnx<T extends Float32Array | Int8Array>(w: T, k: number, c:
 class OnnxEmitContext {
   /** The float value each IR tensor is read by (after Q→DQ in int8 models). */
   private readonly values = new Map<number, string>();
+  private readonly written = new Map<string, [string, string]>();
 
   constructor(
     readonly b: OnnxGraphBuilder,
@@ -89,11 +90,16 @@ class OnnxEmitContext {
     this.values.set(t, name);
   }
 
-  /** Scale and zero point initializers of tensor t. */
+  /** Scale and zero point initializers of tensor t, written once under `name` and shared by its Q and DQ. */
   params(t: number, name: string): [string, string] {
-    const q = this.quant!.activations[t]!;
-    const zp = this.activationType === 'int8' ? Int8Array.of(q.zeroPoint) : Uint8Array.of(q.zeroPoint + 128);
-    return [this.b.float32(`${name}.scale`, [], Float32Array.of(q.scale)), this.b.int8(`${name}.zero_point`, [], zp)];
+    let p = this.written.get(name);
+    if (p === undefined) {
+      const q = this.quant!.activations[t]!;
+      const zp = this.activationType === 'int8' ? Int8Array.of(q.zeroPoint) : Uint8Array.of(q.zeroPoint + 128);
+      p = [this.b.float32(`${name}.scale`, [], Float32Array.of(q.scale)), this.b.int8(`${name}.zero_point`, [], zp)];
+      this.written.set(name, p);
+    }
+    return p;
   }
 
   /** Quantized weights and bias, each behind a DequantizeLinear, per channel when it has several scales. */

@@ -87,6 +87,13 @@ interface Checked {
   tried: Array<{ method: QuantPlan['method']; accuracy: number | null }>;
 }
 
+/** A uint8-input model's input parameters: the int8 ones, 128 higher. */
+function uint8InputOf(quant: QuantPlan | null, subject: ExportSubject, options: ExportOptions): { scale: number; zeroPoint: number } | null {
+  if (quant === null || !options.uint8Input) return null;
+  const q = quant.activations[subject.lowered.input]!;
+  return { scale: q.scale, zeroPoint: q.zeroPoint + 128 };
+}
+
 const inputShape = (b: VerificationBatch) => ({ height: b.height, width: b.width, channels: b.channels });
 
 async function runAll(session: ModelSession, batch: VerificationBatch): Promise<Float32Array> {
@@ -115,8 +122,7 @@ async function buildAndCheck(exporter: Exporter, input: ExportInput, target: Exp
     let files = await exporter.build(subject, request(quant));
     if (input.tamper !== undefined) files = input.tamper(target.network, files);
     input.onProgress?.(`checking the ${what}${quant === null ? '' : ` (${quant.method} calibration)`} in ${exporter.runtime} on ${batch.n} inputs`);
-    const uint8 = quant !== null && options.uint8Input ? quant.activations[subject.lowered.input]! : null;
-    const session = await exporter.open(files, inputShape(batch), { threads: input.threads, uint8Input: uint8 });
+    const session = await exporter.open(files, inputShape(batch), { threads: input.threads, uint8Input: uint8InputOf(quant, subject, options) });
     try {
       const got = await runAll(session, batch);
       const verification = verificationReport(reference, got, {
@@ -251,8 +257,10 @@ export async function buildExport(input: ExportInput): Promise<BuiltModel[]> {
   try {
     for (const [name, files] of Object.entries(toTime)) {
       const c = checked.find((x) => x.target.network === name);
-      const uint8 = c?.quant != null && options.uint8Input ? c.quant.activations[c.subject.lowered.input]! : null;
-      sessions[name] = await exporter.open(files, inputShape(batch), { threads: 1, uint8Input: uint8 });
+      sessions[name] = await exporter.open(files, inputShape(batch), {
+        threads: 1,
+        uint8Input: c === undefined ? null : uint8InputOf(c.quant, c.subject, options),
+      });
     }
     latency = await measureLatency(sessions, exporter.runtime, input.latency);
   } finally {

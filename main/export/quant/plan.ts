@@ -46,7 +46,8 @@ export function activationQuant(range: TensorRange): ActivationQuant {
   // A tensor that is 0 on every calibration image still needs a positive scale.
   const max = Math.max(range.max, 0, min + 1e-6);
   const scale = Math.fround((max - min) / 255);
-  const zeroPoint = Math.min(127, Math.max(-128, Math.round(-128 - min / scale)));
+  // `+ 0` turns Math.round's −0 into 0.
+  const zeroPoint = Math.min(127, Math.max(-128, Math.round(-128 - min / scale))) + 0;
   return { scale, zeroPoint, min, max };
 }
 
