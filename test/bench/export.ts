@@ -11,9 +11,13 @@ import { costReport } from '../../shared/model/cost.js';
 import type { ModelConfig } from '../../shared/model/config.js';
 import { buildGraph } from '../../shared/model/graph.js';
 import { planSmall } from '../../shared/model/plan.js';
+import { exportVariants } from './export-variants.js';
 import { round } from './measure.js';
 
 /**
+ * Today's keys, then the phone variants' (`export-variants.ts`): int8 and
+ * TFLite against float32.
+ *
  * The paper's table 6 row a_4: ResNet-18 (CIFAR stem, width 1) on 32×32×3
  * images with 100 classes, α = 4. Exports the full and the small network to
  * ONNX (random weights: size and speed do not depend on training), checks
@@ -22,6 +26,11 @@ import { round } from './measure.js';
  * much of the MAC saving becomes wall-clock saving on a CPU.
  */
 export async function exportBench(args: { rounds?: number }): Promise<Record<string, unknown>> {
+  const paper = await paperRow(args);
+  return { ...paper, ...(await exportVariants()) };
+}
+
+async function paperRow(args: { rounds?: number }): Promise<Record<string, unknown>> {
   await initBackend();
   const config: ModelConfig = { arch: 'resnet18', stem: 'cifar', inputSize: 32, channels: 3, classes: 100, width: 1, compressFirstStage: false };
   const graph = buildGraph(config);
