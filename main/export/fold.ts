@@ -1,22 +1,44 @@
 /**
  * Weight arithmetic of the exporters, on plain arrays so it is checked on its
- * own: layout changes from the engine's NHWC world to ONNX's NCHW one, and
- * batch norms folded into the convolution before them.
+ * own: layout changes from the engine's NHWC world to ONNX's NCHW and
+ * TFLite's OHWI ones, and batch norms as a scale and shift per channel.
  */
 
-/** [kh, kw, cin, cout] (TF.js) → [cout, cin, kh, kw] (ONNX OIHW). */
-export function hwioToOihw(w: Float32Array, kh: number, kw: number, cin: number, cout: number): Float32Array {
-  if (w.length !== kh * kw * cin * cout) throw new Error(`conv weight has ${w.length} values, expected ${kh}×${kw}×${cin}×${cout}`);
-  const out = new Float32Array(w.length);
-  for (let y = 0; y < kh; y++) {
-    for (let x = 0; x < kw; x++) {
-      for (let i = 0; i < cin; i++) {
-        const src = ((y * kw + x) * cin + i) * cout;
-        for (let o = 0; o < cout; o++) out[((o * cin + i) * kh + y) * kw + x] = w[src + o]!;
-      }
+type Weights = Float32Array | Int8Array;
+
+/** [k, k, cin, cout] (the engine's) → [cout, cin, k, k] (ONNX's OIHW), float or int8. */
+export function hwioToOihw<T extends Weights>(w: T, k: number, cin: number, cout: number, into: T): T {
+  if (w.length !== k * k * cin * cout) throw new Error(`conv weight has ${w.length} values, expected ${k}×${k}×${cin}×${cout}`);
+  for (let s = 0; s < k * k; s++) {
+    for (let i = 0; i < cin; i++) {
+      const src = (s * cin + i) * cout;
+      for (let o = 0; o < cout; o++) into[(o * cin + i) * k * k + s] = w[src + o]!;
     }
   }
-  return out;
+  return into;
+}
+
+/** [k, k, cin, cout] → TFLite's [cout, k, k, cin] (OHWI). */
+export function hwioToOhwi<T extends Weights>(w: T, k: number, cin: number, cout: number, into: T): T {
+  if (w.length !== k * k * cin * cout) throw new Error(`conv weight has ${w.length} values, expected ${k}×${k}×${cin}×${cout}`);
+  for (let s = 0; s < k * k; s++) {
+    for (let i = 0; i < cin; i++) {
+      for (let o = 0; o < cout; o++) into[(o * k * k + s) * cin + i] = w[(s * cin + i) * cout + o]!;
+    }
+  }
+  return into;
+}
+
+/** Depthwise [k, k, c] → ONNX grouped-conv [c, 1, k, k]. (TFLite's [1, k, k, c] is the same memory as the input.) */
+export function depthwiseToOnnx<T extends Weights>(w: T, k: number, c: number, into: T): T {
+  for (let s = 0; s < k * k; s++) for (let ch = 0; ch < c; ch++) into[ch * k * k + s] = w[s * c + ch]!;
+  return into;
+}
+
+/** [rows, cols] → [cols, rows]: the engine's dense [in, out] as TFLite's fully-connected [out, in]. */
+export function transpose<T extends Weights>(w: T, rows: number, cols: number, into: T): T {
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) into[c * rows + r] = w[r * cols + c]!;
+  return into;
 }
 
 export interface BatchNormValues {

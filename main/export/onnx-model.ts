@@ -3,6 +3,7 @@ import { ONNX_OPSET } from '../../shared/export.js';
 import type { ModelGraph } from '../../shared/model/graph.js';
 import type { NetworkParams } from '../engine/params.js';
 import type { InferenceGraph, IrOp } from './ir/inference-graph.js';
+import { depthwiseToOnnx, hwioToOihw } from './fold.js';
 import { lowerForInference } from './ir/lower.js';
 import { type Attribute, OnnxGraphBuilder } from './onnx-builder.js';
 import type { QuantPlan } from './quant/plan.js';
@@ -25,24 +26,6 @@ export interface OnnxOptions {
   metadata?: Record<string, string>;
   name?: string;
   docString?: string;
-}
-
-/** [kh, kw, cin, cout] (the engine's) → [cout, cin, kh, kw] (ONNX's OIHW), any element type. */
-export function hwioToOihw<T extends Float32Array | Int8Array>(w: T, k: number, cin: number, cout: number, into: T): T {
-  if (w.length !== k * k * cin * cout) throw new Error(`conv weight has ${w.length} values, expected ${k}×${k}×${cin}×${cout}`);
-  for (let s = 0; s < k * k; s++) {
-    for (let i = 0; i < cin; i++) {
-      const src = (s * cin + i) * cout;
-      for (let o = 0; o < cout; o++) into[(o * cin + i) * k * k + s] = w[src + o]!;
-    }
-  }
-  return into;
-}
-
-/** Depthwise [kh, kw, c] → ONNX grouped-conv [c, 1, kh, kw]. */
-function depthwiseToOnnx<T extends Float32Array | Int8Array>(w: T, k: number, c: number, into: T): T {
-  for (let s = 0; s < k * k; s++) for (let ch = 0; ch < c; ch++) into[ch * k * k + s] = w[s * c + ch]!;
-  return into;
 }
 
 class OnnxEmitContext {

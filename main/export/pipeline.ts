@@ -140,29 +140,25 @@ async function buildAndCheck(exporter: Exporter, input: ExportInput, target: Exp
 
   if (precision !== 'int8') {
     const { files, verification } = await check(null);
-    if (!verification.passed) throw new ExportRefusedError(what, verification);
+    if (!verification.passed) throw ExportRefusedError.failedCheck(what, verification);
     return { target, subject, files, verification, quant: null, tried: [] };
   }
   const cal = input.calibration;
   if (cal.images === null) {
-    throw new ExportRefusedError(
-      what,
-      null,
-      `the ${what} needs the run's training images to calibrate its activation ranges, and there are none: ${cal.reason}`,
-    );
+    throw ExportRefusedError.cannot(what, `the ${what} needs the run's training images to calibrate its activation ranges, and there are none: ${cal.reason}`);
   }
   input.onProgress?.(`calibrating on ${cal.images.n} training images`);
   const ranges = calibrate(subject.lowered, cal.images);
-  let best: (Awaited<ReturnType<typeof check>> & { quant: QuantPlan }) | null = null;
-  const tried: Checked['tried'] = [];
+  const results: Array<Awaited<ReturnType<typeof check>> & { quant: QuantPlan }> = [];
   for (const method of CALIBRATION_METHODS) {
     const quant = planQuantization(subject.lowered, ranges[method], method);
-    const result = await check(quant);
-    tried.push({ method, accuracy: result.verification.accuracy });
-    if (best === null || (result.verification.accuracy ?? -1) > (best.verification.accuracy ?? -1)) best = { ...result, quant };
+    results.push({ ...(await check(quant)), quant });
   }
-  if (!best!.verification.passed) throw new ExportRefusedError(what, best!.verification);
-  return { target, subject, ...best!, tried };
+  const tried = results.map((r) => ({ method: r.quant.method, accuracy: r.verification.accuracy }));
+  // The better validation accuracy wins; on a tie, the first method tried (min/max).
+  const best = results.reduce((a, b) => ((b.verification.accuracy ?? -1) > (a.verification.accuracy ?? -1) ? b : a));
+  if (!best.verification.passed) throw ExportRefusedError.failedCheck(what, best.verification);
+  return { target, subject, ...best, tried };
 }
 
 /** What metadata.json says about an int8 model's quantization. */

@@ -183,15 +183,26 @@ export function verificationReport(
 
 const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
 
-/** The export disagrees with the engine, or lost too much accuracy; nothing was written or stored. */
+/** The export disagrees with the engine, lost too much accuracy, or cannot be checked; nothing was written or stored. */
 export class ExportRefusedError extends Error {
   override readonly name = 'ExportRefusedError';
-  constructor(
+  private constructor(
     readonly what: string,
+    /** The check that failed (null when the export could not be checked at all). */
     readonly report: VerificationReport | null,
-    reason?: string,
+    reason: string,
   ) {
-    super(`export refused: ${reason ?? describeFailure(what, report!)}`);
+    super(`export refused: ${reason}`);
+  }
+
+  /** The check ran and failed: the message gives its figures. */
+  static failedCheck(what: string, report: VerificationReport): ExportRefusedError {
+    return new ExportRefusedError(what, report, describeFailure(what, report));
+  }
+
+  /** The export cannot be made or checked (an int8 model with nothing to calibrate on). */
+  static cannot(what: string, reason: string): ExportRefusedError {
+    return new ExportRefusedError(what, null, reason);
   }
 }
 

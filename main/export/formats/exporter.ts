@@ -86,7 +86,7 @@ export function timingInput(length: number): Float32Array {
 }
 
 /** Quantizes normalised floats for a uint8-input model. */
-export function quantizeInput(x: Float32Array, q: { scale: number; zeroPoint: number }): Uint8Array {
+export function quantizeInput(x: Float32Array, q: { scale: number; zeroPoint: number }): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(x.length);
   for (let i = 0; i < x.length; i++) out[i] = Math.max(0, Math.min(255, Math.round(x[i]! / q.scale + q.zeroPoint)));
   return out;

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { loadTfjsFiles, toTfjsFiles } from '../tfjs-model.js';
+import { concat } from '../verify.js';
 import { type Exporter, timingInput } from './exporter.js';
 
 const CHUNK = 64;
@@ -30,9 +31,7 @@ export const tfjsExporter: Exporter = {
             ),
           );
         }
-        const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-        parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
-        return out;
+        return concat(parts);
       },
       async runOnce() {
         tf.tidy(() => (model.predict(tf.tensor4d(timing, [1, height, width, channels])) as tf.Tensor).dataSync());

@@ -1,6 +1,7 @@
 import type * as flatbuffers from 'flatbuffers';
 import type { Precision } from '../../../shared/export.js';
 import { toHalf } from '../../engine/layers-model.js';
+import { hwioToOhwi, transpose } from '../fold.js';
 import type { InferenceGraph, IrOp } from '../ir/inference-graph.js';
 import type { QuantPlan } from '../quant/plan.js';
 import { bytesOf, type ElementType, type Quantization, TfliteModelBuilder } from './builder.js';
@@ -57,20 +58,6 @@ export function spatialPadding(size: number, kernel: number, stride: number, pad
   if (pad === 0) return 'valid';
   const same = samePadding(size, kernel, stride);
   return same.out === out && same.before === pad ? 'same' : 'explicit';
-}
-
-/** [kh, kw, cin, cout] → TFLite's [cout, kh, kw, cin]. */
-function hwioToOhwi(w: ArrayLike<number>, k: number, cin: number, cout: number, into: Float32Array | Int8Array): void {
-  for (let s = 0; s < k * k; s++) {
-    for (let i = 0; i < cin; i++) {
-      for (let o = 0; o < cout; o++) into[(o * k * k + s) * cin + i] = w[(s * cin + i) * cout + o]!;
-    }
-  }
-}
-
-/** [in, out] → TFLite's fully-connected [out, in]. */
-function transpose(w: ArrayLike<number>, rows: number, cols: number, into: Float32Array | Int8Array): void {
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) into[c * rows + r] = w[r * cols + c]!;
 }
 
 /** The operator version the TFLite converter writes for int8 tensors of each op (float ones are version 1). */
@@ -202,17 +189,12 @@ const EMITTERS: Emitters = {
     let bias: number;
     if (ctx.quant !== null) {
       const q = ctx.quant.weights.get(index)!;
-      const values = op.depthwise ? q.values : new Int8Array(q.values.length);
-      if (!op.depthwise) hwioToOhwi(q.values, k, cin, cout, values);
+      const values = op.depthwise ? q.values : hwioToOhwi(q.values, k, cin, cout, new Int8Array(q.values.length));
       const zeros = Array.from(q.scales, () => 0);
       weight = ctx.b.constant(`${op.name}.weight`, shape, 'int8', bytesOf(values), { scale: [...q.scales], zeroPoint: zeros, dimension: op.depthwise ? 3 : 0 });
       bias = ctx.b.constant(`${op.name}.bias`, [cout], 'int32', bytesOf(q.bias), { scale: [...q.biasScales], zeroPoint: zeros, dimension: 0 });
     } else {
-      let values = op.weight;
-      if (!op.depthwise) {
-        values = new Float32Array(op.weight.length);
-        hwioToOhwi(op.weight, k, cin, cout, values);
-      }
+      const values = op.depthwise ? op.weight : hwioToOhwi(op.weight, k, cin, cout, new Float32Array(op.weight.length));
       weight = ctx.floatConstant(`${op.name}.weight`, shape, values);
       bias = ctx.floatConstant(`${op.name}.bias`, [cout], op.bias);
     }
@@ -274,13 +256,11 @@ const EMITTERS: Emitters = {
     let bias: number;
     if (ctx.quant !== null) {
       const q = ctx.quant.weights.get(index)!;
-      const values = new Int8Array(q.values.length);
-      transpose(q.values, cin, cout, values);
+      const values = transpose(q.values, cin, cout, new Int8Array(q.values.length));
       weight = ctx.b.constant(`${op.name}.weight`, [cout, cin], 'int8', bytesOf(values), { scale: [...q.scales], zeroPoint: [0] });
       bias = ctx.b.constant(`${op.name}.bias`, [cout], 'int32', bytesOf(q.bias), { scale: [...q.biasScales], zeroPoint: [0] });
     } else {
-      const values = new Float32Array(op.weight.length);
-      transpose(op.weight, cin, cout, values);
+      const values = transpose(op.weight, cin, cout, new Float32Array(op.weight.length));
       weight = ctx.floatConstant(`${op.name}.weight`, [cout, cin], values);
       bias = ctx.floatConstant(`${op.name}.bias`, [cout], op.bias);
     }

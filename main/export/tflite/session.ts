@@ -1,4 +1,6 @@
 import type { CompiledModel, Tensor } from '@litertjs/core';
+import { quantizeInput } from '../formats/exporter.js';
+import { concat } from '../verify.js';
 import { loadLiteRt } from './litert.js';
 import { TFLITE_INPUT, TFLITE_LOGITS } from './model.js';
 
@@ -32,10 +34,7 @@ export class TfliteSession {
   private inputTensor(image: Float32Array): Tensor {
     const shape = [1, this.o.height, this.o.width, this.o.channels];
     const q = this.o.uint8Input;
-    if (q === null) return new this.lrt.Tensor(image.slice(), shape);
-    const data = new Uint8Array(image.length);
-    for (let i = 0; i < image.length; i++) data[i] = Math.max(0, Math.min(255, Math.round(image[i]! / q.scale + q.zeroPoint)));
-    return new this.lrt.Tensor(data, shape);
+    return new this.lrt.Tensor(q === null ? image.slice() : quantizeInput(image, q), shape);
   }
 
   /** The logits of one normalised NHWC image. */
@@ -62,9 +61,7 @@ export class TfliteSession {
     const per = this.o.height * this.o.width * this.o.channels;
     const parts: Float32Array[] = [];
     for (let i = 0; i < n; i++) parts.push(await this.run(x.subarray(i * per, (i + 1) * per)));
-    const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-    parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
-    return out;
+    return concat(parts);
   }
 
   release(): void {

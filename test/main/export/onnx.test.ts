@@ -6,12 +6,12 @@ import { planSmall } from '../../../shared/model/plan.js';
 import { extractSmall } from '../../../main/engine/extract.js';
 import { createParams } from '../../../main/engine/params.js';
 import { Rng } from '../../../main/engine/rng.js';
-import { batchNormAffine, nhwcToNchw } from '../../../main/export/fold.js';
+import { batchNormAffine, depthwiseToOnnx, hwioToOhwi, hwioToOihw, nhwcToNchw, transpose } from '../../../main/export/fold.js';
 import { onnxExporter } from '../../../main/export/formats/onnx.js';
 import { plainFull } from '../../../main/export/networks.js';
 import type { onnx } from 'onnx-proto';
 import { decodeOnnx } from '../../../main/export/onnx-builder.js';
-import { hwioToOihw, toOnnx } from '../../../main/export/onnx-model.js';
+import { toOnnx } from '../../../main/export/onnx-model.js';
 import { compareLogits, engineLogits } from '../../../main/export/verify.js';
 import { ARCHITECTURE_CASES, batchOf, perturb, perturbedNetwork, runExported } from '../../helpers/networks.js';
 import { useWasmBackend } from '../../helpers/tf.js';
@@ -111,6 +111,16 @@ describe('weight arithmetic', () => {
     expect(at(1, 0)).toBe(1);
     expect(at(0, 1)).toBe(3);
     expect(() => hwioToOihw(w, 2, 2, 3, new Float32Array(6))).toThrow(/6 values/);
+  });
+
+  it('HWIO → OHWI (TFLite), depthwise → grouped conv (ONNX), and the dense transpose', () => {
+    // k=1, cin=2, cout=3: w[i][o] = 3i + o; OHWI with k=1 is [o][i].
+    const w = Float32Array.from({ length: 6 }, (_, k) => k);
+    expect(Array.from(hwioToOhwi(w, 1, 2, 3, new Float32Array(6)))).toEqual([0, 3, 1, 4, 2, 5]);
+    // k=2, c=2: [y][x][c] → [c][y][x].
+    const d = Int8Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(Array.from(depthwiseToOnnx(d, 2, 2, new Int8Array(8)))).toEqual([1, 3, 5, 7, 2, 4, 6, 8]);
+    expect(Array.from(transpose(Int8Array.from([1, 2, 3, 4, 5, 6]), 2, 3, new Int8Array(6)))).toEqual([1, 4, 2, 5, 3, 6]);
   });
 
   it('a batch norm in inference is x·s + (β − μ·s), s = γ/√(σ² + ε)', () => {
