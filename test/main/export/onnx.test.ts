@@ -1,3 +1,7 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { ONNX_OPSET } from '../../../shared/export.js';
 import type { ModelConfig } from '../../../shared/model/config.js';
@@ -11,7 +15,10 @@ import { onnxExporter } from '../../../main/export/formats/onnx.js';
 import { plainFull } from '../../../main/export/networks.js';
 import type { onnx } from 'onnx-proto';
 import { decodeOnnx } from '../../../main/export/onnx-builder.js';
-import { toOnnx } from '../../../main/export/onnx-model.js';
+import { onnxFromInference, toOnnx } from '../../../main/export/onnx-model.js';
+import { lowerForInference } from '../../../main/export/ir/lower.js';
+import { calibrate } from '../../../main/export/quant/calibrate.js';
+import { planQuantization } from '../../../main/export/quant/plan.js';
 import { compareLogits, engineLogits } from '../../../main/export/verify.js';
 import { ARCHITECTURE_CASES, batchOf, perturb, perturbedNetwork, runExported } from '../../helpers/networks.js';
 import { useWasmBackend } from '../../helpers/tf.js';
@@ -97,6 +104,41 @@ describe('ONNX export of every architecture at small width', () => {
     expect(cmp.top1Agreement).toBeGreaterThanOrEqual(0.99);
     expect(cmp.maxAbsLogitDiff).toBeLessThan(0.05);
     params.dispose();
+  });
+});
+
+describe('int8 ONNX (QDQ)', () => {
+  it('puts Q/DQ after each ReLU, never between an op and its ReLU, and onnxruntime runs every Conv, Add and the Gemm as integer kernels', async () => {
+    const config: ModelConfig = { arch: 'resnet18', stem: 'cifar', inputSize: 16, channels: 3, classes: 5, width: 0.25, compressFirstStage: false };
+    const batch = batchOf(config, 16, 3);
+    const net = perturbedNetwork(config, 4, batch);
+    const lowered = lowerForInference(net.small.graph, net.small.params);
+    const quant = planQuantization(lowered, calibrate(lowered, batch).minmax, 'minmax');
+    const bytes = onnxFromInference(lowered, { precision: 'int8', quant, activationType: 'uint8' });
+    const g = graphOf(decodeOnnx(bytes));
+    const producer = new Map(g.node.flatMap((n) => n.output!.map((o) => [o, n.opType!] as const)));
+    const consumers = (v: string) => g.node.filter((n) => n.input!.includes(v)).map((n) => n.opType);
+    const relus = g.node.filter((n) => n.opType === 'Relu');
+    expect(relus.length).toBeGreaterThan(0);
+    for (const r of relus) {
+      expect(['Conv', 'Add']).toContain(producer.get(r.input![0]!));
+      expect(consumers(r.output![0]!)).toEqual(['QuantizeLinear']);
+    }
+    // What onnxruntime makes of it: nothing left in float but the softmax.
+    const dir = mkdtempSync(join(tmpdir(), 'adjoin-ort-'));
+    try {
+      const optimized = join(dir, 'optimized.onnx');
+      const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized });
+      await session.release();
+      const ops = graphOf(decodeOnnx(readFileSync(optimized))).node.map((n) => n.opType!);
+      expect(ops.filter((o) => o === 'QLinearConv')).toHaveLength(lowered.ops.filter((o) => o.op === 'conv').length);
+      expect(ops.filter((o) => o === 'QLinearAdd')).toHaveLength(lowered.ops.filter((o) => o.op === 'add').length);
+      expect(ops).toContain('QGemm');
+      for (const float of ['Conv', 'Add', 'Relu', 'Gemm']) expect(ops).not.toContain(float);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    net.dispose();
   });
 });
 
