@@ -1,7 +1,7 @@
 import type { CompiledModel, Tensor } from '@litertjs/core';
 import { quantizeInput } from '../formats/exporter.js';
 import { concat } from '../verify.js';
-import { loadLiteRt } from './litert.js';
+import { liteRtLog, loadLiteRt } from './litert.js';
 import { TFLITE_INPUT, TFLITE_LOGITS } from './model.js';
 
 export interface TfliteSessionOptions {
@@ -27,8 +27,17 @@ export class TfliteSession {
 
   static async open(bytes: Uint8Array, o: TfliteSessionOptions): Promise<TfliteSession> {
     const lrt = await loadLiteRt();
-    const model = await lrt.loadAndCompile(bytes, { accelerator: 'wasm', cpuOptions: { numThreads: o.threads } });
-    return new TfliteSession(model, lrt, o);
+    const seen = liteRtLog().length;
+    try {
+      const model = await lrt.loadAndCompile(bytes, { accelerator: 'wasm', cpuOptions: { numThreads: o.threads } });
+      return new TfliteSession(model, lrt, o);
+    } catch (e) {
+      // LiteRT explains a refusal in its log, not in the exception.
+      const said = liteRtLog()
+        .slice(seen)
+        .filter((line) => /error|fail|invalid|unsupported/i.test(line));
+      throw new Error(`LiteRT.js refused the TFLite model: ${(e as Error).message}${said.length > 0 ? ` (${said.slice(-3).join('; ')})` : ''}`);
+    }
   }
 
   private inputTensor(image: Float32Array): Tensor {

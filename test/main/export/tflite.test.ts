@@ -232,3 +232,19 @@ describe.runIf(hasArmNn)('a second, independent reader: Arm NN (Debian python3-p
     },
   );
 });
+
+describe('a TFLite file LiteRT cannot load', () => {
+  it('fails with LiteRT’s reason, not a bare exception', async () => {
+    const lowered = (() => {
+      const batch = batchOf(RESNET, 2, 1);
+      const net = perturbedNetwork(RESNET, 4, batch);
+      const l = lowerForInference(net.small.graph, net.small.params);
+      net.dispose();
+      return l;
+    })();
+    const bytes = toTflite(lowered, { precision: 'fp32', quant: null });
+    // Cut the file short: the flatbuffer's offsets now point past its end.
+    const broken = bytes.slice(0, Math.floor(bytes.length / 3));
+    await expect(runExported(tfliteExporter, tfliteFile(broken), batchOf(RESNET, 1, 1))).rejects.toThrow(/^LiteRT\.js refused the TFLite model: /);
+  });
+});
