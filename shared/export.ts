@@ -52,8 +52,6 @@ export function supportsPrecision(format: ExportFormat, precision: Precision): b
   return (EXPORT_FORMAT_INFO[format].precisions as readonly Precision[]).includes(precision);
 }
 
-export const PRECISION_LABELS: Record<Precision, string> = { fp32: 'float32', fp16: 'float16 weights', int8: 'int8' };
-
 /** The ONNX operator set the exporter writes (Slice with tensor inputs needs 13). */
 export const ONNX_OPSET = 13;
 

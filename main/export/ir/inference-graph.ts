@@ -94,16 +94,3 @@ export interface InferenceGraph {
   /** The logits, `[classes]`. */
   output: number;
 }
-
-export function inputsOfOp(op: IrOp): readonly number[] {
-  return 'inputs' in op ? op.inputs : [op.input];
-}
-
-/** Which ops read each tensor. */
-export function consumersOf(g: InferenceGraph): number[][] {
-  const out: number[][] = g.tensors.map(() => []);
-  g.ops.forEach((op, i) => {
-    for (const t of inputsOfOp(op)) out[t]!.push(i);
-  });
-  return out;
-}
