@@ -17,6 +17,8 @@ const COMMANDS: ReadonlyArray<{ name: string; load: () => Promise<Command> }> = 
   { name: 'sweep', load: async () => (await import('./cli/sweep-command.js')).sweepCmd },
   { name: 'db', load: async () => (await import('./cli/db-command.js')).dbCmd },
   { name: 'serve', load: async () => (await import('./cli/serve-command.js')).serveCmd },
+  { name: 'doctor', load: async () => (await import('./cli/doctor-command.js')).doctorCmd },
+  { name: 'worker', load: async () => (await import('./cli/worker-command.js')).workerCmd },
 ];
 
 async function usage(): Promise<string> {
@@ -42,7 +44,7 @@ function processIo(): CommandIo {
   };
 }
 
-/** Exit codes: 0 done, 1 the job failed, 2 bad input (nothing written), 130 stopped by the user. */
+/** Exit codes: 0 done, 1 the job failed, 2 bad input (nothing written), 3 the run ran but the history would not take its outcome, 130 stopped by the user. */
 export async function main(argv: string[], io: CommandIo = processIo()): Promise<number> {
   const [name, ...rest] = argv;
   try {

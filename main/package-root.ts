@@ -24,9 +24,14 @@ export function packageVersion(): string {
   return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-/** The bundled Fashion-MNIST sample (10 classes × 100 PNGs). */
-export function sampleDatasetPath(): string {
-  return join(packageRoot(), 'samples', 'fashion-mnist');
+/**
+ * The bundled Fashion-MNIST sample (10 classes × 100 PNGs). In the packaged
+ * app it is unpacked beside the archive (app.asar.unpacked): the image
+ * decoder reads files natively and cannot look inside an asar archive.
+ */
+export function sampleDatasetPath(root: string = packageRoot()): string {
+  const base = root.endsWith('app.asar') ? `${root}.unpacked` : root;
+  return join(base, 'samples', 'fashion-mnist');
 }
 
 /** The built renderer (vite build). */

@@ -1,4 +1,4 @@
-import type { BackendKind } from './backend.js';
+import type { BackendInfo, BackendKind } from './backend.js';
 import { dataSource, importSettings, modelConfig, searchConfig, sweepSpec, trainConfig } from './config-codecs.js';
 import type { SearchConfig } from './dan.js';
 import type { DatasetRecord, DatasetScan, ImportProgress, ImportSettings } from './dataset.js';
@@ -10,6 +10,7 @@ import type { ModelDetails, RunDetails, RunRecord, RunStatus } from './history.j
 import type { AlphaSpec, ModelConfig } from './model/config.js';
 import type { CostReport } from './model/cost.js';
 import type { CellProgress, SweepSpec, SweepStatus, SweepView } from './sweep.js';
+import type { SystemReport } from './system.js';
 import type { TrainConfig } from './train-config.js';
 
 /**
@@ -29,6 +30,15 @@ export interface DataSource {
   limitVal: number | null;
 }
 
+/** Why the history refuses writes: another program's lock, a full disk, a read-only file or folder, a disk error, damage. */
+export type HistoryWriteProblem = 'busy' | 'full' | 'read-only' | 'io' | 'damaged';
+
+/**
+ * Whether the history takes writes. While it does not, runs go on and what
+ * they report is kept in memory (`pending` updates), written once it does.
+ */
+export type HistoryWrites = { state: 'ok' } | { state: 'failing'; problem: HistoryWriteProblem; reason: string; pending: number; since: number };
+
 export interface AppInfo {
   version: string;
   /** `electron`: the desktop app; `browser`: the browser shell (`adjoin serve`). */
@@ -44,8 +54,40 @@ export interface AppInfo {
   databaseDamage: string[] | null;
   /** The automatic backup of the history next to it, if there is one (`adjoin db restore` puts it back). */
   databaseBackup: string | null;
+  /** Whether the history takes writes now (later changes come as `history:writes`). */
+  historyWrites: HistoryWrites;
   /** Whether the main side can open a native folder picker and reveal folders (the desktop app can). */
   nativeDialogs: boolean;
+  /** Where the Train screen and the sweep dialog send runs, as last chosen. */
+  runOn: RunOn;
+}
+
+/** "Run on": this machine, or a queue of `adjoin worker`s at a Redis URL (remembered either way). */
+export interface RunOn {
+  useQueue: boolean;
+  /** The last queue URL given ('' if none), password included: the history keeps it to reconnect. */
+  url: string;
+}
+
+/** A queue worker as it announced itself. */
+export interface QueueWorkerInfo {
+  name: string;
+  host: string;
+  backend: BackendInfo;
+  cores: number;
+  concurrency: number;
+  /** Runs it is training now. */
+  running: number;
+}
+
+/** What a check of a queue found: the server, and the workers alive on it. */
+export interface QueueCheck {
+  /** The URL without its password. */
+  queue: string;
+  redisVersion: string;
+  /** Whether Redis keeps an append-only file (without it, a restart loses queued runs); null if it does not say. */
+  appendOnly: boolean | null;
+  workers: QueueWorkerInfo[];
 }
 
 export interface ApiCalls {
@@ -57,8 +99,9 @@ export interface ApiCalls {
   'dataset:cancel-import': { req: { path: string }; res: { cancelled: boolean } };
   /** Parameters and MACs of the full network and, with α, of its small network. */
   'model:estimate': { req: { model: ModelConfig; alpha: AlphaSpec | null }; res: CostReport };
-  'runs:start': { req: { data: DataSource; config: TrainConfig }; res: { runId: number } };
-  'runs:search': { req: { data: DataSource; config: SearchConfig; thenTrain: number | null }; res: { runId: number } };
+  /** `queue`: train on a queue of workers at that URL instead of this machine. */
+  'runs:start': { req: { data: DataSource; config: TrainConfig; queue?: string }; res: { runId: number } };
+  'runs:search': { req: { data: DataSource; config: SearchConfig; thenTrain: number | null; queue?: string }; res: { runId: number } };
   /** Stops a running run after its current step (checkpointing it), or drops a queued one. */
   'runs:cancel': { req: { runId: number }; res: { status: RunStatus } };
   /** Continues an interrupted, cancelled or failed run from its last checkpoint. */
@@ -66,8 +109,9 @@ export interface ApiCalls {
   'runs:list': { req: Record<string, never>; res: RunRecord[] };
   'runs:show': { req: { runId: number }; res: RunDetails };
   'runs:delete': { req: { runId: number }; res: { deleted: boolean } };
-  /** Writes the small network (and the full one with `full`) to `outDir`, verified and timed. */
   /**
+   * Writes the small network (and the full one with `full`) to `outDir`, verified and timed. Files of the same
+   * names that Adjoin did not write are replaced only with `overwrite` (else refused, error field `overwrite`).
    * `precision` (default fp32) names the variant; `fp16: true` is the older way
    * to ask for fp16. `calibration`, `maxDrop` and `uint8Input` are int8's.
    */
@@ -82,11 +126,12 @@ export interface ApiCalls {
       calibration?: number;
       maxDrop?: number;
       uint8Input?: boolean;
+      overwrite?: boolean;
     };
     res: ModelDetails[];
   };
   /** Queues a sweep (kd cells wait for their teacher); progress: `sweep:progress`, `sweeps:changed`. */
-  'sweeps:start': { req: { spec: SweepSpec }; res: { sweepId: number } };
+  'sweeps:start': { req: { spec: SweepSpec; queue?: string }; res: { sweepId: number } };
   'sweeps:list': { req: Record<string, never>; res: SweepSummary[] };
   /** Each cell's state and run, and the statistics over the runs finished so far. */
   'sweeps:show': { req: { sweepId: number }; res: SweepView };
@@ -94,6 +139,12 @@ export interface ApiCalls {
   'sweeps:cancel': { req: { sweepId: number }; res: { stopping: boolean } };
   /** Continues a cancelled or interrupted sweep: finished runs are kept, stopped ones continue. */
   'sweeps:resume': { req: { sweepId: number }; res: { sweepId: number } };
+  /** What this machine can train on (the report of `adjoin doctor`): backends with reasons, GPU adapters, native modules, space, the history. */
+  'system:report': { req: Record<string, never>; res: SystemReport };
+  /** Connects to a queue (a wrong password or an absent server is a clear error) and lists its workers. */
+  'queue:check': { req: { url: string }; res: QueueCheck };
+  /** Remembers the "Run on" choice for the next launch. */
+  'queue:remember': { req: RunOn; res: RunOn };
   /** Shows a file or folder in the system file manager (desktop app only). */
   'shell:reveal': { req: { path: string }; res: { shown: boolean } };
   /** The native folder picker (desktop app only); null when the user cancels. */
@@ -117,6 +168,8 @@ export interface ApiEvents {
   'sweep:progress': CellProgress;
   /** A sweep was created, or its status changed: the list of sweeps should refresh. */
   'sweeps:changed': { sweepId: number; status: SweepStatus };
+  /** The history stopped or started taking writes again (the banner). */
+  'history:writes': HistoryWrites;
 }
 
 /** A sweep in the list: its grid and how far it got. */
@@ -126,6 +179,8 @@ export interface SweepSummary {
   createdAt: number;
   finishedAt: number | null;
   spec: SweepSpec;
+  /** The queue its runs go to, without its password; null for a sweep on this machine. */
+  queue: string | null;
   runs: number;
   finishedRuns: number;
 }
@@ -159,7 +214,7 @@ const path = obj({ path: str });
 const sweepId = obj({ sweepId: int });
 /**
  * How each call's request is checked where it enters the main side, before
- * any handler sees it (STYLE.md: validate where data enters).
+ * any handler sees it (docs/ARCHITECTURE.md, "Conventions").
  */
 export const API_REQUESTS: { [K in ApiCall]: Decoder<ApiRequest<K>> } = {
   'app:info': empty,
@@ -167,8 +222,8 @@ export const API_REQUESTS: { [K in ApiCall]: Decoder<ApiRequest<K>> } = {
   'dataset:import': obj({ path: str, settings: importSettings }),
   'dataset:cancel-import': path,
   'model:estimate': obj({ model: modelConfig, alpha: nullable(either(int, record(int), 'an α or a map of width group to α')) }),
-  'runs:start': obj({ data: dataSource, config: trainConfig }),
-  'runs:search': obj({ data: dataSource, config: searchConfig, thenTrain: nullable(int) }),
+  'runs:start': obj({ data: dataSource, config: trainConfig, queue: optional(str) }),
+  'runs:search': obj({ data: dataSource, config: searchConfig, thenTrain: nullable(int), queue: optional(str) }),
   'runs:cancel': runId,
   'runs:resume': runId,
   'runs:list': empty,
@@ -184,12 +239,16 @@ export const API_REQUESTS: { [K in ApiCall]: Decoder<ApiRequest<K>> } = {
     calibration: optional(int),
     maxDrop: optional(num),
     uint8Input: optional(bool),
+    overwrite: optional(bool),
   }),
-  'sweeps:start': obj({ spec: sweepSpec }),
+  'sweeps:start': obj({ spec: sweepSpec, queue: optional(str) }),
   'sweeps:list': empty,
   'sweeps:show': sweepId,
   'sweeps:cancel': sweepId,
   'sweeps:resume': sweepId,
+  'system:report': empty,
+  'queue:check': obj({ url: str }),
+  'queue:remember': obj({ useQueue: bool, url: str }),
   'shell:reveal': path,
   'dialog:choose-folder': obj({ title: str }),
 };

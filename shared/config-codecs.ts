@@ -1,7 +1,7 @@
 import type { DataSource } from './api.js';
 import { validateSearchConfig, type SearchConfig } from './dan.js';
 import type { ImportSettings } from './dataset.js';
-import { arr, bool, type Decoder, either, int, nullable, num, obj, oneOf, optional, record, str, tagged } from './decode.js';
+import { arr, bool, DecodeError, type Decoder, either, int, nullable, num, obj, oneOf, optional, record, str, tagged } from './decode.js';
 import { ARCHITECTURES, STEMS, type ModelConfig } from './model/config.js';
 import { LAMBDA_KINDS, type LrSchedule } from './schedules.js';
 import { validateSweepSpec, type SweepSpec } from './sweep.js';
@@ -22,6 +22,13 @@ export const schedule: Decoder<LrSchedule> = tagged('kind', {
   constant: obj({ kind: oneOf(['constant'] as const) }),
   multistep: obj({ kind: oneOf(['multistep'] as const), milestones: arr(num), gamma: num }),
   cosine: obj({ kind: oneOf(['cosine'] as const), warmup: num }),
+  onecycle: obj({
+    kind: oneOf(['onecycle'] as const),
+    pctStart: num,
+    divFactor: num,
+    finalDivFactor: num,
+    momentum: nullable(obj({ base: num, max: num })),
+  }),
 });
 
 export const modelConfig: Decoder<ModelConfig> = obj({
@@ -36,10 +43,8 @@ export const modelConfig: Decoder<ModelConfig> = obj({
 
 export const loss: Decoder<AdjoinedLossConfig> = obj({ lambda: oneOf(LAMBDA_KINDS), c: num, smallCe: num });
 
-const trainConfigShape = obj({
+const settingsFields = {
   model: modelConfig,
-  mode: oneOf(TRAIN_MODES),
-  alpha: nullable(either(num, record(int), 'a number or a map of width group to α')),
   epochs: int,
   batchSize: int,
   optimizer,
@@ -48,7 +53,29 @@ const trainConfigShape = obj({
   augmentation: oneOf(AUGMENTATIONS),
   seed: int,
   checkpointEvery: int,
-  kd: optional(nullable(obj({ teacher: str, teacherRun: nullable(int), temperature: num, weight: num }))),
+};
+
+const alphaSpec = either(num, record(int), 'a number or a map of width group to α');
+const noAlpha: Decoder<null> = (v, path) => {
+  if (v !== null) throw new DecodeError(path, 'null (a standard run has no α)', v);
+  return null;
+};
+const kdConfig = obj({ teacher: str, teacherRun: nullable(int), temperature: num, weight: num });
+
+/** Earlier versions wrote `kd: null` into every config; only a kd run has a teacher now. */
+function withoutKd<T extends object>(d: Decoder<T>): Decoder<T> {
+  return (v, path) => {
+    const out = d(v, path) as T & { kd?: unknown };
+    delete out.kd;
+    return out;
+  };
+}
+
+const trainConfigShape: Decoder<TrainConfig> = tagged('mode', {
+  standard: withoutKd(obj({ ...settingsFields, mode: oneOf(['standard'] as const), alpha: noAlpha })),
+  small: withoutKd(obj({ ...settingsFields, mode: oneOf(['small'] as const), alpha: alphaSpec })),
+  an: withoutKd(obj({ ...settingsFields, mode: oneOf(['an'] as const), alpha: alphaSpec })),
+  kd: obj({ ...settingsFields, mode: oneOf(['kd'] as const), alpha: alphaSpec, kd: kdConfig }),
 });
 
 /** A run's full training config: its shape, then the same rules a new run must pass. */
@@ -81,6 +108,13 @@ export const importSettings: Decoder<Partial<ImportSettings>> = obj({
   splitSeed: optional(int),
 }) as Decoder<Partial<ImportSettings>>;
 
+/** How a run's images were chosen, as its dataset row keeps it. */
+export const recordedSplit = obj({
+  limitTrain: optional(nullable(int)),
+  limitVal: optional(nullable(int)),
+  settings: optional(importSettings),
+});
+
 export const dataSource: Decoder<DataSource> = obj({
   path: str,
   settings: importSettings,
@@ -105,4 +139,4 @@ const sweepSpecShape = obj({
   checkpointEvery: int,
 });
 
-export const sweepSpec: Decoder<SweepSpec> = (v, path) => validateSweepSpec(sweepSpecShape(v, path) as SweepSpec);
+export const sweepSpec: Decoder<SweepSpec> = (v, path) => validateSweepSpec(sweepSpecShape(v, path));

@@ -1,8 +1,8 @@
 import { InputError } from './errors.js';
 import { DAN_ALPHAS, type ModelConfig, validateModelConfig } from './model/config.js';
 import { buildGraph } from './model/graph.js';
-import type { LrSchedule } from './schedules.js';
-import type { AdjoinedLossConfig, Augmentation, OptimizerConfig, TrainConfig } from './train-config.js';
+import { type LrSchedule, validateSchedule } from './schedules.js';
+import { type AdjoinedConfig, type AdjoinedLossConfig, type Augmentation, type OptimizerConfig, validateOptimizer } from './train-config.js';
 
 /**
  * A DAN search (paper section 5): per width group, logits η over the
@@ -76,6 +76,8 @@ export function validateSearchConfig(c: SearchConfig): SearchConfig {
   if (!Number.isFinite(c.gamma) || c.gamma < 0) throw new InputError(`γ must be a non-negative number, got ${c.gamma}`, 'gamma');
   if (!Number.isInteger(c.epochs) || c.epochs < 1) throw new InputError(`epochs must be a positive integer, got ${c.epochs}`, 'epochs');
   if (!Number.isInteger(c.batchSize) || c.batchSize < 1) throw new InputError(`batch must be a positive integer, got ${c.batchSize}`, 'batch');
+  validateSchedule(c.schedule);
+  validateOptimizer(c.optimizer, c.schedule);
   if (!Number.isFinite(c.archLr) || c.archLr <= 0) throw new InputError(`the η learning rate must be positive, got ${c.archLr}`, 'archLr');
   if (!Number.isFinite(c.tau.initial) || c.tau.initial <= 0) throw new InputError(`τ must start positive, got ${c.tau.initial}`, 'tau');
   if (!Number.isFinite(c.tau.decay) || c.tau.decay < 0) throw new InputError(`τ decay must be ≥ 0, got ${c.tau.decay}`, 'tauDecay');
@@ -100,7 +102,7 @@ export interface GroupChoice {
  * candidate (α = min A) — what a search run records as its network until it
  * has found one.
  */
-export function superNetworkConfig(c: SearchConfig): TrainConfig {
+export function superNetworkConfig(c: SearchConfig): AdjoinedConfig {
   return {
     model: c.model,
     mode: 'an',
@@ -117,6 +119,6 @@ export function superNetworkConfig(c: SearchConfig): TrainConfig {
 }
 
 /** The adjoined training of what a search found. */
-export function foundNetworkConfig(c: SearchConfig, alphas: Record<string, number>, epochs: number): TrainConfig {
+export function foundNetworkConfig(c: SearchConfig, alphas: Record<string, number>, epochs: number): AdjoinedConfig {
   return { ...superNetworkConfig(c), alpha: alphas, epochs };
 }

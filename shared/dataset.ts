@@ -252,7 +252,7 @@ export interface ClassCounts {
 }
 
 /**
- * The class-level rules (RELIABILITY rows 20–21): no class folder, one class,
+ * The class-level rules (docs/RELIABILITY.md rows 20–21): no class folder, one class,
  * an empty class, a class with validation images only, and an empty
  * validation split block the dataset; one-image and tiny classes, and
  * classes missing from `val/`, are warnings.

@@ -1,7 +1,7 @@
 /**
  * Small schema decoders for data that enters from outside the type system
  * (JSON read back from SQLite, files, IPC payloads): parse with a schema,
- * then trust the type inside (STYLE.md, "Validate where data enters").
+ * then trust the type inside (docs/ARCHITECTURE.md, "Conventions").
  * A failure names the path of the bad field and what was found there.
  */
 export class DecodeError extends Error {
@@ -43,6 +43,9 @@ export const bool: Decoder<boolean> = (v, path) => {
   if (typeof v !== 'boolean') throw new DecodeError(path, 'true or false', v);
   return v;
 };
+
+/** Any value, kept as it is (for a part that another decoder reads later). */
+export const anything: Decoder<unknown> = (v) => v;
 
 /** One of a fixed set of strings or numbers. */
 export function oneOf<const T extends string | number>(values: readonly T[]): Decoder<T> {

@@ -1,3 +1,5 @@
+import { InputError } from './errors.js';
+
 /** The formats a small network is exported to, and what is kept about each export. */
 export const EXPORT_FORMATS = ['onnx', 'tflite', 'tfjs'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -74,6 +76,36 @@ export interface ExportOptions {
   maxDrop: number;
   /** int8: the model takes uint8 input (quantized with the parameters in metadata.json) instead of float32. */
   uint8Input: boolean;
+}
+
+/**
+ * An export request's format, precision and int8 settings, checked (at the
+ * CLI and the API before anything is opened, and again by the export job);
+ * the message names the flag at fault.
+ */
+export function checkExportOptions(req: {
+  format: ExportFormat;
+  precision: Precision;
+  calibration?: number | undefined;
+  maxDrop?: number | undefined;
+  uint8Input?: boolean | undefined;
+}): ExportOptions {
+  const { format, precision } = req;
+  if (!supportsPrecision(format, precision)) {
+    const info = EXPORT_FORMAT_INFO[format];
+    throw new InputError(`${info.label} exports are ${info.precisions.join(' or ')}, not ${precision}`, 'precision');
+  }
+  const calibration = req.calibration ?? DEFAULT_CALIBRATION_IMAGES;
+  if (!Number.isInteger(calibration) || calibration < 1) {
+    throw new InputError(`--calibration must be a whole number of training images, at least 1; got ${calibration}`, 'calibration');
+  }
+  const maxDrop = req.maxDrop ?? DEFAULT_MAX_ACCURACY_DROP;
+  if (!Number.isFinite(maxDrop) || maxDrop < 0 || maxDrop > 100) {
+    throw new InputError(`--max-drop must be a number of percentage points from 0 to 100; got ${maxDrop}`, 'maxDrop');
+  }
+  const uint8Input = req.uint8Input ?? false;
+  if (uint8Input && precision !== 'int8') throw new InputError('--uint8-input applies to int8 exports only', 'uint8Input');
+  return { format, precision, calibration, maxDrop, uint8Input };
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { BackendInfo } from './backend.js';
 import type { SearchConfig } from './dan.js';
 import type { DataInfo, FailureReason, PathMetrics, RunOutputs } from './events.js';
 import type { ExportFormat, ExportNetwork, Precision, VerificationReport } from './export.js';
@@ -35,6 +36,19 @@ export interface SearchRecord {
   result: { alphas: Record<string, number>; cost: { full: Cost; small: Cost } } | null;
 }
 
+/** A dataset as a job describes it for the history's datasets table. */
+export interface DatasetInput {
+  /** Where it was read from: a folder, an IDX directory or a `synthetic:…` spec. */
+  path: string;
+  /** A hash of the decoded content: the same images give the same key wherever they live. */
+  contentKey: string;
+  name: string;
+  /** Classes, counts, image size, channels… (JSON). */
+  summary: Record<string, unknown>;
+  /** How the images were divided into training and validation (JSON). */
+  split: Record<string, unknown>;
+}
+
 export interface RunRecord {
   /** Integer ids, never reused (AUTOINCREMENT): a run folder named after one stays unique. */
   id: number;
@@ -51,9 +65,11 @@ export interface RunRecord {
   status: RunStatus;
   failureReason: FailureReason | null;
   error: string | null;
-  /** The compute backend (`wasm`, `node`, `gpu`, `cpu`) and the device sentence the engine reported. */
+  /** The compute backend (`gpu`, `webgpu`, `node`, `wasm`, `cpu`) and the device sentence the engine reported. */
   backend: string | null;
   device: string | null;
+  /** All the engine reported of its backend, with why each faster one was not used (null: not started, or recorded by an older version). */
+  backendInfo: BackendInfo | null;
   outDir: string | null;
   checkpointPath: string | null;
   data: DataInfo | null;
@@ -69,6 +85,8 @@ export interface RunRecord {
   finishedAt: number | null;
   trainSeconds: number | null;
   owner: Owner;
+  /** The queue worker that trains (or trained) it; null for a run on the machine that keeps the history. */
+  worker: { name: string; host: string } | null;
 }
 
 export interface EpochMetrics {

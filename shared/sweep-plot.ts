@@ -74,32 +74,28 @@ export interface PlotOptions {
   height?: number;
 }
 
-/**
- * Accuracy of the network each configuration ships against its MACs (log
- * scale): mean over seeds with ±1 standard deviation bars, the Pareto front
- * drawn and its points filled. A standalone SVG document (the CLI writes it,
- * renders it to PNG for the README, and the app shows the same drawing).
- */
-export function sweepPlotSvg(points: readonly ShippedPoint[], o: PlotOptions): string {
-  const width = o.width ?? 720;
-  const height = o.height ?? 440;
+/** Where the plot area sits and how data map onto it. */
+interface Frame {
+  width: number;
+  height: number;
+  m: { left: number; right: number; top: number; bottom: number };
+  w: number;
+  h: number;
+  /** log10 MACs and accuracy (%) ranges of the axes. */
+  x0: number;
+  x1: number;
+  y0: number;
+  y1: number;
+  px: (macs: number) => number;
+  py: (percent: number) => number;
+}
+
+/** Axes that hold every point with its error bar, with a margin. */
+function frameFor(points: readonly ShippedPoint[], width: number, height: number): Frame {
   const m = { left: 64, right: 32, top: 64, bottom: 56 };
   const w = width - m.left - m.right;
   const h = height - m.top - m.bottom;
-  const parts: string[] = [];
-  parts.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">`,
-    `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
-    `<text x="${width / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(o.title)}</text>`,
-  );
-  if (points.length === 0) {
-    parts.push(`<text x="${width / 2}" y="${height / 2}" text-anchor="middle" fill="#666">no finished runs yet</text></svg>`);
-    return parts.join('');
-  }
-  const lx = (v: number): number => Math.log10(v);
-  const xs = points.map((p) => lx(p.macs));
-  const ysLo = points.map((p) => 100 * (p.accuracy.mean - (p.accuracy.std ?? 0)));
-  const ysHi = points.map((p) => 100 * (p.accuracy.mean + (p.accuracy.std ?? 0)));
+  const xs = points.map((p) => Math.log10(p.macs));
   let x0 = Math.min(...xs);
   let x1 = Math.max(...xs);
   if (x1 - x0 < 0.1) {
@@ -109,25 +105,39 @@ export function sweepPlotSvg(points: readonly ShippedPoint[], o: PlotOptions): s
   const padX = (x1 - x0) * 0.08;
   x0 -= padX;
   x1 += padX;
-  let y0 = Math.min(...ysLo);
-  let y1 = Math.max(...ysHi);
+  let y0 = Math.min(...points.map((p) => 100 * (p.accuracy.mean - (p.accuracy.std ?? 0))));
+  let y1 = Math.max(...points.map((p) => 100 * (p.accuracy.mean + (p.accuracy.std ?? 0))));
   const padY = Math.max((y1 - y0) * 0.15, 0.5);
   y0 -= padY;
   y1 += padY;
-  const px = (v: number): number => m.left + ((lx(v) - x0) / (x1 - x0)) * w;
-  const py = (v: number): number => m.top + (1 - (v - y0) / (y1 - y0)) * h;
+  return {
+    width,
+    height,
+    m,
+    w,
+    h,
+    x0,
+    x1,
+    y0,
+    y1,
+    px: (v) => m.left + ((Math.log10(v) - x0) / (x1 - x0)) * w,
+    py: (v) => m.top + (1 - (v - y0) / (y1 - y0)) * h,
+  };
+}
 
-  // Axes and grid.
-  parts.push(`<g stroke="#e3e3e3" stroke-width="1">`);
-  const yTicks = niceTicks(y0, y1, 6);
+/** Grid, frame, tick labels and axis titles. */
+function axes(f: Frame): string[] {
+  const { m, w, h, px, py } = f;
+  const parts = [`<g stroke="#e3e3e3" stroke-width="1">`];
+  const yTicks = niceTicks(f.y0, f.y1, 6);
   for (const t of yTicks) parts.push(`<line x1="${m.left}" x2="${m.left + w}" y1="${py(t).toFixed(1)}" y2="${py(t).toFixed(1)}"/>`);
   const xTicks: number[] = [];
   // Less than a decade or two wide: tick every digit, not only 1, 2 and 5.
-  const digits = x1 - x0 < 1.5 ? [1, 2, 3, 4, 5, 6, 7, 8, 9] : [1, 2, 5];
-  for (let d = Math.floor(x0); d <= Math.ceil(x1); d++) {
+  const digits = f.x1 - f.x0 < 1.5 ? [1, 2, 3, 4, 5, 6, 7, 8, 9] : [1, 2, 5];
+  for (let d = Math.floor(f.x0); d <= Math.ceil(f.x1); d++) {
     for (const k of digits) {
       const v = k * 10 ** d;
-      if (lx(v) >= x0 && lx(v) <= x1) xTicks.push(v);
+      if (Math.log10(v) >= f.x0 && Math.log10(v) <= f.x1) xTicks.push(v);
     }
   }
   for (const t of xTicks) parts.push(`<line y1="${m.top}" y2="${m.top + h}" x1="${px(t).toFixed(1)}" x2="${px(t).toFixed(1)}"/>`);
@@ -135,9 +145,15 @@ export function sweepPlotSvg(points: readonly ShippedPoint[], o: PlotOptions): s
   parts.push(`<rect x="${m.left}" y="${m.top}" width="${w}" height="${h}" fill="none" stroke="#333"/>`);
   for (const t of yTicks) parts.push(`<text x="${m.left - 8}" y="${(py(t) + 4).toFixed(1)}" text-anchor="end">${t.toFixed(t % 1 === 0 ? 0 : 1)}</text>`);
   for (const t of xTicks) parts.push(`<text x="${px(t).toFixed(1)}" y="${m.top + h + 18}" text-anchor="middle">${macsLabel(t)}</text>`);
-  parts.push(`<text x="${m.left + w / 2}" y="${height - 14}" text-anchor="middle">multiply-adds of the shipped network (log scale)</text>`);
+  parts.push(`<text x="${m.left + w / 2}" y="${f.height - 14}" text-anchor="middle">multiply-adds of the shipped network (log scale)</text>`);
   parts.push(`<text transform="translate(16 ${m.top + h / 2}) rotate(-90)" text-anchor="middle">top-1 accuracy (%)</text>`);
+  return parts;
+}
 
+/** The Pareto front, each point with its ±1 s.d. bar and label, and the legend. */
+function marks(points: readonly ShippedPoint[], f: Frame): string[] {
+  const { m, w, px, py } = f;
+  const parts: string[] = [];
   // Configurations of equal cost (small, kd and an at one α) share an x:
   // spread them apart so their error bars and labels stay readable.
   const centre = new Map(points.map((p) => [p.key, px(p.macs)]));
@@ -178,6 +194,26 @@ export function sweepPlotSvg(points: readonly ShippedPoint[], o: PlotOptions): s
     `<g transform="translate(${m.left} 46)"><circle cx="5" r="5" fill="#d95f02"/><text x="14" y="4">Pareto front (fewer MACs, higher accuracy)</text>` +
       `<circle cx="${w / 2 + 25}" r="5" fill="#fff" stroke="#1b6ca8" stroke-width="2"/><text x="${w / 2 + 34}" y="4">mean ± 1 s.d. over seeds</text></g>`,
   );
-  parts.push('</svg>');
-  return parts.join('');
+  return parts;
+}
+
+/**
+ * Accuracy of the network each configuration ships against its MACs (log
+ * scale): mean over seeds with ±1 standard deviation bars, the Pareto front
+ * drawn and its points filled. A standalone SVG document (the CLI writes it,
+ * renders it to PNG for the README, and the app shows the same drawing).
+ */
+export function sweepPlotSvg(points: readonly ShippedPoint[], o: PlotOptions): string {
+  const width = o.width ?? 720;
+  const height = o.height ?? 440;
+  const head = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
+    `<text x="${width / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(o.title)}</text>`,
+  ];
+  if (points.length === 0) {
+    return [...head, `<text x="${width / 2}" y="${height / 2}" text-anchor="middle" fill="#666">no finished runs yet</text></svg>`].join('');
+  }
+  const frame = frameFor(points, width, height);
+  return [...head, ...axes(frame), ...marks(points, frame), '</svg>'].join('');
 }

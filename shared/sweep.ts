@@ -10,7 +10,9 @@ import {
   type OptimizerConfig,
   type TrainConfig,
   type TrainMode,
+  type TrainSettings,
   TRAIN_MODES,
+  trainConfigOf,
   validateTrainConfig,
 } from './train-config.js';
 
@@ -93,10 +95,8 @@ export function teacherKey(cell: SweepCell): string {
 
 /** The training config of a cell (a kd cell's teacher is filled in when its standard run has finished). */
 export function cellConfig(spec: SweepSpec, cell: SweepCell, teacher: { network: string; runId: number } | null = null): TrainConfig {
-  return {
+  const settings: TrainSettings = {
     model: spec.model,
-    mode: cell.mode,
-    alpha: cell.alpha,
     epochs: spec.epochs,
     batchSize: spec.batchSize,
     optimizer: spec.optimizer,
@@ -105,8 +105,9 @@ export function cellConfig(spec: SweepSpec, cell: SweepCell, teacher: { network:
     augmentation: spec.augmentation,
     seed: cell.seed,
     checkpointEvery: spec.checkpointEvery,
-    ...(cell.mode === 'kd' ? { kd: { teacher: teacher?.network ?? '', teacherRun: teacher?.runId ?? null, ...spec.kd } } : {}),
   };
+  const kd = cell.mode === 'kd' ? { teacher: teacher?.network ?? '', teacherRun: teacher?.runId ?? null, ...spec.kd } : null;
+  return trainConfigOf(settings, cell.mode, cell.alpha, kd);
 }
 
 function distinct<T>(values: T[], what: string, field: string): T[] {
@@ -301,6 +302,8 @@ export interface SweepView {
   createdAt: number;
   finishedAt: number | null;
   spec: SweepSpec;
+  /** The queue its runs go to, without its password; null for a sweep on the machine that keeps the history. */
+  queue: string | null;
   cells: Array<{ cell: SweepCell; runId: number | null; state: CellState; error: string | null }>;
   results: CellResult[];
   stats: ConfigStats[];

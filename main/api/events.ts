@@ -1,5 +1,5 @@
 import type { ApiEvent, ApiEvents } from '../../shared/api.js';
-import type { ManagerEvent } from '../jobs/manager.js';
+import type { ManagerEvent } from '../jobs/host/manager.js';
 
 /** A job manager's event as the API names it (both transports send these). */
 export function toApiEvent(e: ManagerEvent): { event: ApiEvent; payload: ApiEvents[ApiEvent] } {
@@ -14,5 +14,7 @@ export function toApiEvent(e: ManagerEvent): { event: ApiEvent; payload: ApiEven
       return { event: 'sweep:progress', payload: e.progress };
     case 'sweeps:changed':
       return { event: 'sweeps:changed', payload: { sweepId: e.sweepId, status: e.status } };
+    case 'history:writes':
+      return { event: 'history:writes', payload: e.state };
   }
 }

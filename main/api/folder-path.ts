@@ -4,7 +4,7 @@ import { InputError } from '../../shared/errors.js';
 
 /**
  * Checks a dataset folder path the renderer sends — dropped, chosen or typed
- * (RELIABILITY.md row 7):
+ * (docs/RELIABILITY.md row 7):
  * `webUtils.getPathForFile` gives '' for a File built by script; it must be
  * an absolute path to a real folder. A symbolic link is not followed: the
  * user drops the folder itself.

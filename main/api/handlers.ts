@@ -1,24 +1,28 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { isAbsolute } from 'node:path';
-import type { ApiCall, ApiRequest, ApiResponse, AppInfo } from '../../shared/api.js';
+import { isAbsolute, resolve } from 'node:path';
+import type { ApiCall, ApiRequest, ApiResponse, AppInfo, QueueCheck } from '../../shared/api.js';
 import type { BackendKind } from '../../shared/backend.js';
-import type { DatasetRecord, DatasetScan } from '../../shared/dataset.js';
-import { InputError, type SerializedError } from '../../shared/errors.js';
+import type { ImportProgress } from '../../shared/dataset.js';
+import { InputError } from '../../shared/errors.js';
 import type { ModelDetails } from '../../shared/history.js';
 import { costReport } from '../../shared/model/cost.js';
 import { buildGraph } from '../../shared/model/graph.js';
-import { expandGrid } from '../../shared/sweep.js';
-import { deleteRun } from '../jobs/delete-run.js';
+import { checkSearchConfig, checkTrainConfig } from '../../shared/run-check.js';
+import { cellConfig, expandGrid } from '../../shared/sweep.js';
+import { deleteRun } from '../jobs/host/delete-run.js';
 import { backupFileOf } from '../store/backup.js';
-import type { ExportedModel } from '../jobs/export-run.js';
-import { hostJob, type JobHandle, type JobResult } from '../jobs/job-host.js';
-import type { JobSpec } from '../jobs/job-spec.js';
-import type { Launcher } from '../jobs/launcher.js';
-import type { JobManager } from '../jobs/manager.js';
-import type { SweepRunner } from '../jobs/sweep-runner.js';
-import { modelDetails, runDetails } from '../jobs/run-details.js';
+import { exportModels } from '../jobs/host/exports.js';
+import type { JobHandle } from '../jobs/host/job-host.js';
+import { runOneShot } from '../jobs/host/one-shot.js';
+import { forkLauncher, type Launcher } from '../jobs/host/launcher.js';
+import type { JobManager } from '../jobs/host/manager.js';
+import { RemoteRuns } from '../jobs/host/queue/remote-runs.js';
+import type { SweepRunner } from '../jobs/host/sweep-runner.js';
+import { modelDetails, runDetails } from '../jobs/host/run-details.js';
+import { systemReport } from '../system/doctor.js';
 import { checkFolder } from './folder-path.js';
+import { rememberedRunOn, rememberRunOn } from './run-on.js';
 
 /** What only the desktop app can do: native dialogs. The browser shell has none. */
 export interface NativeShell {
@@ -28,6 +32,8 @@ export interface NativeShell {
 
 export interface ApiDeps {
   manager: JobManager;
+  /** Runs on queues of remote workers. */
+  remote: RemoteRuns;
   sweeps: SweepRunner;
   cacheDir: string;
   dataDir: string;
@@ -54,6 +60,7 @@ function installedBackends(): BackendKind[] {
   };
   const out: BackendKind[] = [];
   if (has('@tensorflow/tfjs-node-gpu')) out.push('gpu');
+  if (has('webgpu')) out.push('webgpu');
   if (has('@tensorflow/tfjs-node')) out.push('node');
   out.push('wasm', 'cpu');
   return out;
@@ -64,44 +71,19 @@ function absolute(path: string, field: string): string {
   return path;
 }
 
-class JobFailed extends Error {
-  constructor(readonly error: SerializedError) {
-    super(error.message);
-    this.name = error.name;
-  }
-}
-
 /**
  * The API's implementation, shared by the desktop app (IPC) and the browser
  * shell (WebSocket). Requests arrive already validated against the contract.
  */
 export function createApi(deps: ApiDeps): ApiHandlers {
-  const { manager, sweeps } = deps;
+  const { manager, sweeps, remote } = deps;
   const store = manager.store;
   const imports = new Map<string, JobHandle>();
 
-  /** Runs a scan, an import or an export in a job process; its result, or its error. */
-  const job = async (spec: JobSpec, onStart?: (h: JobHandle) => void): Promise<unknown> => {
-    const handle = hostJob(spec, {
-      onEvent: () => undefined,
-      onImportProgress: (path, progress) => manager.publish({ type: 'dataset:progress', path, progress }),
-      ...(deps.launcher === undefined ? {} : { launcher: deps.launcher }),
-      ...(deps.env === undefined ? {} : { env: deps.env }),
-    });
-    onStart?.(handle);
-    const result: JobResult = await handle.done;
-    switch (result.status) {
-      case 'finished':
-        return result.value;
-      case 'error':
-        throw new JobFailed(result.error);
-      case 'crashed':
-        throw new JobFailed({ name: 'EngineCrash', message: `${result.message} while working on ${'path' in spec ? spec.path : 'the export'}` });
-      case 'cancelled':
-        throw new InputError('cancelled', 'data');
-      case 'failed':
-        throw new JobFailed({ name: 'JobFailed', message: result.message });
-    }
+  const oneShot = {
+    launcher: deps.launcher,
+    env: deps.env,
+    onImportProgress: (path: string, progress: ImportProgress) => manager.publish({ type: 'dataset:progress', path, progress }),
   };
 
   return {
@@ -115,14 +97,16 @@ export function createApi(deps: ApiDeps): ApiHandlers {
       database: store.file,
       databaseDamage: store.damage,
       databaseBackup: existsSync(backupFileOf(store.file)) ? backupFileOf(store.file) : null,
+      historyWrites: manager.writer.state,
       nativeDialogs: deps.native !== null,
+      runOn: rememberedRunOn(store),
     }),
-    'dataset:scan': async ({ path }) => (await job({ kind: 'scan', path: await checkFolder(path) })) as DatasetScan,
+    'dataset:scan': async ({ path }) => runOneShot({ kind: 'scan', path: await checkFolder(path) }, oneShot),
     'dataset:import': async ({ path: given, settings }) => {
       const path = await checkFolder(given);
       if (imports.has(path)) throw new InputError(`${path} is already being imported`, 'path');
       try {
-        return (await job({ kind: 'import', path, settings, cacheDir: deps.cacheDir }, (h) => imports.set(path, h))) as DatasetRecord;
+        return await runOneShot({ kind: 'import', path, settings, cacheDir: deps.cacheDir }, { ...oneShot, onStart: (h) => imports.set(path, h) });
       } finally {
         imports.delete(path);
       }
@@ -133,17 +117,19 @@ export function createApi(deps: ApiDeps): ApiHandlers {
       return { cancelled: handle !== undefined };
     },
     'model:estimate': async ({ model, alpha }) => costReport(buildGraph(model), alpha),
-    'runs:start': async ({ data: given, config }) => {
+    'runs:start': async ({ data: given, config, queue }) => {
       store.requireWritable('start a run');
+      // On a queue the workers read the data at this path too: it is read here first, for its content key.
       const data = { ...given, path: await checkFolder(given.path) };
-      // Building the graph checks what field validation cannot (a width or α that empties a layer).
-      costReport(buildGraph(config.model), config.mode === 'standard' ? null : config.alpha);
+      checkTrainConfig(config);
+      if (queue !== undefined) return { runId: await remote.submit({ queue, data, config }) };
       return { runId: manager.startTrain(data, config) };
     },
-    'runs:search': async ({ data: given, config, thenTrain }) => {
+    'runs:search': async ({ data: given, config, thenTrain, queue }) => {
       store.requireWritable('start a search');
       const data = { ...given, path: await checkFolder(given.path) };
-      buildGraph(config.model);
+      checkSearchConfig(config);
+      if (queue !== undefined) return { runId: await remote.submit({ queue, data, ...RemoteRuns.searchRecord(config, thenTrain) }) };
       return { runId: manager.startSearch(data, config, thenTrain) };
     },
     'runs:cancel': async ({ runId }) => ({ status: manager.cancel(runId) }),
@@ -159,33 +145,37 @@ export function createApi(deps: ApiDeps): ApiHandlers {
       deleteRun(store, runId);
       return { deleted: true };
     },
-    'runs:export': async ({ runId, format, precision, fp16, full, outDir, calibration, maxDrop, uint8Input }) => {
-      store.requireWritable('export a model');
-      store.runs.require(runId);
-      const spec: JobSpec = {
-        kind: 'export',
-        database: store.file,
-        runId,
-        format,
-        precision: precision ?? (fp16 === true ? 'fp16' : 'fp32'),
-        full,
-        outDir: absolute(outDir, 'outDir'),
-        ...(calibration === undefined ? {} : { calibration }),
-        ...(maxDrop === undefined ? {} : { maxDrop }),
-        ...(uint8Input === undefined ? {} : { uint8Input }),
-      };
-      const exported = (await job(spec)) as ExportedModel[];
+    'runs:export': async ({ runId, format, precision, fp16, full, outDir, calibration, maxDrop, uint8Input, overwrite }) => {
+      const exported = await exportModels(
+        store,
+        {
+          runId,
+          format,
+          precision: precision ?? (fp16 === true ? 'fp16' : 'fp32'),
+          full,
+          // Stored as it is meant: `/a/out/../b` is `/b`.
+          outDir: resolve(absolute(outDir, 'outDir')),
+          overwrite: overwrite === true,
+          cacheDir: deps.cacheDir,
+          ...(calibration === undefined ? {} : { calibration }),
+          ...(maxDrop === undefined ? {} : { maxDrop }),
+          ...(uint8Input === undefined ? {} : { uint8Input }),
+        },
+        oneShot,
+      );
       return exported.map((m): ModelDetails => {
         const record = store.models.list(runId).find((r) => r.id === m.id);
         if (record === undefined) throw new Error(`export ${m.id} of run ${runId} is missing from the history`);
         return modelDetails(store, record);
       });
     },
-    'sweeps:start': async ({ spec }) => {
+    'sweeps:start': async ({ spec, queue }) => {
       store.requireWritable('start a sweep');
       const path = await checkFolder(spec.data.path);
-      for (const cell of expandGrid(spec)) costReport(buildGraph(spec.model), cell.alpha);
-      return { sweepId: sweeps.start({ ...spec, data: { ...spec.data, path } }) };
+      for (const cell of expandGrid(spec)) checkTrainConfig(cellConfig(spec, cell, cell.mode === 'kd' ? { network: 'teacher', runId: 0 } : null));
+      // A queue that cannot be reached (or refuses the password) is refused here, before the sweep is recorded.
+      if (queue !== undefined) await remote.link(queue);
+      return { sweepId: sweeps.start({ ...spec, data: { ...spec.data, path } }, queue ?? null) };
     },
     'sweeps:list': async () => sweeps.list(),
     'sweeps:show': async ({ sweepId }) => sweeps.view(sweepId),
@@ -194,6 +184,27 @@ export function createApi(deps: ApiDeps): ApiHandlers {
       store.requireWritable('resume a sweep');
       return { sweepId: sweeps.resume(sweepId) };
     },
+    // Probed in a process of its own, started like a job, so the app is never the one to load a native library that aborts.
+    'system:report': async () =>
+      systemReport({
+        launcher: deps.launcher ?? forkLauncher,
+        env: deps.env ?? process.env,
+        database: store.file,
+        cacheDir: deps.cacheDir,
+        version: deps.version,
+        electron: process.versions['electron'] ?? null,
+      }),
+    'queue:check': async ({ url }): Promise<QueueCheck> => {
+      const link = await remote.link(url);
+      const workers = await link.workers();
+      return {
+        queue: link.address.shown,
+        redisVersion: link.server.version,
+        appendOnly: link.server.appendOnly,
+        workers: workers.map((w) => ({ name: w.name, host: w.host, backend: w.backend, cores: w.cores, concurrency: w.concurrency, running: w.jobs.length })),
+      };
+    },
+    'queue:remember': async (choice) => rememberRunOn(store, choice),
     'shell:reveal': async ({ path }) => {
       if (deps.native === null) throw new InputError('revealing folders needs the desktop app', 'path');
       return { shown: await deps.native.reveal(absolute(path, 'path')) };

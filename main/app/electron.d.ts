@@ -110,6 +110,7 @@ declare module 'electron' {
     getPath(name: 'userData' | 'home' | 'temp'): string;
     setName(name: string): void;
     requestSingleInstanceLock(): boolean;
+    isReady(): boolean;
     on(event: 'before-quit', listener: (event: { preventDefault(): void }) => void): this;
     on(event: 'window-all-closed' | 'activate' | 'second-instance', listener: () => void): this;
     on(event: 'web-contents-created', listener: (event: unknown, contents: WebContents) => void): this;
@@ -133,6 +134,7 @@ declare module 'electron' {
       options: { title?: string; properties: Array<'openDirectory' | 'createDirectory' | 'dontAddToRecent'> },
     ): Promise<{ canceled: boolean; filePaths: string[] }>;
     showMessageBox(window: BrowserWindow, options: MessageBoxOptions): Promise<{ response: number }>;
+    showErrorBox(title: string, content: string): void;
   };
 
   export const shell: {

@@ -3,7 +3,7 @@ import { ipcMain } from 'electron';
 import type { ApiResult } from '../../shared/api.js';
 import { dispatch } from '../api/dispatch.js';
 import type { ApiHandlers } from '../api/handlers.js';
-import type { ManagerEvent } from '../jobs/manager.js';
+import type { ManagerEvent } from '../jobs/host/manager.js';
 import { toApiEvent } from '../api/events.js';
 import { isTrustedSender } from './security.js';
 

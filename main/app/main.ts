@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { app, dialog, protocol, session, shell, type BrowserWindow } from 'electron';
+import { InputError } from '../../shared/errors.js';
 import { startServices, type Services } from '../api/services.js';
 import { rendererDir } from '../package-root.js';
 import { forwardEvents, serveApiOverIpc } from './ipc.js';
@@ -16,7 +17,6 @@ import { createMainWindow } from './window.js';
  */
 app.setName('Adjoin');
 registerAppScheme(protocol);
-if (!app.requestSingleInstanceLock()) app.quit();
 
 let services: Services | null = null;
 let mainWindow: BrowserWindow | null = null;
@@ -52,7 +52,7 @@ async function start(): Promise<void> {
   });
   if (process.env['ADJOIN_ELECTRON_SMOKE'] === '1') {
     // The smoke test: report what the real Electron applied, then leave.
-    // What the page itself can reach tells whether isolation and the sandbox held (RELIABILITY row 1).
+    // What the page itself can reach tells whether isolation and the sandbox held (docs/RELIABILITY.md row 1).
     const page = (await mainWindow.webContents.executeJavaScript(
       '({ require: typeof require, process: typeof process, bridge: Object.keys(window.adjoin ?? {}).sort() })',
     )) as unknown;
@@ -63,31 +63,42 @@ async function start(): Promise<void> {
   }
 }
 
-app.on('second-instance', () => mainWindow?.show());
-app.on('window-all-closed', () => app.quit());
-app.on('before-quit', (event) => {
-  if (quitting || services === null) return;
-  event.preventDefault();
-  const running = services.manager.activeRuns().length;
-  void (async () => {
-    if (running > 0 && mainWindow !== null) {
-      const { response } = await dialog.showMessageBox(mainWindow, {
-        type: 'question',
-        buttons: ['Checkpoint and quit', 'Keep training'],
-        defaultId: 1,
-        cancelId: 1,
-        message: `${running} run${running === 1 ? ' is' : 's are'} still training.`,
-        detail: 'Quitting saves a checkpoint after the current step; you can resume from History.',
-      });
-      if (response !== 0) return;
-    }
-    quitting = true;
-    await services?.close();
-    app.exit(0);
-  })();
-});
+/** Everything the one instance does: its window, its services, its orderly quit. */
+function runInstance(): void {
+  app.on('second-instance', () => mainWindow?.show());
+  app.on('window-all-closed', () => app.quit());
+  app.on('before-quit', (event) => {
+    if (quitting || services === null) return;
+    event.preventDefault();
+    const running = services.manager.activeRuns().length;
+    void (async () => {
+      if (running > 0 && mainWindow !== null) {
+        const { response } = await dialog.showMessageBox(mainWindow, {
+          type: 'question',
+          buttons: ['Checkpoint and quit', 'Keep training'],
+          defaultId: 1,
+          cancelId: 1,
+          message: `${running} run${running === 1 ? ' is' : 's are'} still training.`,
+          detail: 'Quitting saves a checkpoint after the current step; you can resume from History.',
+        });
+        if (response !== 0) return;
+      }
+      quitting = true;
+      await services?.close();
+      app.exit(0);
+    })();
+  });
 
-start().catch((e: unknown) => {
-  process.stderr.write(`Adjoin could not start: ${(e as Error).stack ?? String(e)}\n`);
-  app.exit(1);
-});
+  start().catch((e: unknown) => {
+    // A history held by adjoin serve, say: one line a person can act on; anything else with its stack.
+    const why = e instanceof InputError ? e.message : ((e as Error).stack ?? String(e));
+    process.stderr.write(`Adjoin could not start: ${why}\n`);
+    if (app.isReady()) dialog.showErrorBox('Adjoin could not start', e instanceof InputError ? e.message : String(e));
+    app.exit(1);
+  });
+}
+
+// A second launch hands over to the first (whose window comes forward) and
+// starts nothing itself: no services, no second writer of the history.
+if (app.requestSingleInstanceLock()) runInstance();
+else app.quit();

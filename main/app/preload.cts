@@ -1,5 +1,5 @@
 // The renderer's only door to the app: a narrow API on window.adjoin, no raw
-// ipcRenderer (STYLE.md anti-patterns). Sandboxed preloads are CommonJS.
+// ipcRenderer (docs/ARCHITECTURE.md, "Conventions"). Sandboxed preloads are CommonJS.
 import type { IpcRendererEvent } from 'electron';
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- a sandboxed preload is CommonJS: require is how it imports
 import electron = require('electron');

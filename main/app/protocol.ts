@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import type { Protocol } from 'electron';
-import { CONTENT_SECURITY_POLICY } from '../server/static-files.js';
+import { DESKTOP_POLICY } from '../../shared/content-security.js';
 import { APP_HOST, APP_SCHEME } from './security.js';
 
 const TYPES: Record<string, string> = {
@@ -41,11 +41,11 @@ export function rendererFile(root: string, raw: string): string | null {
   return file === base || file.startsWith(base + sep) ? file : null;
 }
 
-/** Serves the built renderer at app://adjoin/ with the app's Content-Security-Policy. */
+/** Serves the built renderer at app://adjoin/ with the app's Content-Security-Policy (no sockets: the app speaks over IPC). */
 export function serveRenderer(protocol: Protocol, root: string): void {
   protocol.handle(APP_SCHEME, async (request) => {
     const file = rendererFile(root, request.url);
-    const headers = { 'Content-Security-Policy': CONTENT_SECURITY_POLICY, 'X-Content-Type-Options': 'nosniff' };
+    const headers = { 'Content-Security-Policy': DESKTOP_POLICY, 'X-Content-Type-Options': 'nosniff' };
     if (file === null) return new Response('forbidden', { status: 403, headers });
     const info = await stat(file).catch(() => null);
     if (info === null || !info.isFile()) return new Response('not found', { status: 404, headers });

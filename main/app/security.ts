@@ -9,7 +9,7 @@ export const APP_URL = `${APP_ORIGIN}/index.html`;
 /**
  * Whether a URL is the app's own page. Parsed, not prefix-matched:
  * `app://adjoin.evil.test` or `app://adjoin@evil` must not pass
- * (RELIABILITY.md row 3).
+ * (docs/RELIABILITY.md row 3).
  */
 export function isAppUrl(raw: string): boolean {
   let url: URL;
@@ -23,7 +23,7 @@ export function isAppUrl(raw: string): boolean {
 
 /**
  * Whether an IPC message comes from the app's own top-level page. The frame
- * may be null after a navigation (RELIABILITY.md row 5): then it is refused.
+ * may be null after a navigation (docs/RELIABILITY.md row 5): then it is refused.
  */
 export function isTrustedSender(frame: { url: string; parent: unknown } | null): boolean {
   return frame !== null && frame.parent === null && isAppUrl(frame.url);

@@ -1,5 +1,5 @@
 import { utilityProcess } from 'electron';
-import type { Launcher } from '../jobs/launcher.js';
+import type { Launcher } from '../jobs/host/launcher.js';
 
 /**
  * Jobs in Electron run in utility processes (Chromium's service processes

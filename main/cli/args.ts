@@ -9,7 +9,14 @@ export function parse<O extends Options>(argv: string[], options: O, allowPositi
     return parseArgs({ args: argv, options, strict: true, allowPositionals });
   } catch (e) {
     const message = (e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, '');
-    throw new InputError(message.split('\n')[0]!, 'arguments');
+    const [first, ...rest] = message.split('\n');
+    // `--epochs -1`: parseArgs takes -1 for an option and says how to pass it; keep that, on the same line.
+    const hint = rest.find((l) => l.startsWith('To specify an option argument starting with a dash'));
+    const flag = /^Option '(--[\w-]+)'/.exec(first ?? '')?.[1];
+    const value = flag === undefined ? undefined : argv[argv.indexOf(flag) + 1];
+    const example = flag !== undefined && value !== undefined ? `${flag}=${value}` : null;
+    const said = hint === undefined ? '' : example !== null ? ` (to pass a value starting with a dash, write ${example})` : ` (${hint.replace(/\.$/, '')})`;
+    throw new InputError(said === '' ? first! : `${first!.replace(/\.$/, '')}${said}`, 'arguments');
   }
 }
 

@@ -1,8 +1,9 @@
 import { importSettings, RESIZE_MODES, type ImportProgress, type ImportSettings } from '../../shared/dataset.js';
+import { resolve } from 'node:path';
 import { InputError } from '../../shared/errors.js';
 import { datasetCacheDir } from '../app-paths.js';
-import { importImageFolder } from '../engine/data/import-folder.js';
-import { scanDataset } from '../engine/data/scan.js';
+import type { JobHandle } from '../jobs/host/job-host.js';
+import { runOneShot } from '../jobs/host/one-shot.js';
 import { choiceArg, intArg, numberArg, parse } from './args.js';
 import type { Command, CommandIo } from './command.js';
 import { renderProgress, renderRecord, renderScan } from './dataset-format.js';
@@ -30,7 +31,11 @@ async function scanCommand(argv: string[], io: CommandIo): Promise<number> {
   const thumbnails = intArg(values.thumbnails, 'thumbnails', values.json === true ? 3 : 0);
   if (thumbnails < 0 || thumbnails > 32) throw new InputError(`--thumbnails must be from 0 to 32, got ${thumbnails}`, 'thumbnails');
   const valSplit = importSettings({ valSplit: numberArg(values['val-split'], 'val-split', 0.2) }).valSplit;
-  const scan = await scanDataset(dir, { thumbnailsPerClass: thumbnails, valSplit, followDirectoryLinks: values['follow-links'] === true });
+  const scan = await runOneShot({
+    kind: 'scan',
+    path: resolve(dir),
+    options: { thumbnailsPerClass: thumbnails, ...(valSplit === undefined ? {} : { valSplit }), followDirectoryLinks: values['follow-links'] === true },
+  });
   io.out(values.json === true ? JSON.stringify(scan) : renderScan(scan));
   if (!scan.verdict.usable) {
     io.err(`adjoin: error: ${dir} cannot be used: ${scan.verdict.reason}\n`);
@@ -85,23 +90,27 @@ async function importCommand(argv: string[], io: CommandIo): Promise<number> {
   const dir = folderArg(positionals, 'import');
   const settings = importSettingsArgs(values);
   const json = values.json === true;
-  const controller = new AbortController();
-  io.onInterrupt(() => controller.abort());
+  let job: JobHandle | null = null;
+  let interrupted = false;
+  io.onInterrupt(() => {
+    interrupted = true;
+    job?.stop('cancel');
+  });
   const printer = progressPrinter(io);
   try {
-    const { record } = await importImageFolder(dir, {
-      cacheDir: datasetCacheDir(),
-      settings,
-      followDirectoryLinks: values['follow-links'] === true,
-      signal: controller.signal,
-      onProgress: (p) => (json ? io.out(JSON.stringify({ type: 'progress', ...p })) : printer.show(p)),
-    });
+    const record = await runOneShot(
+      { kind: 'import', path: resolve(dir), settings, cacheDir: datasetCacheDir(), followLinks: values['follow-links'] === true },
+      {
+        onStart: (h) => (job = h),
+        onImportProgress: (_path, p) => (json ? io.out(JSON.stringify({ type: 'progress', ...p })) : printer.show(p)),
+      },
+    );
     printer.done();
     io.out(json ? JSON.stringify({ type: 'imported', record }) : renderRecord(record));
     return 0;
   } catch (e) {
     printer.done();
-    if ((e as Error).name === 'AbortError') {
+    if (interrupted) {
       io.err('import cancelled; nothing was stored\n');
       return 130;
     }

@@ -38,7 +38,7 @@ export function renderScan(s: DatasetScan): string {
   lines.push(`${s.name}: ${s.layout ?? 'no dataset layout found'} — ${s.classes.length} classes, ${images} images, ${formatBytes(s.totalBytes)}`);
   lines.push(`split: ${describeSplit(s.split)}`);
   if (s.classes.length > 0) {
-    const widest = Math.max(...s.classes.map((c) => c.name.length), 5);
+    const widest = s.classes.reduce((w, c) => Math.max(w, c.name.length), 5);
     const most = Math.max(1, ...s.classes.map((c) => c.train + c.val));
     lines.push('');
     lines.push(`  ${'class'.padEnd(widest)}  ${'train'.padStart(6)} ${'val'.padStart(6)} ${'skipped'.padStart(7)}`);

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InputError } from '../../shared/errors.js';
 import { backupFileOf, backupStore, checkFile, restoreStore } from '../store/backup.js';
+import { lockHistory } from '../store/history-lock.js';
 import { deathOf, thisProcess } from '../store/liveness.js';
 import { parse } from './args.js';
 import type { Command, CommandIo } from './command.js';
@@ -77,9 +78,16 @@ function restoreCommand(argv: string[], io: CommandIo): number {
   const file = dbFile(values.db);
   const backup = resolve(positionals[0] ?? backupFileOf(file));
   if (backup === resolve(file)) throw new InputError('the backup to restore cannot be the database itself', 'backup');
-  const live = liveOwners(file);
-  if (live.length > 0) throw new InputError(`${file} is in use (${live.join(', ')}); stop those runs or quit Adjoin first`, 'db');
-  const { keptAs } = restoreStore(backup, file);
+  // The app or a server that has the history open would go on writing into the file put aside.
+  const lock = lockHistory(file, 'adjoin db restore', 'restore a backup');
+  let keptAs: string | null;
+  try {
+    const live = liveOwners(file);
+    if (live.length > 0) throw new InputError(`${file} is in use (${live.join(', ')}); stop those runs or quit Adjoin first`, 'db');
+    ({ keptAs } = restoreStore(backup, file));
+  } finally {
+    lock.release();
+  }
   io.out(`restored ${file} from ${backup}`);
   if (keptAs !== null) io.out(`the database it replaced is kept as ${keptAs}`);
   return 0;

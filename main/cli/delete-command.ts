@@ -1,4 +1,4 @@
-import { deleteRun } from '../jobs/delete-run.js';
+import { deleteRun } from '../jobs/host/delete-run.js';
 import { parse } from './args.js';
 import type { Command } from './command.js';
 import { openExisting, runIdArg } from './store-args.js';

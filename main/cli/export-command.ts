@@ -1,20 +1,29 @@
 import { resolve } from 'node:path';
 import { InputError } from '../../shared/errors.js';
-import { DEFAULT_CALIBRATION_IMAGES, DEFAULT_MAX_ACCURACY_DROP, EXPORT_FORMAT_INFO, EXPORT_FORMATS, PRECISIONS } from '../../shared/export.js';
-import { ExportRefusedError } from '../export/verify.js';
-import { exportOptions, exportRun, type ExportedModel } from '../jobs/export-run.js';
+import {
+  checkExportOptions,
+  DEFAULT_CALIBRATION_IMAGES,
+  DEFAULT_MAX_ACCURACY_DROP,
+  EXPORT_FORMAT_INFO,
+  EXPORT_FORMATS,
+  PRECISIONS,
+} from '../../shared/export.js';
+import { datasetCacheDir } from '../app-paths.js';
+import { exportModels, type ExportedModel } from '../jobs/host/exports.js';
+import { JobFailed } from '../jobs/host/one-shot.js';
 import { choiceArg, intArg, numberArg, parse } from './args.js';
 import type { Command, CommandIo } from './command.js';
 import { formatBytes, formatCount, percent } from './format.js';
 import { openExisting, runIdArg } from './store-args.js';
 
-const EXPORT_USAGE = `adjoin export <run> --format ${EXPORT_FORMATS.join('|')} [--precision ${PRECISIONS.join('|')}] [--fp16] [--full] --out DIR [--json] [--db FILE]
+const EXPORT_USAGE = `adjoin export <run> --format ${EXPORT_FORMATS.join('|')} [--precision ${PRECISIONS.join('|')}] [--fp16] [--full] --out DIR [--overwrite] [--json] [--db FILE]
        [--calibration N] [--max-drop POINTS] [--uint8-input]
   Writes the run's small network (with --full also the full one, in DIR/full) with labels.txt and metadata.json,
   after running it on the run's validation images in its runtime and comparing it with the engine; stores the
   files, the check and the latency in the history. --fp16 is --precision fp16. int8 is calibrated on
   --calibration training images (default ${DEFAULT_CALIBRATION_IMAGES}) and refused if its accuracy drops more than
-  --max-drop points (default ${DEFAULT_MAX_ACCURACY_DROP}) below float32's; --uint8-input makes it take uint8 input.`;
+  --max-drop points (default ${DEFAULT_MAX_ACCURACY_DROP}) below float32's; --uint8-input makes it take uint8 input.
+  Files of the same names in DIR that Adjoin did not write are replaced only with --overwrite.`;
 
 function describe(m: ExportedModel, runId: number): string[] {
   const v = m.verification;
@@ -55,6 +64,7 @@ export async function exportCommand(argv: string[], io: CommandIo): Promise<numb
       'uint8-input': { type: 'boolean' },
       full: { type: 'boolean' },
       out: { type: 'string' },
+      overwrite: { type: 'boolean' },
       json: { type: 'boolean' },
       db: { type: 'string' },
     },
@@ -81,19 +91,21 @@ export async function exportCommand(argv: string[], io: CommandIo): Promise<numb
     uint8Input: values['uint8-input'] === true,
   };
   // Bad settings are refused before the history is opened.
-  exportOptions(request);
+  checkExportOptions(request);
   const store = openExisting(values.db);
   try {
-    const models = await exportRun(store, {
-      ...request,
+    const models = await exportModels(
+      store,
+      { ...request, cacheDir: datasetCacheDir(), overwrite: values.overwrite === true },
       // Checking every validation image in each runtime takes a while: say what is happening.
-      onProgress: (message) => io.err(`adjoin: ${message}…\n`),
-    });
+      { onLog: (_level, message) => io.err(`adjoin: ${message}…\n`) },
+    );
     if (values.json === true) io.out(JSON.stringify(models));
     else for (const m of models) for (const line of describe(m, runId)) io.out(line);
     return 0;
   } catch (e) {
-    if (e instanceof ExportRefusedError) {
+    // A model that disagrees with the engine is refused (with the figures): the export failed, the input was fine.
+    if (e instanceof JobFailed && e.name === 'ExportRefusedError') {
       io.err(`adjoin: error: ${e.message}\n`);
       return 1;
     }

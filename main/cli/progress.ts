@@ -1,3 +1,4 @@
+import { skipLines, type BackendInfo } from '../../shared/backend.js';
 import type { EngineEvent, PathMetrics } from '../../shared/events.js';
 import { formatCount, formatDuration, percent } from './format.js';
 
@@ -27,6 +28,12 @@ export class ProgressPrinter {
     this.write(`${s}\n`);
   }
 
+  /** The backend, and why each faster one was not used. */
+  private backend(b: BackendInfo): void {
+    this.line(`backend: ${b.label} — ${b.device}`);
+    for (const line of skipLines(b)) this.line(`  not used: ${line}`);
+  }
+
   handle(e: EngineEvent): void {
     switch (e.type) {
       case 'started': {
@@ -36,7 +43,7 @@ export class ProgressPrinter {
           `training ${m.arch} (${m.stem} stem, width ${m.width}) ${c.mode === 'standard' ? 'standard' : typeof c.alpha === 'number' ? `adjoined, α=${c.alpha}` : `adjoined, per-group α (${Object.keys(c.alpha ?? {}).length} groups)`} on ${e.data.name}: ` +
             `${e.data.trainCount} train / ${e.data.valCount} val images, ${e.data.classes.length} classes, ${m.inputSize}×${m.inputSize}×${m.channels}`,
         );
-        this.line(`backend: ${e.backend.label} — ${e.backend.device}`);
+        this.backend(e.backend);
         this.line(
           `full network: ${e.cost.full.params.toLocaleString('en-US')} params, ${formatCount(e.cost.full.macs)} MACs` +
             (e.cost.small ? `; small: ${e.cost.small.params.toLocaleString('en-US')} params, ${formatCount(e.cost.small.macs)} MACs` : ''),
@@ -96,7 +103,7 @@ export class ProgressPrinter {
           `searching ${e.config.model.arch} widths over α ∈ {${e.config.space.join(', ')}} for ${e.groups.length} width groups on ${e.data.name} ` +
             `(${e.data.trainCount} train / ${e.data.valCount} val), γ=${e.config.gamma}`,
         );
-        this.line(`backend: ${e.backend.label} — ${e.backend.device}`);
+        this.backend(e.backend);
         break;
       case 'search-step': {
         if (!this.tty) return;

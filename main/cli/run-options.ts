@@ -1,33 +1,26 @@
-import { dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { InputError } from '../../shared/errors.js';
-import type { EngineEvent } from '../../shared/events.js';
-import type { SearchRecord } from '../../shared/history.js';
 import { ARCHITECTURES, STEMS, type ModelConfig } from '../../shared/model/config.js';
-import { costReport } from '../../shared/model/cost.js';
-import { buildGraph } from '../../shared/model/graph.js';
 import { LAMBDA_KINDS, type LrSchedule } from '../../shared/schedules.js';
 import {
   AUGMENTATIONS,
   DEFAULT_LOSS,
+  DEFAULT_RECIPE,
   RECIPES,
   recipe,
+  recipeSmallCe,
   type AdjoinedLossConfig,
   type Augmentation,
   type OptimizerConfig,
-  type TrainConfig,
 } from '../../shared/train-config.js';
+import type { DataSource } from '../../shared/api.js';
 import { datasetCacheDir } from '../app-paths.js';
-import { openTrainingData } from '../engine/data/open.js';
-import type { TrainingData } from '../engine/data/types.js';
-import type { StopRequest } from '../engine/loop.js';
-import { beginRun, describeDataset } from '../jobs/begin-run.js';
-import { openStore } from '../store/open.js';
+import type { OpenedDataset } from '../jobs/job-spec.js';
+import { runOneShot } from '../jobs/host/one-shot.js';
 import { choiceArg, intArg, numberArg, optionalIntArg, type Options } from './args.js';
 import type { CommandIo } from './command.js';
 import { importSettingsArgs, progressPrinter } from './data-command.js';
 import { renderRecord } from './dataset-format.js';
-import { ProgressPrinter } from './progress.js';
-import { dbFile } from './store-args.js';
 
 /** Flags every training-like command (train, search) shares. */
 export const RUN_FLAGS = {
@@ -56,11 +49,14 @@ export const RUN_FLAGS = {
   'checkpoint-every': { type: 'string' },
   db: { type: 'string' },
   workers: { type: 'string' },
+  queue: { type: 'string' },
+  'checkpoint-limit': { type: 'string' },
 } as const satisfies Options;
 
 export const RUN_USAGE = `[--size N] [--channels 1|3] [--val-split F] [--limit-train N] [--limit-val N] [--out DIR] [--resume] [--json] [--db FILE]
-             [--recipe cifar|imagenet] [--lr X] [--lambda quadratic|linear|one-minus-cos|exp-minus-one] [--c X] [--small-ce β]
-             [--augment none|cifar|imagenet] [--seed N] [--compress-first-stage] [--checkpoint-every N] [--workers N]`;
+             [--recipe short|cifar|imagenet] [--lr X] [--lambda quadratic|linear|one-minus-cos|exp-minus-one] [--c X] [--small-ce β]
+             [--augment none|cifar|imagenet] [--seed N] [--compress-first-stage] [--checkpoint-every N] [--workers N]
+             [--queue redis://[user:password@]host:port [--checkpoint-limit MB]]`;
 
 type Values = Partial<Record<string, string | boolean | undefined>>;
 
@@ -81,7 +77,10 @@ export interface RunSettings {
 
 /** Reads the shared flags, checking each so a bad one is named before anything runs. */
 export function runSettings(values: Values): RunSettings {
-  const base = recipe(choiceArg(str(values['recipe']), 'recipe', RECIPES, 'cifar'));
+  const recipeName = choiceArg(str(values['recipe']), 'recipe', RECIPES, DEFAULT_RECIPE);
+  const batchSize = intArg(str(values['batch']), 'batch', 64);
+  // The short recipe's learning rate follows the batch size (--lr, when given, is taken as it is).
+  const base = recipe(recipeName, batchSize);
   return {
     model: {
       arch: choiceArg(str(values['arch']), 'arch', ARCHITECTURES, 'resnet18'),
@@ -90,13 +89,13 @@ export function runSettings(values: Values): RunSettings {
       compressFirstStage: values['compress-first-stage'] === true,
     },
     epochs: intArg(str(values['epochs']), 'epochs', 10),
-    batchSize: intArg(str(values['batch']), 'batch', 64),
+    batchSize,
     optimizer: { ...base.optimizer, lr: numberArg(str(values['lr']), 'lr', base.optimizer.lr) },
     schedule: base.schedule,
     loss: {
       lambda: choiceArg(str(values['lambda']), 'lambda', LAMBDA_KINDS, DEFAULT_LOSS.lambda),
       c: numberArg(str(values['c']), 'c', DEFAULT_LOSS.c),
-      smallCe: numberArg(str(values['small-ce']), 'small-ce', DEFAULT_LOSS.smallCe),
+      smallCe: numberArg(str(values['small-ce']), 'small-ce', recipeSmallCe(recipeName)),
     },
     augmentation: choiceArg(str(values['augment']), 'augment', AUGMENTATIONS, base.augmentation),
     seed: intArg(str(values['seed']), 'seed', 0),
@@ -109,112 +108,58 @@ export function draftModel(s: RunSettings): ModelConfig {
   return { ...s.model, inputSize: 32, channels: 3, classes: 10 };
 }
 
-export interface RunData {
-  data: TrainingData;
-  /** The model's data-given fields: the import's (or --size/--channels), else the data's own. */
-  input: Pick<ModelConfig, 'inputSize' | 'channels' | 'classes'>;
-  /** How the images were chosen, as the history records it. */
-  split: Record<string, unknown>;
-}
-
-/** Opens --data (importing an image folder into the cache, with progress) and applies --limit-*. */
-export async function openRunData(values: Values, io: CommandIo): Promise<RunData> {
-  const source = str(values['data']);
-  if (source === undefined) throw new InputError('--data is required (a dataset folder, an IDX folder or synthetic)', 'data');
-  const limitTrain = optionalIntArg(str(values['limit-train']), 'limit-train');
-  const limitVal = optionalIntArg(str(values['limit-val']), 'limit-val');
-  // Image folders are imported at this size and channels; other sources are resampled to them per batch.
-  const settings = importSettingsArgs(values);
-  const importing = progressPrinter(io);
-  const { data, record } = await openTrainingData(source, {
-    limitTrain,
-    limitVal,
-    cacheDir: datasetCacheDir(),
-    settings,
-    onProgress: importing.show,
-  });
-  importing.done();
-  if (record !== null) io.err(`${renderRecord(record)}\n`);
-  else if (settings.valSplit !== undefined) io.err(`note: ${source} has its own validation images; --val-split is ignored\n`);
-  if (data.height !== data.width) {
-    throw new InputError(`${source} has ${data.height}×${data.width} images; training needs square images`, 'data');
-  }
-  return {
-    data,
-    input: {
-      inputSize: settings.size ?? data.height,
-      channels: settings.channels ?? (data.channels === 1 ? 1 : 3),
-      classes: data.classes.length,
-    },
-    split: { limitTrain, limitVal, settings },
-  };
-}
-
-/** Where the engine reports to and when it should stop: the history first, then the screen. */
-export interface RecordedRun {
-  runId: number;
-  outDir: string;
-  emit(event: EngineEvent): void;
-  stopRequested(): StopRequest | null;
+/** The data a run reads, as the history and the job see it, and what opening it found. */
+export interface RunData extends OpenedDataset {
+  source: DataSource;
 }
 
 /**
- * Records a run in the history (--db) around `body`: the row is created only
- * once everything is checked and the data is read, so bad input leaves no
- * run behind; every event is stored before it is printed; Ctrl-C asks the
- * engine to checkpoint and stop.
+ * Opens --data in a job process (importing an image folder into the cache,
+ * with progress) to learn what the model's data-given fields are, before the
+ * run is set up. Applies --limit-*.
  */
-export async function withRecordedRun(
-  values: Values,
-  io: CommandIo,
-  run: { config: TrainConfig; search?: SearchRecord; data: RunData },
-  body: (r: RecordedRun) => Promise<'finished' | 'cancelled' | 'failed'>,
-): Promise<number> {
-  // Building the graph checks what validation cannot (a width or α that empties a layer).
-  costReport(buildGraph(run.config.model), run.config.mode === 'standard' ? null : run.config.alpha);
-  const resume = values['resume'] === true;
-  const out = str(values['out']);
-  if (resume && out === undefined) throw new InputError('--resume needs --out <the run folder to resume>', 'out');
-  const store = openStore(dbFile(str(values['db'])));
-  const begun = beginRun(
-    store,
+export async function openRunData(values: Values, io: CommandIo): Promise<RunData> {
+  const given = str(values['data']);
+  if (given === undefined) throw new InputError('--data is required (a dataset folder, an IDX folder or synthetic)', 'data');
+  const source: DataSource = {
+    path: given.startsWith('synthetic') ? given : resolve(given),
+    // Image folders are imported at this size and channels; other sources are resampled to them per batch.
+    settings: importSettingsArgs(values),
+    limitTrain: optionalIntArg(str(values['limit-train']), 'limit-train'),
+    limitVal: optionalIntArg(str(values['limit-val']), 'limit-val'),
+  };
+  const importing = progressPrinter(io);
+  const opened = await runOneShot(
     {
-      config: run.config,
-      search: run.search ?? null,
-      dataset: describeDataset(str(values['data'])!, run.data.data, run.data.split),
-      outDir: out === undefined ? null : resolve(out),
-      runsDir: join(dirname(store.file), 'runs'),
-      resume,
+      kind: 'open-data',
+      data: { source: source.path, limitTrain: source.limitTrain, limitVal: source.limitVal, import: source.settings },
+      cacheDir: datasetCacheDir(),
     },
-    { onError: (e, what) => io.err(`adjoin: warning: could not record ${what} of run in ${store.file}: ${e.message}\n`) },
+    { onImportProgress: (_path, p) => importing.show(p) },
   );
-  io.err(`run ${begun.runId}: recording in ${store.file}; files in ${begun.outDir}\n`);
-  const json = values['json'] === true;
-  const printer = new ProgressPrinter(io.err, io.errIsTty);
-  let stop: StopRequest | null = null;
-  io.onInterrupt(() => {
-    stop = 'checkpoint-and-stop';
-  });
-  let status: 'finished' | 'cancelled' | 'failed';
-  try {
-    status = await body({
-      runId: begun.runId,
-      outDir: begun.outDir,
-      emit: (e) => {
-        begun.recorder.emit(e);
-        if (json) io.out(JSON.stringify(e));
-        else printer.handle(e);
-      },
-      stopRequested: () => stop,
-    });
-  } catch (e) {
-    begun.recorder.close(e);
-    throw e;
-  } finally {
-    begun.recorder.close();
-    store.close();
+  importing.done();
+  if (opened.record !== null) io.err(`${renderRecord(opened.record)}\n`);
+  else if (source.settings.valSplit !== undefined) io.err(`note: ${given} has its own validation images; --val-split is ignored\n`);
+  return { ...opened, source };
+}
+
+/**
+ * `--queue URL` trains on a queue of `adjoin worker`s instead of this
+ * machine; `--checkpoint-limit MB` is how big a checkpoint may be to travel
+ * back (default 256). Options that only make sense here are refused with it.
+ */
+export function queueOption(values: Values): { queue: string; transferLimitBytes: number } | null {
+  const queue = str(values['queue']);
+  const limit = str(values['checkpoint-limit']);
+  if (queue === undefined) {
+    if (limit !== undefined) throw new InputError('--checkpoint-limit applies to runs on a queue (--queue)', 'checkpoint-limit');
+    return null;
   }
-  return status === 'finished' ? 0 : status === 'cancelled' ? 130 : 1;
+  if (values['workers'] !== undefined) throw new InputError('--workers applies to runs on this machine; on a queue each worker uses its own cores', 'workers');
+  const mb = limit === undefined ? 256 : Number(limit);
+  if (!Number.isFinite(mb) || mb < 0 || mb > 100_000)
+    throw new InputError(`--checkpoint-limit must be a number of megabytes from 0 to 100000, got '${limit}'`, 'checkpoint-limit');
+  return { queue, transferLimitBytes: Math.round(mb * 1024 * 1024) };
 }
 
 /**

@@ -35,6 +35,7 @@ export function runSummary(run: RunRecord) {
     epochsDone: run.epochsDone,
     valAccuracy: { full: run.val.full?.accuracy ?? null, small: run.val.small?.accuracy ?? null },
     backend: run.backend,
+    worker: run.worker,
     createdAt: run.createdAt,
     finishedAt: run.finishedAt,
     outDir: run.outDir,
@@ -66,10 +67,10 @@ export function runsCommand(argv: string[], out: (s: string) => void): number {
         `${r.epochsDone}/${r.config.epochs}`,
         r.val.full === null ? '-' : percent(r.val.full.accuracy),
         r.val.small === null ? '-' : percent(r.val.small.accuracy),
-        r.backend ?? '-',
+        r.worker === null ? (r.backend ?? '-') : `${r.backend ?? '-'} on ${r.worker.name}`,
       ]),
     ];
-    const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+    const widths = rows[0]!.map((_, c) => rows.reduce((w, row) => Math.max(w, row[c]!.length), 0));
     for (const row of rows)
       out(
         row

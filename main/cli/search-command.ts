@@ -1,13 +1,12 @@
-import { join } from 'node:path';
-import { DEFAULT_ARCH_LR, DEFAULT_TAU, foundNetworkConfig, parseSpace, superNetworkConfig, validateSearchConfig, type SearchConfig } from '../../shared/dan.js';
+import { DEFAULT_ARCH_LR, DEFAULT_TAU, parseSpace, validateSearchConfig, type SearchConfig } from '../../shared/dan.js';
 import { InputError } from '../../shared/errors.js';
-import { costReport } from '../../shared/model/cost.js';
-import { buildGraph } from '../../shared/model/graph.js';
-import { search } from '../engine/dan/search.js';
-import { train } from '../engine/train.js';
+import { checkSearchConfig } from '../../shared/run-check.js';
 import { choiceArg, numberArg, optionalIntArg, parse } from './args.js';
 import type { Command, CommandIo } from './command.js';
-import { RUN_FLAGS, RUN_USAGE, draftModel, openRunData, runSettings, withRecordedRun, workersOption } from './run-options.js';
+import { RemoteRuns } from '../jobs/host/queue/remote-runs.js';
+import { checkQueue } from '../jobs/queue/connect.js';
+import { hostRun } from './hosted-run.js';
+import { RUN_FLAGS, RUN_USAGE, draftModel, openRunData, queueOption, runSettings, workersOption } from './run-options.js';
 
 const SEARCH_USAGE = `adjoin search --data <dir|idx folder|synthetic> --arch resnet18 --space 1,2,4,8,16 --gamma 1 --epochs N [--then-train M] [--json]
              [--gamma-raw X] [--tau 15] [--tau-decay 0.045] [--arch-lr 0.01] [--noise fresh|fixed]
@@ -31,7 +30,7 @@ export async function searchCommand(argv: string[], io: CommandIo): Promise<numb
     throw new InputError('give --gamma or --gamma-raw, not both', 'gamma');
   }
   const settings = runSettings(values);
-  const workers = workersOption(values);
+  const { workers } = workersOption(values);
   const thenTrain = optionalIntArg(values['then-train'], 'then-train');
   const draft: SearchConfig = {
     ...settings,
@@ -42,37 +41,20 @@ export async function searchCommand(argv: string[], io: CommandIo): Promise<numb
     tau: { initial: numberArg(values.tau, 'tau', DEFAULT_TAU.initial), decay: numberArg(values['tau-decay'], 'tau-decay', DEFAULT_TAU.decay) },
     noise: choiceArg(values.noise, 'noise', ['fresh', 'fixed'] as const, 'fresh'),
   };
+  // The flags are checked before the data is read and before anything is written.
   validateSearchConfig(draft);
+  // A queue that is not there, or refuses the password, is named before the data is read.
+  const onQueue = queueOption(values);
+  if (onQueue !== null) await checkQueue(onQueue.queue);
 
   const data = await openRunData(values, io);
   let config: SearchConfig = { ...draft, model: { ...draft.model, ...data.input } };
-  if (values['gamma-raw'] !== undefined) {
-    // The paper's γ multiplies raw MACs; ours multiplies MACs / full MACs.
-    config = { ...config, gamma: numberArg(values['gamma-raw'], 'gamma-raw', 0) * costReport(buildGraph(config.model)).full.macs };
-    validateSearchConfig(config);
-  }
-  const record = { config, thenTrain, result: null };
-  return withRecordedRun(values, io, { config: superNetworkConfig(config), search: record, data }, async (run) => {
-    const resume = values.resume === true;
-    const found = await search({
-      config,
-      data: data.data,
-      outDir: join(run.outDir, 'search'),
-      resume,
-      emit: run.emit,
-      stopRequested: run.stopRequested,
-      ...workers,
-    });
-    if (found.status !== 'finished' || thenTrain === null) return found.status === 'failed' ? 'failed' : found.status;
-    const outcome = await train({
-      config: foundNetworkConfig(config, found.alphas, thenTrain),
-      data: data.data,
-      outDir: join(run.outDir, 'train'),
-      emit: run.emit,
-      stopRequested: run.stopRequested,
-      ...workers,
-    });
-    return outcome.status;
+  const { full } = checkSearchConfig(config);
+  // The paper's γ multiplies raw MACs; ours multiplies MACs / full MACs.
+  if (values['gamma-raw'] !== undefined) config = validateSearchConfig({ ...config, gamma: numberArg(values['gamma-raw'], 'gamma-raw', 0) * full.macs });
+  return hostRun(values, io, workers ?? null, {
+    local: (manager, o) => manager.startSearch(data.source, config, thenTrain, o),
+    onQueue: { data: data.source, dataset: data.dataset, ...RemoteRuns.searchRecord(config, thenTrain) },
   });
 }
 

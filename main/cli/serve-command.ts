@@ -5,11 +5,13 @@ import { rendererDir } from '../package-root.js';
 import { startServer } from '../server/server.js';
 import { intArg, optionalIntArg, parse } from './args.js';
 import type { Command, CommandIo } from './command.js';
+import { writeLaunchPage, type LaunchPage } from './launch-page.js';
 import { dbFile } from './store-args.js';
 
 const SERVE_USAGE = `adjoin serve [--port N] [--host 127.0.0.1|localhost|::1] [--db FILE] [--concurrency N] [--open] [--json]
-  The browser shell: the app's UI and API on loopback, for machines without Electron. Prints the URL (with this
-  launch's token) to open, or opens it in the system browser (--open); Ctrl-C checkpoints running jobs and stops.`;
+  The browser shell: the app's UI and API on loopback, for machines without Electron. Prints the URL to open (its
+  token admits one browser tab; the next link is printed when it is used), or opens it in the system browser (--open);
+  Ctrl-C checkpoints running jobs and stops.`;
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
@@ -29,6 +31,8 @@ export async function serveCommand(argv: string[], io: CommandIo): Promise<numbe
   if (!LOOPBACK.has(host)) throw new InputError(`--host must be a loopback address (127.0.0.1, localhost or ::1), got ${host}`, 'host');
   const concurrency = optionalIntArg(values.concurrency, 'concurrency');
   const services = startServices({ database: dbFile(values.db), shell: 'browser', native: null, ...(concurrency === null ? {} : { concurrency }) });
+  const json = values.json === true;
+  let launchPage: LaunchPage | null = null;
   let server;
   try {
     server = await startServer({
@@ -37,6 +41,12 @@ export async function serveCommand(argv: string[], io: CommandIo): Promise<numbe
       rendererDir: rendererDir(),
       host,
       port,
+      onLinkUsed: (next) => {
+        launchPage?.remove();
+        launchPage = null;
+        if (json) io.out(JSON.stringify(next));
+        else io.out(`A browser tab used the link (each admits one tab). For another tab, or after a reload, open ${next.url}`);
+      },
     });
   } catch (e) {
     await services.close();
@@ -45,30 +55,40 @@ export async function serveCommand(argv: string[], io: CommandIo): Promise<numbe
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new InputError(`cannot listen on host ${host}`, 'host');
     throw e;
   }
-  if (values.json === true) io.out(JSON.stringify({ url: server.url, port: server.port, token: server.token, database: services.store.file }));
+  if (json) io.out(JSON.stringify({ url: server.url, port: server.port, token: server.token, database: services.store.file }));
   else {
     io.out(`Adjoin is ready at ${server.url}`);
     io.out(`history: ${services.store.file}`);
   }
-  if (values.open === true) openInBrowser(server.url, io);
+  if (values.open === true) launchPage = openInBrowser(server.url, io);
 
   await new Promise<void>((resolve) => {
     io.onInterrupt(() => resolve());
     process.once('SIGTERM', () => resolve());
   });
   io.err('stopping: checkpointing running jobs…\n');
+  launchPage?.remove();
   await server.close();
   await services.close();
   return 0;
 }
 
-/** Hands the address to the system's browser; if there is none, the printed address is still there. */
-function openInBrowser(url: string, io: CommandIo): void {
+/**
+ * Hands the address to the system's browser by way of a private page that
+ * forwards to it (the token stays off the command line); if there is no
+ * browser, the printed address is still there.
+ */
+function openInBrowser(url: string, io: CommandIo): LaunchPage {
+  const page = writeLaunchPage(url);
   const [command, args] =
-    process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '', url]] : ['xdg-open', [url]];
+    process.platform === 'darwin' ? ['open', [page.file]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '', page.file]] : ['xdg-open', [page.file]];
   const child = spawn(command, args as string[], { stdio: 'ignore', detached: true });
-  child.on('error', () => io.err(`could not open a browser (${command}); open the address above\n`));
+  child.on('error', () => {
+    page.remove();
+    io.err(`could not open a browser (${command}); open the address above\n`);
+  });
   child.unref();
+  return page;
 }
 
 export const serveCmd: Command = { name: 'serve', usage: SERVE_USAGE, run: serveCommand };

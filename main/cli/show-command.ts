@@ -1,5 +1,6 @@
+import { skipLines } from '../../shared/backend.js';
 import type { ModelDetails, RunDetails } from '../../shared/history.js';
-import { runDetails } from '../jobs/run-details.js';
+import { runDetails } from '../jobs/host/run-details.js';
 import { parse } from './args.js';
 import type { Command } from './command.js';
 import { formatBytes, formatCount, formatDuration, percent } from './format.js';
@@ -28,7 +29,11 @@ export function renderRun(d: RunDetails, dbFile: string): string {
   lines.push(`run ${run.id}: ${run.status}${run.failureReason === null ? '' : ` (${run.failureReason})`}`);
   field('model', `${modelLabel(run)}, ${m.classes} classes, ${m.inputSize}×${m.inputSize}×${m.channels}`);
   if (run.data !== null) field('data', `${run.data.name} (${run.data.source}): ${run.data.trainCount} train / ${run.data.valCount} val images`);
-  if (run.backend !== null) field('backend', `${run.backend} — ${run.device ?? ''}`);
+  if (run.backendInfo !== null) {
+    field('backend', `${run.backendInfo.kind} (${run.backendInfo.label}) — ${run.backendInfo.device}`);
+    for (const line of skipLines(run.backendInfo)) field('', `not used: ${line}`);
+  } else if (run.backend !== null) field('backend', `${run.backend} — ${run.device ?? ''}`);
+  if (run.worker !== null) field('worker', `${run.worker.name} on ${run.worker.host} (a queue worker)`);
   field('seed', String(run.seed));
   field('created', dateTime(run.createdAt));
   if (run.startedAt !== null) field('started', dateTime(run.startedAt));

@@ -5,6 +5,7 @@ import sharp from 'sharp';
 import { InputError } from '../../shared/errors.js';
 import { sweepPlotSvg } from '../../shared/sweep-plot.js';
 import {
+  cellConfig,
   configLabel,
   expandGrid,
   shippedPoints,
@@ -17,18 +18,24 @@ import {
 } from '../../shared/sweep.js';
 import { DEFAULT_KD, TRAIN_MODES, type TrainMode } from '../../shared/train-config.js';
 import { datasetCacheDir } from '../app-paths.js';
-import { JobManager } from '../jobs/manager.js';
-import { runSweep, sweepView } from '../jobs/sweep.js';
+import { JobManager } from '../jobs/host/manager.js';
+import { RemoteRuns } from '../jobs/host/queue/remote-runs.js';
+import { runRemoteSweep } from '../jobs/host/queue/remote-sweep.js';
+import { runSweep, sweepView } from '../jobs/host/sweep.js';
+import { checkQueue } from '../jobs/queue/connect.js';
+import { redactQueueUrl } from '../../shared/queue-url.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { numberArg, optionalIntArg, parse } from './args.js';
+import { checkTrainConfig } from '../../shared/run-check.js';
 import type { Command, CommandIo } from './command.js';
 import { dateTime } from './runs-command.js';
-import { RUN_FLAGS, draftModel, openRunData, runSettings, workersOption } from './run-options.js';
+import { RUN_FLAGS, draftModel, openRunData, queueOption, runSettings, workersOption } from './run-options.js';
 import { dbFile, openExisting, runIdArg } from './store-args.js';
 
 const SWEEP_USAGE = `adjoin sweep --data <dir|idx folder> --arch resnet18 --width 0.25 --modes standard,small,kd,an --alpha 2,4,8 --seeds 0,1,2 --epochs N
-             [--small-ce 0,1] [--parallel K] [--kd-temperature 4] [--kd-weight 0.9] [--out DIR] [--db FILE] [--json] …(train's options)
+             [--small-ce 0,1] [--recipe short|cifar|imagenet] [--parallel K] [--kd-temperature 4] [--kd-weight 0.9] [--out DIR] [--db FILE] [--json] …(train's options)
+             [--queue redis://[user:password@]host:port [--checkpoint-limit MB]]
   adjoin sweep resume <id> [--parallel K] [--workers N] [--out DIR] [--db FILE] [--json]
   adjoin sweep show <id>[,<id>…] [--out DIR] [--json] [--db FILE]
   adjoin sweep list [--json] [--db FILE]
@@ -97,20 +104,31 @@ async function execute(
   store: Store,
   sweepId: number,
   parallel: number,
-  values: { json?: boolean | undefined; out?: string | undefined; workers?: string | undefined },
+  values: { json?: boolean | undefined; out?: string | undefined; workers?: string | undefined; 'checkpoint-limit'?: string | undefined },
   io: CommandIo,
 ): Promise<number> {
   // --workers N: engines per run; by default the cores are shared among the runs at once.
   const workers = workersOption(values).workers;
   const env = workers === undefined ? process.env : { ...process.env, ADJOIN_TRAIN_WORKERS: String(workers) };
-  const manager = new JobManager(store, { runsDir: join(dirname(store.file), 'runs'), cacheDir: datasetCacheDir(), concurrency: parallel, env });
+  const runsDir = join(dirname(store.file), 'runs');
+  const manager = new JobManager(store, { runsDir, cacheDir: datasetCacheDir(), concurrency: parallel, env });
+  const queue = store.sweeps.require(sweepId).queue;
+  const remote = queue === null ? null : new RemoteRuns(manager, { runsDir, cacheDir: datasetCacheDir(), onWarning: (m) => io.err(`adjoin: warning: ${m}\n`) });
+  const limit = values['checkpoint-limit'] === undefined ? null : queueOption({ queue: queue ?? '', 'checkpoint-limit': values['checkpoint-limit'] });
+  if (remote !== null && limit !== null) remote.rememberTransferLimit(limit.transferLimitBytes);
   let stop = false;
   io.onInterrupt(() => (stop = true));
   const cells = expandGrid(store.sweeps.require(sweepId).spec).length;
-  io.err(`sweep ${sweepId}: ${cells} runs, at most ${parallel} at once, recorded in ${store.file}\n`);
+  io.err(
+    queue === null
+      ? `sweep ${sweepId}: ${cells} runs, at most ${parallel} at once, recorded in ${store.file}\n`
+      : `sweep ${sweepId}: ${cells} runs on the queue at ${redactQueueUrl(queue)}, recorded in ${store.file}\n`,
+  );
   let status: Awaited<ReturnType<typeof runSweep>>;
   try {
-    status = await runSweep(manager, sweepId, {
+    // Runs of this sweep a host that has gone left on the queue are followed again first.
+    remote?.followAgain();
+    const sweepOptions: Parameters<typeof runSweep>[2] = {
       stopRequested: () => (stop ? 'cancelled' : null),
       onProgress: (p) => {
         if (values.json === true) io.out(JSON.stringify({ type: 'sweep-cell', ...p }));
@@ -120,7 +138,8 @@ async function execute(
           );
         }
       },
-    });
+    };
+    status = remote === null ? await runSweep(manager, sweepId, sweepOptions) : await runRemoteSweep(remote, sweepId, sweepOptions);
   } finally {
     // Whatever stopped the sweep, its runs checkpoint and stop before the store closes.
     await manager.stopAll('checkpoint-and-stop');
@@ -144,6 +163,13 @@ async function startCommand(argv: string[], io: CommandIo): Promise<number> {
   if (values.resume === true) throw new InputError('use adjoin sweep resume <id> to continue a sweep', 'resume');
   // --small-ce is a list of β here, not one value.
   const settings = runSettings({ ...values, 'small-ce': undefined });
+  const onQueue = queueOption(values);
+  if (onQueue !== null && values.parallel !== undefined) {
+    throw new InputError(
+      "--parallel applies to sweeps on this machine; on a queue, each worker's --concurrency says how many runs it trains at once",
+      'parallel',
+    );
+  }
   const parallel = parallelArg(values.parallel);
   const draft: SweepSpec = {
     data: { path: '', settings: {}, limitTrain: null, limitVal: null },
@@ -156,7 +182,8 @@ async function startCommand(argv: string[], io: CommandIo): Promise<number> {
     optimizer: settings.optimizer,
     schedule: settings.schedule,
     loss: settings.loss,
-    smallCes: numbers(values['small-ce'], 'small-ce', '0', false),
+    // Without --small-ce, the an runs take the recipe's β (short: 1; the paper's: 0).
+    smallCes: numbers(values['small-ce'], 'small-ce', String(settings.loss.smallCe), false),
     augmentation: settings.augmentation,
     kd: {
       temperature: numberArg(values['kd-temperature'], 'kd-temperature', DEFAULT_KD.temperature),
@@ -165,22 +192,15 @@ async function startCommand(argv: string[], io: CommandIo): Promise<number> {
     checkpointEvery: settings.checkpointEvery,
   };
   validateSweepSpec(draft);
+  // A queue that is not there, or refuses the password, is named before the data is read.
+  if (onQueue !== null) await checkQueue(onQueue.queue);
   const data = await openRunData(values, io);
-  const source = values.data!;
-  const spec: SweepSpec = {
-    ...draft,
-    data: {
-      path: source.startsWith('synthetic') ? source : resolve(source),
-      settings: data.split['settings'] as SweepSpec['data']['settings'],
-      limitTrain: optionalIntArg(values['limit-train'], 'limit-train'),
-      limitVal: optionalIntArg(values['limit-val'], 'limit-val'),
-    },
-    model: { ...draft.model, ...data.input },
-  };
+  const spec: SweepSpec = { ...draft, data: data.source, model: { ...draft.model, ...data.input } };
   validateSweepSpec(spec);
+  for (const cell of expandGrid(spec)) checkTrainConfig(cellConfig(spec, cell, cell.mode === 'kd' ? { network: 'teacher', runId: 0 } : null));
   const store = openStore(dbFile(values.db));
   try {
-    const sweepId = store.sweeps.create(spec, { pid: process.pid, host: hostname() }, Date.now());
+    const sweepId = store.sweeps.create(spec, { pid: process.pid, host: hostname() }, Date.now(), onQueue?.queue ?? null);
     return await execute(store, sweepId, parallel, values, io);
   } finally {
     store.close();

@@ -1,12 +1,12 @@
 import { InputError } from '../../shared/errors.js';
 import { validateGlobalAlpha } from '../../shared/model/config.js';
-import { DEFAULT_KD, TRAIN_MODES, validateTrainConfig, type TrainConfig } from '../../shared/train-config.js';
-import type { TrainingData } from '../engine/data/types.js';
-import { datasetKey } from '../jobs/dataset-row.js';
-import { train } from '../engine/train.js';
+import { checkTrainConfig } from '../../shared/run-check.js';
+import { DEFAULT_KD, TRAIN_MODES, trainConfigOf, validateTrainConfig, type KdConfig } from '../../shared/train-config.js';
 import { choiceArg, intArg, numberArg, parse } from './args.js';
 import type { Command, CommandIo } from './command.js';
-import { RUN_FLAGS, RUN_USAGE, draftModel, openRunData, runSettings, withRecordedRun, workersOption } from './run-options.js';
+import { checkQueue } from '../jobs/queue/connect.js';
+import { hostRun } from './hosted-run.js';
+import { RUN_FLAGS, RUN_USAGE, draftModel, openRunData, queueOption, runSettings, workersOption } from './run-options.js';
 import { openExisting, runIdArg } from './store-args.js';
 
 const TRAIN_USAGE = `adjoin train --data <dir|idx folder|synthetic> --arch resnet18 --stem cifar --width 0.25 --mode an --alpha 4 --epochs 10 --batch 64
@@ -29,33 +29,31 @@ export async function trainCommand(argv: string[], io: CommandIo): Promise<numbe
   if (mode !== 'kd' && values.teacher !== undefined) throw new InputError('--teacher applies to --mode kd only', 'teacher');
   const alpha = mode === 'standard' ? null : validateGlobalAlpha(intArg(values.alpha, 'alpha', 4));
   const settings = runSettings(values);
-  const workers = workersOption(values);
-  const kd =
-    mode === 'kd'
-      ? {
-          teacherRun: teacherRunArg(values.teacher),
+  const { workers } = workersOption(values);
+  const teacherRun = mode === 'kd' ? teacherRunArg(values.teacher) : null;
+  const kd: KdConfig | null =
+    teacherRun === null
+      ? null
+      : {
+          teacher: 'to be resolved',
+          teacherRun,
           temperature: numberArg(values['kd-temperature'], 'kd-temperature', DEFAULT_KD.temperature),
           weight: numberArg(values['kd-weight'], 'kd-weight', DEFAULT_KD.weight),
-        }
-      : null;
-  // Everything is checked before the data is read and before anything is written.
-  const draft: TrainConfig = { ...settings, model: draftModel(settings), mode, alpha, kd: kd === null ? null : { ...kd, teacher: 'to be resolved' } };
-  validateTrainConfig(draft);
+        };
+  // The flags are checked before the data is read and before anything is written.
+  validateTrainConfig(trainConfigOf({ ...settings, model: draftModel(settings) }, mode, alpha, kd));
+  // A queue that is not there, or refuses the password, is named before the data is read.
+  const onQueue = queueOption(values);
+  if (onQueue !== null) await checkQueue(onQueue.queue);
 
   const data = await openRunData(values, io);
-  let config: TrainConfig = { ...draft, model: { ...draft.model, ...data.input } };
-  if (kd !== null) config = { ...config, kd: { ...kd, teacher: teacherNetwork(values, kd.teacherRun, data.data) } };
-  return withRecordedRun(values, io, { config, data }, async (run) => {
-    const outcome = await train({
-      config,
-      data: data.data,
-      outDir: run.outDir,
-      resume: values.resume === true,
-      emit: run.emit,
-      stopRequested: run.stopRequested,
-      ...workers,
-    });
-    return outcome.status;
+  const model = { ...draftModel(settings), ...data.input };
+  const teacher = kd === null || teacherRun === null ? null : { ...kd, teacher: teacherNetwork(values.db, teacherRun, data.dataset.contentKey) };
+  const config = trainConfigOf({ ...settings, model }, mode, alpha, teacher);
+  checkTrainConfig(config);
+  return hostRun(values, io, workers ?? null, {
+    local: (manager, o) => manager.startTrain(data.source, config, o),
+    onQueue: { data: data.source, config, dataset: data.dataset },
   });
 }
 
@@ -65,8 +63,8 @@ function teacherRunArg(value: string | undefined): number {
 }
 
 /** The teacher run's trained network, if that run is a finished standard run of these images. */
-function teacherNetwork(values: { db?: string | undefined }, runId: number, data: TrainingData): string {
-  const store = openExisting(values.db);
+function teacherNetwork(db: string | undefined, runId: number, contentKey: string): string {
+  const store = openExisting(db);
   try {
     const run = store.runs.require(runId);
     if (run.status !== 'finished' || run.outputs === null) throw new InputError(`teacher run ${runId} is ${run.status}; kd needs a finished run`, 'teacher');
@@ -75,7 +73,7 @@ function teacherNetwork(values: { db?: string | undefined }, runId: number, data
       throw new InputError(`teacher run ${runId} is ${what}; kd distils the full network of a standard run`, 'teacher');
     }
     const dataset = run.datasetId === null ? null : store.datasets.get(run.datasetId);
-    if (dataset !== null && dataset.contentKey !== datasetKey(data)) {
+    if (dataset !== null && dataset.contentKey !== contentKey) {
       throw new InputError(`teacher run ${runId} was trained on other images (${dataset.name}, ${dataset.path}); kd needs the same dataset`, 'teacher');
     }
     return run.outputs.network;

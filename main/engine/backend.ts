@@ -2,94 +2,74 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from './wasm-kernels/register.js';
 import type { BackendInfo, BackendKind } from '../../shared/backend.js';
+import { detectorsFor, NativeState, type Detection } from './backends/detect.js';
+import type { BackendLoaders } from './backends/loaders.js';
+import { parseForced, selectBackend } from './backends/select.js';
+import { systemLoaders } from './backends/system-loaders.js';
+import { activateWebgpu } from './backends/webgpu-backend.js';
 
-/** In order of preference; `ADJOIN_BACKEND` forces one. */
-const ORDER: readonly BackendKind[] = ['gpu', 'node', 'wasm', 'cpu'];
-
-const NATIVE_PACKAGE: Record<'gpu' | 'node', string> = {
-  gpu: '@tensorflow/tfjs-node-gpu',
-  node: '@tensorflow/tfjs-node',
-};
+export { releaseBackends } from './backends/release.js';
 
 let active: BackendInfo | null = null;
+let loading: Promise<BackendInfo> | null = null;
 
-function parseForced(value: string | undefined): BackendKind | null {
-  if (value === undefined || value === '') return null;
-  const v = value.toLowerCase();
-  const aliases: Record<string, BackendKind> = {
-    gpu: 'gpu',
-    cuda: 'gpu',
-    'tfjs-node-gpu': 'gpu',
-    node: 'node',
-    tensorflow: 'node',
-    'tfjs-node': 'node',
-    wasm: 'wasm',
-    cpu: 'cpu',
-  };
-  const kind = aliases[v];
-  if (kind === undefined) {
-    throw new Error(`ADJOIN_BACKEND='${value}' is not a backend (use gpu, node, wasm or cpu)`);
-  }
-  return kind;
+/** The wasm backend as a run reports it. */
+export async function describeWasm(): Promise<Omit<BackendInfo, 'skipped'>> {
+  // A feature test of the runtime, answered before the backend starts.
+  const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT' as never)) === true;
+  return { kind: 'wasm', name: 'wasm', label: 'WASM', device: `CPU (WebAssembly${simd ? ' SIMD' : ''}, one thread per engine)` };
 }
 
-async function tryNative(kind: 'gpu' | 'node'): Promise<string | null> {
+/** The plain JavaScript backend as a run reports it. */
+export function describeCpu(): Omit<BackendInfo, 'skipped'> {
+  return { kind: 'cpu', name: 'cpu', label: 'CPU', device: 'CPU (plain JavaScript kernels)' };
+}
+
+async function activate(kind: BackendKind, detection: Detection & { usable: true }): Promise<string | null> {
   try {
-    // The native packages are optional dependencies: absent where libtensorflow
-    // could not be downloaded at install time.
-    await import(NATIVE_PACKAGE[kind]);
-  } catch (e) {
-    return e instanceof Error ? e.message.split('\n')[0]! : String(e);
-  }
-  if (!(await tf.setBackend('tensorflow'))) return 'the tensorflow backend did not initialise';
-  return null;
-}
-
-function describe(kind: BackendKind): BackendInfo {
-  switch (kind) {
-    case 'gpu':
-      return { kind, name: 'tensorflow', label: 'GPU', device: 'CUDA (libtensorflow, tfjs-node-gpu)' };
-    case 'node':
-      return { kind, name: 'tensorflow', label: 'CPU', device: 'CPU (native libtensorflow, tfjs-node)' };
-    case 'wasm': {
-      const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT' as never);
-      return { kind, name: 'wasm', label: 'WASM', device: `CPU (WebAssembly${simd ? ' SIMD' : ''}, one thread per engine)` };
+    switch (kind) {
+      case 'gpu':
+      case 'node':
+        return (await tf.setBackend('tensorflow')) ? null : 'the tensorflow backend did not initialise';
+      case 'webgpu':
+        if (detection.webgpu === undefined) return 'detection found no adapter';
+        return await activateWebgpu(detection.webgpu.gpu, detection.webgpu.adapter);
+      case 'wasm':
+        registerWasmTrainingKernels();
+        return (await tf.setBackend('wasm')) ? null : 'the wasm backend did not initialise';
+      case 'cpu':
+        return (await tf.setBackend('cpu')) ? null : 'the cpu backend did not initialise';
     }
-    case 'cpu':
-      return { kind, name: 'cpu', label: 'CPU', device: 'CPU (plain JavaScript kernels)' };
-  }
-}
-
-async function activate(kind: BackendKind): Promise<string | null> {
-  if (kind === 'gpu' || kind === 'node') return tryNative(kind);
-  if (kind === 'wasm') registerWasmTrainingKernels();
-  try {
-    return (await tf.setBackend(kind)) ? null : `the ${kind} backend did not initialise`;
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
   }
 }
 
 /**
- * Loads the fastest TensorFlow.js backend available: tfjs-node-gpu, then
- * tfjs-node, then wasm, then plain cpu. Idempotent within a process.
+ * Loads the fastest TensorFlow.js backend that can run here — tfjs-node-gpu
+ * where it really sees a CUDA GPU, WebGPU on a hardware adapter, tfjs-node,
+ * wasm, plain cpu — or the one `forced` (ADJOIN_BACKEND) names, and records
+ * why each faster one was not used. Idempotent within a process, also for
+ * callers that ask at the same time (two jobs in one process).
  */
-export async function initBackend(forced: string | undefined = process.env['ADJOIN_BACKEND']): Promise<BackendInfo> {
-  if (active !== null) return active;
+export function initBackend(forced: string | undefined = process.env['ADJOIN_BACKEND'], loaders: BackendLoaders = systemLoaders): Promise<BackendInfo> {
+  loading ??= load(forced, loaders).catch((e: unknown) => {
+    loading = null;
+    throw e;
+  });
+  return loading;
+}
+
+async function load(forced: string | undefined, loaders: BackendLoaders): Promise<BackendInfo> {
   // Production mode: no debug-mode checks, and no console nudges to install tfjs-node.
   tf.enableProdMode();
   const want = parseForced(forced);
-  const reasons: string[] = [];
-  for (const kind of want === null ? ORDER : [want]) {
-    const failure = await activate(kind);
-    if (failure === null) {
-      await tf.ready();
-      active = describe(kind);
-      return active;
-    }
-    reasons.push(`${kind}: ${failure}`);
-  }
-  throw new Error(`no TensorFlow.js backend could be loaded (${reasons.join('; ')})`);
+  // A software WebGPU adapter computes on the CPU, slower than WebAssembly: only when asked for.
+  const detectors = detectorsFor(loaders, new NativeState(), { allowSoftware: want === 'webgpu', wasm: describeWasm, cpu: describeCpu });
+  const info = await selectBackend(want, detectors, activate);
+  await tf.ready();
+  active = info;
+  return active;
 }
 
 export function activeBackend(): BackendInfo | null {

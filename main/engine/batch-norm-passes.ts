@@ -1,4 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
+import { assertNever } from '../../shared/errors.js';
+import { type Activation, RELU6_CAP } from './activation.js';
 import { batchNormSimd, type BatchNormSimdExports } from './wasm-kernels/batch-norm-simd.js';
 import { heapOf, type WasmMemory } from './wasm-kernels/wasm-runtime.js';
 
@@ -57,21 +59,27 @@ export interface InputGradientFactors {
 
 /**
  * The four passes, each over a whole NHWC tensor of `total` elements. A
- * `gate` is the ReLU's output (gradient passes where it is positive).
+ * `gate` is the activation's output, `y`: the gradient passes where y lies
+ * in the activation's linear range (y > 0 for ReLU, 0 < y < 6 for ReLU6).
  * Allocates nothing once made, so heap views taken after `passesFor` stay valid.
  */
+export interface Gate {
+  y: tf.TensorInfo;
+  activation: Exclude<Activation, 'none'>;
+}
+
 export interface BatchNormPasses {
   readonly kind: 'simd' | 'js';
   /** Per-channel Σx and Σx². */
   sums(x: tf.TensorInfo, total: number): { sum: Float64Array; sq: Float64Array };
-  /** y = relu?(x·mul + add + r?). */
-  normalize(x: tf.TensorInfo, r: tf.TensorInfo | null, y: tf.TensorInfo, mul: Float64Array, add: Float64Array, relu: boolean, total: number): void;
+  /** y = act(x·mul + add + r?). */
+  normalize(x: tf.TensorInfo, r: tf.TensorInfo | null, y: tf.TensorInfo, mul: Float64Array, add: Float64Array, activation: Activation, total: number): void;
   /** Per-channel Σg and Σg·(x − μ). */
-  gradientSums(dy: tf.TensorInfo, gate: tf.TensorInfo | null, x: tf.TensorInfo, mean: tf.TensorInfo, total: number): { sg: Float64Array; sgx: Float64Array };
+  gradientSums(dy: tf.TensorInfo, gate: Gate | null, x: tf.TensorInfo, mean: tf.TensorInfo, total: number): { sg: Float64Array; sgx: Float64Array };
   /** dx, and dr = g when a residual was added. */
   inputGradient(
     dy: tf.TensorInfo,
-    gate: tf.TensorInfo | null,
+    gate: Gate | null,
     x: tf.TensorInfo,
     mean: tf.TensorInfo,
     f: InputGradientFactors,
@@ -130,23 +138,23 @@ class SimdPasses implements BatchNormPasses {
     return { sum, sq };
   }
 
-  normalize(x: tf.TensorInfo, r: tf.TensorInfo | null, y: tf.TensorInfo, mul: Float64Array, add: Float64Array, relu: boolean, total: number): void {
+  normalize(x: tf.TensorInfo, r: tf.TensorInfo | null, y: tf.TensorInfo, mul: Float64Array, add: Float64Array, activation: Activation, total: number): void {
     this.table(mul, add);
-    const run = this.simd.normalize({ relu, residual: r !== null });
+    const run = this.simd.normalize({ activation, residual: r !== null });
     run(this.address(x), r === null ? 0 : this.address(r), this.address(y), this.params, 4 * total, 4 * this.C);
   }
 
-  gradientSums(dy: tf.TensorInfo, gate: tf.TensorInfo | null, x: tf.TensorInfo, mean: tf.TensorInfo, total: number): { sg: Float64Array; sgx: Float64Array } {
-    const run = gate === null ? this.simd.gradSums : this.simd.gatedGradSums;
+  gradientSums(dy: tf.TensorInfo, gate: Gate | null, x: tf.TensorInfo, mean: tf.TensorInfo, total: number): { sg: Float64Array; sgx: Float64Array } {
+    const run = this.simd.gradSums(gate?.activation ?? 'none');
     const [sg, sgx] = this.sumsFrom(() =>
-      run(this.address(dy), gate === null ? 0 : this.address(gate), this.address(x), this.address(mean), 4 * total, 4 * this.C, this.acc),
+      run(this.address(dy), gate === null ? 0 : this.address(gate.y), this.address(x), this.address(mean), 4 * total, 4 * this.C, this.acc),
     );
     return { sg, sgx };
   }
 
   inputGradient(
     dy: tf.TensorInfo,
-    gate: tf.TensorInfo | null,
+    gate: Gate | null,
     x: tf.TensorInfo,
     mean: tf.TensorInfo,
     f: InputGradientFactors,
@@ -155,10 +163,10 @@ class SimdPasses implements BatchNormPasses {
     total: number,
   ): void {
     this.table(this.io.read(mean), f.k, f.a, f.b);
-    const run = this.simd.inputGrad({ relu: gate !== null, residual: dr !== null });
+    const run = this.simd.inputGrad({ activation: gate?.activation ?? 'none', residual: dr !== null });
     run(
       this.address(dy),
-      gate === null ? 0 : this.address(gate),
+      gate === null ? 0 : this.address(gate.y),
       this.address(x),
       this.params,
       this.address(dx),
@@ -185,19 +193,19 @@ class JsPasses implements BatchNormPasses {
     return channelSums(this.io.read(x), this.C, total);
   }
 
-  normalize(x: tf.TensorInfo, r: tf.TensorInfo | null, y: tf.TensorInfo, mul: Float64Array, add: Float64Array, relu: boolean, total: number): void {
-    if (r === null) normalizeOnly(this.io.read(x), this.io.view(y), mul, add, this.C, total, relu);
-    else normalizeAdd(this.io.read(x), this.io.read(r), this.io.view(y), mul, add, this.C, total, relu);
+  normalize(x: tf.TensorInfo, r: tf.TensorInfo | null, y: tf.TensorInfo, mul: Float64Array, add: Float64Array, activation: Activation, total: number): void {
+    if (r === null) normalizeOnly(this.io.read(x), this.io.view(y), mul, add, this.C, total, activation);
+    else normalizeAdd(this.io.read(x), this.io.read(r), this.io.view(y), mul, add, this.C, total, activation);
   }
 
-  gradientSums(dy: tf.TensorInfo, gate: tf.TensorInfo | null, x: tf.TensorInfo, mean: tf.TensorInfo, total: number): { sg: Float64Array; sgx: Float64Array } {
+  gradientSums(dy: tf.TensorInfo, gate: Gate | null, x: tf.TensorInfo, mean: tf.TensorInfo, total: number): { sg: Float64Array; sgx: Float64Array } {
     const [d, xs, m] = [this.io.read(dy), this.io.read(x), this.io.read(mean)];
-    return gate === null ? gradientSums(d, xs, m, this.C, total) : gatedGradientSums(d, this.io.read(gate), xs, m, this.C, total);
+    return gate === null ? gradientSums(d, xs, m, this.C, total) : gatedGradientSums(d, this.jsGate(gate), xs, m, this.C, total);
   }
 
   inputGradient(
     dy: tf.TensorInfo,
-    gate: tf.TensorInfo | null,
+    gate: Gate | null,
     x: tf.TensorInfo,
     mean: tf.TensorInfo,
     f: InputGradientFactors,
@@ -205,12 +213,33 @@ class JsPasses implements BatchNormPasses {
     dr: tf.TensorInfo | null,
     total: number,
   ): void {
-    const out = gate === null ? null : this.io.read(gate);
     const drView = dr === null ? null : this.io.view(dr);
-    inputGradient(this.io.read(dy), out, this.io.read(x), this.io.read(mean), f.k, f.a, f.b, this.io.view(dx), drView, this.C, total);
+    inputGradient(
+      this.io.read(dy),
+      gate === null ? null : this.jsGate(gate),
+      this.io.read(x),
+      this.io.read(mean),
+      f.k,
+      f.a,
+      f.b,
+      this.io.view(dx),
+      drView,
+      this.C,
+      total,
+    );
   }
 
   release(): void {}
+
+  private jsGate(gate: Gate): JsGate {
+    return { y: this.io.read(gate.y), activation: gate.activation };
+  }
+}
+
+/** An activation's output, as the loops read it. */
+interface JsGate {
+  y: Float32Array;
+  activation: Exclude<Activation, 'none'>;
 }
 
 /*
@@ -232,30 +261,57 @@ function channelSums(xs: Float32Array, C: number, total: number): { sum: Float64
   return { sum, sq };
 }
 
-function normalizeOnly(xs: Float32Array, y: Float32Array, mul: Float64Array, add: Float64Array, C: number, total: number, relu: boolean): void {
-  if (relu) {
-    for (let o = 0; o < total; o += C) {
-      for (let c = 0; c < C; c++) {
-        const v = xs[o + c]! * mul[c]! + add[c]!;
-        y[o + c] = (v + Math.abs(v)) * 0.5;
+function normalizeOnly(xs: Float32Array, y: Float32Array, mul: Float64Array, add: Float64Array, C: number, total: number, activation: Activation): void {
+  switch (activation) {
+    case 'none':
+      for (let o = 0; o < total; o += C) for (let c = 0; c < C; c++) y[o + c] = xs[o + c]! * mul[c]! + add[c]!;
+      return;
+    case 'relu':
+      for (let o = 0; o < total; o += C) {
+        for (let c = 0; c < C; c++) {
+          const v = xs[o + c]! * mul[c]! + add[c]!;
+          y[o + c] = (v + Math.abs(v)) * 0.5;
+        }
       }
-    }
-    return;
+      return;
+    case 'relu6':
+      for (let o = 0; o < total; o += C) for (let c = 0; c < C; c++) y[o + c] = Math.min(Math.max(xs[o + c]! * mul[c]! + add[c]!, 0), RELU6_CAP);
+      return;
+    default:
+      assertNever(activation, 'activation');
   }
-  for (let o = 0; o < total; o += C) for (let c = 0; c < C; c++) y[o + c] = xs[o + c]! * mul[c]! + add[c]!;
 }
 
-function normalizeAdd(xs: Float32Array, r: Float32Array, y: Float32Array, mul: Float64Array, add: Float64Array, C: number, total: number, relu: boolean): void {
-  if (relu) {
-    for (let o = 0; o < total; o += C) {
-      for (let c = 0; c < C; c++) {
-        const v = xs[o + c]! * mul[c]! + add[c]! + r[o + c]!;
-        y[o + c] = (v + Math.abs(v)) * 0.5;
+function normalizeAdd(
+  xs: Float32Array,
+  r: Float32Array,
+  y: Float32Array,
+  mul: Float64Array,
+  add: Float64Array,
+  C: number,
+  total: number,
+  activation: Activation,
+): void {
+  switch (activation) {
+    case 'none':
+      for (let o = 0; o < total; o += C) for (let c = 0; c < C; c++) y[o + c] = xs[o + c]! * mul[c]! + add[c]! + r[o + c]!;
+      return;
+    case 'relu':
+      for (let o = 0; o < total; o += C) {
+        for (let c = 0; c < C; c++) {
+          const v = xs[o + c]! * mul[c]! + add[c]! + r[o + c]!;
+          y[o + c] = (v + Math.abs(v)) * 0.5;
+        }
       }
-    }
-    return;
+      return;
+    case 'relu6':
+      for (let o = 0; o < total; o += C) {
+        for (let c = 0; c < C; c++) y[o + c] = Math.min(Math.max(xs[o + c]! * mul[c]! + add[c]! + r[o + c]!, 0), RELU6_CAP);
+      }
+      return;
+    default:
+      assertNever(activation, 'activation');
   }
-  for (let o = 0; o < total; o += C) for (let c = 0; c < C; c++) y[o + c] = xs[o + c]! * mul[c]! + add[c]! + r[o + c]!;
 }
 
 function gradientSums(d: Float32Array, xs: Float32Array, m: Float32Array, C: number, total: number): { sg: Float64Array; sgx: Float64Array } {
@@ -271,10 +327,10 @@ function gradientSums(d: Float32Array, xs: Float32Array, m: Float32Array, C: num
   return { sg, sgx };
 }
 
-/** The same behind the ReLU: the gradient passes where the output is positive. */
+/** The same behind the activation: the gradient passes where its output y is in the linear range. */
 function gatedGradientSums(
   d: Float32Array,
-  out: Float32Array,
+  gate: JsGate,
   xs: Float32Array,
   m: Float32Array,
   C: number,
@@ -282,11 +338,22 @@ function gatedGradientSums(
 ): { sg: Float64Array; sgx: Float64Array } {
   const sg = new Float64Array(C);
   const sgx = new Float64Array(C);
-  for (let o = 0; o < total; o += C) {
-    for (let c = 0; c < C; c++) {
-      const gy = d[o + c]! * +(out[o + c]! > 0);
-      sg[c]! += gy;
-      sgx[c]! += gy * (xs[o + c]! - m[c]!);
+  const y = gate.y;
+  if (gate.activation === 'relu') {
+    for (let o = 0; o < total; o += C) {
+      for (let c = 0; c < C; c++) {
+        const gy = d[o + c]! * +(y[o + c]! > 0);
+        sg[c]! += gy;
+        sgx[c]! += gy * (xs[o + c]! - m[c]!);
+      }
+    }
+  } else {
+    for (let o = 0; o < total; o += C) {
+      for (let c = 0; c < C; c++) {
+        const gy = d[o + c]! * +(y[o + c]! > 0) * +(y[o + c]! < RELU6_CAP);
+        sg[c]! += gy;
+        sgx[c]! += gy * (xs[o + c]! - m[c]!);
+      }
     }
   }
   return { sg, sgx };
@@ -294,7 +361,7 @@ function gatedGradientSums(
 
 function inputGradient(
   d: Float32Array,
-  out: Float32Array | null,
+  gate: JsGate | null,
   xs: Float32Array,
   m: Float32Array,
   k: Float64Array,
@@ -305,16 +372,27 @@ function inputGradient(
   C: number,
   total: number,
 ): void {
-  if (out === null) {
+  if (gate === null) {
     for (let o = 0; o < total; o += C) for (let c = 0; c < C; c++) dx[o + c] = k[c]! * (d[o + c]! - bb[c]! - (xs[o + c]! - m[c]!) * a[c]!);
     if (dr !== null) dr.set(d.subarray(0, total));
     return;
   }
+  const y = gate.y;
+  if (gate.activation === 'relu') {
+    for (let o = 0; o < total; o += C) {
+      for (let c = 0; c < C; c++) {
+        const gy = d[o + c]! * +(y[o + c]! > 0);
+        dx[o + c] = k[c]! * (gy - bb[c]! - (xs[o + c]! - m[c]!) * a[c]!);
+      }
+    }
+    if (dr !== null) for (let i = 0; i < total; i++) dr[i] = d[i]! * +(y[i]! > 0);
+    return;
+  }
   for (let o = 0; o < total; o += C) {
     for (let c = 0; c < C; c++) {
-      const gy = d[o + c]! * +(out[o + c]! > 0);
+      const gy = d[o + c]! * +(y[o + c]! > 0) * +(y[o + c]! < RELU6_CAP);
       dx[o + c] = k[c]! * (gy - bb[c]! - (xs[o + c]! - m[c]!) * a[c]!);
     }
   }
-  if (dr !== null) for (let i = 0; i < total; i++) dr[i] = d[i]! * +(out[i]! > 0);
+  if (dr !== null) for (let i = 0; i < total; i++) dr[i] = d[i]! * +(y[i]! > 0) * +(y[i]! < RELU6_CAP);
 }

@@ -1,11 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
+import { assertNever } from '../../shared/errors.js';
+import { type Activation, RELU6_CAP } from './activation.js';
 import { ioFor, passesFor } from './batch-norm-passes.js';
 import { activeReplicaGroup } from './parallel/replica-group.js';
 
 /**
  * Training-mode batch norm — optionally scaled by a per-channel soft mask
- * (the DAN super-network), then a residual add and a ReLU — as one kernel
- * with a hand-written gradient: y = relu?(bn(x)·m + r).
+ * (the DAN super-network), then a residual add and a ReLU or ReLU6 — as one
+ * kernel with a hand-written gradient: y = act(bn(x)·m + r).
  *
  * Composed from tfjs ops, a training batch norm costs ~15 full-tensor passes
  * forward and backward (moments, broadcasts, the Tile-heavy autodiff of
@@ -13,7 +15,9 @@ import { activeReplicaGroup } from './parallel/replica-group.js';
  * passes each way over NHWC memory, with per-channel sums in double
  * precision. They serve the wasm and cpu backends, whose tensors live in
  * memory JavaScript can read; on the native TensorFlow backends the composed
- * ops are fused by TensorFlow itself.
+ * ops are fused by TensorFlow itself, and on webgpu they run as
+ * tfjs-backend-webgpu's own kernels (a GPU's memory is not JavaScript's),
+ * their gradients checked against these kernels on the cpu backend.
  */
 export const BN_TRAIN = 'AdjoinBatchNormTrain';
 /** The same with a mask input; its gradient also needs β and the mask. */
@@ -24,7 +28,7 @@ export const BN_INFER = 'AdjoinBatchNormInfer';
 
 interface BnAttrs {
   epsilon: number;
-  relu: boolean;
+  activation: Activation;
   /** Whether a residual input is added (the gradient then has a part for it). */
   residual: boolean;
 }
@@ -33,7 +37,7 @@ function forwardKernel(backendName: string): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const io = ioFor(backendName, backend as unknown as tf.KernelBackend);
     const { x, scale, offset, residual, mask } = inputs as Record<string, tf.TensorInfo | undefined>;
-    const { epsilon, relu } = attrs as unknown as BnAttrs;
+    const { epsilon, activation } = attrs as unknown as BnAttrs;
     const C = x!.shape[x!.shape.length - 1]!;
     const total = x!.shape.reduce((a, b) => a * b, 1);
     // Allocate first: growing wasm memory invalidates earlier heap views.
@@ -56,7 +60,7 @@ function forwardKernel(backendName: string): tf.KernelFunc {
         variance[c] = Math.max(sq[c]! / N - m * m, 0);
       }
       const { mul, add } = affine(g, b, mean, variance, mk, epsilon);
-      passes.normalize(x!, residual ?? null, yInfo, mul, add, relu, total);
+      passes.normalize(x!, residual ?? null, yInfo, mul, add, activation, total);
     } finally {
       passes.release();
     }
@@ -85,12 +89,12 @@ function affine(
   return { mul, add };
 }
 
-/** Inference: relu?(bn(x)·m + r) on the running statistics, one pass. */
+/** Inference: act(bn(x)·m + r) on the running statistics, one pass. */
 function inferenceKernel(backendName: string): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const io = ioFor(backendName, backend as unknown as tf.KernelBackend);
     const { x, scale, offset, mean, variance, residual, mask } = inputs as Record<string, tf.TensorInfo | undefined>;
-    const { epsilon, relu } = attrs as unknown as BnAttrs;
+    const { epsilon, activation } = attrs as unknown as BnAttrs;
     const C = x!.shape[x!.shape.length - 1]!;
     const total = x!.shape.reduce((a, b) => a * b, 1);
     const yInfo = io.alloc(x!.shape);
@@ -98,7 +102,7 @@ function inferenceKernel(backendName: string): tf.KernelFunc {
     try {
       const read = (t: tf.TensorInfo | undefined): Float32Array => io.read(t!);
       const { mul, add } = affine(read(scale), read(offset), read(mean), read(variance), mask === undefined ? null : io.read(mask), epsilon);
-      passes.normalize(x!, residual ?? null, yInfo, mul, add, relu, total);
+      passes.normalize(x!, residual ?? null, yInfo, mul, add, activation, total);
     } finally {
       passes.release();
     }
@@ -110,7 +114,7 @@ function gradKernel(backendName: string): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const io = ioFor(backendName, backend as unknown as tf.KernelBackend);
     const { dy, y, x, scale, offset, mask, mean, variance } = inputs as Record<string, tf.TensorInfo | undefined>;
-    const { epsilon, relu, residual } = attrs as unknown as BnAttrs;
+    const { epsilon, activation, residual } = attrs as unknown as BnAttrs;
     const C = x!.shape[x!.shape.length - 1]!;
     const total = x!.shape.reduce((a, b) => a * b, 1);
     const dxInfo = io.alloc(x!.shape);
@@ -120,10 +124,10 @@ function gradKernel(backendName: string): tf.KernelFunc {
     const dmInfo = mask === undefined ? null : io.alloc([C]);
     const passes = passesFor(io, C);
     try {
-      const gate = relu ? y! : null;
-      // With y = relu?(bn(x)·m + r) and g = ∂L/∂(bn(x)·m + r): the ReLU passes
-      // gradient where its output is positive, the add passes g to r, the mask
-      // gets Σ g·bn(x), and the batch norm receives g·m.
+      const gate = activation === 'none' ? null : { y: y!, activation };
+      // With y = act(bn(x)·m + r) and g = ∂L/∂(bn(x)·m + r): the activation passes
+      // gradient where its output is in its linear range, the add passes g to r,
+      // the mask gets Σ g·bn(x), and the batch norm receives g·m.
       const local = passes.gradientSums(dy!, gate, x!, mean!, total);
       // γ, β and the mask get this shard's part of their gradient (the step adds
       // the replicas' parts with the other gradients); dx needs the whole batch's sums.
@@ -200,7 +204,7 @@ function gradientFor(masked: boolean): tf.GradConfig {
       const [offset, mask] = masked ? [t[2]!, t[3]!] : [null, null];
       const [y, mean, variance] = t.slice(masked ? 4 : 2);
       const dy = (dys as tf.Tensor[])[0]!;
-      const { epsilon, relu, residual: hasResidual } = attrs as unknown as BnAttrs;
+      const { epsilon, activation, residual: hasResidual } = attrs as unknown as BnAttrs;
       const ahead: Array<tf.Tensor | undefined> = [];
       let computed = false;
       const take = (i: number): tf.Tensor => {
@@ -208,7 +212,7 @@ function gradientFor(masked: boolean): tf.GradConfig {
           computed = true;
           const inputs: tf.NamedTensorMap = { dy, y: y!, x: x!, scale: scale!, mean: mean!, variance: variance! };
           if (offset !== null && mask !== null) Object.assign(inputs, { offset, mask });
-          const parts = tf.engine().runKernel(BN_TRAIN_GRAD, inputs, { epsilon, relu, residual: hasResidual }) as tf.Tensor[];
+          const parts = tf.engine().runKernel(BN_TRAIN_GRAD, inputs, { epsilon, activation, residual: hasResidual }) as tf.Tensor[];
           parts.forEach((p, j) => {
             if (j !== i) orphans.add((ahead[j] = tf.keep(p)));
           });
@@ -253,9 +257,15 @@ const inferenceGradient: tf.GradConfig = {
   outputsToSave: [true],
   gradFunc: (dy, saved, attrs) => {
     const [x, scale, offset, mean, variance, mask, y] = saved as tf.Tensor[];
-    const { epsilon, relu, residual } = attrs as unknown as BnAttrs;
+    const { epsilon, activation, residual } = attrs as unknown as BnAttrs;
     const axes = x!.shape.map((_, i) => i).slice(0, -1);
-    const gate = (): tf.Tensor => (relu ? tf.mul(dy as tf.Tensor, tf.step(y!, 0)) : (dy as tf.Tensor));
+    const gate = (): tf.Tensor => {
+      const g = dy as tf.Tensor;
+      if (activation === 'none') return g;
+      const above = tf.mul(g, tf.step(y!, 0));
+      // ReLU6 passes strictly below its cap, as PyTorch's does.
+      return activation === 'relu' ? above : tf.mul(above, tf.cast(tf.less(y!, RELU6_CAP), 'float32'));
+    };
     const m = (): tf.Tensor => mask!;
     const inv = (): tf.Tensor => tf.rsqrt(tf.add(variance!, epsilon));
     const xHat = (): tf.Tensor => tf.mul(tf.sub(x!, mean!), inv());
@@ -291,13 +301,13 @@ export interface BatchNormTrainOptions {
   epsilon: number;
   /** Multiplies the normalised output channel by channel (a DAN soft mask). */
   mask?: tf.Tensor1D | null;
-  /** Added after normalisation (a residual shortcut), before the ReLU. */
+  /** Added after normalisation (a residual shortcut), before the activation. */
   residual?: tf.Tensor | null;
-  relu?: boolean;
+  activation?: Activation;
 }
 
 /**
- * relu?(batchNorm(x)·mask? + residual?) with batch statistics over all axes
+ * act(batchNorm(x)·mask? + residual?) with batch statistics over all axes
  * but the last. Returns the output and the batch mean and (biased) variance.
  */
 export function batchNormTrain(
@@ -307,7 +317,7 @@ export function batchNormTrain(
   options: BatchNormTrainOptions,
 ): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } {
   const { epsilon } = options;
-  const relu = options.relu ?? false;
+  const activation = options.activation ?? 'none';
   const residual = options.residual ?? null;
   const mask = options.mask ?? null;
   const backend = tf.getBackend();
@@ -317,19 +327,19 @@ export function batchNormTrain(
     const inputs: tf.NamedTensorMap = { x, scale, offset };
     if (residual !== null) inputs['residual'] = residual;
     if (mask !== null) inputs['mask'] = mask;
-    const attrs = { epsilon, relu, residual: residual !== null };
+    const attrs = { epsilon, activation, residual: residual !== null };
     const kernel = mask === null ? BN_TRAIN : BN_TRAIN_MASKED;
     const [y, mean, variance] = tf.engine().runKernel(kernel, inputs, attrs) as tf.Tensor[];
     return { y: y!, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
   }
   const axes = x.shape.map((_, i) => i).slice(0, -1);
   const { mean, variance } = tf.moments(x, axes);
-  const y = maskAddRelu(tf.batchNorm(x, mean as tf.Tensor1D, variance as tf.Tensor1D, offset, scale, epsilon), mask, residual, relu);
+  const y = maskAddActivate(tf.batchNorm(x, mean as tf.Tensor1D, variance as tf.Tensor1D, offset, scale, epsilon), mask, residual, activation);
   return { y, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
 }
 
 /**
- * relu?(batchNorm(x)·mask? + residual?) on given (running) statistics: one
+ * act(batchNorm(x)·mask? + residual?) on given (running) statistics: one
  * pass on the wasm and cpu backends, composed ops elsewhere.
  */
 export function batchNormInference(
@@ -339,7 +349,7 @@ export function batchNormInference(
   stats: { mean: tf.Tensor1D; variance: tf.Tensor1D },
   options: BatchNormTrainOptions,
 ): tf.Tensor {
-  const relu = options.relu ?? false;
+  const activation = options.activation ?? 'none';
   const residual = options.residual ?? null;
   const mask = options.mask ?? null;
   const backend = tf.getBackend();
@@ -349,15 +359,29 @@ export function batchNormInference(
     return tf.tidy(() => {
       const inputs: tf.NamedTensorMap = { x, scale, offset, mean: stats.mean, variance: stats.variance, mask: mask ?? tf.onesLike(scale) };
       if (residual !== null) inputs['residual'] = residual;
-      return tf.engine().runKernel(BN_INFER, inputs, { epsilon: options.epsilon, relu, residual: residual !== null }) as tf.Tensor;
+      return tf.engine().runKernel(BN_INFER, inputs, { epsilon: options.epsilon, activation, residual: residual !== null }) as tf.Tensor;
     });
   }
-  return maskAddRelu(tf.batchNorm(x, stats.mean, stats.variance, offset, scale, options.epsilon), mask, residual, relu);
+  return maskAddActivate(tf.batchNorm(x, stats.mean, stats.variance, offset, scale, options.epsilon), mask, residual, activation);
 }
 
-/** The composed tail of a fused batch norm: relu?(y·mask? + residual?). */
-function maskAddRelu(y: tf.Tensor, mask: tf.Tensor1D | null, residual: tf.Tensor | null, relu: boolean): tf.Tensor {
+/** The composed tail of a fused batch norm: act(y·mask? + residual?). */
+function maskAddActivate(y: tf.Tensor, mask: tf.Tensor1D | null, residual: tf.Tensor | null, activation: Activation): tf.Tensor {
   let out = mask === null ? y : tf.mul(y, mask);
   if (residual !== null) out = tf.add(out, residual);
-  return relu ? tf.relu(out) : out;
+  return activate(out, activation);
+}
+
+/** An activation as plain tfjs ops. */
+export function activate(x: tf.Tensor, activation: Activation): tf.Tensor {
+  switch (activation) {
+    case 'none':
+      return x;
+    case 'relu':
+      return tf.relu(x);
+    case 'relu6':
+      return tf.relu6(x);
+    default:
+      return assertNever(activation, 'activation');
+  }
 }

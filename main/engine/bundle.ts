@@ -15,14 +15,19 @@ export interface BundleMeta<Extra = unknown> {
   extra: Extra;
 }
 
-export function toStored(t: tf.Tensor): StoredTensor {
-  return { shape: t.shape.slice(), data: t.dataSync() as Float32Array };
+/**
+ * Named tensors' values, read together and asynchronously: a GPU backend
+ * (webgpu) has no synchronous read.
+ */
+export async function toStored(named: Iterable<readonly [string, tf.Tensor]>): Promise<Map<string, StoredTensor>> {
+  const entries = [...named];
+  const data = await Promise.all(entries.map(([, t]) => t.data() as Promise<Float32Array>));
+  return new Map(entries.map(([name, t], i) => [name, { shape: t.shape.slice(), data: data[i]! }]));
 }
 
 /** A network's graph and weights in one file; `extra` carries the caller's metadata. */
-export function saveNetwork<Extra>(path: string, graph: ModelGraph, params: NetworkParams, extra: Extra): void {
-  const tensors = new Map<string, StoredTensor>();
-  for (const [name, v] of params.all()) tensors.set(name, toStored(v));
+export async function saveNetwork<Extra>(path: string, graph: ModelGraph, params: NetworkParams, extra: Extra): Promise<void> {
+  const tensors = await toStored(params.all());
   const meta: BundleMeta<Extra> = {
     format: BUNDLE_FORMAT,
     version: BUNDLE_VERSION,

@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { anything, arr, DecodeError, type Decoded, type Decoder, int, num, obj, oneOf, optional, record } from '../../shared/decode.js';
 import { InputError } from '../../shared/errors.js';
+import { CHECKPOINT_FILE } from '../../shared/run-files.js';
 import { toStored } from './bundle.js';
 import type { Optimizer } from './optim.js';
 import type { NetworkParams } from './params.js';
@@ -9,7 +11,9 @@ import { readTensorFile, writeTensorFile, type StoredTensor } from './tensor-fil
 
 export const CHECKPOINT_VERSION = 1;
 
-/** Where a run stands, enough to continue it exactly (RELIABILITY.md row 24). */
+export { CHECKPOINT_FILE };
+
+/** Where a run stands, enough to continue it exactly (docs/RELIABILITY.md row 24). */
 export interface CheckpointPosition {
   epoch: number;
   step: number;
@@ -21,21 +25,37 @@ export interface CheckpointPosition {
   elapsedSeconds: number;
 }
 
-interface CheckpointMeta {
-  kind: 'adjoin-checkpoint';
-  version: number;
-  config: unknown;
-  position: CheckpointPosition;
-  history: unknown[];
-  optimizerSteps: number;
-  /** Extra state of other loops (the DAN search keeps its temperature here). */
-  extra?: unknown;
-}
+const generatorState: Decoder<[number, number, number, number]> = (v, path) => {
+  const xs = arr(int)(v, path);
+  if (xs.length !== 4) throw new DecodeError(path, 'four generator words', v);
+  return [xs[0]!, xs[1]!, xs[2]!, xs[3]!];
+};
+
+const position: Decoder<CheckpointPosition> = obj({
+  epoch: int,
+  step: int,
+  globalStep: int,
+  orderState: generatorState,
+  augmentState: generatorState,
+  totals: record(num),
+  elapsedSeconds: num,
+});
+
+/** What a checkpoint file says besides its tensors; `config`, `history` and `extra` are decoded by the loop that resumes. */
+const checkpointMeta = obj({
+  kind: oneOf(['adjoin-checkpoint'] as const),
+  version: int,
+  config: anything,
+  position,
+  history: optional(arr(anything)),
+  optimizerSteps: optional(int),
+  extra: optional(anything),
+});
 
 const OPT_PREFIX = 'optimizer/';
 
 /** Saves weights, running statistics, optimizer slots and the run's position. */
-export function saveCheckpoint(
+export async function saveCheckpoint(
   path: string,
   s: {
     config: unknown;
@@ -46,13 +66,14 @@ export function saveCheckpoint(
     extra?: unknown;
     extraTensors?: ReadonlyMap<string, tf.Tensor>;
   },
-): void {
-  const tensors = new Map<string, StoredTensor>();
-  for (const [name, v] of s.params.all()) tensors.set(name, toStored(v));
+): Promise<void> {
   const opt = s.optimizer.state();
-  for (const [name, v] of opt.slots) tensors.set(OPT_PREFIX + name, toStored(v));
-  for (const [name, v] of s.extraTensors ?? []) tensors.set(`extra/${name}`, toStored(v));
-  const meta: CheckpointMeta = {
+  const tensors = await toStored([
+    ...s.params.all(),
+    ...[...opt.slots].map(([name, v]) => [OPT_PREFIX + name, v] as const),
+    ...[...(s.extraTensors ?? [])].map(([name, v]) => [`extra/${name}`, v] as const),
+  ]);
+  const meta = {
     kind: 'adjoin-checkpoint',
     version: CHECKPOINT_VERSION,
     config: s.config,
@@ -78,11 +99,8 @@ export interface CheckpointState {
 
 export function loadCheckpoint(path: string): CheckpointState {
   const file = readTensorFile(path);
-  const meta = file.meta as Partial<CheckpointMeta>;
-  if (meta.kind !== 'adjoin-checkpoint' || meta.config === undefined || meta.position === undefined) {
-    throw new Error(`${file.path} is not an Adjoin checkpoint`);
-  }
-  if ((meta.version ?? 0) > CHECKPOINT_VERSION) {
+  const meta = decodeMeta(file.meta, file.path);
+  if (meta.version > CHECKPOINT_VERSION) {
     throw new Error(`${file.path} was written by a newer Adjoin (checkpoint version ${meta.version})`);
   }
   const extraTensors = new Map<string, StoredTensor>();
@@ -113,13 +131,21 @@ export function loadCheckpoint(path: string): CheckpointState {
   };
 }
 
+function decodeMeta(meta: unknown, path: string): Decoded<typeof checkpointMeta> {
+  try {
+    return checkpointMeta(meta, 'checkpoint');
+  } catch (e) {
+    throw new Error(`${path} is not an Adjoin checkpoint (${(e as Error).message})`);
+  }
+}
+
 /**
- * The checkpoint a resumed run continues from (`<outDir>/<file>`, or its
+ * The checkpoint a resumed run continues from (`<outDir>/checkpoint.ckpt`, or its
  * `.prev` if the newest is damaged); null when the run starts afresh.
  */
-export function checkpointToResume(outDir: string | null, file: string, resume: boolean): CheckpointState | null {
+export function checkpointToResume(outDir: string | null, resume: boolean): CheckpointState | null {
   if (!resume) return null;
-  const path = outDir === null ? null : join(outDir, file);
+  const path = outDir === null ? null : join(outDir, CHECKPOINT_FILE);
   if (path === null || (!existsSync(path) && !existsSync(`${path}.prev`))) {
     throw new InputError(`there is no checkpoint to resume from in ${outDir ?? '(no output folder)'}`, 'resume');
   }

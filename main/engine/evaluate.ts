@@ -67,13 +67,13 @@ export function shardFigures(measured: { sums: number[]; predictions: Int32Array
  * summed cross-entropy of `n` images, batch norms in inference mode; and the
  * predictions of the last path when asked for.
  */
-export function measureBatch(
+export async function measureBatch(
   network: EvaluatedNetwork,
   images: { x: Float32Array; y: Int32Array },
   n: number,
   paths: { full: boolean; small: SmallPathSpec | null },
   withPredictions: boolean,
-): { sums: number[]; predictions: Int32Array | null } {
+): Promise<{ sums: number[]; predictions: Int32Array | null }> {
   const { inputSize, channels, classes } = network.config.model;
   const results = tf.tidy(() => {
     const x = tf.tensor4d(images.x.subarray(0, n * inputSize * inputSize * channels), [n, inputSize, inputSize, channels]);
@@ -90,9 +90,11 @@ export function measureBatch(
     return measured;
   });
   try {
+    // Read together, asynchronously: a GPU backend has no synchronous read.
+    const values = await Promise.all(results.map((t) => t.data()));
     const sums: number[] = [];
-    for (let k = 0; k < results.length; k += 3) sums.push(results[k]!.dataSync()[0]!, results[k + 1]!.dataSync()[0]!);
-    const predictions = withPredictions ? (results[results.length - 1]!.dataSync() as Int32Array) : null;
+    for (let k = 0; k < values.length; k += 3) sums.push(values[k]![0]!, values[k + 1]![0]!);
+    const predictions = withPredictions ? (values[values.length - 1] as Int32Array) : null;
     return { sums, predictions };
   } finally {
     tf.dispose(results);
@@ -107,11 +109,11 @@ export function measureBatch(
  * every engine only when each can build it itself: a DAN search's soft masks
  * at `softTau` (from η, the same on every engine); otherwise it stays on this one.
  */
-export function evaluate(
+export async function evaluate(
   target: EvaluationTarget,
   split: ImageSplit,
   options: { confusion: boolean; full?: boolean; small?: SmallPathSpec | null; softTau?: number; sharding?: EvaluationSharding | null },
-): Evaluation {
+): Promise<Evaluation> {
   const { plan, batches } = target;
   // The small path as trained (sliced by the plan) unless the caller gives another (a DAN argmax mask).
   const smallPath: SmallPathSpec | null = options.small !== undefined ? options.small : plan === null ? null : { kind: 'sliced', plan };
@@ -131,7 +133,7 @@ export function evaluate(
     const own = sharding?.dispatch(batch, n, { full: doFull, small: smallPath !== null, softTau, confusionClasses }) ?? null;
     const images = own ?? batch;
     const count = own?.count ?? n;
-    const measured = measureBatch(target, images, count, { full: doFull, small: smallPath }, confusion !== null);
+    const measured = await measureBatch(target, images, count, { full: doFull, small: smallPath }, confusion !== null);
     const figures = shardFigures(measured, images.y, count, confusionClasses);
     const total = own === null ? figures : sharding!.sum(figures);
     keys.forEach((key, k) => {

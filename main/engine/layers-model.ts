@@ -1,12 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertNever } from '../../shared/errors.js';
 import type { ModelGraph } from '../../shared/model/graph.js';
-import { BN_EPSILON } from './forward.js';
-import { type NetworkParams, paramName } from './params.js';
-
-type SymbolicTensor = tf.SymbolicTensor;
+import { engineOp, type LayersArgs } from './ops.js';
+import type { NetworkParams } from './params.js';
 
 /**
  * Builds a plain network (no adjoined layers) as a standard TF.js layers
@@ -15,99 +12,15 @@ type SymbolicTensor = tf.SymbolicTensor;
  * before a 'valid' layer; a channel slice is Permute → Cropping2D → Permute.
  */
 export function toLayersModel(graph: ModelGraph, params: NetworkParams): tf.LayersModel {
-  const out: SymbolicTensor[] = [];
-  const weights: Array<{ layer: tf.layers.Layer; values: tf.Tensor[] }> = [];
-  const pad = (name: string, x: SymbolicTensor, p: number): SymbolicTensor =>
-    p > 0 ? (tf.layers.zeroPadding2d({ padding: p, name: `${name}.pad` }).apply(x) as SymbolicTensor) : x;
-  for (const node of graph.nodes) {
-    const inp = (i: number): SymbolicTensor => out[i]!;
-    switch (node.op) {
-      case 'input': {
-        out.push(tf.input({ shape: [node.shape.h, node.shape.w, node.shape.c], name: 'input' }));
-        break;
-      }
-      case 'conv': {
-        if (node.adjoined) throw new Error(`toLayersModel needs a plain network; ${node.name} is adjoined (extract it first)`);
-        const layer = tf.layers.conv2d({
-          filters: node.shape.c,
-          kernelSize: node.kernel,
-          strides: node.stride,
-          padding: 'valid',
-          useBias: false,
-          name: node.name,
-        });
-        out.push(layer.apply(pad(node.name, inp(node.input), node.pad)) as SymbolicTensor);
-        weights.push({ layer, values: [params.get(paramName.weight(node.name))] });
-        break;
-      }
-      case 'bn': {
-        const layer = tf.layers.batchNormalization({ epsilon: BN_EPSILON, name: node.name });
-        out.push(layer.apply(inp(node.input)) as SymbolicTensor);
-        weights.push({
-          layer,
-          values: [
-            params.get(paramName.gamma(node.name, 'full')),
-            params.get(paramName.beta(node.name, 'full')),
-            params.get(paramName.mean(node.name, 'full')),
-            params.get(paramName.variance(node.name, 'full')),
-          ],
-        });
-        break;
-      }
-      case 'relu':
-        out.push(tf.layers.reLU({ name: node.name }).apply(inp(node.input)) as SymbolicTensor);
-        break;
-      case 'maxpool':
-        // Inputs follow a ReLU, so zero padding equals −∞ padding here.
-        out.push(
-          tf.layers
-            .maxPooling2d({ poolSize: node.kernel, strides: node.stride, padding: 'valid', name: node.name })
-            .apply(pad(node.name, inp(node.input), node.pad)) as SymbolicTensor,
-        );
-        break;
-      case 'avgpool':
-        out.push(
-          tf.layers
-            .averagePooling2d({ poolSize: node.kernel, strides: node.stride, padding: 'valid', name: node.name })
-            .apply(inp(node.input)) as SymbolicTensor,
-        );
-        break;
-      case 'add':
-        out.push(tf.layers.add({ name: node.name }).apply(node.inputs.map(inp)) as SymbolicTensor);
-        break;
-      case 'concat':
-        out.push(tf.layers.concatenate({ axis: -1, name: node.name }).apply(node.inputs.map(inp)) as SymbolicTensor);
-        break;
-      case 'gap':
-        out.push(tf.layers.globalAveragePooling2d({ name: node.name }).apply(inp(node.input)) as SymbolicTensor);
-        break;
-      case 'dense': {
-        const layer = tf.layers.dense({ units: node.shape.c, name: node.name });
-        out.push(layer.apply(inp(node.input)) as SymbolicTensor);
-        weights.push({ layer, values: [params.get(paramName.weight(node.name)), params.get(paramName.bias(node.name))] });
-        break;
-      }
-      case 'slice': {
-        const src = graph.nodes[node.input]!.shape;
-        // [h, w, c] → [c, w, h]; crop the leading axis; back to [h, w, c'].
-        const t = tf.layers.permute({ dims: [3, 2, 1], name: `${node.name}.to_chw` }).apply(inp(node.input));
-        const cropped = tf.layers
-          .cropping2D({
-            cropping: [
-              [0, src.c - node.shape.c],
-              [0, 0],
-            ],
-            name: `${node.name}.crop`,
-          })
-          .apply(t);
-        out.push(tf.layers.permute({ dims: [3, 2, 1], name: node.name }).apply(cropped) as SymbolicTensor);
-        break;
-      }
-      default:
-        assertNever(node, 'graph node');
-    }
-  }
-  const model = tf.model({ inputs: out[0]!, outputs: out[graph.output]!, name: 'adjoin' });
+  const out: tf.SymbolicTensor[] = [];
+  const weights: LayersArgs['weights'] = [];
+  const value = (i: number): tf.SymbolicTensor => {
+    const v = out[i];
+    if (v === undefined) throw new Error(`toLayersModel: node ${i} is not built yet`);
+    return v;
+  };
+  for (const node of graph.nodes) out.push(engineOp(node).layers(node, { graph, value, params, weights }));
+  const model = tf.model({ inputs: value(0), outputs: value(graph.output), name: 'adjoin' });
   for (const { layer, values } of weights) layer.setWeights(values);
   return model;
 }

@@ -1,7 +1,5 @@
+import type { StopRequest } from '../../shared/stop.js';
 import { Rng } from './rng.js';
-
-/** What the caller may ask of a running job between two steps. */
-export type StopRequest = 'cancel' | 'checkpoint-and-stop';
 
 /** Sums over the steps of the current epoch (loss, correct predictions, …). */
 export type EpochTotals = Record<string, number>;
@@ -49,16 +47,17 @@ export interface EpochLoopSpec<R> {
   /** Minimum milliseconds between two step reports. */
   stepEventInterval: number;
   stopRequested?: (() => StopRequest | null) | undefined;
-  beforeStep?: ((globalStep: number) => void) | undefined;
-  /** One optimisation step on these training images; throws TrainingError to end the run. */
-  step(indices: Int32Array, progress: number): R;
+  /** Test hook before each step; a promise it returns holds the run there (a stop request still ends it). */
+  beforeStep?: ((globalStep: number) => void | Promise<void>) | undefined;
+  /** One optimisation step on these training images; throws (rejects with) TrainingError to end the run. */
+  step(indices: Int32Array, progress: number): Promise<R>;
   /** Adds a step's figures to the epoch's totals. */
   accumulate(totals: EpochTotals, result: R, images: number): void;
   reportStep(result: R, timing: StepTiming): void;
   /** Evaluates and reports the epoch whose steps are done (position.epoch is still its index). */
-  endEpoch(epochSeconds: number): void;
+  endEpoch(epochSeconds: number): Promise<void>;
   checkpointEvery: number;
-  checkpoint(): string | null;
+  checkpoint(): Promise<string | null>;
 }
 
 function yieldToEventLoop(): Promise<void> {
@@ -88,14 +87,21 @@ export async function runEpochs<R>(spec: EpochLoopSpec<R>): Promise<{ status: 'd
     while (pos.step < spec.stepsPerEpoch) {
       if ((spec.stopRequested?.() ?? null) !== null) {
         pos.elapsedSeconds = elapsed();
-        return { status: 'cancelled', checkpoint: spec.checkpoint() };
+        return { status: 'cancelled', checkpoint: await spec.checkpoint() };
       }
-      spec.beforeStep?.(pos.globalStep);
+      const held = spec.beforeStep?.(pos.globalStep);
+      if (held !== undefined) {
+        await held;
+        if ((spec.stopRequested?.() ?? null) !== null) {
+          pos.elapsedSeconds = elapsed();
+          return { status: 'cancelled', checkpoint: await spec.checkpoint() };
+        }
+      }
       const t0 = performance.now();
       const from = pos.step * spec.batchSize;
       const indices = order.subarray(from, Math.min(from + spec.batchSize, order.length));
       const progress = pos.globalStep / totalSteps;
-      const result = spec.step(indices, progress);
+      const result = await spec.step(indices, progress);
       pos.step += 1;
       pos.globalStep += 1;
       spec.accumulate(pos.totals, result, indices.length);
@@ -114,7 +120,7 @@ export async function runEpochs<R>(spec: EpochLoopSpec<R>): Promise<{ status: 'd
       await yieldToEventLoop();
     }
     const evalStart = performance.now();
-    spec.endEpoch((evalStart - epochStart) / 1000);
+    await spec.endEpoch((evalStart - epochStart) / 1000);
     evalSeconds = (performance.now() - evalStart) / 1000;
     // The next epoch's order comes from the state this epoch's shuffle left.
     const orderRng = new Rng(pos.orderState);
@@ -124,7 +130,7 @@ export async function runEpochs<R>(spec: EpochLoopSpec<R>): Promise<{ status: 'd
     pos.step = 0;
     pos.totals = {};
     pos.elapsedSeconds = elapsed();
-    if (pos.epoch % spec.checkpointEvery === 0 || pos.epoch === spec.epochs) spec.checkpoint();
+    if (pos.epoch % spec.checkpointEvery === 0 || pos.epoch === spec.epochs) await spec.checkpoint();
   }
   return { status: 'done' };
 }

@@ -1,11 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
+import type { StepRates } from '../../shared/schedules.js';
 import type { OptimizerConfig } from '../../shared/train-config.js';
 import { makeVar } from './params.js';
 
 /**
  * SGD (momentum, Nesterov, L2 weight decay) and Adam with PyTorch's update
  * rules. The slot variables are named after the parameters so a checkpoint
- * can save and restore them.
+ * can save and restore them. A step's momentum (SGD) or β1 (Adam) comes from
+ * the schedule when it cycles them, as OneCycleLR writes them into PyTorch's
+ * parameter groups; being a function of the step, it needs no saved state.
  */
 export class Optimizer {
   private readonly slots = new Map<string, tf.Variable>();
@@ -22,33 +25,37 @@ export class Optimizer {
     return v;
   }
 
-  /** Applies one update with learning rate `lr` to every parameter that has a gradient. */
-  apply(params: ReadonlyMap<string, tf.Variable>, grads: tf.NamedTensorMap, lr: number): void {
+  /** Applies one update at this step's rates to every parameter that has a gradient. */
+  apply(params: ReadonlyMap<string, tf.Variable>, grads: tf.NamedTensorMap, rates: StepRates): void {
     this.steps += 1;
     const c = this.config;
+    const { lr } = rates;
     tf.tidy(() => {
       for (const [name, p] of params) {
         const g0 = grads[name];
         if (g0 === undefined) continue;
         const g = c.weightDecay > 0 ? tf.add(g0, tf.mul(p, c.weightDecay)) : g0;
         if (c.kind === 'sgd') {
+          const momentum = rates.momentum ?? c.momentum;
           let step: tf.Tensor = g;
-          if (c.momentum > 0) {
+          if (momentum > 0) {
             const key = `${name}/momentum`;
             const first = !this.slots.has(key);
             const buf = this.slot(key, p);
             // PyTorch starts the buffer at the first gradient.
-            const next = first ? g : tf.add(tf.mul(buf, c.momentum), g);
+            const next = first ? g : tf.add(tf.mul(buf, momentum), g);
             buf.assign(next);
-            step = c.nesterov ? tf.add(g, tf.mul(next, c.momentum)) : next;
+            step = c.nesterov ? tf.add(g, tf.mul(next, momentum)) : next;
           }
           p.assign(tf.sub(p, tf.mul(step, lr)));
         } else {
+          const beta1 = rates.momentum ?? c.beta1;
           const m = this.slot(`${name}/m`, p);
           const v = this.slot(`${name}/v`, p);
-          m.assign(tf.add(tf.mul(m, c.beta1), tf.mul(g, 1 - c.beta1)));
+          m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
           v.assign(tf.add(tf.mul(v, c.beta2), tf.mul(tf.square(g), 1 - c.beta2)));
-          const bc1 = 1 - c.beta1 ** this.steps;
+          // As PyTorch's Adam: the bias correction uses this step's β1.
+          const bc1 = 1 - beta1 ** this.steps;
           const bc2 = 1 - c.beta2 ** this.steps;
           const denom = tf.add(tf.div(tf.sqrt(v), Math.sqrt(bc2)), c.epsilon);
           p.assign(tf.sub(p, tf.mul(tf.div(m, denom), lr / bc1)));

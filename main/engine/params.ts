@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelGraph } from '../../shared/model/graph.js';
 import type { SmallPlan } from '../../shared/model/plan.js';
-import { count } from '../../shared/model/selection.js';
+import { engineOp } from './ops.js';
 import type { Rng } from './rng.js';
 
-/** Which path a batch norm belongs to: each path has its own (DESIGN.md). */
+/** Which path a batch norm belongs to: each path has its own (docs/ARCHITECTURE.md, "The method in the code"). */
 export type Path = 'full' | 'small';
 
 export const paramName = {
@@ -58,13 +58,6 @@ export function makeVar(init: () => tf.Tensor, trainable: boolean): tf.Variable 
   return tf.tidy(() => tf.variable(init(), trainable));
 }
 
-function tensorFrom(shape: number[], fill: (i: number) => number): tf.Tensor {
-  const size = shape.reduce((a, b) => a * b, 1);
-  const data = new Float32Array(size);
-  for (let i = 0; i < size; i++) data[i] = fill(i);
-  return tf.tensor(data, shape, 'float32');
-}
-
 /**
  * Creates and initialises a network's variables as torchvision does:
  * He-normal (fan-out) convs, γ = 1, β = 0, and PyTorch's uniform dense init.
@@ -74,59 +67,6 @@ function tensorFrom(shape: number[], fill: (i: number) => number): tf.Tensor {
 export function createParams(graph: ModelGraph, plan: SmallPlan | null, rng: Rng): NetworkParams {
   const trainable = new Map<string, tf.Variable>();
   const running = new Map<string, tf.Variable>();
-  const addBn = (layer: string, path: Path, channels: number): void => {
-    trainable.set(
-      paramName.gamma(layer, path),
-      makeVar(() => tf.ones([channels]), true),
-    );
-    trainable.set(
-      paramName.beta(layer, path),
-      makeVar(() => tf.zeros([channels]), true),
-    );
-    running.set(
-      paramName.mean(layer, path),
-      makeVar(() => tf.zeros([channels]), false),
-    );
-    running.set(
-      paramName.variance(layer, path),
-      makeVar(() => tf.ones([channels]), false),
-    );
-  };
-  for (const node of graph.nodes) {
-    switch (node.op) {
-      case 'conv': {
-        const cin = graph.nodes[node.input]!.shape.c;
-        const k = node.kernel;
-        const std = Math.sqrt(2 / (k * k * node.shape.c));
-        const name = paramName.weight(node.name);
-        trainable.set(
-          name,
-          makeVar(() => tensorFrom([k, k, cin, node.shape.c], () => rng.normal() * std), true),
-        );
-        break;
-      }
-      case 'bn':
-        addBn(node.name, 'full', node.shape.c);
-        if (plan !== null) addBn(node.name, 'small', count(plan.sel[node.id]!));
-        break;
-      case 'dense': {
-        const cin = graph.nodes[node.input]!.shape.c;
-        const bound = 1 / Math.sqrt(cin);
-        const w = paramName.weight(node.name);
-        const b = paramName.bias(node.name);
-        trainable.set(
-          w,
-          makeVar(() => tensorFrom([cin, node.shape.c], () => (2 * rng.uniform() - 1) * bound), true),
-        );
-        trainable.set(
-          b,
-          makeVar(() => tensorFrom([node.shape.c], () => (2 * rng.uniform() - 1) * bound), true),
-        );
-        break;
-      }
-      default:
-        break;
-    }
-  }
+  for (const node of graph.nodes) engineOp(node).params(node, { graph, plan, rng, trainable, running });
   return new NetworkParams(trainable, running);
 }

@@ -47,17 +47,18 @@ export interface Shard {
  * One optimisation step's bookkeeping: the loss and its gradients with
  * respect to `variables`, then `update`, then every tensor freed. The loss is
  * read before `update` runs, so a NaN/Inf loss leaves the weights as they
- * were (RELIABILITY.md row 25). Running statistics move only after a
- * successful update.
+ * were (docs/RELIABILITY.md row 25). Running statistics move only after a
+ * successful update. The loss and the kept scalars are read asynchronously,
+ * all at once: a GPU backend (webgpu) cannot read its tensors synchronously.
  */
-export function optimizationStep<R>(
+export async function optimizationStep<R>(
   params: NetworkParams,
   variables: ReadonlyMap<string, tf.Variable>,
   lossFn: (scope: LossScope) => tf.Scalar,
   lr: number,
   update: (g: Gradients) => R,
   shard: Shard | null = null,
-): R {
+): Promise<R> {
   const kept: tf.Tensor[] = [];
   let stats: BatchStats[] = [];
   const scope: LossScope = {
@@ -81,7 +82,10 @@ export function optimizationStep<R>(
   const { value, grads } = shard === null ? tape() : withReplicaGroup(shard.group, tape);
   const summed: tf.Tensor[] = [];
   try {
-    const local = value.dataSync()[0]!;
+    const scalars = kept.filter((t) => t.size === 1);
+    const read = await Promise.all([value, ...scalars].map(async (t) => (await t.data())[0]!));
+    const local = read[0]!;
+    const valueOf = new Map<tf.Tensor, number>(scalars.map((t, i) => [t, read[i + 1]!]));
     const loss = shard === null ? local : shard.group.allReduce([local])[0]!;
     if (!Number.isFinite(loss)) {
       throw new TrainingError('nan_loss', `the loss became ${loss} at learning rate ${lr.toPrecision(3)}`);
@@ -89,12 +93,13 @@ export function optimizationStep<R>(
     let named: tf.NamedTensorMap = {};
     for (const [vname, g] of Object.entries(grads)) named[nameOf.get(vname)!] = g;
     if (shard !== null) {
-      named = sumAcross(shard.group, named, [...variables.keys()]);
+      named = await sumAcross(shard.group, named, [...variables.keys()]);
       summed.push(...Object.values(named));
     }
     const scalar = (t: tf.Scalar | null, scale: number): number | null => {
       if (t === null) return null;
-      const v = t.dataSync()[0]!;
+      const v = valueOf.get(t);
+      if (v === undefined) throw new Error('a loss term read after the step was not kept with scope.keep');
       return shard === null ? v : shard.group.allReduce([v * scale])[0]!;
     };
     const result = update({ loss, grads: named, read: (t) => scalar(t, shard?.share ?? 1), count: (t) => scalar(t, 1) });
@@ -109,13 +114,14 @@ export function optimizationStep<R>(
 }
 
 /** Every replica's gradients added up, as new tensors, in the variables' order (the same on every replica). */
-function sumAcross(group: ReplicaGroup, grads: tf.NamedTensorMap, order: readonly string[]): tf.NamedTensorMap {
+async function sumAcross(group: ReplicaGroup, grads: tf.NamedTensorMap, order: readonly string[]): Promise<tf.NamedTensorMap> {
   const names = order.filter((n) => grads[n] !== undefined);
   const sizes = names.map((n) => grads[n]!.size);
   const flat = new Float32Array(sizes.reduce((a, b) => a + b, 0));
+  const parts = await Promise.all(names.map((n) => grads[n]!.data() as Promise<Float32Array>));
   let at = 0;
-  names.forEach((n, i) => {
-    flat.set(grads[n]!.dataSync() as Float32Array, at);
+  parts.forEach((part, i) => {
+    flat.set(part, at);
     at += sizes[i]!;
   });
   const total = group.allReduceLarge(flat);

@@ -38,10 +38,13 @@ export function preprocessing(layout: 'NCHW' | 'NHWC', channels: number): string
   return `${order}; pixel values scaled to [0, 1] (divide 8-bit values by 255); then x = (pixel − mean[c]) / std[c] per channel; float32, ${layout}`;
 }
 
+/** The version of metadata.json's format; Adjoin knows the folders it exported into by it. */
+export const METADATA_FORMAT_VERSION = 1;
+
 export function exportMetadata(m: MetadataInput): ExportMetadata {
   const { inputSize: s, channels: c } = m.model;
   return {
-    formatVersion: 1,
+    formatVersion: METADATA_FORMAT_VERSION,
     generatedBy: 'Adjoin',
     modelFormat: m.format,
     network: m.network,

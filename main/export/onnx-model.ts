@@ -154,7 +154,14 @@ const EMITTERS: Emitters = {
     ctx.produced(op.output);
   },
   relu(op, ctx) {
-    ctx.b.node('Relu', [ctx.value(op.input)], [ctx.target(op.output)]);
+    if (op.cap === null) {
+      ctx.b.node('Relu', [ctx.value(op.input)], [ctx.target(op.output)]);
+    } else {
+      // Opset 13 Clip reads its bounds from (scalar) inputs.
+      const min = ctx.b.float32(`${op.name}.min`, [], Float32Array.of(0));
+      const max = ctx.b.float32(`${op.name}.max`, [], Float32Array.of(op.cap));
+      ctx.b.node('Clip', [ctx.value(op.input), min, max], [ctx.target(op.output)]);
+    }
     ctx.produced(op.output);
   },
   add(op, ctx) {
@@ -275,7 +282,7 @@ export function onnxFromInference(g: InferenceGraph, options: OnnxOptions = {}):
 }
 
 /** A plain network (an extracted small one, or `plainFull`) as a float ONNX model. */
-export function toOnnx(graph: ModelGraph, params: NetworkParams, options: Omit<OnnxOptions, 'quant'> = {}): Uint8Array {
+export async function toOnnx(graph: ModelGraph, params: NetworkParams, options: Omit<OnnxOptions, 'quant'> = {}): Promise<Uint8Array> {
   const { arch, stem, width } = graph.config;
-  return onnxFromInference(lowerForInference(graph, params), { docString: `${arch} (${stem} stem, width ${width}) exported by Adjoin`, ...options });
+  return onnxFromInference(await lowerForInference(graph, params), { docString: `${arch} (${stem} stem, width ${width}) exported by Adjoin`, ...options });
 }

@@ -224,7 +224,7 @@ export async function buildExport(input: ExportInput): Promise<BuiltModel[]> {
     const subject: ExportSubject = {
       graph: target.graph,
       params: target.params,
-      lowered: lowerForInference(target.graph, target.params),
+      lowered: await lowerForInference(target.graph, target.params),
       name: `adjoin-run-${input.facts.runId}-${target.network}`,
     };
     checked.push(await buildAndCheck(exporter, input, target, subject));
@@ -237,7 +237,7 @@ export async function buildExport(input: ExportInput): Promise<BuiltModel[]> {
   const fullSubject: ExportSubject = {
     graph: fullGraph,
     params: input.trained.params,
-    lowered: lowerForInference(fullGraph, input.trained.params),
+    lowered: await lowerForInference(fullGraph, input.trained.params),
     name: 'full',
   };
   const fp32 = (subject: ExportSubject): Promise<ExportFile[]> =>

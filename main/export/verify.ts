@@ -74,16 +74,20 @@ export async function engineLogits(graph: ModelGraph, params: NetworkParams, bat
   const { height, width, channels } = batch;
   const per = height * width * channels;
   const parts: Float32Array[] = [];
-  await forChunks(batch, (x, _from, count) => {
+  await forChunks(batch, async (x, _from, count) => {
     for (let at = 0; at < count; at += ENGINE_CHUNK) {
       const m = Math.min(ENGINE_CHUNK, count - at);
-      parts.push(
-        tf.tidy(() => {
-          const input = tf.tensor4d(x.subarray(at * per, (at + m) * per), [m, height, width, channels]);
-          const out = forward(graph, params, input, { training: false, full: small === null, small: small === null ? null : { kind: 'sliced', plan: small } });
-          return (small === null ? out.full! : out.small!).dataSync() as Float32Array;
-        }),
-      );
+      const logits = tf.tidy(() => {
+        const input = tf.tensor4d(x.subarray(at * per, (at + m) * per), [m, height, width, channels]);
+        const out = forward(graph, params, input, { training: false, full: small === null, small: small === null ? null : { kind: 'sliced', plan: small } });
+        return small === null ? out.full! : out.small!;
+      });
+      try {
+        // Read asynchronously: a GPU backend would stall on a synchronous read.
+        parts.push((await logits.data()) as Float32Array);
+      } finally {
+        logits.dispose();
+      }
     }
   });
   return concat(parts);

@@ -1,6 +1,9 @@
 import type { SearchConfig } from '../../shared/dan.js';
-import type { ImportSettings } from '../../shared/dataset.js';
-import type { ExportFormat, Precision } from '../../shared/export.js';
+import type { BackendInfo } from '../../shared/backend.js';
+import type { DatasetRecord, DatasetScan, ImportSettings } from '../../shared/dataset.js';
+import type { ExportFormat, ExportMetadata, ExportNetwork, Precision, VerificationReport } from '../../shared/export.js';
+import type { DatasetInput, RunRecord, StoredDataset } from '../../shared/history.js';
+import type { ModelConfig } from '../../shared/model/config.js';
 import type { TrainConfig } from '../../shared/train-config.js';
 
 /** Where a job's images come from. */
@@ -18,8 +21,15 @@ export interface DataRequest {
  * ADJOIN_TEST_HOOKS=1: they make the engine fail the way a CUDA fault would.
  */
 export interface TestHooks {
-  /** Calls process.abort() inside the engine before this global step. */
+  /** Aborts the job process before this global step. */
   abortAtStep?: number;
+  /** Blocks the engine before this global step until `releaseFile` exists (a run caught mid-training). */
+  hold?: { atStep: number; releaseFile: string };
+  /**
+   * Holds the job before this global step until it is asked to stop (or its
+   * process is killed): how a test catches a run mid-way without timing.
+   */
+  holdAtStep?: number;
 }
 
 interface JobBase {
@@ -30,29 +40,101 @@ interface JobBase {
   cacheDir: string;
   /** Continue from the checkpoint in `outDir`. */
   resume: boolean;
+  /**
+   * The content key of the dataset as the machine that submitted the run
+   * read it (a queue worker's job): a copy that differs is refused with the reason.
+   */
+  expectedContentKey?: string;
   testHooks?: TestHooks;
 }
 
+/** How a scan reads a folder (the CLI's flags; the app takes the defaults). */
+export interface ScanRequest {
+  thumbnailsPerClass?: number;
+  valSplit?: number;
+  followDirectoryLinks?: boolean;
+}
+
+/** What opening a dataset found: the model fields it gives, its history row and (image folders) the import's record. */
+export interface OpenedDataset {
+  /** The model's data-given fields: the import's size and channels (or the request's), else the data's own. */
+  input: Pick<ModelConfig, 'inputSize' | 'channels' | 'classes'>;
+  /** The images' own height and width. */
+  height: number;
+  width: number;
+  dataset: DatasetInput;
+  record: DatasetRecord | null;
+}
+
+/** A run to export: what the history knows of it, read by the host (the only process that opens the history). */
+export interface ExportJob {
+  run: RunRecord;
+  dataset: StoredDataset | null;
+  format: ExportFormat;
+  precision: Precision;
+  /** Also export the full network, into `<outDir>/full/`, for comparison. */
+  full: boolean;
+  outDir: string;
+  /** Replace files of the same names in `outDir` that Adjoin did not write (the user said so). */
+  overwrite: boolean;
+  cacheDir: string;
+  /** int8: training images to calibrate on (default 256). */
+  calibration?: number;
+  /** int8: the largest accepted drop of validation accuracy against float32, in points (default 1). */
+  maxDrop?: number;
+  /** int8: the model takes uint8 input. */
+  uint8Input?: boolean;
+}
+
+/** One exported network as the export job built, checked and wrote it; the host records it, its files as BLOBs. */
+export interface ExportResult {
+  network: ExportNetwork;
+  format: ExportFormat;
+  precision: Precision;
+  dir: string;
+  params: number;
+  macs: number;
+  accuracy: number | null;
+  latencyMs: number | null;
+  fullLatencyMs: number | null;
+  /** The full network's MACs, for a small network's comparison. */
+  fullMacs: number | null;
+  /** The same network in float32, timed beside it (a lower precision's speed-up). */
+  fp32LatencyMs: number | null;
+  macRatio: number | null;
+  latencySpeedup: number | null;
+  speedupOverFp32: number | null;
+  /** Said when a lower precision did not make the model faster. */
+  note: string | null;
+  verification: VerificationReport;
+  files: Array<{ name: string; data: Uint8Array }>;
+  metadata: ExportMetadata;
+  createdAt: number;
+}
+
 /**
- * What one engine job does: scan or import a dataset folder (decoding
- * untrusted files, so not in the app's own process), train a network, or
- * search widths and optionally train the result.
+ * What one engine job does: scan, import or open a dataset (decoding
+ * untrusted files, so not in the app's own process), export a run's network
+ * (verified in ONNX Runtime and timed), train a network, search widths
+ * and optionally train the result, or say which backend the engine loads
+ * here (a queue worker announces it).
  */
 export type JobSpec =
-  | { kind: 'scan'; path: string }
-  | { kind: 'import'; path: string; settings: Partial<ImportSettings>; cacheDir: string }
-  /** Exports a run's network: verified in ONNX Runtime and timed, so kept out of the app's process too. */
-  | {
-      kind: 'export';
-      database: string;
-      runId: number;
-      format: ExportFormat;
-      precision: Precision;
-      full: boolean;
-      outDir: string;
-      calibration?: number;
-      maxDrop?: number;
-      uint8Input?: boolean;
-    }
+  | { kind: 'backend' }
+  | { kind: 'scan'; path: string; options?: ScanRequest }
+  | { kind: 'import'; path: string; settings: Partial<ImportSettings>; cacheDir: string; followLinks?: boolean }
+  | { kind: 'open-data'; data: DataRequest; cacheDir: string }
+  | ({ kind: 'export' } & ExportJob)
   | (JobBase & { kind: 'train'; config: TrainConfig })
   | (JobBase & { kind: 'search'; config: SearchConfig; thenTrain: number | null });
+
+/** What each kind of job answers with when it finishes (training jobs report through their events instead). */
+export interface JobValues {
+  backend: BackendInfo;
+  scan: DatasetScan;
+  import: DatasetRecord;
+  'open-data': OpenedDataset;
+  export: ExportResult[];
+  train: undefined;
+  search: undefined;
+}

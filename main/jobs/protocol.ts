@@ -1,14 +1,14 @@
 import type { ImportProgress } from '../../shared/dataset.js';
 import type { SerializedError } from '../../shared/errors.js';
 import type { EngineEvent } from '../../shared/events.js';
-import type { StopRequest } from '../engine/loop.js';
-import type { DatasetInput } from '../store/datasets.js';
+import type { StopRequest } from '../../shared/stop.js';
+import type { DatasetInput } from '../../shared/history.js';
 import type { JobSpec } from './job-spec.js';
 
 /**
  * Messages between the host (app, server, CLI), the job process and its
  * engine worker thread: discriminated unions, each with a sequence number so
- * a gap or reordering is visible (STYLE.md, "Typed boundaries").
+ * a gap or reordering is visible (docs/ARCHITECTURE.md, "Conventions").
  */
 export type ToJob = { type: 'start'; seq: number; spec: JobSpec } | { type: 'stop'; seq: number; request: StopRequest };
 

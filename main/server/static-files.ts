@@ -1,24 +1,10 @@
 import { createReadStream, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, resolve, sep } from 'node:path';
+import { BROWSER_SHELL_POLICY } from '../../shared/content-security.js';
 
-/**
- * The renderer's policy: its own scripts and styles only, no inline code, no
- * framing, sockets only back to loopback. The same policy is in
- * renderer/index.html for the desktop app.
- */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'self' ws://127.0.0.1:* ws://localhost:*",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+/** The browser shell's policy (the desktop app has its own, without sockets). */
+export const CONTENT_SECURITY_POLICY = BROWSER_SHELL_POLICY;
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

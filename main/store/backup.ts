@@ -5,7 +5,7 @@ import { InputError } from '../../shared/errors.js';
 import type { Store } from './store.js';
 
 /**
- * Backups of the history (RELIABILITY.md row 15). A live database is never
+ * Backups of the history (docs/RELIABILITY.md row 15). A live database is never
  * copied as files (its -wal holds commits the main file does not have yet):
  * SQLite's online backup API copies it page by page while writers go on,
  * into a temporary file that must pass `integrity_check` before it is
@@ -33,17 +33,44 @@ export function checkFile(file: string): string[] {
   }
 }
 
+/** The files SQLite keeps beside a database while it is open. */
+const SIDE_FILES = ['-wal', '-shm', '-journal'];
+
+function removeWithSideFiles(file: string): void {
+  for (const suffix of ['', ...SIDE_FILES]) rmSync(file + suffix, { force: true });
+}
+
+/**
+ * Turns a fresh backup copy into one plain file (rollback journal, so no
+ * -wal or -shm is left beside it) and checks it; its problems, or ['ok'].
+ */
+function settleCopy(file: string): string[] {
+  const db = new Database(file, { fileMustExist: true });
+  try {
+    db.pragma('journal_mode = DELETE');
+    return (db.pragma('integrity_check') as Array<{ integrity_check: string }>).map((r) => r.integrity_check);
+  } finally {
+    db.close();
+  }
+}
+
 /** Writes a checked backup of `store` to `dest` (replacing an older one only once the new one is sound). */
 export async function backupStore(store: Store, dest: string): Promise<void> {
   const partial = `${dest}.partial`;
-  rmSync(partial, { force: true });
+  removeWithSideFiles(partial);
   try {
-    await store.db.backup(partial);
-    const problems = checkFile(partial);
+    // SQLite restarts an online backup whenever another connection writes
+    // between two of its steps, so with a run recording every few seconds a
+    // page-by-page copy might never finish. After the first (empty) step the
+    // whole database is copied in one step, under one read lock: at most one
+    // restart, however busy the writers.
+    await store.db.backup(partial, { progress: () => 0x7fffffff });
+    const problems = settleCopy(partial);
     if (problems.length !== 1 || problems[0] !== 'ok') throw new Error(`the backup failed its check: ${problems.slice(0, 3).join('; ')}`);
     renameSync(partial, dest);
+    for (const suffix of SIDE_FILES) rmSync(partial + suffix, { force: true });
   } catch (e) {
-    rmSync(partial, { force: true });
+    removeWithSideFiles(partial);
     throw new InputError(`cannot back up ${store.file} to ${dest}: ${(e as Error).message}`, 'backup');
   }
 }

@@ -1,16 +1,14 @@
 import { searchConfig, trainConfig } from '../../shared/config-codecs.js';
-import { arr, type Decoder, int, nullable, num, obj, record, str } from '../../shared/decode.js';
-import type { DataInfo, RunOutputs } from '../../shared/events.js';
+import { anything, arr, type Decoder, int, nullable, num, obj, record } from '../../shared/decode.js';
+import { backendInfo, cost, dataInfo, runOutputs } from '../../shared/event-codecs.js';
 import type { SearchRecord } from '../../shared/history.js';
 
-export { trainConfig };
+export { backendInfo, dataInfo, runOutputs, trainConfig };
 
 /**
  * Decoders of the JSON the store keeps in text columns. What SQLite gives
  * back is checked once here; code above the store trusts the types.
  */
-
-const cost = obj({ params: int, macs: int });
 
 /** A DAN search job: its config (checked like a new one), the training epochs after it, and its answer. */
 export const searchRecord: Decoder<SearchRecord> = obj({
@@ -19,27 +17,8 @@ export const searchRecord: Decoder<SearchRecord> = obj({
   result: nullable(obj({ alphas: record(int), cost: obj({ full: cost, small: cost }) })),
 });
 
-export const dataInfo: Decoder<DataInfo> = obj({
-  name: str,
-  source: str,
-  classes: arr(str),
-  trainCount: int,
-  valCount: int,
-  height: int,
-  width: int,
-  channels: int,
-  mean: arr(num),
-  std: arr(num),
-});
-
-export const runOutputs: Decoder<RunOutputs> = obj({
-  network: str,
-  small: nullable(obj({ bundle: str, tfjs: str })),
-  summary: str,
-});
-
 export const confusion: Decoder<number[][]> = arr(arr(int));
 
 export const logits: Decoder<number[]> = arr(num);
 
-export const jsonObject: Decoder<Record<string, unknown>> = record((v) => v);
+export const jsonObject: Decoder<Record<string, unknown>> = record(anything);

@@ -1,19 +1,9 @@
 import { decodeJson } from '../../shared/decode.js';
-import type { StoredDataset } from '../../shared/history.js';
+import type { DatasetInput, StoredDataset } from '../../shared/history.js';
 import { canonicalJson, insertReturningId, type Db } from './db.js';
 import { jsonObject } from './codecs.js';
 
-export interface DatasetInput {
-  /** Where it was read from: a folder, an IDX directory or a `synthetic:…` spec. */
-  path: string;
-  /** A hash of the decoded content: the same images give the same key wherever they live. */
-  contentKey: string;
-  name: string;
-  /** Classes, counts, image size, channels… (JSON). */
-  summary: Record<string, unknown>;
-  /** How the images were divided into training and validation (JSON). */
-  split: Record<string, unknown>;
-}
+export type { DatasetInput };
 
 interface Row {
   id: number;

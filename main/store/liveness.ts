@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Owner } from '../../shared/history.js';
 import type { Db } from './db.js';
+import { pidAlive } from '../pid-alive.js';
 
 /**
  * Who is running a run. A process that records a run writes its pid and host
@@ -32,29 +32,7 @@ export interface LivenessProbe {
   ownsRun: (file: string, runId: number) => boolean;
 }
 
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    // EPERM: it exists but belongs to another user.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  return !isZombie(pid);
-}
-
-/**
- * A killed process whose parent has not collected it yet still answers
- * signal 0 on Linux; its /proc state is Z. Elsewhere there is no such file.
- */
-function isZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The state follows the command name, which is in parentheses and may hold spaces.
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    return false;
-  }
-}
+export { pidAlive };
 
 /** Runs this process is recording, per database file. */
 const owned = new Map<string, Set<number>>();
@@ -112,15 +90,25 @@ interface LiveRow {
 }
 
 /**
+ * Runs a queue of remote workers trains: their life does not depend on the
+ * process that follows them, so the death of that process interrupts nothing
+ * (the next host to open the history follows them again).
+ */
+function onQueue(db: Db): string {
+  const table = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'queue_runs'`).get();
+  return table === undefined ? '' : ' AND id NOT IN (SELECT run_id FROM queue_runs WHERE settled_at IS NULL)';
+}
+
+/**
  * Marks runs whose owner died as `interrupted`, keeping their last checkpoint
- * for resume. Queued runs nobody has claimed yet (no owner) are left queued.
- * Returns the ids it marked.
+ * for resume. Queued runs nobody has claimed yet (no owner) are left queued,
+ * and so are runs on a queue. Returns the ids it marked.
  */
 export function recoverInterrupted(db: Db, file: string, probe: LivenessProbe): number[] {
   return db
     .transaction(() => {
       const rows = db
-        .prepare(`SELECT id, status, owner_pid, owner_host, heartbeat_at, checkpoint_path FROM runs WHERE status IN ('queued', 'running')`)
+        .prepare(`SELECT id, status, owner_pid, owner_host, heartbeat_at, checkpoint_path FROM runs WHERE status IN ('queued', 'running')${onQueue(db)}`)
         .all() as LiveRow[];
       const marked: number[] = [];
       const mark = db.prepare(

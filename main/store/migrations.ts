@@ -213,6 +213,42 @@ const v5: Migration = {
 
 const v6: Migration = {
   version: 6,
+  description: 'runs: the backend as the engine reported it, with why each faster backend was not used',
+  up(db) {
+    db.exec(`ALTER TABLE runs ADD COLUMN backend_info TEXT`);
+  },
+};
+
+const v7: Migration = {
+  version: 7,
+  description: 'queue: runs trained by remote workers (their job, how far their log was read, the worker), sweeps on a queue, settings',
+  up(db) {
+    db.exec(`
+      ALTER TABLE runs ADD COLUMN worker_name TEXT;
+      ALTER TABLE runs ADD COLUMN worker_host TEXT;
+      ALTER TABLE sweeps ADD COLUMN queue_url TEXT;
+      CREATE TABLE queue_runs (
+        run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+        queue_url TEXT NOT NULL,
+        job_id TEXT NOT NULL,
+        generation INTEGER NOT NULL,
+        release_job TEXT,
+        lines_applied INTEGER NOT NULL DEFAULT 0,
+        attempt INTEGER NOT NULL DEFAULT 0,
+        worker_dir TEXT,
+        submitted_at INTEGER,
+        settled_at INTEGER
+      ) WITHOUT ROWID;
+      CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      ) WITHOUT ROWID;
+      `);
+  },
+};
+
+const v8: Migration = {
+  version: 8,
   description:
     'exports in any format and precision the code lists (TFLite, int8): the CHECKs on both go; float32/float16 become fp32/fp16; float32 latency beside each model',
   up(db) {
@@ -222,7 +258,7 @@ const v6: Migration = {
     // cascade into the files. Format and precision are validated where models
     // are written and read, from the lists in shared/export.ts.
     db.exec(`
-      CREATE TABLE models_v6 (
+      CREATE TABLE models_v8 (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
         network TEXT NOT NULL CHECK (network IN ('small', 'full')),
@@ -241,34 +277,34 @@ const v6: Migration = {
         out_dir TEXT NOT NULL,
         created_at INTEGER NOT NULL
       );
-      INSERT INTO models_v6 (id, run_id, network, format, precision, params, macs, accuracy, byte_size, latency_ms, full_latency_ms,
+      INSERT INTO models_v8 (id, run_id, network, format, precision, params, macs, accuracy, byte_size, latency_ms, full_latency_ms,
           full_macs, fp32_latency_ms, verification, metadata, out_dir, created_at)
         SELECT id, run_id, network, format,
           CASE precision WHEN 'float32' THEN 'fp32' WHEN 'float16' THEN 'fp16' ELSE precision END,
           params, macs, accuracy, byte_size, latency_ms, full_latency_ms, full_macs, NULL, verification, metadata, out_dir, created_at
         FROM models;
-      CREATE TABLE model_files_v6 (
-        model_id INTEGER NOT NULL REFERENCES models_v6(id) ON DELETE CASCADE,
+      CREATE TABLE model_files_v8 (
+        model_id INTEGER NOT NULL REFERENCES models_v8(id) ON DELETE CASCADE,
         name TEXT NOT NULL,
         data BLOB NOT NULL,
         byte_size INTEGER NOT NULL,
         sha256 TEXT NOT NULL,
         PRIMARY KEY (model_id, name)
       ) WITHOUT ROWID;
-      INSERT INTO model_files_v6 SELECT model_id, name, data, byte_size, sha256 FROM model_files;
+      INSERT INTO model_files_v8 SELECT model_id, name, data, byte_size, sha256 FROM model_files;
       -- Model ids are never reused: the new table continues the old one's AUTOINCREMENT counter.
-      DELETE FROM sqlite_sequence WHERE name = 'models_v6';
-      INSERT INTO sqlite_sequence (name, seq) SELECT 'models_v6', seq FROM sqlite_sequence WHERE name = 'models';
+      DELETE FROM sqlite_sequence WHERE name = 'models_v8';
+      INSERT INTO sqlite_sequence (name, seq) SELECT 'models_v8', seq FROM sqlite_sequence WHERE name = 'models';
       DROP TABLE model_files;
       DROP TABLE models;
-      ALTER TABLE models_v6 RENAME TO models;
-      ALTER TABLE model_files_v6 RENAME TO model_files;
+      ALTER TABLE models_v8 RENAME TO models;
+      ALTER TABLE model_files_v8 RENAME TO model_files;
       CREATE INDEX models_run ON models (run_id);
     `);
   },
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5, v6];
+export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5, v6, v7, v8];
 
 /** The schema version this build reads and writes. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
@@ -279,7 +315,7 @@ export function userVersion(db: Db): number {
 
 /**
  * Brings the database to the latest version. Each migration and its
- * `user_version` bump commit together (RELIABILITY.md row 12): a failure in
+ * `user_version` bump commit together (docs/RELIABILITY.md row 12): a failure in
  * step k leaves the database at k−1, and the next open retries from there.
  */
 export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): { from: number; to: number } {

@@ -15,7 +15,7 @@ export interface OpenOptions {
   /** Refuse to create the database (commands that only read or change existing runs). */
   mustExist?: boolean;
   /**
-   * Check the file for damage first (`PRAGMA quick_check`, RELIABILITY.md
+   * Check the file for damage first (`PRAGMA quick_check`, docs/RELIABILITY.md
    * row 16): the app and the browser shell do at launch. A damaged database
    * is refused, or with 'read-only' opened read-only so the runs in it stay
    * visible and nothing is written over it.
@@ -28,7 +28,7 @@ export interface OpenOptions {
 }
 
 /**
- * The pragmas every connection sets (RELIABILITY.md row 10):
+ * The pragmas every connection sets (docs/RELIABILITY.md row 10):
  * - WAL: readers (the UI, `adjoin runs`) never block the writer and vice versa.
  * - synchronous=FULL: better-sqlite3 builds with WAL defaulting to NORMAL,
  *   where a commit survives a crash of the app but may roll back on power
@@ -106,7 +106,7 @@ export function openStore(file: string, options: OpenOptions = {}): Store {
   } catch (e) {
     db.close();
     const code = sqliteCode(e) ?? '';
-    if (!(e instanceof InputError) && (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN') || code === 'SQLITE_FULL')) {
+    if (!(e instanceof InputError) && (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN') || code === 'SQLITE_FULL' || isBusy(code))) {
       throw new InputError(`cannot open the database ${file}: ${openFailure(e)}`, 'db');
     }
     throw e;
@@ -139,7 +139,12 @@ function openFailure(e: unknown): string {
   if (code.startsWith('SQLITE_READONLY') || code === 'EACCES' || code === 'EROFS') return `its folder or file is read-only (${message})`;
   if (code.startsWith('SQLITE_CANTOPEN')) return `the file or its folder cannot be written (${message})`;
   if (code === 'SQLITE_FULL') return `the disk is full (${message})`;
+  if (isBusy(code)) return `another program holds its write lock and did not let go in time (${message}); try again when it is done`;
   return message;
+}
+
+function isBusy(code: string): boolean {
+  return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
 }
 
 /** The history is damaged: refused, with the way back. */

@@ -2,7 +2,7 @@ import { decodeJson, oneOf } from '../../shared/decode.js';
 import { InputError } from '../../shared/errors.js';
 import type { FailureReason, FinishedEvent, PathMetrics, SearchResultEvent, SearchStartedEvent, StartedEvent } from '../../shared/events.js';
 import type { TrainConfig } from '../../shared/train-config.js';
-import { confusion, dataInfo, runOutputs, searchRecord, trainConfig } from './codecs.js';
+import { backendInfo, confusion, dataInfo, runOutputs, searchRecord, trainConfig } from './codecs.js';
 import { insertReturningId, type Db } from './db.js';
 import { pathMetrics } from './metrics.js';
 import { RUN_KINDS, RUN_STATUSES, type RunKind, type RunRecord, type SearchRecord } from '../../shared/history.js';
@@ -19,6 +19,7 @@ interface Row {
   error: string | null;
   backend: string | null;
   device: string | null;
+  backend_info: string | null;
   out_dir: string | null;
   checkpoint_path: string | null;
   data_info: string | null;
@@ -43,6 +44,8 @@ interface Row {
   heartbeat_at: number | null;
   kind: string;
   search: string | null;
+  worker_name?: string | null;
+  worker_host?: string | null;
 }
 
 function fromRow(r: Row): RunRecord {
@@ -59,6 +62,7 @@ function fromRow(r: Row): RunRecord {
     error: r.error,
     backend: r.backend,
     device: r.device,
+    backendInfo: r.backend_info === null ? null : decodeJson(r.backend_info, backendInfo, `${where}.backend_info`),
     outDir: r.out_dir,
     checkpointPath: r.checkpoint_path,
     data: r.data_info === null ? null : decodeJson(r.data_info, dataInfo, `${where}.data_info`),
@@ -79,6 +83,7 @@ function fromRow(r: Row): RunRecord {
     finishedAt: r.finished_at,
     trainSeconds: r.train_seconds,
     owner: { pid: r.owner_pid, host: r.owner_host, heartbeatAt: r.heartbeat_at },
+    worker: r.worker_name == null ? null : { name: r.worker_name, host: r.worker_host ?? '' },
   };
 }
 
@@ -165,7 +170,7 @@ export class Runs {
   markStarted(id: number, e: StartedEvent): void {
     this.db
       .prepare(
-        `UPDATE runs SET status = 'running', config = ?, seed = ?, backend = ?, device = ?, data_info = ?,
+        `UPDATE runs SET status = 'running', config = ?, seed = ?, backend = ?, device = ?, backend_info = ?, data_info = ?,
            full_params = ?, full_macs = ?, small_params = ?, small_macs = ?, total_steps = ?,
            started_at = coalesce(started_at, ?), heartbeat_at = ? WHERE id = ?`,
       )
@@ -174,6 +179,7 @@ export class Runs {
         e.config.seed,
         e.backend.kind,
         e.backend.device,
+        JSON.stringify(e.backend),
         JSON.stringify(e.data),
         e.cost.full.params,
         e.cost.full.macs,
@@ -207,10 +213,10 @@ export class Runs {
   markSearchStarted(id: number, e: SearchStartedEvent): void {
     this.db
       .prepare(
-        `UPDATE runs SET status = 'running', backend = ?, device = ?, data_info = ?, full_params = ?, full_macs = ?,
+        `UPDATE runs SET status = 'running', backend = ?, device = ?, backend_info = ?, data_info = ?, full_params = ?, full_macs = ?,
            started_at = coalesce(started_at, ?), heartbeat_at = ? WHERE id = ?`,
       )
-      .run(e.backend.kind, e.backend.device, JSON.stringify(e.data), e.full.params, e.full.macs, e.time, e.time, id);
+      .run(e.backend.kind, e.backend.device, JSON.stringify(e.backend), JSON.stringify(e.data), e.full.params, e.full.macs, e.time, e.time, id);
   }
 
   /** The search's answer: the α map and the cost of the network it gives. */
@@ -231,6 +237,16 @@ export class Runs {
            finished_at = ?, train_seconds = ?, error = NULL, failure_reason = NULL, owner_pid = NULL, owner_host = NULL WHERE id = ?`,
       )
       .run(val.full?.accuracy ?? null, val.full?.loss ?? null, val.small?.accuracy ?? null, val.small?.loss ?? null, e.time, e.seconds, id);
+  }
+
+  /** The queue worker that trains (or trained) the run. */
+  setWorker(id: number, worker: { name: string; host: string }): void {
+    this.db.prepare('UPDATE runs SET worker_name = ?, worker_host = ? WHERE id = ?').run(worker.name, worker.host, id);
+  }
+
+  /** A run on a queue whose engine is at work on a worker: running, whoever follows it. */
+  markRunning(id: number): void {
+    this.db.prepare(`UPDATE runs SET status = 'running' WHERE id = ? AND status IN ('queued', 'interrupted') AND started_at IS NOT NULL`).run(id);
   }
 
   setEpochsDone(id: number, epochs: number): void {

@@ -4,7 +4,9 @@ import { Datasets } from './datasets.js';
 import type { Db } from './db.js';
 import { Metrics } from './metrics.js';
 import { Models } from './models.js';
+import { QueueRuns } from './queue-runs.js';
 import { Runs } from './runs.js';
+import { Settings } from './settings.js';
 import { Sweeps } from './sweeps.js';
 
 /**
@@ -18,6 +20,8 @@ export class Store {
   readonly danChoices: DanChoices;
   readonly models: Models;
   readonly sweeps: Sweeps;
+  readonly queueRuns: QueueRuns;
+  readonly settings: Settings;
 
   constructor(
     readonly db: Db,
@@ -32,11 +36,28 @@ export class Store {
     this.danChoices = new DanChoices(db);
     this.models = new Models(db);
     this.sweeps = new Sweeps(db, file);
+    this.queueRuns = new QueueRuns(db);
+    this.settings = new Settings(db);
   }
 
   /** Runs `fn` in one transaction (synchronous: better-sqlite3 commits when it returns). */
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn)();
+  }
+
+  /**
+   * Runs `fn` with another wait for other programs' write locks (better-sqlite3
+   * waits synchronously, so a retry in a server waits briefly), then puts the
+   * usual wait back.
+   */
+  withBusyTimeout<T>(ms: number, fn: () => T): T {
+    const usual = this.db.pragma('busy_timeout', { simple: true }) as number;
+    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(ms))}`);
+    try {
+      return fn();
+    } finally {
+      this.db.pragma(`busy_timeout = ${usual}`);
+    }
   }
 
   /** `PRAGMA integrity_check`: ['ok'] for a sound database, else what is wrong. */

@@ -13,6 +13,8 @@ export interface SweepRecord {
   createdAt: number;
   finishedAt: number | null;
   owner: Owner;
+  /** The queue its runs go to (its URL, password included, to reconnect); null for a sweep on this machine. */
+  queue: string | null;
   /** Each cell's run (null until started) and why it could not run, if so. */
   cells: Map<string, { runId: number | null; error: string | null }>;
 }
@@ -26,6 +28,7 @@ interface Row {
   owner_pid: number | null;
   owner_host: string | null;
   heartbeat_at: number | null;
+  queue_url?: string | null;
 }
 
 /** Sweeps and the runs of their cells. */
@@ -35,15 +38,16 @@ export class Sweeps {
     private readonly file: string,
   ) {}
 
-  create(spec: SweepSpec, owner: { pid: number; host: string }, now: number): number {
+  create(spec: SweepSpec, owner: { pid: number; host: string }, now: number, queue: string | null = null): number {
     return insertReturningId(
       this.db,
-      `INSERT INTO sweeps (spec, status, created_at, owner_pid, owner_host, heartbeat_at) VALUES (?, 'running', ?, ?, ?, ?) RETURNING id`,
+      `INSERT INTO sweeps (spec, status, created_at, owner_pid, owner_host, heartbeat_at, queue_url) VALUES (?, 'running', ?, ?, ?, ?, ?) RETURNING id`,
       JSON.stringify(spec),
       now,
       owner.pid,
       owner.host,
       now,
+      queue,
     );
   }
 
@@ -62,6 +66,7 @@ export class Sweeps {
       createdAt: r.created_at,
       finishedAt: r.finished_at,
       owner: { pid: r.owner_pid, host: r.owner_host, heartbeatAt: r.heartbeat_at },
+      queue: r.queue_url ?? null,
       cells,
     };
   }

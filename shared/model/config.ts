@@ -1,10 +1,14 @@
 import { InputError } from '../errors.js';
 
-export const ARCHITECTURES = ['resnet18', 'resnet34', 'resnet50', 'resnet100', 'densenet121'] as const;
+export const ARCHITECTURES = ['resnet18', 'resnet34', 'resnet50', 'resnet100', 'densenet121', 'mobilenetv2'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
 
 export const STEMS = ['cifar', 'imagenet'] as const;
-/** `cifar`: 3×3 stride-1 conv, no max-pool. `imagenet`: 7×7 stride-2 conv and a 3×3 stride-2 max-pool. */
+/**
+ * `cifar`: 3×3 stride-1 conv, no max-pool (MobileNetV2: also its first
+ * stride-2 stage at stride 1). `imagenet`: 7×7 stride-2 conv and a 3×3
+ * stride-2 max-pool (MobileNetV2: its own 3×3 stride-2 conv).
+ */
 export type Stem = (typeof STEMS)[number];
 
 /** The compression factors of the paper's mask matrices a_α (eq. 2). */
@@ -24,7 +28,7 @@ export interface ModelConfig {
   width: number;
   /**
    * The authors' code keeps the stem and the first stage at full width in the
-   * small network (DESIGN.md); true compresses the first stage too, for the
+   * small network (docs/ARCHITECTURE.md, "The method in the code"); true compresses the first stage too, for the
    * smallest model.
    */
   compressFirstStage: boolean;

@@ -1,5 +1,6 @@
 import type { AlphaSpec } from './config.js';
-import type { GraphNode, ModelGraph, Shape } from './graph.js';
+import type { ModelGraph, Shape } from './graph.js';
+import { inputsOf, modelOp, type Op } from './ops.js';
 import { planSmall, type SmallPlan } from './plan.js';
 import { count } from './selection.js';
 
@@ -11,7 +12,8 @@ export interface Cost {
 
 export interface LayerCost {
   name: string;
-  op: 'conv' | 'bn' | 'dense';
+  /** An op with weights or multiply-adds: conv, bn, dense. */
+  op: Op;
   input: Shape;
   output: Shape;
   kernel?: number;
@@ -28,26 +30,6 @@ export interface CostReport {
   layers: LayerCost[];
 }
 
-function layerCost(node: GraphNode, graph: ModelGraph, cin: number, cout: number): Cost | null {
-  switch (node.op) {
-    case 'conv': {
-      const k2 = node.kernel * node.kernel;
-      return { params: k2 * cin * cout, macs: k2 * cin * cout * node.shape.h * node.shape.w };
-    }
-    case 'bn':
-      return { params: 2 * cin, macs: 0 };
-    case 'dense':
-      return { params: cin * cout + cout, macs: cin * cout };
-    default:
-      void graph;
-      return null;
-  }
-}
-
-function inputOf(node: GraphNode): number | null {
-  return 'input' in node ? node.input : null;
-}
-
 /**
  * Parameters and MACs of the full network and, given α, of its small network,
  * per layer and in total. Batch-norm layers count their scale and shift.
@@ -58,16 +40,17 @@ export function costReport(graph: ModelGraph, alpha: AlphaSpec | null = null): C
   const full: Cost = { params: 0, macs: 0 };
   const small: Cost = { params: 0, macs: 0 };
   for (const node of graph.nodes) {
-    if (node.op !== 'conv' && node.op !== 'bn' && node.op !== 'dense') continue;
-    const input = inputOf(node)!;
+    const cost = modelOp(node).cost;
+    if (cost === null) continue;
+    const input = inputsOf(node)[0]!;
     const inShape = graph.nodes[input]!.shape;
-    const f = layerCost(node, graph, inShape.c, node.shape.c)!;
+    const f = cost(node, inShape.c, node.shape.c);
     let s: Cost | null = null;
     let smallChannels: number | null = null;
     if (plan !== null) {
       const cin = count(plan.sel[input]!);
       const cout = count(plan.sel[node.id]!);
-      s = layerCost(node, graph, cin, cout)!;
+      s = cost(node, cin, cout);
       smallChannels = cout;
       small.params += s.params;
       small.macs += s.macs;
@@ -79,7 +62,7 @@ export function costReport(graph: ModelGraph, alpha: AlphaSpec | null = null): C
       op: node.op,
       input: inShape,
       output: node.shape,
-      ...(node.op === 'conv' ? { kernel: node.kernel, stride: node.stride } : {}),
+      ...('kernel' in node ? { kernel: node.kernel, stride: node.stride } : {}),
       smallChannels,
       full: f,
       small: s,

@@ -34,12 +34,30 @@ export interface ConvNode extends Base {
   /** Width group for per-group α (DAN); null when not adjoined. */
   group: string | null;
 }
+/**
+ * A depthwise convolution: one k×k filter per channel (channel multiplier 1),
+ * as MobileNetV2's. It has no width of its own: its small path keeps the
+ * channels its input's small path carries (the expansion's slice).
+ */
+export interface DepthwiseNode extends Base {
+  op: 'dwconv';
+  input: number;
+  kernel: number;
+  stride: number;
+  /** Symmetric zero padding, as torchvision pads. */
+  pad: number;
+}
 export interface BatchNormNode extends Base {
   op: 'bn';
   input: number;
 }
 export interface ReluNode extends Base {
   op: 'relu';
+  input: number;
+}
+/** min(max(x, 0), 6), MobileNetV2's activation. */
+export interface Relu6Node extends Base {
+  op: 'relu6';
   input: number;
 }
 export interface MaxPoolNode extends Base {
@@ -82,7 +100,19 @@ export interface SliceNode extends Base {
 }
 
 export type GraphNode =
-  InputNode | ConvNode | BatchNormNode | ReluNode | MaxPoolNode | AvgPoolNode | AddNode | ConcatNode | GlobalPoolNode | DenseNode | SliceNode;
+  | InputNode
+  | ConvNode
+  | DepthwiseNode
+  | BatchNormNode
+  | ReluNode
+  | Relu6Node
+  | MaxPoolNode
+  | AvgPoolNode
+  | AddNode
+  | ConcatNode
+  | GlobalPoolNode
+  | DenseNode
+  | SliceNode;
 
 export interface ModelGraph {
   config: ModelConfig;
@@ -132,12 +162,26 @@ export class GraphBuilder {
     return this.push<ConvNode>({ op: 'conv', name, input, kernel, stride, pad, adjoined, group: g, shape: { h, w, c: cout } });
   }
 
+  dwconv(name: string, input: number, kernel: number, stride: number, pad: number): number {
+    const s = this.shape(input);
+    const h = convOut(s.h, kernel, stride, pad);
+    const w = convOut(s.w, kernel, stride, pad);
+    if (h < 1 || w < 1) {
+      throw new InputError(`input size ${this.config.inputSize} is too small: layer ${name} would have no pixels`, 'inputSize');
+    }
+    return this.push<DepthwiseNode>({ op: 'dwconv', name, input, kernel, stride, pad, shape: { h, w, c: s.c } });
+  }
+
   bn(name: string, input: number): number {
     return this.push<BatchNormNode>({ op: 'bn', name, input, shape: this.shape(input) });
   }
 
   relu(name: string, input: number): number {
     return this.push<ReluNode>({ op: 'relu', name, input, shape: this.shape(input) });
+  }
+
+  relu6(name: string, input: number): number {
+    return this.push<Relu6Node>({ op: 'relu6', name, input, shape: this.shape(input) });
   }
 
   maxpool(name: string, input: number, kernel: number, stride: number, pad: number): number {
@@ -293,6 +337,70 @@ function buildDenseNet121(config: ModelConfig): ModelGraph {
   return b.finish(b.dense('fc', f, config.classes));
 }
 
+/**
+ * torchvision's channel rounding for MobileNets: to the nearest multiple of
+ * 8 (at least 8), never more than 10 % below the unrounded count.
+ */
+export function makeDivisible(v: number, divisor = 8): number {
+  const n = Math.max(divisor, Math.floor((v + divisor / 2) / divisor) * divisor);
+  return n < 0.9 * v ? n + divisor : n;
+}
+
+/** torchvision's MobileNetV2 stages: expansion t, output channels c, blocks n, first stride s. */
+const MOBILENET_V2_STAGES: ReadonlyArray<{ t: number; c: number; n: number; s: number }> = [
+  { t: 1, c: 16, n: 1, s: 1 },
+  { t: 6, c: 24, n: 2, s: 2 },
+  { t: 6, c: 32, n: 3, s: 2 },
+  { t: 6, c: 64, n: 4, s: 2 },
+  { t: 6, c: 96, n: 3, s: 1 },
+  { t: 6, c: 160, n: 3, s: 2 },
+  { t: 6, c: 320, n: 1, s: 1 },
+];
+
+/**
+ * torchvision's MobileNetV2 (without its dropout): a 3×3 stem, inverted
+ * residual blocks — 1×1 expansion with ReLU6, 3×3 depthwise with ReLU6, 1×1
+ * linear projection, a residual add where the stride is 1 and the shapes
+ * match — a 1×1 conv to 1280 channels (more only for widths above 1), global
+ * pooling and a linear classifier. The ImageNet stem is torchvision's
+ * (3×3/2); the CIFAR stem, for small images, runs the stem conv and the
+ * first stride-2 stage (24 channels) at stride 1, so a 32×32 image reaches
+ * the last stage at 4×4 instead of 1×1.
+ *
+ * What is adjoined follows the authors' ResNet rule: the stem and the first
+ * stage (the t = 1 block) stay full unless `compressFirstStage`; in every
+ * later block the expansion's outputs (its own width group) and the
+ * projection's are sliced by α, the depthwise conv keeping its expansion's
+ * channels; the projections of a stage are one width group, as their outputs
+ * meet in residual adds; the last 1×1 conv is sliced (its own group).
+ */
+function buildMobileNetV2(config: ModelConfig): ModelGraph {
+  const b = new GraphBuilder(config);
+  const w = config.width;
+  const cifar = config.stem === 'cifar';
+  let x = b.input({ h: config.inputSize, w: config.inputSize, c: config.channels });
+  x = b.relu6('stem.relu', b.bn('stem.bn', b.conv('stem.conv', x, makeDivisible(32 * w), 3, cifar ? 1 : 2, 1, false, null)));
+  MOBILENET_V2_STAGES.forEach(({ t, c, n, s }, k) => {
+    const stage = `s${k + 1}`;
+    const adjoined = k > 0 || config.compressFirstStage;
+    const out = makeDivisible(c * w);
+    for (let j = 0; j < n; j++) {
+      const p = `${stage}.b${j + 1}`;
+      // The CIFAR stem's second stride-1 change: the first stride-2 stage keeps the resolution.
+      const stride = j > 0 || (cifar && k === 1) ? 1 : s;
+      const cin = b.shape(x).c;
+      let y = x;
+      if (t !== 1) y = b.relu6(`${p}.expand.relu`, b.bn(`${p}.expand.bn`, b.conv(`${p}.expand`, y, Math.round(cin * t), 1, 1, 0, adjoined, `${p}.expand`)));
+      y = b.relu6(`${p}.dw.relu`, b.bn(`${p}.dw.bn`, b.dwconv(`${p}.dw`, y, 3, stride, 1)));
+      y = b.bn(`${p}.project.bn`, b.conv(`${p}.project`, y, out, 1, 1, 0, adjoined, `${stage}.out`));
+      x = stride === 1 && cin === out ? b.add(`${p}.add`, y, x) : y;
+    }
+  });
+  const last = makeDivisible(1280 * Math.max(1, w));
+  x = b.relu6('head.relu', b.bn('head.bn', b.conv('head.conv', x, last, 1, 1, 0, true, 'head.conv')));
+  return b.finish(b.dense('fc', b.gap('pool', x), config.classes));
+}
+
 export function buildGraph(config: ModelConfig): ModelGraph {
   validateModelConfig(config);
   const { arch } = config;
@@ -304,6 +412,8 @@ export function buildGraph(config: ModelConfig): ModelGraph {
       return buildResNet(config, RESNETS[arch]);
     case 'densenet121':
       return buildDenseNet121(config);
+    case 'mobilenetv2':
+      return buildMobileNetV2(config);
     default:
       return assertNever(arch, 'architecture');
   }

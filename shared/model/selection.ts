@@ -2,7 +2,7 @@
  * Which channels of a full-width tensor the small path carries, as sorted,
  * disjoint half-open ranges [start, end). A ResNet tensor's selection is one
  * prefix; a DenseNet concatenation joins the pieces' own prefixes, so its
- * selection is a union of ranges (DESIGN.md, "Concatenations").
+ * selection is a union of ranges (docs/ARCHITECTURE.md, "The method in the code").
  */
 export type Range = readonly [start: number, end: number];
 export type Selection = readonly Range[];

@@ -1,8 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../main/engine/backend.js';
 import { conv2dBackpropFilter, type FilterGradientMethod } from '../../main/engine/wasm-kernels/conv2d-backprop-filter.js';
+import { depthwiseBackpropFilter, depthwiseBackpropInput, depthwiseForward, type DepthwiseMethod } from '../../main/engine/wasm-kernels/depthwise.js';
 import { backendKernel } from '../../main/engine/wasm-kernels/register.js';
-import { interleaved, round } from './measure.js';
+import { buildGraph } from '../../shared/model/graph.js';
+import { benchModel } from './bench-model.js';
+import { interleaved, round, type BenchArgs } from './measure.js';
 
 /** ResNet-18's convolutions at width 0.25 on 28×28×1, batch 64 (CIFAR stem). */
 const LAYERS: Array<{ layer: string; x: [number, number, number, number]; f: [number, number, number, number]; stride: number }> = [
@@ -21,10 +24,10 @@ const LAYERS: Array<{ layer: string; x: [number, number, number, number]; f: [nu
  * Adjoin's wasm convolution kernels against the ones they replace, layer by
  * layer, timed side by side: the forward convolution (SIMD loop nest vs the
  * backend's XNNPACK kernel) and the filter gradient (SIMD loop nest vs the
- * patch-matrix product).
+ * patch-matrix product); then the depthwise kernels (`depthwise`).
  */
-export async function convKernels(args: { rounds?: number }): Promise<Record<string, unknown>> {
-  const backend = await initBackend();
+export async function convKernels(args: BenchArgs): Promise<Record<string, unknown>> {
+  const backend = await initBackend(args.backend);
   if (backend.kind !== 'wasm') return { benchmark: 'conv-kernels', skipped: `the kernels are the wasm backend's; the backend here is ${backend.kind}` };
   const xnnpack = backendKernel('Conv2D');
   if (xnnpack === null) throw new Error('the wasm Conv2D kernel was not replaced');
@@ -81,7 +84,85 @@ export async function convKernels(args: { rounds?: number }): Promise<Record<str
     forward_speedup: round(totals.xnnpack / totals.simd, 2),
     filter_grad_speedup: round(totals.patches / totals.direct, 2),
     layers,
+    depthwise: await depthwiseKernels(rounds),
     backend: backend.kind,
     device: backend.device,
+  };
+}
+
+/**
+ * MobileNetV2's depthwise convolutions (width 0.55, CIFAR stem, 28×28×1,
+ * batch 64), each distinct shape once: our forward pass against XNNPACK's
+ * (`forward_speedup` > 1: ours is faster), and the input and filter
+ * gradients — which the backend lacks — by the SIMD loops and by their
+ * JavaScript twins, with their cost in forward passes.
+ */
+async function depthwiseKernels(rounds: number): Promise<Record<string, unknown>> {
+  const xnnpack = backendKernel('DepthwiseConv2dNative');
+  if (xnnpack === null) throw new Error('the wasm DepthwiseConv2dNative kernel was not wrapped');
+  const graph = buildGraph(benchModel('mobilenetv2'));
+  const shapes = new Map<string, { x: [number, number, number, number]; stride: number }>();
+  for (const node of graph.nodes) {
+    if (node.op !== 'dwconv') continue;
+    const s = graph.nodes[node.input]!.shape;
+    const key = `3×3${node.stride > 1 ? `/${node.stride}` : ''} ${s.h}×${s.w}×${s.c}`;
+    if (!shapes.has(key)) shapes.set(key, { x: [64, s.h, s.w, s.c], stride: node.stride });
+  }
+  const layers = [];
+  let totals = { ours: 0, xnnpack: 0, input: 0, filter: 0 };
+  for (const [layer, l] of shapes) {
+    const f: [number, number, number, number] = [3, 3, l.x[3], 1];
+    const pad = [
+      [0, 0],
+      [1, 1],
+      [1, 1],
+      [0, 0],
+    ];
+    const x = tf.randomNormal(l.x);
+    const w = tf.randomNormal(f);
+    const out = tf.backend_util.computeConv2DInfo(l.x, f, l.stride, 1, pad as tf.backend_util.ExplicitPadding, undefined, true).outShape;
+    const dy = tf.randomNormal(out);
+    const attrs = { strides: l.stride, pad, dataFormat: 'NHWC', dilations: 1 } as unknown as tf.NamedAttrMap;
+    const run = (info: tf.TensorInfo): void => tf.engine().makeTensorFromTensorInfo(info).dispose();
+    const backend = tf.backend();
+    const input = (method: DepthwiseMethod) => (): void =>
+      run(depthwiseBackpropInput({ inputs: { dy, filter: w }, backend, attrs: { ...attrs, inputShape: l.x } }, method));
+    const filter = (method: DepthwiseMethod) => (): void =>
+      run(depthwiseBackpropFilter({ inputs: { x, dy }, backend, attrs: { ...attrs, filterShape: f } }, method));
+    const ms = await interleaved(
+      {
+        ours: () => run(depthwiseForward({ inputs: { x, filter: w }, backend, attrs }, 'simd')),
+        xnnpack: () => run(xnnpack({ inputs: { x, filter: w }, backend, attrs }) as tf.TensorInfo),
+        input: input('simd'),
+        filter: filter('simd'),
+        inputJs: input('js'),
+        filterJs: filter('js'),
+      },
+      { warmup: 2, rounds },
+    );
+    totals = {
+      ours: totals.ours + ms['ours']!,
+      xnnpack: totals.xnnpack + ms['xnnpack']!,
+      input: totals.input + ms['input']!,
+      filter: totals.filter + ms['filter']!,
+    };
+    layers.push({
+      layer,
+      forward_ms: round(ms['ours']!, 2),
+      forward_xnnpack_ms: round(ms['xnnpack']!, 2),
+      forward_speedup: round(ms['xnnpack']! / ms['ours']!, 2),
+      input_grad_ms: round(ms['input']!, 2),
+      input_grad_js_ms: round(ms['inputJs']!, 2),
+      filter_grad_ms: round(ms['filter']!, 2),
+      filter_grad_js_ms: round(ms['filterJs']!, 2),
+    });
+    tf.dispose([x, w, dy]);
+  }
+  return {
+    model: 'mobilenetv2 cifar-stem width 0.55, 28×28×1, batch 64',
+    forward_speedup: round(totals.xnnpack / totals.ours, 2),
+    input_grad_over_forward: round(totals.input / totals.ours, 2),
+    filter_grad_over_forward: round(totals.filter / totals.ours, 2),
+    layers,
   };
 }

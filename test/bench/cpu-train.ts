@@ -6,21 +6,25 @@ import { Replicas, shardedStep, trainWorkers } from '../../main/engine/parallel/
 import { Rng } from '../../main/engine/rng.js';
 import { prepareTraining, trainStep, type TrainingSetup } from '../../main/engine/train.js';
 import { DEFAULT_LOSS, recipe, type TrainConfig } from '../../shared/train-config.js';
-import { interleaved, round } from './measure.js';
+import { benchModel, describeModel } from './bench-model.js';
+import { interleaved, round, softwareNote, trainingPlan, type BenchArgs } from './measure.js';
 
 /**
- * Training throughput on the CPU (issue 8): ResNet-18, CIFAR stem, width
- * 0.25, 28×28×1, batch 64, standard training — one optimisation step on one
- * engine and on every core's engine (data-parallel), timed side by side in
- * one run. `profile_top` is where one single-engine step spends its time.
+ * Training throughput on the CPU (issue 8): ResNet-18 (or `--arch`'s
+ * network, see bench-model.ts), CIFAR stem, 28×28×1, batch 64, standard
+ * training — one optimisation step on one engine and on every core's engine
+ * (data-parallel), timed side by side in one run. `profile_top` is where one
+ * single-engine step spends its time.
  */
-export async function cpuTrain(args: { rounds?: number }): Promise<Record<string, unknown>> {
-  const backend = await initBackend();
-  const batch = 64;
+export async function cpuTrain(args: BenchArgs): Promise<Record<string, unknown>> {
+  const backend = await initBackend(args.backend);
+  const plan = trainingPlan(backend, args, 12, 3);
+  const { batch } = plan;
   const size = 28;
+  const model = benchModel(args.arch);
   const data = synthesize({ classes: 10, size, channels: 1, train: batch * 4, val: 10, seed: 0 });
   const config: TrainConfig = {
-    model: { arch: 'resnet18', stem: 'cifar', inputSize: size, channels: 1, classes: 10, width: 0.25, compressFirstStage: false },
+    model,
     mode: 'standard',
     alpha: null,
     epochs: 1,
@@ -47,16 +51,27 @@ export async function cpuTrain(args: { rounds?: number }): Promise<Record<string
   const indices = Array.from({ length: batch }, (_, i) => i);
   const rng = new Rng(2);
   // Each step builds its batch (augmentation included), as the training loop does.
-  const stepOn = (setup: TrainingSetup, r: Replicas | null): void => {
+  const rates = { lr: 0.01, momentum: null };
+  const stepOn = async (setup: TrainingSetup, r: Replicas | null): Promise<void> => {
     const b = setup.batches.build(setup.train, indices, true, rng);
-    shardedStep(r, b, batch, [size, size, 1], { progress: 0.5, lr: 0.01, tau: null, noise: null }, (x, y, shard) => trainStep(setup, x, y, 0.5, 0.01, shard));
+    await shardedStep(r, b, batch, [size, size, 1], { progress: 0.5, rates, tau: null, noise: null }, (x, y, shard) =>
+      trainStep(setup, x, y, 0.5, rates, shard),
+    );
   };
   try {
-    const ms = await interleaved({ one: () => stepOn(single, null), all: () => stepOn(parallel, replicas) }, { warmup: 3, rounds: args.rounds ?? 12 });
-    const profile = await tf.profile(() => stepOn(single, null));
-    const byKernel = new Map<string, number>();
-    for (const k of profile.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + (k.kernelTimeMs as number));
-    const top = [...byKernel].sort((a, b) => b[1] - a[1]).slice(0, 8);
+    // With one engine (a GPU, a native backend, one core) both would be the same engine: it is measured once.
+    const variants: Record<string, () => Promise<void>> = { one: () => stepOn(single, null) };
+    if (replicas !== null) variants['all'] = () => stepOn(parallel, replicas);
+    const ms = await interleaved(variants, { warmup: plan.warmup, rounds: plan.rounds });
+    ms['all'] ??= ms['one']!;
+    // Kernel times are the CPU's own on wasm and cpu; a GPU's come from timestamp queries, when it has them at all.
+    let top: Array<[string, number]> | null = null;
+    if (backend.kind === 'wasm' || backend.kind === 'cpu' || backend.kind === 'node') {
+      const profile = await tf.profile(() => stepOn(single, null));
+      const byKernel = new Map<string, number>();
+      for (const k of profile.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + (k.kernelTimeMs as number));
+      top = [...byKernel].sort((a, b) => b[1] - a[1]).slice(0, 8);
+    }
     return {
       benchmark: 'cpu-train',
       images_per_s: round((1000 * batch) / ms['all']!, 1),
@@ -65,10 +80,11 @@ export async function cpuTrain(args: { rounds?: number }): Promise<Record<string
       images_per_s_one_worker: round((1000 * batch) / ms['one']!, 1),
       step_ms_one_worker: round(ms['one']!, 1),
       speedup: round(ms['one']! / ms['all']!),
-      profile_top: top.map(([kernel, t]) => ({ kernel, ms: round(t, 1) })),
+      profile_top: top === null ? null : top.map(([kernel, t]) => ({ kernel, ms: round(t, 1) })),
       backend: backend.kind,
       device: backend.device,
-      model: 'resnet18 cifar-stem width 0.25, 28×28×1, 10 classes, batch 64, standard',
+      ...softwareNote(backend),
+      model: describeModel(model, `batch ${batch}, standard`),
     };
   } finally {
     await replicas?.stop();

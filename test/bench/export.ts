@@ -12,7 +12,7 @@ import type { ModelConfig } from '../../shared/model/config.js';
 import { buildGraph } from '../../shared/model/graph.js';
 import { planSmall } from '../../shared/model/plan.js';
 import { exportVariants } from './export-variants.js';
-import { round } from './measure.js';
+import { round, type BenchArgs } from './measure.js';
 
 /**
  * Today's keys, then the phone variants' (`export-variants.ts`): int8 and
@@ -25,20 +25,20 @@ import { round } from './measure.js';
  * round-robin in the same process. `latency_speedup / mac_ratio` says how
  * much of the MAC saving becomes wall-clock saving on a CPU.
  */
-export async function exportBench(args: { rounds?: number }): Promise<Record<string, unknown>> {
+export async function exportBench(args: BenchArgs): Promise<Record<string, unknown>> {
   const paper = await paperRow(args);
   return { ...paper, ...(await exportVariants()) };
 }
 
-async function paperRow(args: { rounds?: number }): Promise<Record<string, unknown>> {
-  await initBackend();
+async function paperRow(args: BenchArgs): Promise<Record<string, unknown>> {
+  await initBackend(args.backend);
   const config: ModelConfig = { arch: 'resnet18', stem: 'cifar', inputSize: 32, channels: 3, classes: 100, width: 1, compressFirstStage: false };
   const graph = buildGraph(config);
   const plan = planSmall(graph, 4);
   const params = createParams(graph, plan, new Rng(0));
   const small = extractSmall(graph, plan, params);
   const full = plainFull(graph);
-  const onnx = { full: toOnnx(full, params), small: toOnnx(small.graph, small.params) };
+  const onnx = { full: await toOnnx(full, params), small: await toOnnx(small.graph, small.params) };
 
   // The figures are only worth printing for models that compute the right thing.
   const n = 4;

@@ -1,3 +1,36 @@
+import type { Architecture } from '../../shared/model/config.js';
+import type { BackendInfo } from '../../shared/backend.js';
+
+/** What `npm run bench` passes every benchmark: `--rounds N`, `--backend NAME` (as ADJOIN_BACKEND). */
+/** What every benchmark takes: its rounds, the backend (as ADJOIN_BACKEND forces it) and the architecture the training benchmarks measure. */
+export interface BenchArgs {
+  rounds?: number;
+  backend?: string;
+  arch?: Architecture;
+}
+
+/**
+ * A WebGPU backend on a software adapter (SwiftShader) computes on the CPU
+ * through a GPU driver emulated in software: its figures show that the
+ * webgpu path trains, not how fast a GPU would.
+ */
+export function softwareNote(backend: BackendInfo): { note?: string } {
+  return backend.kind === 'webgpu' && backend.label !== 'GPU'
+    ? { note: 'software WebGPU adapter (emulated on the CPU): these figures measure correctness of the webgpu path, not GPU speed' }
+    : {};
+}
+
+/**
+ * How big and how long a training benchmark is: batch 64 and the given
+ * rounds, or, on a software WebGPU adapter, batch 8 and two rounds after one
+ * warm-up — there a batch-64 step of ResNet-18 at 28×28 takes minutes, and
+ * the run only shows that the webgpu path trains.
+ */
+export function trainingPlan(backend: BackendInfo, args: BenchArgs, rounds: number, warmup: number): { batch: number; rounds: number; warmup: number } {
+  if (softwareNote(backend).note === undefined) return { batch: 64, rounds: args.rounds ?? rounds, warmup };
+  return { batch: 8, rounds: args.rounds ?? 2, warmup: 1 };
+}
+
 /** Median of a list of timings. */
 export function median(values: readonly number[]): number {
   const v = [...values].sort((a, b) => a - b);

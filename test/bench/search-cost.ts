@@ -7,7 +7,7 @@ import { synthesize } from '../../main/engine/data/synthetic.js';
 import { prepareSearch, searchStep } from '../../main/engine/dan/search.js';
 import { Rng } from '../../main/engine/rng.js';
 import { prepareTraining, trainStep } from '../../main/engine/train.js';
-import { interleaved, round } from './measure.js';
+import { interleaved, round, type BenchArgs } from './measure.js';
 
 /**
  * One DAN search step over A = {1, 2, 4, 8, 16} vs one standard step of the
@@ -15,8 +15,8 @@ import { interleaved, round } from './measure.js';
  * and one soft-masked path: about 2×; a per-candidate implementation would
  * run six convolutions per layer.
  */
-export async function searchCost(args: { rounds?: number }): Promise<Record<string, unknown>> {
-  const backend = await initBackend();
+export async function searchCost(args: BenchArgs): Promise<Record<string, unknown>> {
+  const backend = await initBackend(args.backend);
   const batch = 64;
   const model: ModelConfig = { arch: 'resnet18', stem: 'cifar', inputSize: 28, channels: 1, classes: 10, width: 0.25, compressFirstStage: false };
   const data = synthesize({ classes: 10, size: 28, channels: 1, train: batch, val: 10, seed: 0 });
@@ -33,10 +33,11 @@ export async function searchCost(args: { rounds?: number }): Promise<Record<stri
   const x = tf.tensor4d(b.x, [batch, 28, 28, 1]);
   const y = tf.tensor1d(b.y, 'int32');
   const noiseRng = new Rng(3);
+  const rates = { lr: 0.01, momentum: null };
   const ms = await interleaved(
     {
-      standard: () => void trainStep(standard, x, y, 0.5, 0.01),
-      search: () => void searchStep(searching, x, y, 0.5, 0.01, 10, searching.space.drawNoise(noiseRng)),
+      standard: async () => void (await trainStep(standard, x, y, 0.5, rates)),
+      search: async () => void (await searchStep(searching, x, y, 0.5, rates, 10, searching.space.drawNoise(noiseRng))),
     },
     { warmup: 2, rounds: args.rounds ?? 8 },
   );

@@ -3,29 +3,24 @@ import { initBackend } from '../../main/engine/backend.js';
 import { synthesize } from '../../main/engine/data/synthetic.js';
 import { Rng } from '../../main/engine/rng.js';
 import { prepareTraining, trainStep } from '../../main/engine/train.js';
-import { DEFAULT_LOSS, recipe, type TrainConfig, type TrainMode } from '../../shared/train-config.js';
-import { interleaved, round } from './measure.js';
+import { DEFAULT_LOSS, recipe, trainConfigOf, type TrainConfig } from '../../shared/train-config.js';
+import { benchModel, describeModel } from './bench-model.js';
+import { interleaved, round, softwareNote, trainingPlan, type BenchArgs } from './measure.js';
 
 /**
  * One training step of the standard network vs one adjoined step (α = 4),
- * same backend, model and batch, measured side by side. `mac_bound` is what
- * the adjoined step would cost if time followed MACs: 1 + small / full.
+ * same backend, model and batch, measured side by side (ResNet-18, or
+ * `--arch`'s network). `mac_bound` is what the adjoined step would cost if
+ * time followed MACs: 1 + small / full.
  */
-export async function stepCost(args: { rounds?: number }): Promise<Record<string, unknown>> {
-  const backend = await initBackend();
-  const batch = 64;
+export async function stepCost(args: BenchArgs): Promise<Record<string, unknown>> {
+  const backend = await initBackend(args.backend);
+  const plan = trainingPlan(backend, args, 10, 2);
+  const { batch } = plan;
+  const model = benchModel(args.arch);
   const data = synthesize({ classes: 10, size: 28, channels: 1, train: batch, val: 10, seed: 0 });
-  const configFor = (mode: TrainMode): TrainConfig => ({
-    model: { arch: 'resnet18', stem: 'cifar', inputSize: 28, channels: 1, classes: 10, width: 0.25, compressFirstStage: false },
-    mode,
-    alpha: mode === 'an' ? 4 : null,
-    epochs: 1,
-    batchSize: batch,
-    ...recipe('cifar'),
-    loss: DEFAULT_LOSS,
-    seed: 0,
-    checkpointEvery: 1,
-  });
+  const configFor = (mode: 'standard' | 'an'): TrainConfig =>
+    trainConfigOf({ model, epochs: 1, batchSize: batch, ...recipe('cifar'), loss: DEFAULT_LOSS, seed: 0, checkpointEvery: 1 }, mode, mode === 'an' ? 4 : null);
   const standard = prepareTraining(configFor('standard'), data, new Rng(1));
   const an = prepareTraining(configFor('an'), data, new Rng(1));
   const b = standard.batches.build(
@@ -36,13 +31,14 @@ export async function stepCost(args: { rounds?: number }): Promise<Record<string
   );
   const x = tf.tensor4d(b.x, [batch, 28, 28, 1]);
   const y = tf.tensor1d(b.y, 'int32');
+  const rates = { lr: 0.01, momentum: null };
   // Mid-training progress: λ > 0, so the adjoined step pays for its KL term.
   const ms = await interleaved(
     {
-      standard: () => void trainStep(standard, x, y, 0.5, 0.01),
-      an: () => void trainStep(an, x, y, 0.5, 0.01),
+      standard: async () => void (await trainStep(standard, x, y, 0.5, rates)),
+      an: async () => void (await trainStep(an, x, y, 0.5, rates)),
     },
-    { warmup: 2, rounds: args.rounds ?? 10 },
+    { warmup: plan.warmup, rounds: plan.rounds },
   );
   const macBound = 1 + an.cost.small!.macs / an.cost.full.macs;
   const ratio = ms['an']! / ms['standard']!;
@@ -55,8 +51,9 @@ export async function stepCost(args: { rounds?: number }): Promise<Record<string
     within_15pct_of_mac_bound: Math.abs(ratio / macBound - 1) <= 0.15,
     backend: backend.kind,
     device: backend.device,
+    ...softwareNote(backend),
     images_per_s_standard: round((1000 * batch) / ms['standard']!, 1),
     images_per_s_an: round((1000 * batch) / ms['an']!, 1),
-    model: 'resnet18 cifar-stem width 0.25, 28×28×1, 10 classes, batch 64, α=4',
+    model: describeModel(model, `batch ${batch}, α=4`),
   };
 }

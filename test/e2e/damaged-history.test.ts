@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { damageDatabaseFile, historyWithRuns } from '../helpers/store.js';
+import { damageIndex, historyWithRuns } from '../helpers/store.js';
 import { hasChromium, type OpenedApp } from './helpers/browser.js';
 import type { Served } from './helpers/serve.js';
 import { closeServed, serveAndOpen } from './helpers/session.js';
@@ -14,7 +14,8 @@ describe.skipIf(!hasChromium)('a damaged history', () => {
     ({ served, app } = await serveAndOpen((home) => {
       const file = join(home, 'adjoin.db');
       historyWithRuns(file, 40, 'cancelled');
-      damageDatabaseFile(file);
+      // The index of runs by dataset: damaged for every check, while the runs themselves still read.
+      damageIndex(file, 'runs_dataset');
     }));
   });
 

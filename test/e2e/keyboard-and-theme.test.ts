@@ -29,7 +29,7 @@ describe.skipIf(!hasChromium)('keyboard and theme', () => {
   describe('keyboard', () => {
     let app: OpenedApp;
     beforeAll(async () => {
-      app = await openApp(served.url);
+      app = await openApp(await served.freshUrl());
     });
     afterAll(async () => {
       await app?.close();
@@ -86,8 +86,10 @@ describe.skipIf(!hasChromium)('keyboard and theme', () => {
       await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe('Dataset');
       // Back from the screen's heading: the last item of the navigation.
       await page.keyboard.press('Shift+Tab');
-      expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-keyshortcuts'))).toBe('Alt+6');
+      expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-keyshortcuts'))).toBe('Alt+7');
       await page.keyboard.press('Enter');
+      await expect.poll(() => page.getByRole('heading', { name: 'System', level: 1 }).isVisible()).toBe(true);
+      await page.keyboard.press('Alt+6');
       await expect.poll(() => page.getByRole('heading', { name: 'Sweeps', level: 1 }).isVisible()).toBe(true);
       await page.keyboard.press('Alt+5');
       await expect.poll(() => page.getByRole('heading', { name: 'History', level: 1 }).isVisible()).toBe(true);
@@ -103,7 +105,7 @@ describe.skipIf(!hasChromium)('keyboard and theme', () => {
   describe('dark theme (the OS preference)', () => {
     let app: OpenedApp;
     beforeAll(async () => {
-      app = await openApp(served.url, { colorScheme: 'dark' });
+      app = await openApp(await served.freshUrl(), { colorScheme: 'dark' });
     });
     afterAll(async () => {
       await app?.close();
@@ -126,6 +128,7 @@ describe.skipIf(!hasChromium)('keyboard and theme', () => {
         ['Alt+4', '43-dark-results'],
         ['Alt+5', '44-dark-history'],
         ['Alt+6', '45-dark-sweeps'],
+        ['Alt+7', '46-dark-system'],
       ] as const) {
         await page.keyboard.press(key);
         await page.waitForTimeout(150);

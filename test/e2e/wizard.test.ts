@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +33,17 @@ describe.skipIf(!hasChromium)('the wizard, end to end (browser shell)', () => {
     await expect.poll(() => app.page.getByRole('heading', { name: 'Dataset', level: 1 }).isVisible()).toBe(true);
   });
 
+  it('the link admits one tab: opened again (as from the browser’s history) it says a fresh link is needed', async () => {
+    const again = await app.context.newPage();
+    try {
+      await again.goto(served.url);
+      await expect.poll(() => again.getByRole('alert').filter({ hasText: 'Not connected' }).isVisible()).toBe(true);
+      expect(await again.getByRole('alert').filter({ hasText: 'Not connected' }).textContent()).toMatch(/each link admits one tab/);
+    } finally {
+      await again.close();
+    }
+  });
+
   it('Dataset: the sample dataset’s scan, with its class chart and thumbnails', async () => {
     const { page } = app;
     await page.getByRole('button', { name: 'Use sample dataset' }).click();
@@ -50,7 +61,15 @@ describe.skipIf(!hasChromium)('the wizard, end to end (browser shell)', () => {
   it('Model: a tiny ResNet-18 with AN α = 4; the estimate follows α', async () => {
     const { page } = app;
     await page.getByRole('button', { name: 'Next: Model →' }).click();
+    // MobileNetV2 is on offer, with stems of its own, and the estimate follows the choice.
+    await page.getByLabel('Architecture').selectOption('mobilenetv2');
+    const stemOptions = (): Promise<string[]> => page.getByLabel('Stem').locator('option').allTextContents();
+    await expect.poll(stemOptions).toEqual(['CIFAR (3×3 conv, first stride-2 stage at stride 1)', 'ImageNet (3×3/2 conv)']);
+    const fullParams = page.getByTestId('estimate-parameters-0');
+    const mobilenet = await fullParams.textContent();
     await page.getByLabel('Architecture').selectOption('resnet18');
+    await expect.poll(stemOptions).toEqual(['CIFAR (3×3 conv)', 'ImageNet (7×7/2 conv + max-pool)']);
+    await expect.poll(() => fullParams.textContent()).not.toBe(mobilenet);
     await page.getByLabel('Stem').selectOption('cifar');
     // The scan suggested the sample's own size and channels.
     expect(await page.getByLabel('Input size (pixels)').inputValue()).toBe('28');
@@ -70,9 +89,37 @@ describe.skipIf(!hasChromium)('the wizard, end to end (browser shell)', () => {
     await app.screenshot('02-model');
   });
 
-  it('Train: two epochs start; progress and the loss chart move on the WASM backend; the run finishes', async () => {
+  it('Train settings: Recommended is the short recipe — its lr plot is one cycle — and its lr follows the batch size', async () => {
     const { page } = app;
     await page.getByRole('button', { name: 'Next: Train →' }).click();
+    expect(await page.getByLabel('Recipe').inputValue()).toBe('recommended');
+    const lrLine = page.getByTestId('train-previews').locator('figure', { hasText: 'Learning rate over the run' }).locator('path.line');
+    /** Where the plotted lr peaks, as a fraction of the run (SVG y grows downwards). */
+    const peakAt = async (): Promise<number> => {
+      const d = (await lrLine.getAttribute('d')) ?? '';
+      const points = [...d.matchAll(/[ML](-?[\d.]+),(-?[\d.]+)/g)].map((m) => ({ x: Number(m[1]), y: Number(m[2]) }));
+      expect(points.length).toBeGreaterThan(10);
+      const top = points.reduce((a, b) => (b.y < a.y ? b : a));
+      return (top.x - points[0]!.x) / (points.at(-1)!.x - points[0]!.x);
+    };
+    expect(await page.getByTestId('train-previews').textContent()).toContain('SGD-Nesterov, one-cycle');
+    expect(await peakAt()).toBeCloseTo(0.3, 1);
+    // The paper's CIFAR steps start at their peak.
+    await page.getByLabel('Recipe').selectOption('paper-cifar');
+    await expect.poll(peakAt).toBe(0);
+    await page.getByLabel('Recipe').selectOption('recommended');
+    await expect.poll(peakAt).toBeCloseTo(0.3, 1);
+
+    const lr = page.getByLabel('Learning rate', { exact: true });
+    expect(await lr.inputValue()).toBe('0.05');
+    await page.getByLabel('Batch size').fill('128');
+    await expect.poll(() => lr.inputValue()).toBe('0.1');
+    await page.getByLabel('Batch size').fill('64');
+    await expect.poll(() => lr.inputValue()).toBe('0.05');
+  });
+
+  it('Train: two epochs start; progress and the loss chart move on the WASM backend; the run finishes', async () => {
+    const { page } = app;
     await page.getByLabel('Epochs').fill('2');
     await page.getByLabel('Batch size').fill('64');
     await app.screenshot('03-train-settings');
@@ -90,6 +137,12 @@ describe.skipIf(!hasChromium)('the wizard, end to end (browser shell)', () => {
       await expect.poll(() => lossLine.getAttribute('d'), { timeout: 30_000 }).not.toBe(firstPath);
     }
     expect(await page.getByTestId('monitor').getByTestId('backend-badge').textContent()).toContain('WASM');
+    // Next to the badge: why not a GPU (here every faster backend went untried: the server forces wasm).
+    const notes = page.getByTestId('monitor').getByTestId('backend-notes');
+    await notes.getByText('Why not a GPU?').click();
+    expect(await notes.locator('li').first().textContent()).toBe(
+      'not tried (ADJOIN_BACKEND=wasm forces wasm): tfjs-node-gpu (CUDA), WebGPU (Dawn), tfjs-node (native CPU)',
+    );
     expect(await page.getByTestId('eta').textContent()).toMatch(/\d+ s|\d+ m/);
     expect(await page.getByTestId('speed').textContent()).toMatch(/img\/s/);
 
@@ -130,8 +183,15 @@ describe.skipIf(!hasChromium)('the wizard, end to end (browser shell)', () => {
     expect(await onnxRow.nth(1).textContent()).toBe('100.0% top-1');
     expect(await onnxRow.nth(3).textContent()).toMatch(/ms$/);
 
-    // TFLite, checked in LiteRT.js, into its own folder.
+    // TFLite, checked in LiteRT.js, into its own folder — which holds a labels.txt of the user's: the page asks before replacing it.
+    mkdirSync(join(outDir, 'tflite-fp32'));
+    writeFileSync(join(outDir, 'tflite-fp32', 'labels.txt'), 'the user’s own labels\n');
     await page.getByRole('button', { name: 'Export TFLite fp32' }).click();
+    const question = page.getByRole('dialog', { name: 'Replace files Adjoin did not write?' });
+    await question.waitFor();
+    expect(await question.textContent()).toMatch(/labels\.txt/);
+    expect(readFileSync(join(outDir, 'tflite-fp32', 'labels.txt'), 'utf8')).toBe('the user’s own labels\n');
+    await question.getByRole('button', { name: 'Replace them' }).click();
     const tfliteRow = matrix.locator('tr[data-variant="tflite-fp32"] td');
     await expect.poll(() => tfliteRow.nth(3).textContent(), { timeout: 120_000 }).toMatch(/ms$/);
     expect(await tfliteRow.nth(1).textContent()).toBe('100.0% top-1');

@@ -43,7 +43,7 @@ export function perturb(graph: ModelGraph, params: NetworkParams, batch: Verific
   }
 }
 
-/** Every architecture at a tiny width, plus the ImageNet stem (padded max-pool) and compressed first stages (Slice). */
+/** Every architecture at a tiny width, plus the ImageNet stem (padded max-pool) and compressed first stages (Slice), MobileNetV2's included. */
 export const ARCHITECTURE_CASES: Array<{ config: ModelConfig; alpha: number }> = [
   ...ARCHITECTURES.map((arch) => ({
     config: { arch, stem: 'cifar', inputSize: 16, channels: 3, classes: 5, width: 0.125, compressFirstStage: false } as ModelConfig,
@@ -51,6 +51,7 @@ export const ARCHITECTURE_CASES: Array<{ config: ModelConfig; alpha: number }> =
   })),
   { config: { arch: 'resnet18', stem: 'imagenet', inputSize: 32, channels: 1, classes: 4, width: 0.25, compressFirstStage: true }, alpha: 2 },
   { config: { arch: 'densenet121', stem: 'imagenet', inputSize: 32, channels: 3, classes: 3, width: 0.25, compressFirstStage: true }, alpha: 8 },
+  { config: { arch: 'mobilenetv2', stem: 'imagenet', inputSize: 32, channels: 1, classes: 4, width: 0.35, compressFirstStage: true }, alpha: 2 },
 ];
 
 /** An adjoined network with perturbed statistics, and its extracted small network. */

@@ -1,10 +1,12 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll } from 'vitest';
 import { parseSyntheticSpec, synthesize } from '../../main/engine/data/synthetic.js';
 import { train } from '../../main/engine/train.js';
-import { beginRun, describeDataset } from '../../main/jobs/begin-run.js';
+import { beginRun } from '../../main/jobs/host/begin-run.js';
+import { describeDataset } from '../../main/jobs/worker/dataset-row.js';
 import { openStore } from '../../main/store/open.js';
 import type { Store } from '../../main/store/store.js';
 import type { TrainConfig } from '../../shared/train-config.js';
@@ -48,6 +50,23 @@ export function historyWithRuns(file: string, runs: number, status: 'queued' | '
   store.db.prepare('UPDATE runs SET status = ?').run(status);
   store.db.pragma('wal_checkpoint(TRUNCATE)');
   store.close();
+}
+
+/**
+ * Overwrites the header of the root page of one index: the file is damaged
+ * (every check finds it) while its tables, and so its runs, still read.
+ * Where the middle page falls depends on the schema; an index's root does not.
+ */
+export function damageIndex(file: string, index: string): void {
+  const db = new Database(file, { readonly: true });
+  const row = db.prepare(`SELECT rootpage FROM sqlite_schema WHERE type = 'index' AND name = ?`).get(index) as { rootpage: number } | undefined;
+  db.close();
+  if (row === undefined) throw new Error(`${file} has no index ${index}`);
+  const bytes = readFileSync(file);
+  const pageSize = bytes.readUInt16BE(16);
+  const at = (row.rootpage - 1) * pageSize;
+  for (let i = 0; i < 12; i++) bytes[at + i] = bytes[at + i]! ^ 0xff;
+  writeFileSync(file, bytes);
 }
 
 /** Overwrites the header of a page in the middle of the file: a b-tree page SQLite can no longer read. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { comparableRun, diffConfigs, flatten } from '../../renderer/src/lib/config-diff.js';
-import { run } from './fixtures.js';
+import { CONFIG, run } from './fixtures.js';
 
 describe('flatten', () => {
   it('names nested leaves by dotted paths and arrays by index', () => {
@@ -40,7 +40,7 @@ describe('comparableRun', () => {
   const dan = run({
     id: 2,
     kind: 'search',
-    config: { ...run().config, alpha: { s2: 2, s3: 8 } },
+    config: { ...CONFIG, alpha: { s2: 2, s3: 8 } },
     search: { config: { space: [1, 2, 4], gamma: 1, epochs: 3, tau: { initial: 15, decay: 0.045 }, noise: 'fresh' } as never, thenTrain: 5, result: null },
   });
   it('summarises a per-group α against a global one, and a search in a few keys', () => {
@@ -58,7 +58,7 @@ describe('comparableRun', () => {
     ]);
   });
   it('spells out two per-group maps', () => {
-    const rows = diffConfigs(comparableRun(dan, dan), comparableRun({ ...dan, config: { ...dan.config, alpha: { s2: 4, s3: 8 } } }, dan));
+    const rows = diffConfigs(comparableRun(dan, dan), comparableRun({ ...dan, config: { ...CONFIG, alpha: { s2: 4, s3: 8 } } }, dan));
     expect(rows.filter((r) => !r.same).map((r) => r.key)).toEqual(['alpha.s2']);
   });
 });

@@ -1,13 +1,22 @@
 import type { BackendInfo } from '../../shared/backend.js';
 import type { EngineEvent, StepEvent } from '../../shared/events.js';
 import type { RunDetails, RunRecord } from '../../shared/history.js';
-import type { TrainConfig } from '../../shared/train-config.js';
+import type { AdjoinedConfig } from '../../shared/train-config.js';
 
 /** Engine events and history records as the main side sends them, for the renderer's reducers. */
 
-export const WASM: BackendInfo = { kind: 'wasm', name: 'wasm', label: 'WASM', device: 'CPU (WebAssembly SIMD, XNNPACK, 1 thread)' };
+export const WASM: BackendInfo = {
+  kind: 'wasm',
+  name: 'wasm',
+  label: 'WASM',
+  device: 'CPU (WebAssembly SIMD, XNNPACK, 1 thread)',
+  skipped: [
+    { kind: 'gpu', reason: 'not installed (the optional dependency @tensorflow/tfjs-node-gpu is dropped where its installer cannot download libtensorflow)' },
+    { kind: 'webgpu', reason: 'no Vulkan driver: the Vulkan loader found no driver manifest' },
+  ],
+};
 
-export const CONFIG: TrainConfig = {
+export const CONFIG: AdjoinedConfig = {
   model: { arch: 'resnet18', stem: 'cifar', inputSize: 28, channels: 1, classes: 3, width: 0.125, compressFirstStage: false },
   mode: 'an',
   alpha: 4,
@@ -97,6 +106,7 @@ export function run(over: Partial<RunRecord> = {}): RunRecord {
     error: null,
     backend: 'wasm',
     device: WASM.device,
+    backendInfo: WASM,
     outDir: '/runs/1',
     checkpointPath: '/runs/1/checkpoint.ckpt',
     data: { ...DATA, valCount: 200 },
@@ -115,6 +125,7 @@ export function run(over: Partial<RunRecord> = {}): RunRecord {
     finishedAt: 2000,
     trainSeconds: 17,
     owner: { pid: null, host: null, heartbeatAt: null },
+    worker: null,
     ...over,
   };
 }

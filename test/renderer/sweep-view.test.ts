@@ -57,6 +57,7 @@ function view(over: Partial<SweepView> = {}): SweepView {
   return {
     sweepId: 3,
     status: 'running',
+    queue: null,
     createdAt: 1000,
     finishedAt: null,
     spec,
@@ -164,6 +165,7 @@ describe('labels and actions', () => {
     const summary = (sweepId: number, status: SweepSummary['status'], finishedRuns: number): SweepSummary => ({
       sweepId,
       status,
+      queue: null,
       createdAt: 0,
       finishedAt: null,
       spec,

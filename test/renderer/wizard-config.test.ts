@@ -9,23 +9,61 @@ import {
   dataSourceOf,
   defaultTrainSettings,
   estimate,
+  lrPreview,
+  scheduleLabel,
   searchConfigOf,
   trainConfigOf,
   weightBytes,
+  withBatchSize,
 } from '../../renderer/src/lib/wizard-config.js';
 
 const model = { ...DEFAULT_MODEL_SETTINGS, inputSize: 28, channels: 1 as const, width: 0.125 };
 
 describe('presets', () => {
-  it('Recommended is the CIFAR recipe with β = 1; the paper’s presets keep β = 0', () => {
+  it('Recommended is the short recipe with β = 1; the paper’s presets keep β = 0', () => {
     const r = defaultTrainSettings('recommended');
     expect(r.smallCe).toBe(1);
     expect(r.lr).toBe(0.05);
+    expect(r.batchSize).toBe(64);
     const paper = applyPreset(r, 'paper-cifar');
     expect(paper.smallCe).toBe(0);
+    expect(paper.lr).toBe(0.05);
     const imagenet = applyPreset({ ...r, epochs: 7 }, 'paper-imagenet');
     expect(imagenet.lr).toBe(4e-3);
     expect(imagenet.epochs).toBe(7);
+  });
+  it('the recommended learning rate follows the batch size; the paper’s and a typed one do not', () => {
+    const r = withBatchSize(defaultTrainSettings('recommended'), 128);
+    expect(r.lr).toBe(0.1);
+    expect(withBatchSize(r, 32).lr).toBe(0.025);
+    // An empty field (NaN) keeps the rate; the number typed next sets it from the reference batch.
+    const emptied = withBatchSize(r, Number.NaN);
+    expect(emptied.lr).toBe(0.05);
+    expect(withBatchSize(emptied, 256).lr).toBe(0.2);
+    expect(applyPreset(r, 'paper-cifar').lr).toBe(0.05);
+    expect(withBatchSize(applyPreset(r, 'paper-cifar'), 256).lr).toBe(0.05);
+    expect(applyPreset(withBatchSize(applyPreset(r, 'paper-cifar'), 256), 'recommended').lr).toBe(0.2);
+    const typed = { ...r, lr: 0.03 };
+    expect(withBatchSize(typed, 256).lr).toBe(0.03);
+  });
+  it('the lr preview draws one cycle for Recommended and the paper’s steps for CIFAR', () => {
+    const t = defaultTrainSettings('recommended');
+    const points = lrPreview(t, 100);
+    expect(points[0]!.x).toBe(0);
+    expect(points[0]!.y).toBeCloseTo(0.05 / 25, 15);
+    const peak = points.reduce((a, b) => (b.y > a.y ? b : a));
+    expect(peak.x).toBeCloseTo(0.3, 2);
+    expect(peak.y).toBeGreaterThan(0.0499);
+    expect(points.at(-1)!.y).toBeCloseTo(0.05 / 25 / 1e4, 12);
+    expect(scheduleLabel('recommended')).toBe('SGD-Nesterov, one-cycle');
+
+    const cifar = lrPreview(applyPreset(t, 'paper-cifar'), 100).map((p) => p.y);
+    expect(cifar[0]).toBe(0.05);
+    expect(cifar[62]).toBe(0.05);
+    expect(cifar[63]).toBeCloseTo(0.005, 12);
+    expect(cifar[100]).toBeCloseTo(0.00005, 12);
+    expect(scheduleLabel('paper-cifar')).toBe('SGD, multistep');
+    expect(scheduleLabel('paper-imagenet')).toBe('Adam, warm-up + cosine');
   });
 });
 
@@ -36,7 +74,8 @@ describe('requests built from the forms', () => {
     expect(() => validateTrainConfig(config)).not.toThrow();
     expect(config).toMatchObject({ mode: 'an', alpha: 4, epochs: 2, batchSize: 64, loss: { lambda: 'quadratic', c: 1, smallCe: 1 } });
     expect(config.model).toMatchObject({ inputSize: 28, channels: 1, classes: 10, width: 0.125 });
-    expect(config.optimizer).toMatchObject({ kind: 'sgd', lr: 0.05 });
+    expect(config.optimizer).toEqual({ kind: 'sgd', lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
+    expect(config.schedule).toEqual({ kind: 'onecycle', pctStart: 0.3, divFactor: 25, finalDivFactor: 1e4, momentum: { base: 0.85, max: 0.95 } });
     expect(dataSourceOf('/data/fm', model, { ...t, limitTrain: 200 })).toEqual({
       path: '/data/fm',
       settings: { size: 28, channels: 1 },

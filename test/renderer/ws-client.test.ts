@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../shared/api.js';
-import { backoffDelay, type ConnectionState, type SocketLike, WsClient } from '../../renderer/src/lib/api/ws-client.js';
+import { backoffDelay, type ConnectionState, type SocketLike, WsClient, type WsClientOptions } from '../../renderer/src/lib/api/ws-client.js';
 
 /** A socket the test drives: it records what the client sends and plays the server's part. */
 class FakeSocket implements SocketLike {
@@ -28,12 +28,13 @@ class FakeSocket implements SocketLike {
   }
 }
 
-function setup() {
+function setup(options: Partial<WsClientOptions> = {}) {
   const sockets: FakeSocket[] = [];
   const timers: Array<{ fn: () => void; ms: number }> = [];
   const states: ConnectionState[] = [];
   const client = new WsClient({
-    url: 'ws://127.0.0.1:1234/api?token=t',
+    url: 'ws://127.0.0.1:1234/api?session=s',
+    ...options,
     connect: (url) => {
       const s = new FakeSocket(url);
       sockets.push(s);
@@ -140,6 +141,51 @@ describe('WsClient', () => {
     expect(timers).toHaveLength(0);
     await expect(pending).rejects.toThrow(/refused/);
     await expect(client.call('runs:list', {})).rejects.toThrow(/link printed by adjoin serve/);
+  });
+
+  it('opens once the page has traded its token for a session, and calls made meanwhile wait', async () => {
+    let admit!: (url: string | null) => void;
+    const { client, sockets, socket } = setup({ url: new Promise((resolve) => (admit = resolve)) });
+    const info = client.call('runs:list', {});
+    expect(sockets).toHaveLength(0);
+    admit('ws://127.0.0.1:1234/api?session=tab');
+    await Promise.resolve();
+    expect(socket().url).toBe('ws://127.0.0.1:1234/api?session=tab');
+    socket().open();
+    socket().receive({ id: 1, result: { ok: true, value: [] } });
+    await expect(info).resolves.toEqual([]);
+  });
+
+  it('is unauthorized at once when the token could not be traded (a reload, or a used link)', async () => {
+    const { client, sockets, states } = setup({ url: Promise.resolve(null) });
+    const pending = client.call('app:info', {});
+    await expect(pending).rejects.toThrow(/refused/);
+    expect(states.at(-1)).toEqual({ kind: 'unauthorized' });
+    expect(sockets).toHaveLength(0);
+  });
+
+  it('a socket refused before it opened asks whether the session still holds: no → unauthorized, unknown → reconnect', async () => {
+    const answers: Array<boolean | null> = [null, false];
+    const asked: number[] = [];
+    const { states, timers, socket } = setup({ stillAuthorized: async () => (asked.push(asked.length), answers.shift() ?? null) });
+    socket().drop(1006);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(states.at(-1)).toMatchObject({ kind: 'reconnecting', attempt: 1 });
+    timers.shift()!.fn();
+    socket().drop(1006);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(states.at(-1)).toEqual({ kind: 'unauthorized' });
+    expect(asked).toHaveLength(2);
+    expect(timers).toHaveLength(0);
+  });
+
+  it('a socket that was open and dropped reconnects without asking', async () => {
+    let asked = 0;
+    const { states, socket } = setup({ stillAuthorized: async () => (asked++, false) });
+    socket().open();
+    socket().drop(1006);
+    expect(states.at(-1)).toMatchObject({ kind: 'reconnecting' });
+    expect(asked).toBe(0);
   });
 
   it('refuses a malformed envelope', async () => {

@@ -53,7 +53,7 @@ describe('sweep grid', () => {
     const s = spec();
     const kd = expandGrid(s).find((c) => c.key === 'kd-a2-s1')!;
     expect(teacherKey(kd)).toBe('standard-s1');
-    expect(cellConfig(s, kd, { network: 'n', runId: 7 }).kd).toEqual({ teacher: 'n', teacherRun: 7, temperature: 4, weight: 0.9 });
+    expect(cellConfig(s, kd, { network: 'n', runId: 7 })).toMatchObject({ mode: 'kd', kd: { teacher: 'n', teacherRun: 7, temperature: 4, weight: 0.9 } });
     const an = expandGrid(s).find((c) => c.key === 'an-a4-b1-s0')!;
     expect(cellConfig(s, an)).toMatchObject({ mode: 'an', alpha: 4, seed: 0, loss: { smallCe: 1 } });
   });

@@ -78,11 +78,17 @@ export class SearchSpace {
     return { masks, weights };
   }
 
+  /** η of every group, read together (asynchronously: a GPU backend has no synchronous read). */
+  private async etas(): Promise<Float32Array[]> {
+    return Promise.all(this.groups.map((g) => g.eta.data() as Promise<Float32Array>));
+  }
+
   /** Hard masks of the argmax architecture (one-hot weights). */
-  argmaxMasks(): Map<string, tf.Tensor1D> {
+  async argmaxMasks(): Promise<Map<string, tf.Tensor1D>> {
     const masks = new Map<string, tf.Tensor1D>();
-    for (const g of this.groups) {
-      const i = argmax(g.eta.dataSync());
+    const etas = await this.etas();
+    for (const [k, g] of this.groups.entries()) {
+      const i = argmax(etas[k]!);
       masks.set(
         g.group,
         tf.tidy(() => tf.reshape(tf.slice(g.candidates, [i, 0], [1, -1]), [-1]) as tf.Tensor1D),
@@ -92,14 +98,16 @@ export class SearchSpace {
   }
 
   /** α of argmax η per group. */
-  choice(): Record<string, number> {
-    return Object.fromEntries(this.groups.map((g) => [g.group, this.alphas[argmax(g.eta.dataSync())]!]));
+  async choice(): Promise<Record<string, number>> {
+    const etas = await this.etas();
+    return Object.fromEntries(this.groups.map((g, k) => [g.group, this.alphas[argmax(etas[k]!)]!]));
   }
 
   /** Per group: softmax(η/τ), η and the argmax α. */
-  report(tau: number): GroupChoice[] {
-    return this.groups.map((g) => {
-      const eta = Array.from(g.eta.dataSync());
+  async report(tau: number): Promise<GroupChoice[]> {
+    const etas = await this.etas();
+    return this.groups.map((g, k) => {
+      const eta = Array.from(etas[k]!);
       const probabilities = softmax(eta.map((v) => v / tau));
       return { group: g.group, channels: g.channels, probabilities, eta, alpha: this.alphas[argmax(eta)]! };
     });

@@ -1,28 +1,31 @@
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type SearchConfig, tauAt, validateSearchConfig } from '../../../shared/dan.js';
+import { searchConfig as decodeSearchConfig } from '../../../shared/config-codecs.js';
+import { type SearchConfig, tauAt } from '../../../shared/dan.js';
+import { arr, type Decoder, int, nullable, num, obj, record } from '../../../shared/decode.js';
 import { InputError } from '../../../shared/errors.js';
-import type { EngineEvent, SearchEpochEvent, SearchResultEvent } from '../../../shared/events.js';
+import { RUN_FILES } from '../../../shared/run-files.js';
+import type { DataInfo, EngineEvent, PathMetrics, SearchEpochEvent, SearchResultEvent } from '../../../shared/events.js';
 import { costReport, type Cost } from '../../../shared/model/cost.js';
 import { buildGraph, type ModelGraph } from '../../../shared/model/graph.js';
-import { lambdaAt, lrAt } from '../../../shared/schedules.js';
-import { initBackend } from '../backend.js';
-import { checkpointToResume, saveCheckpoint } from '../checkpoint.js';
+import { lambdaAt, ratesAt, type StepRates } from '../../../shared/schedules.js';
 import { BatchBuilder, normalizationFor, type Normalization } from '../data/batches.js';
 import type { ImageSplit, TrainingData } from '../data/types.js';
 import { evaluate } from '../evaluate.js';
 import { forward } from '../forward.js';
 import { adjoinedLoss } from '../loss.js';
-import { addTo, freshPosition, runEpochs, type LoopPosition, type StopRequest } from '../loop.js';
+import type { CheckpointState } from '../checkpoint.js';
+import { addTo, type EpochTotals, type LoopPosition, type StepTiming } from '../loop.js';
 import { Optimizer } from '../optim.js';
 import { createParams, type NetworkParams } from '../params.js';
-import { Rng } from '../rng.js';
+import type { Rng } from '../rng.js';
+import { runSession, type RunOutcome, type SessionOptions } from '../run/session.js';
+import type { LoopContext, RunStreams, RunTask, StartContext, TaskCheckpoint, TaskDefinition } from '../run/task.js';
 import { expectedMacs, propagateMasks } from '../soft-masks.js';
 import { optimizationStep, type Shard } from '../step.js';
 import { shardedStep } from '../parallel/replicas.js';
-import { startReplicas, withEngines } from '../parallel/start.js';
-import { CHECKPOINT_FILE, dataInfo, describeFailure } from '../train.js';
+import { dataInfo } from '../train.js';
 import { SearchSpace } from './search-space.js';
 
 /** What a search step needs: a replica builds only this, without the data. */
@@ -60,7 +63,6 @@ export function searchStepSetupFor(config: SearchConfig, graph: ModelGraph, spac
 }
 
 export function prepareSearch(config: SearchConfig, data: TrainingData, initRng: Rng): SearchSetup {
-  validateSearchConfig(config);
   if (data.classes.length !== config.model.classes) {
     throw new InputError(`the model has ${config.model.classes} classes but the data has ${data.classes.length}`, 'classes');
   }
@@ -98,23 +100,23 @@ export interface SearchStepResult {
  * super-network: the small path runs one convolution per layer at the widest
  * candidate and scales channels by the soft masks; weights and η both move.
  */
-export function searchStep(
+export async function searchStep(
   setup: SearchStepSetup,
   x: tf.Tensor4D,
   y: tf.Tensor1D,
   progress: number,
-  lr: number,
+  rates: StepRates,
   tau: number,
   noise: ReadonlyMap<string, Float32Array> | null,
   shard: Shard | null = null,
-): SearchStepResult {
+): Promise<SearchStepResult> {
   const { config, graph, space, params } = setup;
   const lambda = lambdaAt(config.loss.lambda, progress);
   let ce: tf.Scalar | null = null;
   let kl: tf.Scalar | null = null;
   let flops: tf.Scalar | null = null;
   const etas = space.etaVariables();
-  return optimizationStep(
+  return await optimizationStep(
     params,
     new Map([...params.trainable, ...etas]),
     ({ keep, track }) => {
@@ -127,13 +129,13 @@ export function searchStep(
       flops = keep(tf.div(expectedMacs(graph, space.plan, out.masks), setup.fullMacs) as tf.Scalar);
       return tf.add(terms.total, tf.mul(flops, lambda * config.gamma)) as tf.Scalar;
     },
-    lr,
+    rates.lr,
     ({ loss, grads, read }) => {
       const weightGrads: tf.NamedTensorMap = {};
       const etaGrads: tf.NamedTensorMap = {};
       for (const [name, g] of Object.entries(grads)) (name.startsWith('eta/') ? etaGrads : weightGrads)[name] = g;
-      setup.optimizer.apply(params.trainable, weightGrads, lr);
-      setup.archOptimizer.apply(etas, etaGrads, config.archLr);
+      setup.optimizer.apply(params.trainable, weightGrads, rates);
+      setup.archOptimizer.apply(etas, etaGrads, { lr: config.archLr, momentum: null });
       return { loss, ce: read(ce)!, kl: read(kl)!, flops: read(flops)! };
     },
     shard,
@@ -141,238 +143,268 @@ export function searchStep(
 }
 
 /** Expected small-network MACs under softmax(η/τ), without noise. */
-export function expectedMacsAt(setup: SearchSetup, tau: number): number {
-  return tf.tidy(() => {
+export async function expectedMacsAt(setup: Pick<SearchSetup, 'graph' | 'space'>, tau: number): Promise<number> {
+  const macs = tf.tidy(() => {
     const { masks } = setup.space.softMasks(tau, null);
-    return expectedMacs(setup.graph, setup.space.plan, propagateMasks(setup.graph, setup.space.plan, masks)).dataSync()[0]!;
+    return expectedMacs(setup.graph, setup.space.plan, propagateMasks(setup.graph, setup.space.plan, masks));
   });
+  try {
+    return (await macs.data())[0]!;
+  } finally {
+    macs.dispose();
+  }
 }
 
-export interface SearchOptions {
-  config: SearchConfig;
-  data: TrainingData;
-  emit: (event: EngineEvent) => void;
-  stopRequested?: () => StopRequest | null;
-  outDir?: string | null;
-  resume?: boolean;
-  stepEventInterval?: number;
-  /** Engines searching side by side (data-parallel); default: one per core on wasm and cpu. */
-  workers?: number;
+export type SearchOptions = SessionOptions<EngineEvent> & { config: SearchConfig };
+
+/** What a finished search hands back: an α per width group and what it costs. */
+export interface SearchResult {
+  alphas: Record<string, number>;
+  cost: { full: Cost; small: Cost };
 }
 
-export type SearchOutcome =
-  | { status: 'finished'; alphas: Record<string, number>; cost: { full: Cost; small: Cost } }
-  | { status: 'cancelled'; checkpoint: string | null }
-  | { status: 'failed'; reason: string; message: string };
+export type SearchOutcome = RunOutcome<SearchResult>;
 
+/** What a search keeps in its checkpoint besides weights: the fixed noise, the choices so far and η's optimizer steps. */
 interface SearchExtra {
   noise: Record<string, number[]> | null;
   history: SearchResultEvent['history'];
   archOptimizerSteps: number;
 }
 
-/**
- * Searches per-group widths (paper section 5) and emits search-started,
- * search-step, search-epoch (the distribution g of every group, τ, expected
- * MACs), checkpoints, and finally search-result with the α map.
- */
-export async function search(options: SearchOptions): Promise<SearchOutcome> {
-  const { data, emit } = options;
-  const outDir = options.outDir ?? null;
-  const now = (): number => Date.now();
-  const ckptPath = outDir === null ? null : join(outDir, CHECKPOINT_FILE);
-  let config = options.config;
-  const backend = await initBackend();
-  const checkpoint = checkpointToResume(outDir, CHECKPOINT_FILE, options.resume === true);
-  if (checkpoint !== null) config = validateSearchConfig(checkpoint.config as SearchConfig);
-  const root = new Rng(config.seed);
-  const initRng = root.fork();
-  const orderRng = root.fork();
-  const augment = root.fork();
-  const noiseRng = root.fork();
-  const setup = prepareSearch(config, data, initRng);
-  const { space } = setup;
-  let pos: LoopPosition = freshPosition(orderRng.state(), augment);
-  let extra: SearchExtra = { noise: null, history: [], archOptimizerSteps: 0 };
-  if (checkpoint !== null) {
-    checkpoint.restoreInto(setup.params, setup.optimizer);
-    pos = { ...checkpoint.position, augment: new Rng(checkpoint.position.augmentState), totals: { ...checkpoint.position.totals } };
-    extra = checkpoint.extra as SearchExtra;
+const searchExtra: Decoder<SearchExtra> = obj({
+  noise: nullable(record(arr(num))),
+  history: arr(obj({ epoch: int, tau: num, probabilities: record(arr(num)) })),
+  archOptimizerSteps: int,
+});
+
+type SearchStepReport = SearchStepResult & { lr: number; tau: number };
+
+/** The DAN search as the run session drives it: weights and η move together; each epoch reports every group's choice. */
+class SearchTask implements RunTask<SearchStepReport, SearchResult, EngineEvent> {
+  private readonly setup: SearchSetup;
+  private readonly space: SearchSpace;
+  private readonly info: DataInfo;
+  private readonly noiseRng: Rng;
+  private extra: SearchExtra = { noise: null, history: [], archOptimizerSteps: 0 };
+  /** The authors draw the noise once per layer and keep it; `fresh` redraws it every step. */
+  private fixedNoise: Map<string, Float32Array> | null = null;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly checkpointEvery: number;
+  readonly stepsPerEpoch: number;
+  readonly totalSteps: number;
+  readonly trainCount: number;
+  readonly params: NetworkParams;
+  readonly optimizer: Optimizer;
+  readonly replica: RunTask<SearchStepReport, SearchResult, EngineEvent>['replica'];
+
+  constructor(
+    private readonly config: SearchConfig,
+    data: TrainingData,
+    streams: RunStreams,
+  ) {
+    // After the session's own streams (weights, order, augmentation): the noise.
+    this.noiseRng = streams.root.fork();
+    const setup = prepareSearch(config, data, streams.init);
+    this.setup = setup;
+    this.space = setup.space;
+    this.info = dataInfo(data, setup.norm);
+    this.epochs = config.epochs;
+    this.batchSize = config.batchSize;
+    this.checkpointEvery = config.checkpointEvery;
+    this.stepsPerEpoch = setup.stepsPerEpoch;
+    this.totalSteps = setup.totalSteps;
+    this.trainCount = setup.train.count;
+    this.params = setup.params;
+    this.optimizer = setup.optimizer;
+    const { inputSize, channels } = config.model;
+    this.replica = {
+      task: { kind: 'search', config },
+      variables: new Map([...setup.params.all(), ...this.space.etaVariables()]),
+      optimizers: [setup.optimizer, setup.archOptimizer],
+      imageSize: inputSize * inputSize * channels,
+    };
+    this.keepNoise();
+  }
+
+  private keepNoise(): void {
+    const { extra } = this;
+    this.fixedNoise =
+      this.config.noise === 'fixed'
+        ? extra.noise !== null
+          ? new Map(Object.entries(extra.noise).map(([k, v]) => [k, Float32Array.from(v)]))
+          : this.space.drawNoise(this.noiseRng)
+        : null;
+    extra.noise = this.fixedNoise === null ? null : Object.fromEntries([...this.fixedNoise].map(([k, v]) => [k, Array.from(v)]));
+  }
+
+  dataInfo(): DataInfo {
+    return this.info;
+  }
+
+  restore(checkpoint: CheckpointState): void {
+    this.extra = searchExtra(checkpoint.extra, `${checkpoint.path}: search state`);
     const slots = new Map<string, tf.Tensor>();
     for (const [name, t] of checkpoint.extraTensors) {
       const v = tf.tensor(t.data, t.shape, 'float32');
       if (name.startsWith('eta/')) {
-        space.etaVariables().get(name)?.assign(v);
+        this.space.etaVariables().get(name)?.assign(v);
         v.dispose();
       } else slots.set(name.replace(/^arch\//, ''), v);
     }
-    setup.archOptimizer.restore(extra.archOptimizerSteps, slots);
+    this.setup.archOptimizer.restore(this.extra.archOptimizerSteps, slots);
     tf.dispose([...slots.values()]);
+    this.keepNoise();
   }
-  // The authors draw the noise once per layer and keep it; `fresh` redraws it every step.
-  const fixedNoise =
-    config.noise === 'fixed'
-      ? extra.noise !== null
-        ? new Map(Object.entries(extra.noise).map(([k, v]) => [k, Float32Array.from(v)]))
-        : space.drawNoise(noiseRng)
-      : null;
-  extra.noise = fixedNoise === null ? null : Object.fromEntries([...fixedNoise].map(([k, v]) => [k, Array.from(v)]));
-  if (outDir !== null) mkdirSync(outDir, { recursive: true });
 
-  const { stepsPerEpoch, totalSteps } = setup;
-  const info = dataInfo(data, setup.norm);
-  const { inputSize, channels } = config.model;
-  const replicas = await startReplicas(backend, options.workers ?? null, {
-    task: { kind: 'search', config },
-    variables: new Map([...setup.params.all(), ...space.etaVariables()]),
-    optimizers: [setup.optimizer, setup.archOptimizer],
-    imageSize: inputSize * inputSize * channels,
-  });
-  emit({
-    type: 'search-started',
-    time: now(),
-    backend: withEngines(backend, replicas?.count ?? 1),
-    config,
-    data: info,
-    groups: space.groups.map((g) => ({ group: g.group, channels: g.channels })),
-    full: costReport(setup.graph).full,
-    totalSteps,
-    stepsPerEpoch,
-    resumedFrom: checkpoint === null ? null : { epoch: pos.epoch, step: pos.step },
-  });
+  started({ time, backend, data, resumedFrom }: StartContext): EngineEvent {
+    return {
+      type: 'search-started',
+      time,
+      backend,
+      config: this.config,
+      data,
+      groups: this.space.groups.map((g) => ({ group: g.group, channels: g.channels })),
+      full: costReport(this.setup.graph).full,
+      totalSteps: this.totalSteps,
+      stepsPerEpoch: this.stepsPerEpoch,
+      resumedFrom,
+    };
+  }
 
-  const writeCheckpoint = (): string | null => {
-    if (ckptPath === null) return null;
-    const state = setup.archOptimizer.state();
-    const extraTensors = new Map<string, tf.Tensor>([...space.etaVariables(), ...[...state.slots].map(([k, v]) => [`arch/${k}`, v] as const)]);
-    extra.archOptimizerSteps = state.steps;
-    saveCheckpoint(ckptPath, {
-      config,
-      params: setup.params,
-      optimizer: setup.optimizer,
-      position: { ...pos, augmentState: pos.augment.state() },
-      history: [],
-      extra,
-      extraTensors,
+  step(indices: Int32Array, progress: number, { pos, replicas }: LoopContext): Promise<SearchStepReport> {
+    const { setup, config, space } = this;
+    const { inputSize, channels } = config.model;
+    const batch = setup.batches.build(setup.train, indices, true, pos.augment);
+    const rates = ratesAt(config.schedule, config.optimizer.lr, pos.globalStep, this.totalSteps);
+    const tau = tauAt(config.tau, pos.epoch);
+    const noise = this.fixedNoise ?? space.drawNoise(pos.augment);
+    return shardedStep(replicas, batch, indices.length, [inputSize, inputSize, channels], { progress, rates, tau, noise: [...noise] }, async (x, y, shard) => ({
+      ...(await searchStep(setup, x, y, progress, rates, tau, noise, shard)),
+      lr: rates.lr,
+      tau,
+    }));
+  }
+
+  accumulate(totals: EpochTotals, r: SearchStepReport): void {
+    addTo(totals, 'loss', r.loss);
+    addTo(totals, 'steps', 1);
+  }
+
+  stepEvent(r: SearchStepReport, timing: StepTiming, pos: LoopPosition, time: number): EngineEvent {
+    return {
+      type: 'search-step',
+      time,
+      epoch: pos.epoch + 1,
+      step: pos.step,
+      stepsPerEpoch: this.stepsPerEpoch,
+      globalStep: pos.globalStep,
+      totalSteps: this.totalSteps,
+      progress: pos.globalStep / this.totalSteps,
+      loss: r.loss,
+      ce: r.ce,
+      kl: r.kl,
+      flops: r.flops,
+      lambda: lambdaAt(this.config.loss.lambda, timing.progress),
+      lr: r.lr,
+      tau: r.tau,
+      imagesPerSecond: timing.imagesPerSecond,
+      etaSeconds: timing.etaSeconds,
+    };
+  }
+
+  /**
+   * The super-network as trained: its small path under the noise-free
+   * mixture softmax(η/τ). (Hard argmax masks would meet batch-norm
+   * statistics gathered under soft ones; the found network is judged by
+   * training it.) Every engine builds the same soft masks from its
+   * (identical) η and measures its shard.
+   */
+  private async validate(tau: number, replicas: LoopContext['replicas']): Promise<{ full: PathMetrics; small: PathMetrics }> {
+    const { setup, space } = this;
+    const soft = new Map<string, tf.Tensor1D>();
+    tf.tidy(() => {
+      for (const [group, m] of space.softMasks(tau, null).masks) soft.set(group, tf.keep(m));
     });
-    emit({ type: 'checkpoint', time: now(), epoch: pos.epoch, step: pos.step, path: ckptPath });
-    return ckptPath;
-  };
-
-  try {
-    const loop = await runEpochs<SearchStepResult & { lr: number; tau: number }>({
-      epochs: config.epochs,
-      stepsPerEpoch,
-      batchSize: config.batchSize,
-      trainCount: setup.train.count,
-      position: pos,
-      stepEventInterval: options.stepEventInterval ?? 250,
-      stopRequested: options.stopRequested,
-      checkpointEvery: config.checkpointEvery,
-      checkpoint: writeCheckpoint,
-      step: (indices, progress) => {
-        const batch = setup.batches.build(setup.train, indices, true, pos.augment);
-        const lr = lrAt(config.schedule, config.optimizer.lr, progress);
-        const tau = tauAt(config.tau, pos.epoch);
-        const noise = fixedNoise ?? space.drawNoise(pos.augment);
-        return shardedStep(replicas, batch, indices.length, [inputSize, inputSize, channels], { progress, lr, tau, noise: [...noise] }, (x, y, shard) => ({
-          ...searchStep(setup, x, y, progress, lr, tau, noise, shard),
-          lr,
-          tau,
-        }));
-      },
-      accumulate: (totals, r) => {
-        addTo(totals, 'loss', r.loss);
-        addTo(totals, 'steps', 1);
-      },
-      reportStep: (r, timing) =>
-        emit({
-          type: 'search-step',
-          time: now(),
-          epoch: pos.epoch + 1,
-          step: pos.step,
-          stepsPerEpoch,
-          globalStep: pos.globalStep,
-          totalSteps,
-          progress: pos.globalStep / totalSteps,
-          loss: r.loss,
-          ce: r.ce,
-          kl: r.kl,
-          flops: r.flops,
-          lambda: lambdaAt(config.loss.lambda, timing.progress),
-          lr: r.lr,
-          tau: r.tau,
-          imagesPerSecond: timing.imagesPerSecond,
-          etaSeconds: timing.etaSeconds,
-        }),
-      endEpoch: (trainSeconds) => {
-        const evalStart = performance.now();
-        const tau = tauAt(config.tau, pos.epoch);
-        // The super-network as trained: its small path under the noise-free
-        // mixture softmax(η/τ). (Hard argmax masks would meet batch-norm
-        // statistics gathered under soft ones; the found network is judged by
-        // training it.)
-        const soft = new Map<string, tf.Tensor1D>();
-        tf.tidy(() => {
-          for (const [group, m] of space.softMasks(tau, null).masks) soft.set(group, tf.keep(m));
-        });
-        let val;
-        try {
-          // Every engine builds the same soft masks from its (identical) η and measures its shard.
-          val = evaluate({ graph: setup.graph, params: setup.params, plan: null, batches: setup.batches, config }, setup.val, {
-            confusion: false,
-            small: { kind: 'masked', plan: space.plan, masks: soft },
-            softTau: tau,
-            sharding: replicas?.evaluation() ?? null,
-          });
-        } finally {
-          tf.dispose([...soft.values()]);
-        }
-        const groups = space.report(tau);
-        extra.history.push({ epoch: pos.epoch + 1, tau, probabilities: Object.fromEntries(groups.map((g) => [g.group, g.probabilities])) });
-        const event: SearchEpochEvent = {
-          type: 'search-epoch',
-          time: now(),
-          epoch: pos.epoch + 1,
-          epochs: config.epochs,
-          tau,
-          expectedMacs: expectedMacsAt(setup, tau),
-          argmax: costReport(setup.graph, space.choice()).small!,
-          groups,
-          trainLoss: (pos.totals['loss'] ?? 0) / Math.max(pos.totals['steps'] ?? 0, 1),
-          val: { full: val.full!, small: val.small! },
-          seconds: trainSeconds + (performance.now() - evalStart) / 1000,
-        };
-        emit(event);
-      },
-    });
-    if (loop.status === 'cancelled') {
-      emit({ type: 'cancelled', time: now(), epoch: pos.epoch + 1, step: pos.step, checkpoint: loop.checkpoint });
-      return { status: 'cancelled', checkpoint: loop.checkpoint };
+    try {
+      const val = await evaluate({ graph: setup.graph, params: setup.params, plan: null, batches: setup.batches, config: this.config }, setup.val, {
+        confusion: false,
+        small: { kind: 'masked', plan: space.plan, masks: soft },
+        softTau: tau,
+        sharding: replicas?.evaluation() ?? null,
+      });
+      return { full: val.full!, small: val.small! };
+    } finally {
+      tf.dispose([...soft.values()]);
     }
-    const alphas = space.choice();
-    const report = costReport(setup.graph, alphas);
+  }
+
+  async endEpoch(trainSeconds: number, { pos, replicas }: LoopContext, time: number): Promise<SearchEpochEvent> {
+    const evalStart = performance.now();
+    const tau = tauAt(this.config.tau, pos.epoch);
+    const val = await this.validate(tau, replicas);
+    const groups = await this.space.report(tau);
+    this.extra.history.push({ epoch: pos.epoch + 1, tau, probabilities: Object.fromEntries(groups.map((g) => [g.group, g.probabilities])) });
+    return {
+      type: 'search-epoch',
+      time,
+      epoch: pos.epoch + 1,
+      epochs: this.epochs,
+      tau,
+      expectedMacs: await expectedMacsAt(this.setup, tau),
+      argmax: costReport(this.setup.graph, await this.space.choice()).small!,
+      groups,
+      trainLoss: (pos.totals['loss'] ?? 0) / Math.max(pos.totals['steps'] ?? 0, 1),
+      val,
+      seconds: trainSeconds + (performance.now() - evalStart) / 1000,
+    };
+  }
+
+  checkpoint(): TaskCheckpoint {
+    const state = this.setup.archOptimizer.state();
+    this.extra.archOptimizerSteps = state.steps;
+    return {
+      history: [],
+      extra: this.extra,
+      extraTensors: new Map<string, tf.Tensor>([...this.space.etaVariables(), ...[...state.slots].map(([k, v]) => [`arch/${k}`, v] as const)]),
+    };
+  }
+
+  async finish({ pos }: LoopContext, outDir: string | null, now: () => number): Promise<{ events: EngineEvent[]; result: SearchResult }> {
+    const alphas = await this.space.choice();
+    const report = costReport(this.setup.graph, alphas);
     const result: SearchResultEvent = {
       type: 'search-result',
       time: now(),
       alphas,
       cost: { full: report.full, small: report.small! },
-      groups: space.report(tauAt(config.tau, config.epochs - 1)),
-      history: extra.history,
+      groups: await this.space.report(tauAt(this.config.tau, this.epochs - 1)),
+      history: this.extra.history,
       seconds: pos.elapsedSeconds,
     };
-    if (outDir !== null) writeFileSync(join(outDir, 'search.json'), JSON.stringify({ config, data: info, ...result }, null, 2));
-    emit(result);
-    return { status: 'finished', alphas, cost: result.cost };
-  } catch (e) {
-    const failure = describeFailure(e, pos);
-    emit({ type: 'failed', time: now(), ...failure, checkpoint: ckptPath !== null && existsSync(ckptPath) ? ckptPath : null });
-    return { status: 'failed', reason: failure.reason, message: failure.error.message };
-  } finally {
-    await replicas?.stop();
-    setup.params.dispose();
-    setup.optimizer.dispose();
-    setup.archOptimizer.dispose();
-    space.dispose();
+    if (outDir !== null) writeFileSync(join(outDir, RUN_FILES.search), JSON.stringify({ config: this.config, data: this.info, ...result }, null, 2));
+    return { events: [result], result: { alphas, cost: result.cost } };
   }
+
+  dispose(): void {
+    this.setup.params.dispose();
+    this.setup.optimizer.dispose();
+    this.setup.archOptimizer.dispose();
+    this.space.dispose();
+  }
+}
+
+export const SEARCH: TaskDefinition<SearchConfig, SearchStepReport, SearchResult, EngineEvent> = {
+  decodeConfig: decodeSearchConfig,
+  prepare: (config, data, streams) => new SearchTask(config, data, streams),
+};
+
+/**
+ * Searches per-group widths (paper section 5) and emits search-started,
+ * search-step, search-epoch (the distribution g of every group, τ, expected
+ * MACs), checkpoints, and finally search-result with the α map.
+ */
+export function search(options: SearchOptions): Promise<SearchOutcome> {
+  return runSession(SEARCH, options.config, options);
 }

@@ -3,6 +3,7 @@ import { constants, type Stats } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { DATASET_LAYOUTS, RESIZE_MODES, type DatasetLayout, type DatasetProblem, type ResizeMode } from '../../../shared/dataset.js';
+import { pidAlive } from '../../pid-alive.js';
 
 /**
  * One decoded dataset on disk:
@@ -240,15 +241,6 @@ async function syncFolder(dir: string): Promise<void> {
   }
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Removes temporary files that a killed import left behind: those whose
  * writer is gone, and any older than a day. Never touches finished files.
@@ -272,7 +264,7 @@ export async function removeStaleTemps(dir: string): Promise<number> {
       continue;
     }
     const pid = Number(m[1]);
-    if ((pid !== process.pid && !processAlive(pid)) || Date.now() - s.mtimeMs > STALE_TEMP_MS) {
+    if ((pid !== process.pid && !pidAlive(pid)) || Date.now() - s.mtimeMs > STALE_TEMP_MS) {
       await unlink(path).then(
         () => void removed++,
         () => undefined,

@@ -112,7 +112,7 @@ export async function decodeFolder(
   meter.update(0, 0, true);
   // sharp decodes on libuv's thread pool, off the caller's thread; a few
   // images in flight keep every core busy while memory stays bounded by
-  // the in-flight files (RELIABILITY row 17 caps each one's pixels).
+  // the in-flight files (docs/RELIABILITY.md row 17 caps each one's pixels).
   const concurrency = options.concurrency ?? Math.max(4, 2 * availableParallelism());
   await forEachBounded(
     files,

@@ -4,7 +4,7 @@ import type { ImportSettings, ProblemKind } from '../../../shared/dataset.js';
 /**
  * Images above this many pixels are refused before their pixels are
  * decoded. sharp's own default (268 MP) lets a ~1 MB PNG of 20000×20000
- * allocate over a gigabyte (RELIABILITY row 17); 40 MP still admits every
+ * allocate over a gigabyte (docs/RELIABILITY.md row 17); 40 MP still admits every
  * common camera below medium format.
  */
 export const DEFAULT_MAX_PIXELS = 40_000_000;
@@ -20,7 +20,7 @@ let configured = false;
  * file once, so the cache costs memory and ~10% of the time. sharp's thread
  * pool stays at its default: parallelism comes from several images in flight.
  * (A process that starts engine workers must load sharp on its main thread
- * first, RELIABILITY row 23; importing this module does.)
+ * first, docs/RELIABILITY.md row 23; importing this module does.)
  */
 export function configureSharp(): void {
   if (configured) return;
@@ -33,10 +33,10 @@ export type DecodeSettings = Pick<ImportSettings, 'size' | 'channels' | 'resize'
 /**
  * Decodes one image fully and returns size × size × channels uint8 pixels.
  * `failOn: 'warning'` makes truncated and corrupt data an error: `metadata()`
- * alone passes them (RELIABILITY rows 14, 18). EXIF orientation is applied,
+ * alone passes them (docs/RELIABILITY.md row 18). EXIF orientation is applied,
  * alpha is flattened on white, 16-bit samples become 8-bit, gray is
  * repeated to RGB or colour reduced to luminance, and only the first frame
- * of an animation is used (RELIABILITY row 22). `input` is the file's bytes
+ * of an animation is used (docs/RELIABILITY.md row 22). `input` is the file's bytes
  * or, for large files, its path (sharp then streams it).
  */
 export async function decodeImage(input: Buffer | string, s: DecodeSettings): Promise<Buffer> {

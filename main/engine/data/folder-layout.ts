@@ -82,8 +82,69 @@ function notesForRoot(entries: readonly Dirent[], used: ReadonlySet<string>, wha
   return out;
 }
 
+/** What the class folders are, under train/ and val/ (or test/) or directly under the root. */
+interface ClassLayout {
+  classes: Map<string, ClassFolder>;
+  folderSplit: FolderListing['folderSplit'];
+  /** Entries read below the root (in the split folders). */
+  entries: number;
+}
+
+/** Class folders inside train/ and its validation split, each side's stray entries noted. */
+async function splitClassFolders(
+  root: string,
+  rootEntries: readonly Dirent[],
+  dirs: readonly Dirent[],
+  trainDir: Dirent,
+  problems: DatasetProblem[],
+): Promise<ClassLayout> {
+  const valDir = findNamed(dirs, VAL_NAMES);
+  const testDir = findNamed(dirs, TEST_NAMES);
+  const heldOut = valDir ?? testDir;
+  const used = new Set([trainDir.name, ...(heldOut ? [heldOut.name] : [])]);
+  for (const p of notesForRoot(rootEntries, used, valDir && testDir ? `${valDir.name}/ is the validation split` : 'not a split folder')) problems.push(p);
+  const sides = [{ dir: trainDir.name, isVal: false }, ...(heldOut === undefined ? [] : [{ dir: heldOut.name, isVal: true }])];
+  const classes = new Map<string, ClassFolder>();
+  let entriesRead = 0;
+  for (const side of sides) {
+    const entries = await entriesOf(join(root, side.dir));
+    entriesRead += entries.length;
+    for (const p of notesForRoot(entries, new Set(subfolders(entries).map((d) => d.name)), 'not a class folder'))
+      problems.push({ ...p, file: `${side.dir}/${p.file}` });
+    for (const e of entries) if (isHiddenOrSystem(e.name)) problems.push(problem(`${side.dir}/${e.name}`, 'hidden-file', 'skipped: hidden or system file'));
+    for (const d of subfolders(entries)) {
+      const name = className(d.name);
+      const c = classes.get(name) ?? { name, trainDir: null, valDir: null };
+      const dir = `${side.dir}/${d.name}`;
+      const taken = side.isVal ? c.valDir : c.trainDir;
+      if (taken !== null) {
+        problems.push(sameName(dir, taken));
+        continue;
+      }
+      if (side.isVal) c.valDir = dir;
+      else c.trainDir = dir;
+      classes.set(name, c);
+    }
+  }
+  const folderSplit: FolderListing['folderSplit'] = heldOut === undefined ? null : { kind: 'folders', train: trainDir.name, val: heldOut.name };
+  return { classes, folderSplit, entries: entriesRead };
+}
+
+/** One class per subfolder of the root. */
+function rootClassFolders(rootEntries: readonly Dirent[], dirs: readonly Dirent[], problems: DatasetProblem[]): ClassLayout {
+  for (const p of notesForRoot(rootEntries, new Set(dirs.map((d) => d.name)), 'not a class folder')) problems.push(p);
+  const classes = new Map<string, ClassFolder>();
+  for (const d of dirs) {
+    const name = className(d.name);
+    const taken = classes.get(name);
+    if (taken !== undefined) problems.push(sameName(d.name, taken.trainDir!));
+    else classes.set(name, { name, trainDir: d.name, valDir: null });
+  }
+  return { classes, folderSplit: null, entries: 0 };
+}
+
 /**
- * Reads an image folder's layout (RELIABILITY row 20 names its failures):
+ * Reads an image folder's layout (docs/RELIABILITY.md row 20 names its failures):
  * `train/` + `val/` (or `test/`) with class subfolders, or one subfolder
  * per class. Nested files count for the class folder they are in. Returns
  * null when the folder has no subfolders at all.
@@ -95,61 +156,16 @@ export async function listImageFolder(root: string, options: WalkOptions = {}): 
   const problems: DatasetProblem[] = [];
   for (const e of rootEntries) if (isHiddenOrSystem(e.name)) problems.push(problem(e.name, 'hidden-file', 'skipped: hidden or system file'));
 
-  const trainDir = findNamed(dirs, TRAIN_NAMES);
-  const valDir = findNamed(dirs, VAL_NAMES);
-  const testDir = findNamed(dirs, TEST_NAMES);
   const splitNames = new Set([...TRAIN_NAMES, ...VAL_NAMES, ...TEST_NAMES]);
   // Split folders when train/ is there and every other folder is a split too
   // (a dataset whose classes happen to include "train" stays class folders).
+  const trainDir = findNamed(dirs, TRAIN_NAMES);
   const isSplit = trainDir !== undefined && dirs.every((d) => splitNames.has(d.name.toLowerCase()));
+  const layout = isSplit ? await splitClassFolders(root, rootEntries, dirs, trainDir, problems) : rootClassFolders(rootEntries, dirs, problems);
 
-  const classes = new Map<string, ClassFolder>();
-  let sideEntries = 0;
-  const sides: Array<{ dir: string; isVal: boolean }> = [];
-  let folderSplit: FolderListing['folderSplit'] = null;
-  if (isSplit) {
-    const heldOut = valDir ?? testDir;
-    const used = new Set([trainDir.name, ...(heldOut ? [heldOut.name] : [])]);
-    problems.push(...notesForRoot(rootEntries, used, valDir && testDir ? `${valDir.name}/ is the validation split` : 'not a split folder'));
-    sides.push({ dir: trainDir.name, isVal: false });
-    if (heldOut !== undefined) {
-      sides.push({ dir: heldOut.name, isVal: true });
-      folderSplit = { kind: 'folders', train: trainDir.name, val: heldOut.name };
-    }
-    for (const side of sides) {
-      const entries = await entriesOf(join(root, side.dir));
-      sideEntries += entries.length;
-      problems.push(
-        ...notesForRoot(entries, new Set(subfolders(entries).map((d) => d.name)), 'not a class folder').map((p) => ({ ...p, file: `${side.dir}/${p.file}` })),
-      );
-      for (const e of entries) if (isHiddenOrSystem(e.name)) problems.push(problem(`${side.dir}/${e.name}`, 'hidden-file', 'skipped: hidden or system file'));
-      for (const d of subfolders(entries)) {
-        const name = className(d.name);
-        const c = classes.get(name) ?? { name, trainDir: null, valDir: null };
-        const dir = `${side.dir}/${d.name}`;
-        const taken = side.isVal ? c.valDir : c.trainDir;
-        if (taken !== null) {
-          problems.push(sameName(dir, taken));
-          continue;
-        }
-        if (side.isVal) c.valDir = dir;
-        else c.trainDir = dir;
-        classes.set(name, c);
-      }
-    }
-  } else {
-    problems.push(...notesForRoot(rootEntries, new Set(dirs.map((d) => d.name)), 'not a class folder'));
-    for (const d of dirs) {
-      const name = className(d.name);
-      const taken = classes.get(name);
-      if (taken !== undefined) problems.push(sameName(d.name, taken.trainDir!));
-      else classes.set(name, { name, trainDir: d.name, valDir: null });
-    }
-  }
-
-  const ordered = [...classes.values()].sort((a, b) => byCodeUnits(a.name, b.name));
+  const ordered = [...layout.classes.values()].sort((a, b) => byCodeUnits(a.name, b.name));
   const files: LabeledFile[] = [];
-  let seen = rootEntries.length + sideEntries;
+  let seen = rootEntries.length + layout.entries;
   for (const [label, c] of ordered.entries()) {
     for (const [dir, inValFolder] of [
       [c.trainDir, false],
@@ -158,13 +174,14 @@ export async function listImageFolder(root: string, options: WalkOptions = {}): 
       if (dir === null) continue;
       const walked = await walkFiles(join(root, dir), dir, options);
       seen += walked.seen;
-      problems.push(...walked.problems);
-      for (const f of walked.files) files.push({ ...f, label, inValFolder });
+      // One loop, no spread: a folder may hold hundreds of thousands of files (and problems).
+      for (const p of walked.problems) problems.push(p);
+      for (const f of walked.files) files.push(Object.assign(f, { label, inValFolder }));
     }
   }
   return {
     layout: isSplit ? 'split-folders' : 'class-folders',
-    folderSplit,
+    folderSplit: layout.folderSplit,
     classes: ordered,
     files,
     problems,

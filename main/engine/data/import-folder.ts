@@ -114,6 +114,42 @@ function toTrainingData(root: string, d: CachedDataset, plan: SplitPlan): { data
 }
 
 /**
+ * The decoded images: read from the cache when a sound file is there,
+ * else decoded (a damaged cache file is discarded first) — refused if
+ * skipped files leave a class empty — and written to the cache atomically.
+ */
+async function cachedOrDecoded(
+  root: string,
+  rootArg: string,
+  listing: FolderListing,
+  key: string,
+  decode: DecodeSettings,
+  plan: SplitPlan,
+  options: ImportOptions,
+): Promise<{ dataset: CachedDataset; decodeProblems: DatasetProblem[]; bytes: number; repaired: string | null; decoded: number; hit: boolean }> {
+  await removeStaleTemps(options.cacheDir);
+  const total = listing.files.length;
+  const readMeter = new ProgressMeter('reading-cache', total, options.onProgress, options.progressEveryMs);
+  const cached = await readCache(options.cacheDir, key, (done, all) => readMeter.update(Math.round((total * done) / all)));
+  if (cached.ok) return { dataset: cached.dataset, decodeProblems: cached.dataset.header.problems, bytes: cached.bytes, repaired: null, decoded: 0, hit: true };
+  let repaired: string | null = null;
+  if (!cached.missing) {
+    repaired = cached.reason;
+    await discardCache(options.cacheDir, key);
+  }
+  const dataset = await decodeFolder(root, rootArg, listing, key, decode, options);
+  const decodeProblems = dataset.header.problems;
+  const counts = plannedCounts(listing, dataset.labels, dataset.inValFolder, plan);
+  refuseIfUnusable(rootArg, explainEmptyClasses(classProblems(counts, plan), listing, decodeProblems));
+  const writeMeter = new ProgressMeter('writing-cache', dataset.header.count, options.onProgress, options.progressEveryMs);
+  const bytes = await writeCache(options.cacheDir, dataset, {
+    ...(options.signal ? { signal: options.signal } : {}),
+    onBytes: (done, all) => writeMeter.update(Math.round((dataset.header.count * done) / all)),
+  });
+  return { dataset, decodeProblems, bytes, repaired, decoded: total, hit: false };
+}
+
+/**
  * Makes an image folder trainable: lists it (no decoding), refuses it early
  * if its classes cannot work, then reads the decoded form from the cache —
  * keyed by the folder's content and the decode settings — or decodes every
@@ -133,7 +169,7 @@ export async function importImageFolder(rootArg: string, options: ImportOptions)
   options.signal?.throwIfAborted();
   const plan = splitPlanOf(listing, settings);
   // Decoding can only lose images, so a class problem in the listing is
-  // final: refuse before decoding anything (RELIABILITY row 20, nothing persisted).
+  // final: refuse before decoding anything (docs/RELIABILITY.md row 20, nothing persisted).
   const listed = plannedCounts(
     listing,
     listing.files.map((f) => f.label),
@@ -149,35 +185,7 @@ export async function importImageFolder(rootArg: string, options: ImportOptions)
     maxPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS,
   };
   const key = contentKey(listing, decode);
-  await removeStaleTemps(options.cacheDir);
-  const total = listing.files.length;
-  const readMeter = new ProgressMeter('reading-cache', total, options.onProgress, options.progressEveryMs);
-  const cached = await readCache(options.cacheDir, key, (done, all) => readMeter.update(Math.round((total * done) / all)));
-  let dataset: CachedDataset;
-  let decodeProblems: DatasetProblem[];
-  let bytes: number;
-  let repaired: string | null = null;
-  let decoded = 0;
-  if (cached.ok) {
-    dataset = cached.dataset;
-    decodeProblems = dataset.header.problems;
-    bytes = cached.bytes;
-  } else {
-    if (!cached.missing) {
-      repaired = cached.reason;
-      await discardCache(options.cacheDir, key);
-    }
-    dataset = await decodeFolder(root, rootArg, listing, key, decode, options);
-    decodeProblems = dataset.header.problems;
-    decoded = total;
-    const counts = plannedCounts(listing, dataset.labels, dataset.inValFolder, plan);
-    refuseIfUnusable(rootArg, explainEmptyClasses(classProblems(counts, plan), listing, decodeProblems));
-    const writeMeter = new ProgressMeter('writing-cache', dataset.header.count, options.onProgress, options.progressEveryMs);
-    bytes = await writeCache(options.cacheDir, dataset, {
-      ...(options.signal ? { signal: options.signal } : {}),
-      onBytes: (done, all) => writeMeter.update(Math.round((dataset.header.count * done) / all)),
-    });
-  }
+  const { dataset, decodeProblems, bytes, repaired, decoded, hit } = await cachedOrDecoded(root, rootArg, listing, key, decode, plan, options);
 
   const { data, split } = toTrainingData(root, dataset, plan);
   const counts = listing.classes.map((c, i) => ({ name: c.name, folder: classFolderOf(c), train: split.trainCounts[i]!, val: split.valCounts[i]! }));
@@ -196,7 +204,7 @@ export async function importImageFolder(rootArg: string, options: ImportOptions)
     valFingerprint: split.valFingerprint,
     problems: sortProblems([...listing.problems, ...decodeProblems, ...classIssues]),
     skipped: decodeProblems.length,
-    cache: { file: cachePath(options.cacheDir, key), hit: cached.ok, bytes, repaired },
+    cache: { file: cachePath(options.cacheDir, key), hit, bytes, repaired },
     decoded,
     seconds: (performance.now() - started) / 1000,
   };

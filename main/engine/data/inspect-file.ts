@@ -2,6 +2,7 @@ import { open } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
 import { problem, type DatasetProblem, type ImageFormat } from '../../../shared/dataset.js';
 import type { LabeledFile } from './folder-layout.js';
+import { readPngHeader } from './png-header.js';
 import { endsCleanly, sniff, sniffedType, SNIFF_BYTES } from './sniff.js';
 
 /** What a header read learned about one file. */
@@ -24,13 +25,38 @@ async function readEnds(path: string, size: number): Promise<{ head: Uint8Array;
   const fh = await open(path, 'r');
   try {
     const head = new Uint8Array(Math.min(size, SNIFF_BYTES));
-    const tail = new Uint8Array(Math.min(size, TAIL_BYTES));
     const h = await fh.read(head, 0, head.length, 0);
+    // A small file's tail is in its head already: one read per file.
+    if (size <= head.length) return { head: head.subarray(0, h.bytesRead), tail: head.subarray(Math.max(0, h.bytesRead - TAIL_BYTES), h.bytesRead) };
+    const tail = new Uint8Array(Math.min(size, TAIL_BYTES));
     const t = await fh.read(tail, 0, tail.length, size - tail.length);
     return { head: head.subarray(0, h.bytesRead), tail: tail.subarray(0, t.bytesRead) };
   } finally {
     await fh.close();
   }
+}
+
+/** The header as sharp reads it, or as the PNG's first bytes say when they settle it. */
+async function metadataOf(
+  path: string,
+  format: string,
+  head: Uint8Array,
+): Promise<Pick<Metadata, 'width' | 'height' | 'channels' | 'hasAlpha' | 'depth' | 'pages'> & { oriented: { width: number; height: number } }> {
+  const png = format === 'png' ? readPngHeader(head) : null;
+  if (png !== null) {
+    return {
+      width: png.width,
+      height: png.height,
+      channels: png.channels as Metadata['channels'],
+      hasAlpha: png.hasAlpha,
+      depth: png.highBitDepth ? 'ushort' : 'uchar',
+      pages: 1,
+      oriented: png,
+    };
+  }
+  // No pixel limit here: the header is read either way, and the size goes into the message.
+  const meta = await sharp(path, { limitInputPixels: false }).metadata();
+  return { ...meta, oriented: meta.autoOrient };
 }
 
 /**
@@ -57,10 +83,9 @@ export async function inspect(f: LabeledFile, maxPixels: number): Promise<Inspec
     case 'image':
       break;
   }
-  let meta: Metadata;
+  let meta: Awaited<ReturnType<typeof metadataOf>>;
   try {
-    // No pixel limit here: the header is read either way, and the size goes into the message.
-    meta = await sharp(f.abs, { limitInputPixels: false }).metadata();
+    meta = await metadataOf(f.abs, s.format, ends.head);
   } catch (e) {
     return { ok: false, type, problem: problem(f.rel, 'unreadable', `skipped: damaged header (${(e as Error).message.split('\n')[0]})`) };
   }
@@ -75,8 +100,8 @@ export async function inspect(f: LabeledFile, maxPixels: number): Promise<Inspec
   const pages = meta.pages ?? 1;
   const info: Inspected = {
     format: s.format,
-    width: meta.autoOrient.width,
-    height: meta.autoOrient.height,
+    width: meta.oriented.width,
+    height: meta.oriented.height,
     gray: meta.channels - (meta.hasAlpha ? 1 : 0) === 1,
     alpha: meta.hasAlpha,
     highBitDepth: HIGH_DEPTHS.has(meta.depth),

@@ -18,11 +18,12 @@ import {
 import { InputError } from '../../../shared/errors.js';
 import { findCifar, loadCifar } from './cifar.js';
 import { configureSharp, decodeFailure, DEFAULT_MAX_PIXELS } from './decode.js';
-import { classFolderOf, listImageFolder } from './folder-layout.js';
+import { classFolderOf, listImageFolder, type FolderListing } from './folder-layout.js';
 import { isIdxDir, loadIdx } from './idx.js';
 import { notADatasetMessage } from './import-folder.js';
 import { forEachBounded } from './pool.js';
-import { inspect, type Inspected, type Inspection } from './inspect-file.js';
+import { ImageStatsAccumulator } from './image-stats.js';
+import { inspect } from './inspect-file.js';
 import { thumbnailOfFile, thumbnailOfPixels } from './thumbnail.js';
 import type { TrainingData } from './types.js';
 
@@ -37,27 +38,6 @@ export interface ScanOptions {
   /** Files inspected at once. */
   concurrency?: number;
   signal?: AbortSignal;
-}
-
-function median(values: number[]): number {
-  const v = [...values].sort((a, b) => a - b);
-  return v.length === 0 ? 0 : v[Math.floor((v.length - 1) / 2)]!;
-}
-
-function imageStats(infos: readonly Inspected[]): ImageStats | null {
-  if (infos.length === 0) return null;
-  return {
-    minWidth: Math.min(...infos.map((i) => i.width)),
-    maxWidth: Math.max(...infos.map((i) => i.width)),
-    minHeight: Math.min(...infos.map((i) => i.height)),
-    maxHeight: Math.max(...infos.map((i) => i.height)),
-    medianShortSide: median(infos.map((i) => Math.min(i.width, i.height))),
-    gray: infos.filter((i) => i.gray).length,
-    colour: infos.filter((i) => !i.gray).length,
-    alpha: infos.filter((i) => i.alpha).length,
-    highBitDepth: infos.filter((i) => i.highBitDepth).length,
-    animated: infos.filter((i) => i.animated).length,
-  };
 }
 
 /** Small enough to train on a CPU, never larger than the images themselves. */
@@ -150,6 +130,149 @@ async function scanPacked(
   );
 }
 
+const FAILED = 0;
+const USABLE = 1;
+const TRUNCATED = 2;
+const [GRAY, ALPHA, HIGH, ANIMATED] = [1, 2, 4, 8];
+
+/**
+ * What each listed file turned out to be, kept compactly (a few bytes a
+ * file, not an object): folders of a million images must scan in bounded
+ * memory. Failures and warnings are kept by file index, for the files that
+ * have one.
+ */
+class FileTable {
+  readonly status: Uint8Array;
+  readonly widths: Uint32Array;
+  readonly heights: Uint32Array;
+  readonly flags: Uint8Array;
+  readonly noted = new Map<number, DatasetProblem>();
+  readonly fileTypes: Record<string, number> = {};
+
+  constructor(readonly n: number) {
+    this.status = new Uint8Array(n);
+    this.widths = new Uint32Array(n);
+    this.heights = new Uint32Array(n);
+    this.flags = new Uint8Array(n);
+  }
+
+  record(i: number, r: Awaited<ReturnType<typeof inspect>>): void {
+    this.fileTypes[r.type] = (this.fileTypes[r.type] ?? 0) + 1;
+    if (!r.ok) {
+      this.noted.set(i, r.problem);
+      return;
+    }
+    if (r.warning !== null) this.noted.set(i, r.warning);
+    this.status[i] = r.warning?.kind === 'truncated' ? TRUNCATED : USABLE;
+    this.widths[i] = r.info.width;
+    this.heights[i] = r.info.height;
+    this.flags[i] = (r.info.gray ? GRAY : 0) | (r.info.alpha ? ALPHA : 0) | (r.info.highBitDepth ? HIGH : 0) | (r.info.animated ? ANIMATED : 0);
+  }
+
+  info(i: number): { width: number; height: number; gray: boolean; alpha: boolean; highBitDepth: boolean; animated: boolean } {
+    const fl = this.flags[i]!;
+    return {
+      width: this.widths[i]!,
+      height: this.heights[i]!,
+      gray: (fl & GRAY) !== 0,
+      alpha: (fl & ALPHA) !== 0,
+      highBitDepth: (fl & HIGH) !== 0,
+      animated: (fl & ANIMATED) !== 0,
+    };
+  }
+}
+
+/** The summary of a folder that holds no class folders. */
+function notADataset(root: string, rootArg: string, maxProblems: number, started: number): DatasetScan {
+  const empty = {
+    root,
+    name: basename(root),
+    layout: null,
+    split: null,
+    classes: [],
+    files: { seen: readdirSync(root).length, images: 0, skipped: 0 },
+    fileTypes: {},
+    totalBytes: 0,
+    images: null,
+    suggested: suggest(null),
+  };
+  return finish(empty, [problem('.', 'no-classes', notADatasetMessage(rootArg))], maxProblems, started);
+}
+
+/**
+ * A few thumbnails per class, from the training side, complete files
+ * first; a file whose header passed but whose pixels do not decode is
+ * marked failed like any other.
+ */
+async function thumbnailsOf(
+  listing: FolderListing,
+  table: FileTable,
+  perClass: number,
+  maxPixels: number,
+  signal: AbortSignal | undefined,
+): Promise<string[][]> {
+  const thumbnails: string[][] = listing.classes.map(() => []);
+  const candidates: number[][] = listing.classes.map(() => []);
+  for (let i = 0; i < table.n; i++) {
+    const f = listing.files[i]!;
+    if (table.status[i] === USABLE && !f.inValFolder) candidates[f.label]!.push(i);
+  }
+  await forEachBounded(
+    candidates,
+    4,
+    async (indices, label) => {
+      for (const i of indices) {
+        if (thumbnails[label]!.length >= perClass) break;
+        const f = listing.files[i]!;
+        try {
+          thumbnails[label]!.push(await thumbnailOfFile(f.abs, maxPixels));
+        } catch (e) {
+          const failure = decodeFailure(e, maxPixels);
+          table.status[i] = FAILED;
+          table.noted.set(i, problem(f.rel, failure.kind, failure.message));
+        }
+      }
+    },
+    signal,
+  );
+  return thumbnails;
+}
+
+/** Counts per class (the split applied), every problem in file order, the image statistics and the bytes. */
+function tally(
+  listing: FolderListing,
+  table: FileTable,
+  classes: ClassSummary[],
+  split: SplitPlan,
+): { problems: DatasetProblem[]; stats: ImageStatsAccumulator; usable: number; totalBytes: number } {
+  const problems: DatasetProblem[] = listing.problems.slice();
+  const stats = new ImageStatsAccumulator();
+  let usable = 0;
+  let totalBytes = 0;
+  for (let i = 0; i < table.n; i++) {
+    const f = listing.files[i]!;
+    totalBytes += f.size;
+    const c = classes[f.label]!;
+    const note = table.noted.get(i);
+    if (note !== undefined) problems.push(note);
+    if (table.status[i] === FAILED) {
+      c.skipped++;
+      continue;
+    }
+    stats.add(table.info(i));
+    usable++;
+    if (split.kind === 'folders' && f.inValFolder) c.val++;
+    else c.train++;
+  }
+  if (split.kind === 'stratified') {
+    for (const c of classes) {
+      c.val = heldOut(c.train, split.fraction);
+      c.train -= c.val;
+    }
+  }
+  return { problems, stats, usable, totalBytes };
+}
+
 /**
  * Summarises a dataset folder for the user before anything is imported:
  * layout, classes and their counts, file types, sizes, sample thumbnails,
@@ -172,59 +295,11 @@ export async function scanDataset(rootArg: string, options: ScanOptions = {}): P
   const maxProblems = options.maxProblems ?? 200;
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   const listing = await listImageFolder(root, { followDirectoryLinks: options.followDirectoryLinks === true });
-  if (listing === null) {
-    const empty = {
-      root,
-      name: basename(root),
-      layout: null,
-      split: null,
-      classes: [],
-      files: { seen: readdirSync(root).length, images: 0, skipped: 0 },
-      fileTypes: {},
-      totalBytes: 0,
-      images: null,
-      suggested: suggest(null),
-    };
-    return finish(empty, [problem('.', 'no-classes', notADatasetMessage(rootArg))], maxProblems, started);
-  }
+  if (listing === null) return notADataset(root, rootArg, maxProblems, started);
 
-  const inspections: Inspection[] = new Array(listing.files.length);
-  await forEachBounded(
-    listing.files,
-    options.concurrency ?? 8,
-    async (f, i) => {
-      inspections[i] = await inspect(f, maxPixels);
-    },
-    options.signal,
-  );
-
-  // Thumbnails come from the training side, complete files first; a file
-  // whose header passed but whose pixels do not decode is skipped like any other.
-  const perClass = options.thumbnailsPerClass ?? 3;
-  const thumbnails: string[][] = listing.classes.map(() => []);
-  const candidates: number[][] = listing.classes.map(() => []);
-  for (const [i, f] of listing.files.entries()) {
-    const r = inspections[i]!;
-    if (r.ok && !f.inValFolder && r.warning?.kind !== 'truncated') candidates[f.label]!.push(i);
-  }
-  await forEachBounded(
-    candidates,
-    4,
-    async (indices, label) => {
-      for (const i of indices) {
-        if (thumbnails[label]!.length >= perClass) break;
-        const f = listing.files[i]!;
-        try {
-          thumbnails[label]!.push(await thumbnailOfFile(f.abs, maxPixels));
-        } catch (e) {
-          const failure = decodeFailure(e, maxPixels);
-          inspections[i] = { ok: false, type: inspections[i]!.type, problem: problem(f.rel, failure.kind, failure.message) };
-        }
-      }
-    },
-    options.signal,
-  );
-
+  const table = new FileTable(listing.files.length);
+  await forEachBounded(listing.files, options.concurrency ?? 8, async (f, i) => table.record(i, await inspect(f, maxPixels)), options.signal);
+  const thumbnails = await thumbnailsOf(listing, table, options.thumbnailsPerClass ?? 3, maxPixels, options.signal);
   const split: SplitPlan = listing.folderSplit ?? { kind: 'stratified', fraction: options.valSplit ?? DEFAULT_IMPORT_SETTINGS.valSplit, seed: 0 };
   const classes: ClassSummary[] = listing.classes.map((c, label) => ({
     name: c.name,
@@ -234,34 +309,9 @@ export async function scanDataset(rootArg: string, options: ScanOptions = {}): P
     skipped: 0,
     thumbnails: thumbnails[label]!,
   }));
-  const fileTypes: Record<string, number> = {};
-  const problems: DatasetProblem[] = [...listing.problems];
-  const usable: Inspected[] = [];
-  let totalBytes = 0;
-  for (const [i, f] of listing.files.entries()) {
-    const r = inspections[i]!;
-    totalBytes += f.size;
-    fileTypes[r.type] = (fileTypes[r.type] ?? 0) + 1;
-    const c = classes[f.label]!;
-    if (!r.ok) {
-      problems.push(r.problem);
-      c.skipped++;
-      continue;
-    }
-    if (r.warning !== null) problems.push(r.warning);
-    usable.push(r.info);
-    if (split.kind === 'folders' && f.inValFolder) c.val++;
-    else c.train++;
-  }
-  if (split.kind === 'stratified') {
-    for (const c of classes) {
-      c.val = heldOut(c.train, split.fraction);
-      c.train -= c.val;
-    }
-  }
-
-  problems.push(...classProblems(classes, split));
-  const stats = imageStats(usable);
+  const { problems, stats, usable, totalBytes } = tally(listing, table, classes, split);
+  for (const p of classProblems(classes, split)) problems.push(p);
+  const imageStats = stats.result();
   return finish(
     {
       root,
@@ -269,11 +319,11 @@ export async function scanDataset(rootArg: string, options: ScanOptions = {}): P
       layout: listing.layout,
       split,
       classes,
-      files: { seen: listing.seen, images: usable.length, skipped: listing.files.length - usable.length },
-      fileTypes,
+      files: { seen: listing.seen, images: usable, skipped: table.n - usable },
+      fileTypes: table.fileTypes,
       totalBytes,
-      images: stats,
-      suggested: suggest(stats),
+      images: imageStats,
+      suggested: suggest(imageStats),
     },
     problems,
     maxProblems,

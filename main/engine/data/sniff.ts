@@ -1,6 +1,6 @@
 import type { ImageFormat } from '../../../shared/dataset.js';
 
-/** What the first bytes of a file say it is; the extension is never trusted (RELIABILITY row 19). */
+/** What the first bytes of a file say it is; the extension is never trusted (docs/RELIABILITY.md row 19). */
 export type Sniffed =
   | { kind: 'image'; format: ImageFormat }
   /** An image format the decoder cannot read here. */
@@ -76,7 +76,7 @@ export function sniff(head: Uint8Array): Sniffed {
       .trimStart()
       .toLowerCase();
     if (s.startsWith('<svg') || (s.startsWith('<?xml') && s.includes('<svg'))) {
-      // sharp could rasterise it, but a vector drawing is not a photo and the allowlist excludes it (RELIABILITY row 19).
+      // sharp could rasterise it, but a vector drawing is not a photo and the allowlist excludes it (docs/RELIABILITY.md row 19).
       return { kind: 'unsupported', format: 'svg', why: 'SVG drawings are not imported; export them as PNG' };
     }
     return { kind: 'not-image', what: 'text' };
@@ -100,8 +100,8 @@ export function sniffedType(s: Sniffed): string {
 /**
  * Whether a complete file of this format ends as it should: a JPEG with its
  * end-of-image marker, a PNG with its IEND chunk, a GIF with its trailer.
- * `metadata()` reads headers only and passes truncated files (RELIABILITY
- * row 14); this tail check lets a scan flag them without decoding. Some
+ * `metadata()` reads headers only and passes truncated files
+ * (docs/RELIABILITY.md row 18); this tail check lets a scan flag them without decoding. Some
  * cameras append data after a JPEG's end marker, so a miss is a hint, and
  * the import's full decode decides.
  */

@@ -15,7 +15,7 @@ export interface WalkedFile {
 export interface WalkOptions {
   /**
    * Descend into symlinked folders. Off by default, as Keras' `follow_links=False`
-   * (RELIABILITY row 7): a link can point anywhere, `/` included. When on,
+   * (docs/RELIABILITY.md row 7): a link can point anywhere, `/` included. When on,
    * every folder is entered at most once, so links never loop.
    */
   followDirectoryLinks?: boolean;

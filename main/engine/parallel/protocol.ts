@@ -1,5 +1,6 @@
 import type { BackendKind } from '../../../shared/backend.js';
 import type { SearchConfig } from '../../../shared/dan.js';
+import type { StepRates } from '../../../shared/schedules.js';
 import type { TrainConfig } from '../../../shared/train-config.js';
 import type { GroupLayout } from './replica-group.js';
 import type { ReplicaState } from './replica-state.js';
@@ -23,7 +24,7 @@ export interface StepShard {
   count: number;
   share: number;
   progress: number;
-  lr: number;
+  rates: StepRates;
   /** DAN: the temperature and this step's Gumbel noise. */
   tau: number | null;
   noise: Array<[string, Float32Array]> | null;

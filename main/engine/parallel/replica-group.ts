@@ -72,12 +72,21 @@ export class ReplicaGroup {
     return this.layout.count;
   }
 
+  /** Resolves once `n` replicas wait at the current barrier (a leader, or a test, can tell a waiting replica from a late one). */
+  async arrivals(n: number): Promise<void> {
+    for (let seen = Atomics.load(this.control, ARRIVED); seen < n; seen = Atomics.load(this.control, ARRIVED)) {
+      await Atomics.waitAsync(this.control, ARRIVED, seen).value;
+    }
+  }
+
   /** Waits until every replica has arrived here. */
   barrier(): void {
     const c = this.control;
     const generation = Atomics.load(c, GENERATION);
     this.throwIfAborted();
-    if (Atomics.add(c, ARRIVED, 1) === this.count - 1) {
+    const arrived = Atomics.add(c, ARRIVED, 1);
+    Atomics.notify(c, ARRIVED);
+    if (arrived === this.count - 1) {
       Atomics.store(c, ARRIVED, 0);
       Atomics.add(c, GENERATION, 1);
       Atomics.notify(c, GENERATION);
@@ -92,6 +101,8 @@ export class ReplicaGroup {
         this.throwIfAborted();
       }
     }
+    // An abort also moves the generation on: one that came between this replica's arrival and its wait must not pass for the others' arrival.
+    this.throwIfAborted();
   }
 
   /**

@@ -33,7 +33,7 @@ function build(): Replica {
   if (init.task.kind === 'train') {
     const { config } = init.task;
     // The leader has checked the teacher; a replica only needs its weights.
-    const teacher = config.kd === undefined || config.kd === null ? null : loadNetwork(config.kd.teacher);
+    const teacher = config.mode === 'kd' ? loadNetwork(config.kd.teacher) : null;
     const setup = stepSetupFor(config, rng, teacher === null ? null : { graph: teacher.graph, params: teacher.params });
     return { kind: 'train', setup, variables: setup.params.all() };
   }
@@ -43,14 +43,14 @@ function build(): Replica {
   return { kind: 'search', setup, variables: new Map([...setup.params.all(), ...setup.space.etaVariables()]) };
 }
 
-function step(replica: Replica, m: StepShard): void {
+async function step(replica: Replica, m: StepShard): Promise<void> {
   const { inputSize, channels } = replica.setup.config.model;
   const x = tf.tensor4d(m.x, [m.count, inputSize, inputSize, channels]);
   const y = tf.tensor1d(m.y, 'int32');
   const shard = { group, share: m.share };
   try {
-    if (replica.kind === 'train') trainStep(replica.setup, x, y, m.progress, m.lr, shard);
-    else searchStep(replica.setup, x, y, m.progress, m.lr, m.tau!, m.noise === null ? null : new Map(m.noise), shard);
+    if (replica.kind === 'train') await trainStep(replica.setup, x, y, m.progress, m.rates, shard);
+    else await searchStep(replica.setup, x, y, m.progress, m.rates, m.tau!, m.noise === null ? null : new Map(m.noise), shard);
   } finally {
     x.dispose();
     y.dispose();
@@ -58,11 +58,11 @@ function step(replica: Replica, m: StepShard): void {
 }
 
 /** This replica's shard of an evaluation batch: the same paths as the leader's, added up with its figures. */
-function evaluateShard(replica: Replica, m: EvaluationShard): void {
+async function evaluateShard(replica: Replica, m: EvaluationShard): Promise<void> {
   if (replica.kind === 'train') {
     const { setup } = replica;
     const small = m.small && setup.plan !== null ? { kind: 'sliced' as const, plan: setup.plan } : null;
-    const measured = measureBatch(setup, m, m.count, { full: m.full, small }, m.confusionClasses > 0);
+    const measured = await measureBatch(setup, m, m.count, { full: m.full, small }, m.confusionClasses > 0);
     group.allReduce(shardFigures(measured, m.y, m.count, m.confusionClasses));
     return;
   }
@@ -72,7 +72,13 @@ function evaluateShard(replica: Replica, m: EvaluationShard): void {
   const { masks, weights } = setup.space.softMasks(m.softTau, null);
   try {
     const network = { graph: setup.graph, params: setup.params, plan: null, config: setup.config };
-    const measured = measureBatch(network, m, m.count, { full: m.full, small: { kind: 'masked', plan: setup.space.plan, masks } }, m.confusionClasses > 0);
+    const measured = await measureBatch(
+      network,
+      m,
+      m.count,
+      { full: m.full, small: { kind: 'masked', plan: setup.space.plan, masks } },
+      m.confusionClasses > 0,
+    );
     group.allReduce(shardFigures(measured, m.y, m.count, m.confusionClasses));
   } finally {
     tf.dispose([...masks.values(), ...weights.values()]);
@@ -83,11 +89,11 @@ async function main(): Promise<void> {
   await initBackend(init.backend);
   const replica = build();
   const optimizers = replica.kind === 'train' ? [replica.setup.optimizer] : [replica.setup.optimizer, replica.setup.archOptimizer];
-  port!.on('message', (m: ToReplica) => {
+  const handle = async (m: ToReplica): Promise<void> => {
     try {
       if (m.type === 'state') restoreState(m.state, replica.variables, optimizers);
-      else if (m.type === 'step') step(replica, m);
-      else if (m.type === 'evaluate') evaluateShard(replica, m);
+      else if (m.type === 'step') await step(replica, m);
+      else if (m.type === 'evaluate') await evaluateShard(replica, m);
       else port!.close();
     } catch (e) {
       // The leader is waiting in the group: wake it with the reason rather than leave it hanging.
@@ -95,6 +101,12 @@ async function main(): Promise<void> {
       group.abort(message);
       send({ type: 'failed', message });
     }
+  };
+  // One message at a time, in order: a step reads its results asynchronously,
+  // and the next message must not start while it does.
+  let queue = Promise.resolve();
+  port!.on('message', (m: ToReplica) => {
+    queue = queue.then(() => handle(m));
   });
   send({ type: 'ready' });
 }

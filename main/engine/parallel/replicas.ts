@@ -189,14 +189,14 @@ export class Replicas {
  * spread over the replicas when there are any and the batch is big enough,
  * else taken by the leader alone (and the replicas then brought up to date).
  */
-export function shardedStep<R>(
+export async function shardedStep<R>(
   replicas: Replicas | null,
   batch: Batch,
   n: number,
   image: [number, number, number],
   step: Omit<StepShard, 'type' | 'x' | 'y' | 'count' | 'share'>,
-  run: (x: Tensor4D, y: Tensor1D, shard: Shard | null) => R,
-): R {
+  run: (x: Tensor4D, y: Tensor1D, shard: Shard | null) => Promise<R>,
+): Promise<R> {
   const parts = replicas === null ? null : replicas.dispatch(batch, n, step);
   const own = parts?.batch ?? batch;
   const count = parts?.count ?? n;
@@ -204,7 +204,7 @@ export function shardedStep<R>(
   const y = tensor1d(own.y, 'int32');
   let result: R;
   try {
-    result = run(x, y, parts?.shard ?? null);
+    result = await run(x, y, parts?.shard ?? null);
   } finally {
     x.dispose();
     y.dispose();

@@ -37,7 +37,7 @@ export function simdInferenceBatchNorm(original: tf.KernelFunc): tf.KernelFunc {
       }
       const at = (t: tf.TensorInfo): number => backend.typedArrayFromHeap(t).byteOffset;
       const total = x!.shape.reduce((p, d) => p * d, 1);
-      simd.normalize({ relu: false, residual: false })(at(x!), 0, at(out), at(table), 4 * total, 4 * C);
+      simd.normalize({ activation: 'none', residual: false })(at(x!), 0, at(out), at(table), 4 * total, 4 * C);
     } finally {
       backend.disposeData(table.dataId);
     }

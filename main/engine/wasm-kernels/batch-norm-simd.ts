@@ -1,3 +1,5 @@
+import { assertNever } from '../../../shared/errors.js';
+import { ACTIVATIONS, type Activation, RELU6_CAP } from '../activation.js';
 import { assemble, FunctionBuilder, Simd } from './wasm-assembler.js';
 import { HeapModule, type WasmMemory } from './wasm-runtime.js';
 
@@ -17,30 +19,24 @@ import { HeapModule, type WasmMemory } from './wasm-runtime.js';
 export interface BatchNormSimdExports {
   /** acc += Σx, acc₂ += Σx². */
   moments(x: number, total: number, c4: number, acc: number): void;
-  /** acc += Σg, acc₂ += Σg·(x − mean) with g = dy (gated: where y > 0). */
-  gradSums(dy: number, y: number, x: number, mean: number, total: number, c4: number, acc: number): void;
-  gatedGradSums(dy: number, y: number, x: number, mean: number, total: number, c4: number, acc: number): void;
-  /** y = relu?(x·mul + add + r?). */
+  /** acc += Σg, acc₂ += Σg·(x − mean) with g = dy gated by the activation's output y. */
+  gradSums(activation: Activation): (dy: number, y: number, x: number, mean: number, total: number, c4: number, acc: number) => void;
+  /** y = act(x·mul + add + r?). */
   normalize(variant: NormalizeVariant): (x: number, r: number, y: number, params: number, total: number, c4: number) => void;
-  /** dx = k·(g − b − (x − mean)·a), dr = g, with g = dy gated by y > 0 under a ReLU. */
+  /** dx = k·(g − b − (x − mean)·a), dr = g, with g = dy gated by the activation's output y. */
   inputGrad(variant: NormalizeVariant): (dy: number, y: number, x: number, params: number, dx: number, dr: number, total: number, c4: number) => void;
 }
 
 export interface NormalizeVariant {
-  relu: boolean;
+  activation: Activation;
   residual: boolean;
 }
 
 function variantName(base: string, v: NormalizeVariant): string {
-  return `${base}${v.relu ? 'Relu' : ''}${v.residual ? 'Residual' : ''}`;
+  return `${base}_${v.activation}${v.residual ? '_residual' : ''}`;
 }
 
-const VARIANTS: NormalizeVariant[] = [
-  { relu: false, residual: false },
-  { relu: true, residual: false },
-  { relu: false, residual: true },
-  { relu: true, residual: true },
-];
+const VARIANTS: NormalizeVariant[] = ACTIVATIONS.flatMap((activation) => [false, true].map((residual) => ({ activation, residual })));
 
 /** for (e = 0, j = 0; e < total; e += 16, j = (j + 16) mod c4) body(e, j) */
 function channelLoop(f: FunctionBuilder, total: number, c4: number, body: (e: number, j: number) => void): void {
@@ -89,20 +85,39 @@ function moments(): FunctionBuilder {
   return f;
 }
 
-/** g = dy, or dy where y > 0. */
-function gradient(f: FunctionBuilder, dy: number, y: number, e: number, gated: boolean, g: number): void {
+/** g = dy where the activation's output y lies in its linear range: y > 0 (ReLU), 0 < y < 6 (ReLU6). */
+function gradient(f: FunctionBuilder, dy: number, y: number, e: number, activation: Activation, g: number): void {
   f.get(dy).get(e).add().load();
-  if (gated) f.get(y).get(e).add().load().zero().simd(Simd.f32x4Gt).simd(Simd.v128And);
+  switch (activation) {
+    case 'none':
+      break;
+    case 'relu':
+      f.get(y).get(e).add().load().zero().simd(Simd.f32x4Gt).simd(Simd.v128And);
+      break;
+    case 'relu6':
+      f.get(y).get(e).add().load().zero().simd(Simd.f32x4Gt).simd(Simd.v128And);
+      f.get(y).get(e).add().load().splat(RELU6_CAP).simd(Simd.f32x4Lt).simd(Simd.v128And);
+      break;
+    default:
+      assertNever(activation, 'activation');
+  }
   f.set(g);
 }
 
-function gradSums(gated: boolean): FunctionBuilder {
-  const f = new FunctionBuilder(gated ? 'gatedGradSums' : 'gradSums', 7);
+/** The activation on the value on top of the stack. */
+function activate(f: FunctionBuilder, activation: Activation): void {
+  if (activation === 'none') return;
+  f.zero().simd(Simd.f32x4Max);
+  if (activation === 'relu6') f.splat(RELU6_CAP).simd(Simd.f32x4Min);
+}
+
+function gradSums(activation: Activation): FunctionBuilder {
+  const f = new FunctionBuilder(`gradSums_${activation}`, 7);
   const [dy, y, x, mean, total, c4, acc] = [0, 1, 2, 3, 4, 5, 6];
   const g = f.v128();
   const xm = f.v128();
   channelLoop(f, total, c4, (e, j) => {
-    gradient(f, dy, y, e, gated, g);
+    gradient(f, dy, y, e, activation, g);
     f.get(x).get(e).add().load().get(mean).get(j).add().load().simd(Simd.f32x4Sub).set(xm);
     accumulate(f, acc, c4, j, g, xm);
   });
@@ -119,7 +134,7 @@ function normalize(v: NormalizeVariant): FunctionBuilder {
     f.get(x).get(e).add().load().get(p).load().simd(Simd.f32x4Mul);
     f.get(p).get(c4).add().load().simd(Simd.f32x4Add);
     if (v.residual) f.get(r).get(e).add().load().simd(Simd.f32x4Add);
-    if (v.relu) f.zero().simd(Simd.f32x4Max);
+    activate(f, v.activation);
     f.store();
   });
   return f;
@@ -131,7 +146,7 @@ function inputGrad(v: NormalizeVariant): FunctionBuilder {
   const p = f.i32();
   const g = f.v128();
   channelLoop(f, total, c4, (e, j) => {
-    gradient(f, dy, y, e, v.relu, g);
+    gradient(f, dy, y, e, v.activation, g);
     if (v.residual) f.get(dr).get(e).add().get(g).store();
     f.get(params).get(j).add().set(p);
     f.get(dx).get(e).add();
@@ -149,11 +164,10 @@ function inputGrad(v: NormalizeVariant): FunctionBuilder {
 type Fn<A extends unknown[]> = (...args: A) => void;
 
 const module = new HeapModule<BatchNormSimdExports>(
-  () => assemble([moments(), gradSums(false), gradSums(true), ...VARIANTS.map(normalize), ...VARIANTS.map(inputGrad)]),
+  () => assemble([moments(), ...ACTIVATIONS.map(gradSums), ...VARIANTS.map(normalize), ...VARIANTS.map(inputGrad)]),
   (exports) => ({
     moments: exports['moments'] as BatchNormSimdExports['moments'],
-    gradSums: exports['gradSums'] as BatchNormSimdExports['gradSums'],
-    gatedGradSums: exports['gatedGradSums'] as BatchNormSimdExports['gatedGradSums'],
+    gradSums: (activation) => exports[`gradSums_${activation}`] as Fn<[number, number, number, number, number, number, number]>,
     normalize: (v) => exports[variantName('normalize', v)] as Fn<[number, number, number, number, number, number]>,
     inputGrad: (v) => exports[variantName('inputGrad', v)] as Fn<[number, number, number, number, number, number, number, number]>,
   }),

@@ -9,17 +9,20 @@
 type Local = number;
 
 const I32 = 0x7f;
+const F32 = 0x7d;
 const V128 = 0x7b;
 const EMPTY_BLOCK = 0x40;
 
 /** Lane operations, by their opcode after the 0xfd prefix. */
 export const Simd = {
+  f32x4Lt: 0x43,
   f32x4Gt: 0x44,
   v128And: 0x4e,
   f64x2PromoteLowF32x4: 0x5f,
   f32x4Add: 0xe4,
   f32x4Sub: 0xe5,
   f32x4Mul: 0xe6,
+  f32x4Min: 0xe8,
   f32x4Max: 0xe9,
   f64x2Add: 0xf0,
   f64x2Mul: 0xf2,
@@ -76,6 +79,11 @@ export class FunctionBuilder {
     return this.params + this.locals.length - 1;
   }
 
+  f32(): Local {
+    this.locals.push(F32);
+    return this.params + this.locals.length - 1;
+  }
+
   get(l: Local): this {
     this.code.push(0x20);
     uleb(l, this.code);
@@ -110,6 +118,11 @@ export class FunctionBuilder {
 
   mul(): this {
     return this.op(0x6c);
+  }
+
+  /** 1 if the i32 on top is zero, else 0. */
+  eqz(): this {
+    return this.op(0x45);
   }
 
   ltS(): this {
@@ -203,6 +216,33 @@ export class FunctionBuilder {
     return this;
   }
 
+  /** f32.load from the address on the stack plus a constant byte offset. */
+  loadF32(offset = 0): this {
+    this.code.push(0x2a, 2);
+    uleb(offset, this.code);
+    return this;
+  }
+
+  /** f32.store of the value on top to the address below it, plus an offset. */
+  storeF32(offset = 0): this {
+    this.code.push(0x38, 2);
+    uleb(offset, this.code);
+    return this;
+  }
+
+  /** f32.const 0. */
+  zeroF32(): this {
+    return this.op(0x43, 0, 0, 0, 0);
+  }
+
+  addF32(): this {
+    return this.op(0x92);
+  }
+
+  mulF32(): this {
+    return this.op(0x94);
+  }
+
   /** One f32 from the address on the stack, in all four lanes (v128.load32_splat). */
   loadSplat(offset = 0): this {
     this.code.push(0xfd, 0x09, 2);
@@ -219,6 +259,14 @@ export class FunctionBuilder {
 
   zero(): this {
     this.code.push(0xfd, 0x0c, ...new Array<number>(16).fill(0));
+    return this;
+  }
+
+  /** A float constant in all four lanes (v128.const). */
+  splat(value: number): this {
+    const lane = new Uint8Array(new Float32Array([value]).buffer);
+    this.code.push(0xfd, 0x0c);
+    for (let i = 0; i < 4; i++) this.code.push(...lane);
     return this;
   }
 

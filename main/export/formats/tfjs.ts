@@ -24,17 +24,23 @@ export const tfjsExporter: Exporter = {
         const parts: Float32Array[] = [];
         for (let from = 0; from < n; from += CHUNK) {
           const m = Math.min(CHUNK, n - from);
-          parts.push(
-            tf.tidy(
-              () =>
-                (model.predict(tf.tensor4d(x.subarray(from * per, (from + m) * per), [m, height, width, channels])) as tf.Tensor).dataSync() as Float32Array,
-            ),
-          );
+          const logits = tf.tidy(() => model.predict(tf.tensor4d(x.subarray(from * per, (from + m) * per), [m, height, width, channels])) as tf.Tensor);
+          try {
+            parts.push((await logits.data()) as Float32Array);
+          } finally {
+            logits.dispose();
+          }
         }
         return concat(parts);
       },
       async runOnce() {
-        tf.tidy(() => (model.predict(tf.tensor4d(timing, [1, height, width, channels])) as tf.Tensor).dataSync());
+        // Timed to the read-back, as a phone's app would wait for it.
+        const logits = tf.tidy(() => model.predict(tf.tensor4d(timing, [1, height, width, channels])) as tf.Tensor);
+        try {
+          await logits.data();
+        } finally {
+          logits.dispose();
+        }
       },
       async release() {
         model.dispose();

@@ -39,9 +39,11 @@ export interface IrConv extends OpBase {
   bias: Float32Array;
   relu: boolean;
 }
+/** max(x, 0), capped at `cap` when it has one (ReLU6). */
 export interface IrRelu extends OpBase {
   op: 'relu';
   input: number;
+  cap: number | null;
 }
 export interface IrAdd extends OpBase {
   op: 'add';

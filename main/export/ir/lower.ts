@@ -1,14 +1,22 @@
-import type { GraphNode, ModelGraph } from '../../../shared/model/graph.js';
+import type { ConvNode, DepthwiseNode, GraphNode, ModelGraph } from '../../../shared/model/graph.js';
+import { inputsOf } from '../../../shared/model/ops.js';
+import { RELU6_CAP } from '../../engine/activation.js';
+import { toStored } from '../../engine/bundle.js';
 import { BN_EPSILON } from '../../engine/forward.js';
 import { type NetworkParams, paramName } from '../../engine/params.js';
 import { batchNormAffine, type BatchNormValues } from '../fold.js';
 import type { InferenceGraph, IrOp, IrTensor } from './inference-graph.js';
 
-function values(params: NetworkParams, name: string): Float32Array {
-  return Float32Array.from(params.get(name).dataSync() as Float32Array);
+/** A network's weights by name, read once (a GPU backend reads its tensors asynchronously). */
+type WeightValues = ReadonlyMap<string, Float32Array>;
+
+function values(params: WeightValues, name: string): Float32Array {
+  const v = params.get(name);
+  if (v === undefined) throw new Error(`the network has no parameter ${name}`);
+  return v;
 }
 
-function bnValues(params: NetworkParams, layer: string): BatchNormValues {
+function bnValues(params: WeightValues, layer: string): BatchNormValues {
   return {
     gamma: values(params, paramName.gamma(layer, 'full')),
     beta: values(params, paramName.beta(layer, 'full')),
@@ -28,10 +36,10 @@ class LowerContext {
 
   constructor(
     readonly graph: ModelGraph,
-    readonly params: NetworkParams,
+    readonly params: WeightValues,
   ) {
     this.consumers = graph.nodes.map(() => []);
-    for (const node of graph.nodes) for (const i of nodeInputs(node)) this.consumers[i]!.push(node.id);
+    for (const node of graph.nodes) for (const i of inputsOf(node)) this.consumers[i]!.push(node.id);
   }
 
   /** The one node that reads `node`, if exactly one does and `node` is not the output: it can be fused in. */
@@ -73,11 +81,42 @@ class LowerContext {
   }
 }
 
-function nodeInputs(node: GraphNode): readonly number[] {
-  return 'inputs' in node ? node.inputs : 'input' in node ? [node.input] : [];
-}
-
 const featureShape = (node: GraphNode): number[] => [node.shape.h, node.shape.w, node.shape.c];
+
+/**
+ * A convolution (its output channels the last axis of `weight`) with the
+ * batch norm and the ReLU that alone follow it folded in:
+ * bn(conv(x, W)) = conv(x, W·s) + (β − μ·s), s = γ/√(σ² + ε), per output channel.
+ */
+function lowerConvolution(node: ConvNode | DepthwiseNode, ctx: LowerContext, filters: Float32Array, depthwise: boolean): void {
+  const cout = node.shape.c;
+  let weight = filters;
+  let bias = new Float32Array(cout);
+  const absorbed: GraphNode[] = [node];
+  const next = ctx.onlyConsumer(node);
+  if (next?.op === 'bn') {
+    const { scale, shift } = batchNormAffine(ctx.bn(next.name));
+    weight = filters.map((w, k) => Math.fround(w * scale[k % cout]!));
+    bias = Float32Array.from(shift);
+    absorbed.push(next);
+  }
+  const relu = ctx.fusedRelu(absorbed[absorbed.length - 1]!);
+  if (relu !== null) absorbed.push(relu);
+  const output = ctx.tensor(absorbed, featureShape(node), relu !== null);
+  ctx.ops.push({
+    op: 'conv',
+    name: node.name,
+    input: ctx.input(node.input),
+    output,
+    kernel: node.kernel,
+    stride: node.stride,
+    pad: node.pad,
+    depthwise,
+    weight,
+    bias,
+    relu: relu !== null,
+  });
+}
 
 type Lowering = { [K in GraphNode['op']]: (node: Extract<GraphNode, { op: K }>, ctx: LowerContext) => void };
 
@@ -91,37 +130,19 @@ const LOWERINGS: Lowering = {
   conv(node, ctx) {
     if (node.adjoined) throw new Error(`export needs a plain network; ${node.name} is adjoined (extract it first)`);
     const cin = ctx.graph.nodes[node.input]!.shape.c;
-    const cout = node.shape.c;
-    let weight = ctx.weights(paramName.weight(node.name));
-    if (weight.length !== node.kernel * node.kernel * cin * cout) {
-      throw new Error(`${node.name}: ${weight.length} weights for a ${node.kernel}×${node.kernel}×${cin}×${cout} convolution`);
+    const weight = ctx.weights(paramName.weight(node.name));
+    if (weight.length !== node.kernel * node.kernel * cin * node.shape.c) {
+      throw new Error(`${node.name}: ${weight.length} weights for a ${node.kernel}×${node.kernel}×${cin}×${node.shape.c} convolution`);
     }
-    let bias = new Float32Array(cout);
-    const absorbed: GraphNode[] = [node];
-    const next = ctx.onlyConsumer(node);
-    if (next?.op === 'bn') {
-      // bn(conv(x, W)) = conv(x, W·s) + (β − μ·s), s = γ/√(σ² + ε), per output channel (the last axis).
-      const { scale, shift } = batchNormAffine(ctx.bn(next.name));
-      weight = weight.map((w, k) => Math.fround(w * scale[k % cout]!));
-      bias = Float32Array.from(shift);
-      absorbed.push(next);
+    lowerConvolution(node, ctx, weight, false);
+  },
+  dwconv(node, ctx) {
+    // The engine's [k, k, C, 1] filters lie in memory as the IR's depthwise [k, k, C].
+    const weight = ctx.weights(paramName.weight(node.name));
+    if (weight.length !== node.kernel * node.kernel * node.shape.c) {
+      throw new Error(`${node.name}: ${weight.length} weights for a ${node.kernel}×${node.kernel} depthwise convolution of ${node.shape.c} channels`);
     }
-    const relu = ctx.fusedRelu(absorbed[absorbed.length - 1]!);
-    if (relu !== null) absorbed.push(relu);
-    const output = ctx.tensor(absorbed, featureShape(node), relu !== null);
-    ctx.ops.push({
-      op: 'conv',
-      name: node.name,
-      input: ctx.input(node.input),
-      output,
-      kernel: node.kernel,
-      stride: node.stride,
-      pad: node.pad,
-      depthwise: false,
-      weight,
-      bias,
-      relu: relu !== null,
-    });
+    lowerConvolution(node, ctx, weight, true);
   },
   bn(node, ctx) {
     // A batch norm no convolution precedes (DenseNet's pre-activation ones,
@@ -145,7 +166,12 @@ const LOWERINGS: Lowering = {
   },
   relu(node, ctx) {
     const output = ctx.tensor([node], featureShape(node), true);
-    ctx.ops.push({ op: 'relu', name: node.name, input: ctx.input(node.input), output });
+    ctx.ops.push({ op: 'relu', name: node.name, input: ctx.input(node.input), output, cap: null });
+  },
+  relu6(node, ctx) {
+    // Not fused: TFLite and ONNX both have a ReLU6 of its own (RELU6, Clip), and int8 keeps its [0, 6] range.
+    const output = ctx.tensor([node], featureShape(node), true);
+    ctx.ops.push({ op: 'relu', name: node.name, input: ctx.input(node.input), output, cap: RELU6_CAP });
   },
   maxpool(node, ctx) {
     const input = ctx.input(node.input);
@@ -199,8 +225,9 @@ const LOWERINGS: Lowering = {
  * export. Numerically it computes what the engine computes in inference
  * mode, up to float rounding of the folded weights.
  */
-export function lowerForInference(graph: ModelGraph, params: NetworkParams): InferenceGraph {
-  const ctx = new LowerContext(graph, params);
+export async function lowerForInference(graph: ModelGraph, params: NetworkParams): Promise<InferenceGraph> {
+  const stored = await toStored(params.all());
+  const ctx = new LowerContext(graph, new Map([...stored].map(([name, t]) => [name, t.data])));
   for (const node of graph.nodes) {
     if (ctx.tensorOf.has(node.id)) continue;
     (LOWERINGS[node.op] as (n: GraphNode, c: LowerContext) => void)(node, ctx);

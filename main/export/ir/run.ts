@@ -68,7 +68,7 @@ export class InferenceRunner {
         return op.relu ? tf.relu(z) : z;
       }
       case 'relu':
-        return tf.relu(read(op.input));
+        return op.cap === null ? tf.relu(read(op.input)) : tf.clipByValue(read(op.input), 0, op.cap);
       case 'add': {
         const z = tf.add(read(op.inputs[0]), read(op.inputs[1]));
         return op.relu ? tf.relu(z) : z;

@@ -212,7 +212,8 @@ const EMITTERS: Emitters = {
     }
   },
   relu(op, ctx) {
-    ctx.op(BuiltinOperator.RELU, [ctx.tensor(op.input)], [ctx.tensor(op.output)], null);
+    if (op.cap !== null && op.cap !== 6) throw new Error(`${op.name}: TFLite has ReLU capped at 6, not at ${op.cap}`);
+    ctx.op(op.cap === null ? BuiltinOperator.RELU : BuiltinOperator.RELU6, [ctx.tensor(op.input)], [ctx.tensor(op.output)], null);
   },
   add(op, ctx) {
     ctx.op(BuiltinOperator.ADD, [ctx.tensor(op.inputs[0]), ctx.tensor(op.inputs[1])], [ctx.tensor(op.output)], {

@@ -11,12 +11,24 @@ export const ARCH_LABELS: Record<Architecture, string> = {
   resnet50: 'ResNet-50',
   resnet100: 'ResNet-100',
   densenet121: 'DenseNet-121',
+  mobilenetv2: 'MobileNetV2',
 };
 
 export const STEM_LABELS: Record<Stem, string> = {
   cifar: 'CIFAR (3×3 conv)',
   imagenet: 'ImageNet (7×7/2 conv + max-pool)',
 };
+
+/** MobileNetV2 has stems of its own. */
+const MOBILENET_STEM_LABELS: Record<Stem, string> = {
+  cifar: 'CIFAR (3×3 conv, first stride-2 stage at stride 1)',
+  imagenet: 'ImageNet (3×3/2 conv)',
+};
+
+/** A stem as the architecture builds it. */
+export function stemLabel(arch: Architecture, stem: Stem): string {
+  return (arch === 'mobilenetv2' ? MOBILENET_STEM_LABELS : STEM_LABELS)[stem];
+}
 
 /** Keyed by string: the main side may know modes this renderer was not built with. */
 const MODE_LABELS: Record<string, string> = {
@@ -57,17 +69,23 @@ export function canResume(run: Pick<RunRecord, 'status' | 'checkpointPath'>): bo
   return run.status === 'interrupted' || ((run.status === 'cancelled' || run.status === 'failed') && run.checkpointPath !== null);
 }
 
-/** The badge text of a backend stored as its kind only (history rows). */
+/**
+ * The badge of a backend stored as its kind only (runs recorded before the
+ * whole report was kept). A WebGPU run says GPU only if its device does not
+ * call itself a software adapter.
+ */
 export function backendFromKind(kind: string | null, device: string | null): BackendInfo | null {
   switch (kind) {
     case 'gpu':
-      return { kind, name: 'tensorflow', label: 'GPU', device: device ?? 'CUDA' };
+      return { kind, name: 'tensorflow', label: 'GPU', device: device ?? 'CUDA', skipped: [] };
+    case 'webgpu':
+      return { kind, name: 'webgpu', label: device === null || /software/.test(device) ? 'CPU' : 'GPU', device: device ?? 'WebGPU', skipped: [] };
     case 'node':
-      return { kind, name: 'tensorflow', label: 'CPU', device: device ?? 'native CPU' };
+      return { kind, name: 'tensorflow', label: 'CPU', device: device ?? 'native CPU', skipped: [] };
     case 'cpu':
-      return { kind, name: 'cpu', label: 'CPU', device: device ?? 'JavaScript CPU' };
+      return { kind, name: 'cpu', label: 'CPU', device: device ?? 'JavaScript CPU', skipped: [] };
     case 'wasm':
-      return { kind, name: 'wasm', label: 'WASM', device: device ?? 'WebAssembly' };
+      return { kind, name: 'wasm', label: 'WASM', device: device ?? 'WebAssembly', skipped: [] };
     default:
       return null;
   }

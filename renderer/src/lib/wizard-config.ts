@@ -1,11 +1,21 @@
 import type { DataSource } from '../../../shared/api.js';
 import { DEFAULT_ARCH_LR, DEFAULT_TAU, type SearchConfig } from '../../../shared/dan.js';
-import { InputError } from '../../../shared/errors.js';
+import { assertNever, InputError } from '../../../shared/errors.js';
 import type { AlphaSpec, Architecture, ModelConfig, Stem } from '../../../shared/model/config.js';
 import { type Cost, costReport } from '../../../shared/model/cost.js';
 import { buildGraph } from '../../../shared/model/graph.js';
-import type { LambdaKind } from '../../../shared/schedules.js';
-import { type OptimizerConfig, type Recipe, recipe, type TrainConfig } from '../../../shared/train-config.js';
+import { type LambdaKind, lrAtStep } from '../../../shared/schedules.js';
+import {
+  type OptimizerConfig,
+  type Recipe,
+  recipe,
+  recipeSmallCe,
+  type RunMode,
+  SHORT_RECIPE_BATCH,
+  type TrainConfig,
+  trainConfigOf as configOfMode,
+  type TrainSettings as RunSettings,
+} from '../../../shared/train-config.js';
 
 /**
  * What the wizard's forms hold, and how they become the API's requests:
@@ -13,9 +23,9 @@ import { type OptimizerConfig, type Recipe, recipe, type TrainConfig } from '../
  * DataSource both read. Pure, so the same code the UI runs is unit-tested.
  */
 
-export const MODES = ['standard', 'an', 'dan'] as const;
-/** `dan` is a search (runs:search) that then trains what it found adjoinedly. */
-export type WizardMode = (typeof MODES)[number];
+/** The modes the wizard offers (small and kd are sweep baselines). `dan` is a search (runs:search) that then trains what it found adjoinedly. */
+export type WizardMode = Extract<RunMode, 'standard' | 'an' | 'dan'>;
+export const MODES: readonly WizardMode[] = ['standard', 'an', 'dan'];
 
 export interface ModelSettings {
   arch: Architecture;
@@ -62,15 +72,20 @@ export interface Preset {
   description: string;
 }
 
-/** DESIGN.md, "Adjoined loss": β = 1 is our recommendation, β = 0 the paper's loss. */
+/**
+ * Recommended is the short-run recipe with its β = 1: the runs people make
+ * here last 5–30 epochs, where the paper's 240-epoch steps leave accuracy
+ * behind; the paper's presets keep its recipes and its loss, β = 0
+ * (docs/ARCHITECTURE.md, "The method in the code").
+ */
 export const PRESET_INFO: Record<PresetId, Preset> = {
   recommended: {
     id: 'recommended',
     label: 'Recommended',
-    recipe: 'cifar',
-    smallCe: 1,
+    recipe: 'short',
+    smallCe: recipeSmallCe('short'),
     description:
-      'CIFAR recipe (SGD 0.05, ×0.1 at 62.5/75/87.5% of the run) with a label loss on the small network (β = 1): a good small network even on short runs.',
+      'Short-run recipe: SGD with Nesterov momentum, one-cycle learning rate (peak 0.05 at batch 64, scaled with the batch) and momentum (0.95 → 0.85 → 0.95), weight decay 5e-4, flips; a label loss on the small network (β = 1).',
   },
   'paper-cifar': {
     id: 'paper-cifar',
@@ -104,13 +119,62 @@ export interface TrainSettings {
 
 export function defaultTrainSettings(preset: PresetId = 'recommended'): TrainSettings {
   const p = PRESET_INFO[preset];
-  return { preset, epochs: 10, batchSize: 64, lambda: 'quadratic', c: 1, smallCe: p.smallCe, lr: recipe(p.recipe).optimizer.lr, limitTrain: null, seed: 0 };
+  const batchSize = SHORT_RECIPE_BATCH;
+  return { preset, epochs: 10, batchSize, lambda: 'quadratic', c: 1, smallCe: p.smallCe, lr: presetLr(preset, batchSize), limitTrain: null, seed: 0 };
+}
+
+/** The learning rate a preset gives at this batch size (the short recipe's scales with it). */
+export function presetLr(preset: PresetId, batchSize: number): number {
+  // While the field is empty or invalid, the rate stays the reference batch's.
+  const batch = Number.isInteger(batchSize) && batchSize > 0 ? batchSize : SHORT_RECIPE_BATCH;
+  return recipe(PRESET_INFO[preset].recipe, batch).optimizer.lr;
 }
 
 /** Switching preset resets the fields the preset decides (lr and β) and keeps the rest. */
 export function applyPreset(t: TrainSettings, preset: PresetId): TrainSettings {
   const p = PRESET_INFO[preset];
-  return { ...t, preset, smallCe: p.smallCe, lr: recipe(p.recipe).optimizer.lr };
+  return { ...t, preset, smallCe: p.smallCe, lr: presetLr(preset, t.batchSize) };
+}
+
+/**
+ * A new batch size: the preset's learning rate follows it (linear scaling,
+ * the short recipe's rule) unless the user has typed a rate of their own.
+ */
+export function withBatchSize(t: TrainSettings, batchSize: number): TrainSettings {
+  const presetRate = presetLr(t.preset, t.batchSize);
+  const untouched = Math.abs(t.lr - presetRate) <= 1e-12 * presetRate;
+  return { ...t, batchSize, lr: untouched ? presetLr(t.preset, batchSize) : t.lr };
+}
+
+/** The schedule of a preset, in words: the lr plot's legend. */
+export function scheduleLabel(preset: PresetId): string {
+  const r = recipe(PRESET_INFO[preset].recipe);
+  const optimizer = r.optimizer.kind === 'adam' ? 'Adam' : r.optimizer.nesterov ? 'SGD-Nesterov' : 'SGD';
+  const kind = r.schedule.kind;
+  switch (kind) {
+    case 'constant':
+      return `${optimizer}, constant`;
+    case 'multistep':
+      return `${optimizer}, multistep`;
+    case 'cosine':
+      return `${optimizer}, warm-up + cosine`;
+    case 'onecycle':
+      return `${optimizer}, one-cycle`;
+    default:
+      return assertNever(kind, 'lr schedule');
+  }
+}
+
+/** Steps of the run the lr preview draws (the shape, not the run's own count, which depends on the data). */
+const PREVIEW_STEPS = 1000;
+
+/** The preset's learning rate over a run at the form's rate, sampled at n + 1 fractions t of the run. */
+export function lrPreview(t: TrainSettings, n = 120): Array<{ x: number; y: number }> {
+  const schedule = recipe(PRESET_INFO[t.preset].recipe).schedule;
+  return Array.from({ length: n + 1 }, (_, i) => {
+    const x = i / n;
+    return { x, y: lrAtStep(schedule, t.lr, Math.round(x * (PREVIEW_STEPS - 1)), PREVIEW_STEPS) };
+  });
 }
 
 export function modelConfigOf(s: ModelSettings, classes: number): ModelConfig {
@@ -125,7 +189,7 @@ export function modelConfigOf(s: ModelSettings, classes: number): ModelConfig {
   };
 }
 
-function optimizerOf(t: TrainSettings): Pick<TrainConfig, 'optimizer' | 'schedule' | 'augmentation'> {
+function optimizerOf(t: TrainSettings): Pick<RunSettings, 'optimizer' | 'schedule' | 'augmentation'> {
   const r = recipe(PRESET_INFO[t.preset].recipe);
   const optimizer: OptimizerConfig = { ...r.optimizer, lr: t.lr };
   return { optimizer, schedule: r.schedule, augmentation: r.augmentation };
@@ -134,10 +198,8 @@ function optimizerOf(t: TrainSettings): Pick<TrainConfig, 'optimizer' | 'schedul
 /** The request of `runs:start` (standard and AN modes). */
 export function trainConfigOf(s: ModelSettings, t: TrainSettings, classes: number): TrainConfig {
   if (s.mode === 'dan') throw new Error('a DAN run is a search: use searchConfigOf');
-  return {
+  const settings: RunSettings = {
     model: modelConfigOf(s, classes),
-    mode: s.mode,
-    alpha: s.mode === 'an' ? s.alpha : null,
     epochs: t.epochs,
     batchSize: t.batchSize,
     ...optimizerOf(t),
@@ -145,6 +207,7 @@ export function trainConfigOf(s: ModelSettings, t: TrainSettings, classes: numbe
     seed: t.seed,
     checkpointEvery: 1,
   };
+  return configOfMode(settings, s.mode, s.mode === 'an' ? s.alpha : null);
 }
 
 /** The request of `runs:search` (DAN mode); `epochs` are the search's. */

@@ -1,13 +1,13 @@
 import { type OpenedApp, openApp } from './browser.js';
-import { missingBuild, type Served, startServe } from './serve.js';
+import { missingBuild, type ServeExtras, type Served, startServe } from './serve.js';
 
 /** `adjoin serve` on a fresh home (prepared by `prepareHome` if given), opened in Chromium; fails with the reason if the build is missing. */
-export async function serveAndOpen(prepareHome?: (home: string) => void | Promise<void>): Promise<{ served: Served; app: OpenedApp }> {
+export async function serveAndOpen(prepareHome?: (home: string) => void | Promise<void>, extras?: ServeExtras): Promise<{ served: Served; app: OpenedApp }> {
   const missing = missingBuild();
   if (missing !== null) throw new Error(missing);
-  const served = await startServe(prepareHome);
+  const served = await startServe(prepareHome, extras);
   try {
-    return { served, app: await openApp(served.url) };
+    return { served, app: await openApp(await served.freshUrl()) };
   } catch (e) {
     await served.stop();
     throw e;

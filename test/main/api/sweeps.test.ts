@@ -7,6 +7,8 @@ import { sampleDatasetPath } from '../../../main/package-root.js';
 import type { ApiEvents, ApiResult, SweepSummary } from '../../../shared/api.js';
 import type { SweepSpec, SweepView } from '../../../shared/sweep.js';
 import { DEFAULT_KD, DEFAULT_LOSS, recipe, type TrainConfig } from '../../../shared/train-config.js';
+import { tinyConfig } from '../../helpers/configs.js';
+import { gate, inProcessLauncher, type JobView } from '../../helpers/in-process-jobs.js';
 import { tempDirs } from '../../helpers/store.js';
 
 const temp = tempDirs('adjoin-api-sweeps-');
@@ -18,8 +20,7 @@ const spec: SweepSpec = {
   modes: ['standard', 'kd'],
   alphas: [2],
   seeds: [0],
-  // Long enough that the teacher is still training when the sweep is cancelled (the kernels got faster).
-  epochs: 6,
+  epochs: 1,
   batchSize: 32,
   ...recipe('cifar'),
   loss: DEFAULT_LOSS,
@@ -28,51 +29,66 @@ const spec: SweepSpec = {
   checkpointEvery: 1,
 };
 
-function app(dir: string) {
+/** The user's own run, beside the sweep (its seed tells it apart). */
+const other: TrainConfig = tinyConfig({ mode: 'standard', epochs: 1, batchSize: 32, seed: 5 }, model);
+
+/**
+ * The app's services with jobs run in this process, so that a test holds a
+ * run at its second step for as long as it needs it running: `hold` says
+ * which runs, and until when.
+ */
+function app(dir: string, hold: (job: JobView) => Promise<void> | null = () => null) {
   const services = startServices({
     database: join(dir, 'adjoin.db'),
     shell: 'browser',
     native: null,
     concurrency: 2,
-    env: { ...process.env, ADJOIN_BACKEND: 'wasm' },
+    launcher: inProcessLauncher((job, globalStep) => (globalStep === 1 ? (hold(job) ?? undefined) : undefined)),
   });
   const events: Array<{ event: string; payload: unknown }> = [];
-  services.manager.subscribe((e) => events.push(toApiEvent(e)));
+  const waiting = new Set<() => void>();
+  services.manager.subscribe((e) => {
+    events.push(toApiEvent(e));
+    for (const check of [...waiting]) check();
+  });
   const call = async <T>(name: string, req: unknown = {}): Promise<T> => {
     const r = (await dispatch(services.handlers, name, req)) as ApiResult<T>;
     if (!r.ok) throw new Error(`${name}: ${r.error.message}`);
     return r.value;
   };
-  const until = async (done: () => boolean, what: string): Promise<void> => {
-    for (let i = 0; i < 1200 && !done(); i++) await new Promise((r) => setTimeout(r, 100));
-    if (!done()) throw new Error(`timed out waiting for ${what}`);
-  };
+  /** Resolves at the first event after which `done` holds (at once if it holds already). */
+  const until = (done: () => boolean): Promise<void> =>
+    new Promise((resolve) => {
+      const check = (): void => {
+        if (!done()) return;
+        waiting.delete(check);
+        resolve();
+      };
+      waiting.add(check);
+      check();
+    });
   return { services, events, call, until };
 }
 
+const isTeacher = (job: JobView): boolean => job.spec.kind === 'train' && job.spec.config.mode === 'standard' && job.spec.config.seed === 0;
+const isOther = (job: JobView): boolean => job.spec.kind === 'train' && job.spec.config.seed === 5;
+
 describe('sweeps over the API', () => {
   it('runs a sweep beside another run, stops only its own runs on cancel, resumes, and reports its table', async () => {
-    const { services, events, call, until } = app(temp());
-    const other: TrainConfig = {
-      model,
-      mode: 'standard',
-      alpha: null,
-      epochs: 12,
-      batchSize: 32,
-      ...recipe('cifar'),
-      loss: DEFAULT_LOSS,
-      seed: 5,
-      checkpointEvery: 1,
-    };
+    const otherMayGoOn = gate();
+    // The teacher stays at its second step until the sweep's cancel reaches it; the user's run until the test lets it go.
+    const { services, events, call, until } = app(temp(), (job) =>
+      isOther(job) ? otherMayGoOn.wait : isTeacher(job) && job.spec.kind === 'train' && !job.spec.resume ? job.stopped : null,
+    );
     const { runId: otherRun } = await call<{ runId: number }>('runs:start', { data, config: other });
     const { sweepId } = await call<{ sweepId: number }>('sweeps:start', { spec });
 
     const progress = (): Array<ApiEvents['sweep:progress']> =>
       events.filter((e) => e.event === 'sweep:progress').map((e) => e.payload as ApiEvents['sweep:progress']);
-    await until(() => progress().some((p) => p.cell.key === 'standard-s0' && p.state === 'running'), 'the teacher to run');
+    await until(() => progress().some((p) => p.cell.key === 'standard-s0' && p.state === 'running'));
     expect(progress().find((p) => p.cell.key === 'kd-a2-s0')!.state).toBe('waiting');
     expect(await call('sweeps:cancel', { sweepId })).toEqual({ stopping: true });
-    await until(() => events.some((e) => e.event === 'sweeps:changed' && (e.payload as { status: string }).status === 'cancelled'), 'the sweep to stop');
+    await until(() => events.some((e) => e.event === 'sweeps:changed' && (e.payload as { status: string }).status === 'cancelled'));
 
     const stopped = await call<SweepView>('sweeps:show', { sweepId });
     expect(stopped.status).toBe('cancelled');
@@ -84,7 +100,7 @@ describe('sweeps over the API', () => {
     expect(services.manager.activeRuns()).toContain(otherRun);
 
     await call('sweeps:resume', { sweepId });
-    await until(() => events.some((e) => e.event === 'sweeps:changed' && (e.payload as { status: string }).status === 'finished'), 'the sweep to finish');
+    await until(() => events.some((e) => e.event === 'sweeps:changed' && (e.payload as { status: string }).status === 'finished'));
     const done = await call<SweepView>('sweeps:show', { sweepId });
     expect(done.cells.map((c) => c.state)).toEqual(['finished', 'finished']);
     // The teacher continued in its own row: two runs for two cells.
@@ -96,6 +112,8 @@ describe('sweeps over the API', () => {
     const list = await call<SweepSummary[]>('sweeps:list');
     expect(list).toMatchObject([{ sweepId, status: 'finished', runs: 2, finishedRuns: 2 }]);
     await expect(call('sweeps:resume', { sweepId })).rejects.toThrow(/has finished/);
+    expect(services.manager.activeRuns()).toContain(otherRun);
+    otherMayGoOn.open();
     await services.manager.ended(otherRun);
     expect(services.store.runs.require(otherRun).status).toBe('finished');
     await services.close();
@@ -113,9 +131,10 @@ describe('sweeps over the API', () => {
 
   it('leaves a sweep interrupted when the app quits, to be resumed next time', async () => {
     const dir = temp();
-    const first = app(dir);
+    // The teacher is still at its second step when the app quits.
+    const first = app(dir, (job) => (isTeacher(job) ? job.stopped : null));
     const { sweepId } = await first.call<{ sweepId: number }>('sweeps:start', { spec });
-    await first.until(() => first.events.some((e) => e.event === 'sweep:progress' && (e.payload as { state: string }).state === 'running'), 'a run to start');
+    await first.until(() => first.events.some((e) => e.event === 'sweep:progress' && (e.payload as { state: string }).state === 'running'));
     await first.services.close();
     const second = app(dir);
     expect((await second.call<SweepView>('sweeps:show', { sweepId })).status).toBe('interrupted');

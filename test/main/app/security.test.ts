@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -36,7 +36,7 @@ vi.mock('electron', async () => {
 
 const { createMainWindow } = await import('../../../main/app/window.js');
 const { hardenApp, isAppUrl, isTrustedSender, APP_URL } = await import('../../../main/app/security.js');
-const { rendererFile } = await import('../../../main/app/protocol.js');
+const { rendererFile, serveRenderer } = await import('../../../main/app/protocol.js');
 const { serveApiOverIpc, API_CHANNEL } = await import('../../../main/app/ipc.js');
 
 const root = mkdtempSync(join(tmpdir(), 'adjoin-app-'));
@@ -188,6 +188,18 @@ describe('the app:// protocol', () => {
       const file = rendererFile(dist, url);
       expect(file === null || file.startsWith(dist)).toBe(true);
     }
+  });
+
+  it('serves the page with a policy that allows no WebSocket (the app speaks over IPC), in its header and in the page itself', async () => {
+    let handler: ((request: { url: string }) => Promise<Response>) | null = null;
+    serveRenderer({ handle: (_scheme: string, fn: typeof handler) => (handler = fn) } as never, dist);
+    const response = await handler!({ url: 'app://adjoin/index.html' });
+    const policy = response.headers.get('content-security-policy') ?? '';
+    expect(policy).toMatch(/connect-src 'self';/);
+    expect(policy).not.toMatch(/ws:/);
+    const page = readFileSync(new URL('../../../renderer/index.html', import.meta.url), 'utf8');
+    expect(/http-equiv="Content-Security-Policy"\s+content="([^"]*)"/.exec(page)?.[1]).toMatch(/connect-src 'self';/);
+    expect(page).not.toMatch(/ws:\/\//);
   });
 
   it('parses origins instead of prefix-matching them', () => {

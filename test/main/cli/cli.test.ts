@@ -18,6 +18,31 @@ describe('adjoin cost', () => {
     expect(report.layers.length).toBeGreaterThan(100);
   });
 
+  it("gives MobileNetV2 torchvision's 3,504,872 parameters and 300,774,272 multiply-adds, and its depthwise layers in the table", () => {
+    const r = runCli(['cost', '--arch', 'mobilenetv2', '--stem', 'imagenet', '--input', '224', '--channels', '3', '--classes', '1000', '--json']);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ full: { params: 3_504_872, macs: 300_774_272 }, small: null });
+    const table = runCli([
+      'cost',
+      '--arch',
+      'mobilenetv2',
+      '--stem',
+      'cifar',
+      '--input',
+      '28',
+      '--channels',
+      '1',
+      '--classes',
+      '10',
+      '--width',
+      '0.55',
+      '--alpha',
+      '4',
+    ]);
+    expect(table.stdout).toMatch(/^s2\.b1\.dw +28×28×48 +432 +338\.69K +108 +84\.67K$/m);
+    expect(table.stdout).toMatch(/full: +814,026 parameters, 25\.82M MACs/);
+  });
+
   it('has small: null without --alpha', () => {
     const r = runCli(['cost', '--arch', 'densenet121', '--stem', 'imagenet', '--input', '224', '--classes', '1000', '--json']);
     expect(JSON.parse(r.stdout)).toMatchObject({ full: { params: 7_978_856 }, small: null });
@@ -51,7 +76,15 @@ describe('bad input: one line naming the problem, exit code 2, nothing written',
     ['a width that leaves a layer with zero channels', [...base, '--width', '0.004'], /leaves layer .* with 0 channels/],
     ['a width whose small network has no channels', [...base, '--width', '0.02', '--alpha', '16'], /leaves layer .* with 0 channels in the small network/],
     ['an unknown flag', [...base, '--bogus'], /bogus/],
+    ['an unknown recipe', [...base, '--recipe', 'fast'], /--recipe must be one of short, cifar, imagenet.*'fast'/],
+    ['a one-cycle run with an lr of 0', [...base, '--lr', '0'], /learning rate must be positive, got 0/],
     ['a non-numeric epoch count', [...base, '--epochs', 'ten'], /--epochs must be a number/],
+    [
+      'a negative epoch count, with parseArgs’ hint kept',
+      ['train', '--data', 'synthetic', '--epochs', '-1'],
+      /argument is ambiguous \(to pass a value starting with a dash, write --epochs=-1\)$/,
+    ],
+    ['a negative epoch count, so written', ['train', '--data', 'synthetic', '--epochs=-1'], /epochs must be an integer from 1/],
     ['cost with an unknown architecture', ['cost', '--arch', 'foo'], /--arch must be one of/],
   ])('%s', (_name, args, message) => {
     const out = join(root, `out-${Math.random().toString(36).slice(2)}`);
@@ -96,7 +129,21 @@ describe('adjoin train', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { type: string });
-    expect(events[0]).toMatchObject({ type: 'started', backend: { kind: 'wasm' } });
+    // The default recipe is the short one: Nesterov SGD, one cycle, peak lr 0.05 × 16/64, β = 1.
+    expect(events[0]).toMatchObject({
+      type: 'started',
+      backend: { kind: 'wasm' },
+      config: {
+        optimizer: { kind: 'sgd', lr: 0.0125, nesterov: true, weightDecay: 5e-4 },
+        schedule: { kind: 'onecycle', pctStart: 0.3, divFactor: 25, finalDivFactor: 1e4, momentum: { base: 0.85, max: 0.95 } },
+        loss: { smallCe: 1 },
+        augmentation: 'cifar',
+      },
+    });
+    const steps = events.filter((e): e is { type: 'step'; globalStep: number; lr: number } => e.type === 'step');
+    // 3 steps: the run is shorter than the warm-up, so it starts just below the peak (PyTorch: 0.049720771772545594 × 0.25).
+    expect(steps[0]).toMatchObject({ globalStep: 1 });
+    expect(steps[0]!.lr).toBeCloseTo(0.049720771772545594 / 4, 12);
     expect(events.map((e) => e.type)).toContain('epoch');
     expect(events.at(-1)).toMatchObject({ type: 'finished' });
     for (const f of ['network.adjoin', 'small.adjoin', 'small-tfjs/model.json', 'small-tfjs/weights.bin', 'run.json', 'checkpoint.ckpt']) {

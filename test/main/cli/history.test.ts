@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -94,6 +94,18 @@ describe('the history from the command line', () => {
     r = cli(['show', String(runId)]);
     expect(r.stdout).toMatch(/#\d+ small tflite int8/);
     expect(r.stdout).toMatch(/float32 [\d.]+ ms: [\d.]+× faster/);
+
+    // A folder with the user's own model.onnx: refused in one line, replaced with --overwrite.
+    const theirs = join(home, 'theirs');
+    mkdirSync(theirs);
+    writeFileSync(join(theirs, 'model.onnx'), 'not Adjoin’s');
+    r = cli(['export', String(runId), '--format', 'onnx', '--out', theirs]);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/already holds model\.onnx, which Adjoin did not write; .*--overwrite/);
+    expect(readFileSync(join(theirs, 'model.onnx'), 'utf8')).toBe('not Adjoin’s');
+    r = cli(['export', String(runId), '--format', 'onnx', '--out', theirs, '--overwrite']);
+    expect(r.status, r.stderr).toBe(0);
   });
 
   it('adjoin show flags a stored export whose bytes changed, and exits 1', () => {
@@ -177,7 +189,7 @@ describe('the history from the command line', () => {
   it('adjoin delete removes the run, its stored exports and the folder Adjoin made for it', () => {
     const r = cli(['delete', String(runId)]);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`deleted run ${runId} .*\\(3 stored exports`));
+    expect(r.stdout).toMatch(new RegExp(`deleted run ${runId} .*\\(4 stored exports`));
     expect(r.stdout).toMatch(/removed its folder/);
     expect(existsSync(join(home, 'runs', String(runId)))).toBe(false);
     // The exported files the user asked for stay where they are.

@@ -36,13 +36,19 @@ describe('adjoin search', () => {
     const events = r.stdout
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { type: string; alphas?: Record<string, number>; config?: { alpha: unknown } });
+      .map((l) => JSON.parse(l) as { type: string; alphas?: Record<string, number>; config?: { alpha: unknown; schedule: { kind: string } }; lr?: number });
     const types = events.map((e) => e.type);
     expect(types.filter((t) => t === 'search-epoch')).toHaveLength(2);
     const result = events.find((e) => e.type === 'search-result')!;
     expect(Object.keys(result.alphas!)).toHaveLength(9);
     const started = events.find((e) => e.type === 'started')!;
     expect(started.config!.alpha).toEqual(result.alphas);
+    // The search and the training of what it found both follow the default (short) recipe: one cycle each.
+    const starts = events.filter((e) => e.type === 'search-started' || e.type === 'started');
+    expect(starts.map((e) => e.config!.schedule.kind)).toEqual(['onecycle', 'onecycle']);
+    const searchSteps = events.filter((e) => e.type === 'search-step');
+    // 2 epochs of 3 steps: OneCycleLR over 6 steps starts at peak/25 = 0.0125/25.
+    expect(searchSteps[0]!.lr).toBeCloseTo(0.0125 / 25, 12);
     expect(types.at(-1)).toBe('finished');
     expect(JSON.parse(readFileSync(join(out, 'search', 'search.json'), 'utf8'))).toMatchObject({ alphas: result.alphas });
     expect(existsSync(join(out, 'train', 'small-tfjs', 'model.json'))).toBe(true);

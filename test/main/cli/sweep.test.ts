@@ -65,9 +65,10 @@ describe('adjoin sweep', () => {
     expect(resumed.status, resumed.stderr).toBe(0);
     const result = JSON.parse(resumed.stdout.trim().split('\n').at(-1)!) as { type: string; stats: Array<{ label: string; seeds: number[] }> };
     expect(result.type).toBe('sweep-result');
+    // Without --small-ce the an runs take the default (short) recipe's β = 1.
     expect(result.stats.map((s) => [s.label, s.seeds])).toEqual([
       ['standard', [0, 1]],
-      ['an α=2', [0, 1]],
+      ['an α=2, β=1', [0, 1]],
       ['kd α=2', [0, 1]],
     ]);
 
@@ -88,13 +89,14 @@ describe('adjoin sweep', () => {
       for (const id of runIds) {
         const run = store.runs.require(id!);
         expect(run.status).toBe('finished');
+        expect(run.config.schedule.kind).toBe('onecycle');
         expect(store.metrics.epochs(id!).map((e) => e.epoch)).toEqual([1, 2, 3]);
       }
       // The run the kill interrupted continued in its own row.
       expect(runIds).toContain(inFlight.runId);
       for (const seed of [0, 1]) {
         const kd = store.runs.require(sweep.cells.get(`kd-a2-s${seed}`)!.runId!);
-        expect(kd.config.kd?.teacherRun).toBe(sweep.cells.get(`standard-s${seed}`)!.runId);
+        expect(kd.config.mode === 'kd' ? kd.config.kd.teacherRun : null).toBe(sweep.cells.get(`standard-s${seed}`)!.runId);
       }
     } finally {
       store.close();
@@ -114,14 +116,24 @@ describe('adjoin sweep', () => {
     expect(more.status, more.stderr).toBe(0);
     const both = runCli(['sweep', 'show', '1,2', '--db', db, '--json'], { env: { ADJOIN_HOME: dir } });
     const combined = JSON.parse(both.stdout.trim().split('\n').at(-1)!) as { stats: Array<{ label: string }> };
-    expect(combined.stats.map((s) => s.label)).toEqual(['standard', 'an α=2', 'kd α=2', 'an α=4']);
-    const other = runCli(['sweep', '--data', data, ...grid.slice(0, 4), '--epochs', '1', '--batch', '16', '--modes', 'standard', '--seeds', '0', '--db', db], {
-      env: { ADJOIN_HOME: dir },
-    });
+    expect(combined.stats.map((s) => s.label)).toEqual(['standard', 'an α=2, β=1', 'kd α=2', 'an α=4, β=1']);
+    const other = runCli(
+      ['sweep', '--data', data, ...grid.slice(0, 4), '--epochs', '1', '--batch', '16', '--modes', 'standard', '--seeds', '0', '--recipe', 'cifar', '--db', db],
+      { env: { ADJOIN_HOME: dir } },
+    );
     expect(other.status, other.stderr).toBe(0);
     const refused = runCli(['sweep', 'show', '1,3', '--db', db], { env: { ADJOIN_HOME: dir } });
     expect(refused.status).toBe(2);
     expect(refused.stderr).toMatch(/sweeps 1 and 3 differ in epochs/);
+    // The sweep's runs follow the recipe it was given.
+    const third = openStore(db);
+    try {
+      const cifarRun = third.runs.require(third.sweeps.require(3).cells.get('standard-s0')!.runId!);
+      expect(cifarRun.config.schedule.kind).toBe('multistep');
+      expect(cifarRun.config.optimizer).toMatchObject({ kind: 'sgd', lr: 0.05, nesterov: false });
+    } finally {
+      third.close();
+    }
 
     const list = runCli(['sweep', 'list', '--db', db, '--json'], { env: { ADJOIN_HOME: dir } });
     expect(JSON.parse(list.stdout)).toMatchObject([{ id: 3 }, { id: 2 }, { id: 1, status: 'finished', runs: 6 }]);

@@ -1,18 +1,24 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { ioFor, passesFor } from '../../../main/engine/batch-norm-passes.js';
+import type { Activation } from '../../../main/engine/activation.js';
 import { batchNormInference, batchNormTrain } from '../../../main/engine/batch-norm.js';
 import { maxAbsDiff, onBackend, seeded, useWasmBackend } from '../../helpers/tf.js';
 
 useWasmBackend();
 
-/** relu?(bn(x)·m? + r?) composed from plain tfjs ops, the reference. */
-function composed(x: tf.Tensor, g: tf.Tensor1D, b: tf.Tensor1D, m: tf.Tensor1D | null, r: tf.Tensor | null, relu: boolean): tf.Tensor {
+/** The activation as plain tfjs ops, the reference. */
+function act(y: tf.Tensor, activation: Activation): tf.Tensor {
+  return activation === 'relu' ? tf.relu(y) : activation === 'relu6' ? tf.relu6(y) : y;
+}
+
+/** act(bn(x)·m? + r?) composed from plain tfjs ops, the reference. */
+function composed(x: tf.Tensor, g: tf.Tensor1D, b: tf.Tensor1D, m: tf.Tensor1D | null, r: tf.Tensor | null, activation: Activation): tf.Tensor {
   const { mean, variance } = tf.moments(x, [0, 1, 2]);
   let y = tf.batchNorm(x, mean, variance, b, g, 1e-5);
   if (m !== null) y = tf.mul(y, m);
   if (r !== null) y = tf.add(y, r);
-  return relu ? tf.relu(y) : y;
+  return act(y, activation);
 }
 
 /** Per-channel values cycling through `values`. */
@@ -20,13 +26,18 @@ function channels(values: number[], C: number): tf.Tensor1D {
   return tf.tensor1d(Array.from({ length: C }, (_, c) => values[c % values.length]! * (1 + c / 10)));
 }
 
+/** Scales large enough under ReLU6 that many outputs pass its cap of 6 (and many stay below 0). */
+function gains(activation: Activation): number[] {
+  return activation === 'relu6' ? [7.5, 2.5, -3.5] : [1.5, 0.5, -0.7];
+}
+
 // Three channels take the JavaScript loops, eight the wasm SIMD ones (four per lane vector).
-function run(fused: boolean, withResidual: boolean, relu: boolean, withMask = false, C = 3): Float32Array[] {
+function run(fused: boolean, withResidual: boolean, activation: Activation, withMask = false, C = 3): Float32Array[] {
   const shape: [number, number, number, number] = [4, 5, 5, C];
   const n = shape.reduce((a, b) => a * b);
   return tf.tidy(() => {
     const x = tf.tensor(seeded(n, 1), shape);
-    const g = channels([1.5, 0.5, -0.7], C);
+    const g = channels(gains(activation), C);
     const b = channels([0.1, -0.2, 0.3], C);
     const r = tf.tensor(seeded(n, 3), shape);
     const up = tf.tensor(seeded(n, 4), shape);
@@ -35,8 +46,8 @@ function run(fused: boolean, withResidual: boolean, relu: boolean, withMask = fa
       const res = withResidual ? rr! : null;
       const mask = withMask ? (mm as tf.Tensor1D) : null;
       const y = fused
-        ? batchNormTrain(xx, gg as tf.Tensor1D, bb as tf.Tensor1D, { epsilon: 1e-5, mask, residual: res, relu }).y
-        : composed(xx, gg as tf.Tensor1D, bb as tf.Tensor1D, mask, res, relu);
+        ? batchNormTrain(xx, gg as tf.Tensor1D, bb as tf.Tensor1D, { epsilon: 1e-5, mask, residual: res, activation }).y
+        : composed(xx, gg as tf.Tensor1D, bb as tf.Tensor1D, mask, res, activation);
       return tf.sum(tf.mul(y, up));
     };
     const value = f(x, g, b, m, r);
@@ -54,26 +65,35 @@ function run(fused: boolean, withResidual: boolean, relu: boolean, withMask = fa
 
 describe('fused training batch norm', () => {
   it.each([
-    [false, false, false, 3],
-    [false, true, false, 3],
-    [true, true, false, 3],
-    [false, false, true, 3],
-    [false, true, true, 3],
-    [true, true, true, 3],
-    [false, false, false, 8],
-    [false, true, false, 8],
-    [true, false, false, 8],
-    [true, true, false, 8],
-    [false, true, true, 8],
-    [true, true, true, 8],
-  ])('matches composed ops, residual=%s relu=%s mask=%s channels=%i, values and all gradients', async (withResidual, relu, withMask, C) => {
-    const reference = await onBackend('cpu', () => run(false, withResidual, relu, withMask, C));
-    for (const backend of ['wasm', 'cpu']) {
-      const got = await onBackend(backend, () => run(true, withResidual, relu, withMask, C));
-      expect(got).toHaveLength(reference.length);
-      reference.forEach((ref, i) => expect(maxAbsDiff(got[i]!, ref)).toBeLessThan(2e-4));
-    }
-  });
+    [false, 'none', false, 3],
+    [false, 'relu', false, 3],
+    [true, 'relu', false, 3],
+    [false, 'none', true, 3],
+    [false, 'relu', true, 3],
+    [true, 'relu', true, 3],
+    [false, 'relu6', false, 3],
+    [true, 'relu6', true, 3],
+    [false, 'none', false, 8],
+    [false, 'relu', false, 8],
+    [true, 'none', false, 8],
+    [true, 'relu', false, 8],
+    [false, 'relu', true, 8],
+    [true, 'relu', true, 8],
+    [false, 'relu6', false, 8],
+    [true, 'relu6', false, 8],
+    [false, 'relu6', true, 8],
+    [true, 'relu6', true, 8],
+  ] as const)(
+    'matches composed ops, residual=%s activation=%s mask=%s channels=%i, values and all gradients',
+    async (withResidual, activation, withMask, C) => {
+      const reference = await onBackend('cpu', () => run(false, withResidual, activation, withMask, C));
+      for (const backend of ['wasm', 'cpu']) {
+        const got = await onBackend(backend, () => run(true, withResidual, activation, withMask, C));
+        expect(got).toHaveLength(reference.length);
+        reference.forEach((ref, i) => expect(maxAbsDiff(got[i]!, ref)).toBeLessThan(2e-4));
+      }
+    },
+  );
 
   it('runs as wasm SIMD loops on the wasm heap when the channels come in fours', () => {
     const io = ioFor('wasm', tf.backend());
@@ -106,12 +126,42 @@ describe('fused training batch norm', () => {
     expect(variance.dataSync()[0]).toBeCloseTo((1.75 ** 2 + 0.75 ** 2 + 0.25 ** 2 + 2.25 ** 2) / 4, 6);
   });
 
+  it('clips at 6 under ReLU6, with gradient only where the output is strictly between 0 and 6', () => {
+    // One channel, eight images: bn(x) = x̂·γ with γ = 10 spreads the values well past 0 and 6.
+    const xv = [-1.5, -0.4, 0.1, 0.3, 0.55, 0.8, 1.2, 2];
+    const x = tf.tensor4d(xv, [8, 1, 1, 1]);
+    const f = (xx: tf.Tensor): tf.Tensor => batchNormTrain(xx, tf.tensor1d([10]), tf.tensor1d([0]), { epsilon: 1e-5, activation: 'relu6' }).y;
+    const y = Array.from(f(x).dataSync());
+    const mean = xv.reduce((a, b) => a + b) / 8;
+    const sd = Math.sqrt(xv.reduce((a, b) => a + (b - mean) ** 2, 0) / 8 + 1e-5);
+    const expected = xv.map((v) => Math.min(Math.max((10 * (v - mean)) / sd, 0), 6));
+    y.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 4));
+    expect(y.filter((v) => v === 6).length).toBeGreaterThan(1);
+    expect(y.filter((v) => v === 0).length).toBeGreaterThan(1);
+    // ∂ Σ y·w / ∂x through the cap: an output at 0 or 6 passes no gradient, so
+    // perturbing only clipped inputs' upstream weight changes nothing.
+    const w = tf.tensor4d([1, 2, 3, 4, 5, 6, 7, 8], [8, 1, 1, 1]);
+    const w2 = tf.tensor4d(
+      expected.map((e, i) => (e === 0 || e === 6 ? 100 : i + 1)),
+      [8, 1, 1, 1],
+    );
+    const dx = tf
+      .grad((xx: tf.Tensor) => tf.sum(tf.mul(f(xx), w)))(x)
+      .dataSync();
+    const dx2 = tf
+      .grad((xx: tf.Tensor) => tf.sum(tf.mul(f(xx), w2)))(x)
+      .dataSync();
+    expect(maxAbsDiff(dx, dx2)).toBeLessThan(1e-4);
+    tf.dispose([x, w, w2]);
+  });
+
   it('leaves no tensors behind after a gradient', () => {
-    run(true, true, true);
+    run(true, true, 'relu');
     const before = tf.memory().numTensors;
-    run(true, true, true);
-    run(true, false, true);
-    run(true, true, true, true);
+    run(true, true, 'relu');
+    run(true, false, 'relu');
+    run(true, true, 'relu', true);
+    run(true, true, 'relu6', true, 8);
     expect(tf.memory().numTensors).toBe(before);
   });
 
@@ -137,73 +187,84 @@ describe('fused training batch norm', () => {
   });
 
   it.each([
-    [false, false, false, 3],
-    [true, true, true, 3],
-    [false, false, false, 8],
-    [false, true, false, 8],
-    [true, false, false, 8],
-    [true, true, false, 8],
-    [true, true, true, 8],
-  ])('fused on running statistics matches composed ops: residual=%s relu=%s mask=%s channels=%i', async (withResidual, relu, withMask, C) => {
-    const shape = [3, 4, 4, C];
-    const n = shape.reduce((a, b) => a * b);
-    const run = (fusedKernel: boolean): Float32Array =>
-      tf.tidy(() => {
-        const x = tf.tensor(seeded(n, 12), shape);
-        const g = channels([1.5, 0.5, -0.7], C);
-        const b = channels([0.1, -0.2, 0.3], C);
-        const stats = { mean: channels([0.3, -0.2, 0.1], C), variance: tf.abs(channels([0.5, 2, 1.2], C)) as tf.Tensor1D };
-        const r = withResidual ? tf.tensor(seeded(n, 13), shape) : null;
-        const m = withMask ? channels([1, 0.25, 0], C) : null;
-        if (fusedKernel) return batchNormInference(x, g, b, stats, { epsilon: 1e-5, mask: m, residual: r, relu }).dataSync() as Float32Array;
-        let y: tf.Tensor = tf.batchNorm(x, stats.mean, stats.variance, b, g, 1e-5);
-        if (m !== null) y = tf.mul(y, m);
-        if (r !== null) y = tf.add(y, r);
-        return (relu ? tf.relu(y) : y).dataSync() as Float32Array;
-      });
-    const reference = await onBackend('cpu', () => run(false));
-    for (const backend of ['wasm', 'cpu']) expect(maxAbsDiff(await onBackend(backend, () => run(true)), reference)).toBeLessThan(1e-5);
-  });
+    [false, 'none', false, 3],
+    [true, 'relu', true, 3],
+    [true, 'relu6', true, 3],
+    [false, 'none', false, 8],
+    [false, 'relu', false, 8],
+    [true, 'none', false, 8],
+    [true, 'relu', false, 8],
+    [true, 'relu', true, 8],
+    [false, 'relu6', false, 8],
+    [true, 'relu6', true, 8],
+  ] as const)(
+    'fused on running statistics matches composed ops: residual=%s activation=%s mask=%s channels=%i',
+    async (withResidual, activation, withMask, C) => {
+      const shape = [3, 4, 4, C];
+      const n = shape.reduce((a, b) => a * b);
+      const run = (fusedKernel: boolean): Float32Array =>
+        tf.tidy(() => {
+          const x = tf.tensor(seeded(n, 12), shape);
+          const g = channels(gains(activation), C);
+          const b = channels([0.1, -0.2, 0.3], C);
+          const stats = { mean: channels([0.3, -0.2, 0.1], C), variance: tf.abs(channels([0.5, 2, 1.2], C)) as tf.Tensor1D };
+          const r = withResidual ? tf.tensor(seeded(n, 13), shape) : null;
+          const m = withMask ? channels([1, 0.25, 0], C) : null;
+          if (fusedKernel) return batchNormInference(x, g, b, stats, { epsilon: 1e-5, mask: m, residual: r, activation }).dataSync() as Float32Array;
+          let y: tf.Tensor = tf.batchNorm(x, stats.mean, stats.variance, b, g, 1e-5);
+          if (m !== null) y = tf.mul(y, m);
+          if (r !== null) y = tf.add(y, r);
+          return act(y, activation).dataSync() as Float32Array;
+        });
+      const reference = await onBackend('cpu', () => run(false));
+      for (const backend of ['wasm', 'cpu']) expect(maxAbsDiff(await onBackend(backend, () => run(true)), reference)).toBeLessThan(1e-5);
+    },
+  );
 
   it.each([
-    [true, true, 8],
-    [false, false, 8],
-    [true, true, 3],
-  ])("fused on running statistics has the composed ops' gradients: residual and mask=%s relu=%s channels=%i", async (withExtras, relu, C) => {
-    const shape = [2, 3, 3, C];
-    const n = shape.reduce((a, b) => a * b);
-    const run = (fusedKernel: boolean): Float32Array[] =>
-      tf.tidy(() => {
-        const x = tf.tensor(seeded(n, 14), shape);
-        const g = channels([1.5, 0.5, -0.7], C);
-        const b = channels([0.1, -0.2, 0.3], C);
-        const mean = channels([0.3, -0.2, 0.1], C);
-        const variance = tf.abs(channels([0.5, 2, 1.2], C)) as tf.Tensor1D;
-        const r = tf.tensor(seeded(n, 15), shape);
-        const m = channels([1, 0.25, 0.6], C);
-        const up = tf.tensor(seeded(n, 16), shape);
-        const f = (...a: tf.Tensor[]): tf.Scalar => {
-          const [xx, gg, bb, mu, vv, rr, mm] = a as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor, tf.Tensor1D];
-          const residual = withExtras ? rr : null;
-          const mask = withExtras ? mm : null;
-          let y: tf.Tensor;
-          if (fusedKernel) y = batchNormInference(xx, gg, bb, { mean: mu, variance: vv }, { epsilon: 1e-5, mask, residual, relu });
-          else {
-            y = tf.batchNorm(xx, mu, vv, bb, gg, 1e-5);
-            if (mask !== null) y = tf.mul(y, mask);
-            if (residual !== null) y = tf.add(y, residual);
-            if (relu) y = tf.relu(y);
-          }
-          return tf.sum(tf.mul(y, up));
-        };
-        const wrt = withExtras ? [x, g, b, mean, variance, r, m] : [x, g, b, mean, variance];
-        const grads = tf.grads((...a: tf.Tensor[]) => f(...a, ...(withExtras ? [] : [r, m])))(wrt);
-        return grads.map((t) => t.dataSync() as Float32Array);
-      });
-    const reference = await onBackend('cpu', () => run(false));
-    for (const backend of ['wasm', 'cpu']) {
-      const got = await onBackend(backend, () => run(true));
-      reference.forEach((ref, i) => expect(maxAbsDiff(got[i]!, ref), `input ${i} on ${backend}`).toBeLessThan(1e-4));
-    }
-  });
+    [true, 'relu', 8],
+    [false, 'none', 8],
+    [true, 'relu', 3],
+    [true, 'relu6', 8],
+    [false, 'relu6', 3],
+  ] as const)(
+    "fused on running statistics has the composed ops' gradients: residual and mask=%s activation=%s channels=%i",
+    async (withExtras, activation, C) => {
+      const shape = [2, 3, 3, C];
+      const n = shape.reduce((a, b) => a * b);
+      const run = (fusedKernel: boolean): Float32Array[] =>
+        tf.tidy(() => {
+          const x = tf.tensor(seeded(n, 14), shape);
+          const g = channels(gains(activation), C);
+          const b = channels([0.1, -0.2, 0.3], C);
+          const mean = channels([0.3, -0.2, 0.1], C);
+          const variance = tf.abs(channels([0.5, 2, 1.2], C)) as tf.Tensor1D;
+          const r = tf.tensor(seeded(n, 15), shape);
+          const m = channels([1, 0.25, 0.6], C);
+          const up = tf.tensor(seeded(n, 16), shape);
+          const f = (...a: tf.Tensor[]): tf.Scalar => {
+            const [xx, gg, bb, mu, vv, rr, mm] = a as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor, tf.Tensor1D];
+            const residual = withExtras ? rr : null;
+            const mask = withExtras ? mm : null;
+            let y: tf.Tensor;
+            if (fusedKernel) y = batchNormInference(xx, gg, bb, { mean: mu, variance: vv }, { epsilon: 1e-5, mask, residual, activation });
+            else {
+              y = tf.batchNorm(xx, mu, vv, bb, gg, 1e-5);
+              if (mask !== null) y = tf.mul(y, mask);
+              if (residual !== null) y = tf.add(y, residual);
+              y = act(y, activation);
+            }
+            return tf.sum(tf.mul(y, up));
+          };
+          const wrt = withExtras ? [x, g, b, mean, variance, r, m] : [x, g, b, mean, variance];
+          const grads = tf.grads((...a: tf.Tensor[]) => f(...a, ...(withExtras ? [] : [r, m])))(wrt);
+          return grads.map((t) => t.dataSync() as Float32Array);
+        });
+      const reference = await onBackend('cpu', () => run(false));
+      for (const backend of ['wasm', 'cpu']) {
+        const got = await onBackend(backend, () => run(true));
+        reference.forEach((ref, i) => expect(maxAbsDiff(got[i]!, ref), `input ${i} on ${backend}`).toBeLessThan(1e-4));
+      }
+    },
+  );
 });

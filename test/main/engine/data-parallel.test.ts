@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import type { SearchConfig } from '../../../shared/dan.js';
 import type { EngineEvent } from '../../../shared/events.js';
-import type { TrainConfig } from '../../../shared/train-config.js';
+import { recipe, type TrainConfig } from '../../../shared/train-config.js';
 import * as tf from '@tensorflow/tfjs';
 import { prepareSearch, search, searchStep } from '../../../main/engine/dan/search.js';
 import { synthesize } from '../../../main/engine/data/synthetic.js';
@@ -65,7 +65,7 @@ describe('the replica group', () => {
     const buffer = createGroupBuffer(layout);
     const group = new ReplicaGroup(buffer, layout, 0);
     const waiting = otherReplica(buffer, layout, `(() => { group.allReduce([1]); return 'not reached'; })()`);
-    await new Promise((r) => setTimeout(r, 200));
+    await group.arrivals(1);
     group.abort('training replica 0 failed: out of memory');
     expect(await waiting).toEqual({ error: 'ReplicaAborted: training replica 0 failed: out of memory' });
     expect(() => group.barrier()).toThrow(ReplicaAborted);
@@ -107,6 +107,7 @@ describe('data-parallel training', () => {
     ['an, even shards (8 + 8)', trainConfig()],
     ['an, uneven shards (8 + 7)', trainConfig({ batchSize: 15 })],
     ['standard', trainConfig({ mode: 'standard', alpha: null })],
+    ['an, the short recipe (the replica takes the cycled momentum too)', trainConfig(recipe('short', 16))],
   ])('follows the single-engine loss curve step by step: %s', async (_name, config) => {
     const one = await trainRecorded(config, 1, 45);
     const two = await trainRecorded(config, 2, 45);
@@ -155,10 +156,15 @@ describe('data-parallel training', () => {
         const noise = one.space.drawNoise(new Rng(step));
         const x = tf.tensor4d(batch.x, [16, 12, 12, 1]);
         const y = tf.tensor1d(batch.y, 'int32');
-        const a = searchStep(one, x, y, 0.5, 0.01, 10, noise);
+        const a = await searchStep(one, x, y, 0.5, { lr: 0.01, momentum: null }, 10, noise);
         tf.dispose([x, y]);
-        const b = shardedStep(replicas, batch, 16, [12, 12, 1], { progress: 0.5, lr: 0.01, tau: 10, noise: [...noise] }, (xs, ys, shard) =>
-          searchStep(two, xs, ys, 0.5, 0.01, 10, noise, shard),
+        const b = await shardedStep(
+          replicas,
+          batch,
+          16,
+          [12, 12, 1],
+          { progress: 0.5, rates: { lr: 0.01, momentum: null }, tau: 10, noise: [...noise] },
+          (xs, ys, shard) => searchStep(two, xs, ys, 0.5, { lr: 0.01, momentum: null }, 10, noise, shard),
         );
         expect(Math.abs(a.loss - b.loss)).toBeLessThan(1e-6);
         expect(b.flops).toBeCloseTo(a.flops, 7);
@@ -175,7 +181,7 @@ describe('data-parallel training', () => {
       });
       const target = { graph: two.graph, params: two.params, plan: null, batches: two.batches, config };
       const small = { kind: 'masked' as const, plan: two.space.plan, masks: soft };
-      const alone = evaluate(target, two.val, { confusion: false, small });
+      const alone = await evaluate(target, two.val, { confusion: false, small });
       const sharding = replicas.evaluation()!;
       let dispatched = 0;
       const counted: typeof sharding = {
@@ -186,7 +192,7 @@ describe('data-parallel training', () => {
         },
         sum: (values) => sharding.sum(values),
       };
-      const together = evaluate(target, two.val, { confusion: false, small, softTau: 10, sharding: counted });
+      const together = await evaluate(target, two.val, { confusion: false, small, softTau: 10, sharding: counted });
       tf.dispose([...soft.values()]);
       expect(dispatched).toBe(12);
       for (const path of ['full', 'small'] as const) {
@@ -235,11 +241,11 @@ describe('data-parallel training', () => {
       for (let k = 0; k < 3; k++) {
         const indices = Int32Array.from({ length: 16 }, (_, i) => (16 * k + i) % 48);
         const batch = setup.batches.build(setup.train, indices, false, null);
-        shardedStep(replicas, batch, 16, [12, 12, 1], { progress: k / 10, lr: 0.05, tau: null, noise: null }, (x, y, shard) =>
-          trainStep(setup, x, y, k / 10, 0.05, shard),
+        await shardedStep(replicas, batch, 16, [12, 12, 1], { progress: k / 10, rates: { lr: 0.05, momentum: null }, tau: null, noise: null }, (x, y, shard) =>
+          trainStep(setup, x, y, k / 10, { lr: 0.05, momentum: null }, shard),
         );
       }
-      const alone = evaluate(setup, setup.val, { confusion: false });
+      const alone = await evaluate(setup, setup.val, { confusion: false });
       const sharding = replicas.evaluation()!;
       let dispatched = 0;
       const counted: typeof sharding = {
@@ -250,7 +256,7 @@ describe('data-parallel training', () => {
         },
         sum: (values) => sharding.sum(values),
       };
-      const together = evaluate(setup, setup.val, { confusion: false, sharding: counted });
+      const together = await evaluate(setup, setup.val, { confusion: false, sharding: counted });
       expect(dispatched).toBe(13);
       for (const path of ['full', 'small'] as const) {
         if (alone[path] === null) {
@@ -262,9 +268,9 @@ describe('data-parallel training', () => {
       }
       expect(alone.full ?? alone.small).not.toBeNull();
       // The final evaluation, confusion matrix included, is shared the same way.
-      const finalAlone = evaluate(setup, setup.val, { confusion: true });
+      const finalAlone = await evaluate(setup, setup.val, { confusion: true });
       dispatched = 0;
-      const finalTogether = evaluate(setup, setup.val, { confusion: true, sharding: counted });
+      const finalTogether = await evaluate(setup, setup.val, { confusion: true, sharding: counted });
       expect(dispatched).toBe(13);
       expect(finalTogether.confusion).toEqual(finalAlone.confusion);
       expect(finalTogether.confusion!.flat().reduce((a, b) => a + b, 0)).toBe(25);

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { TrainEvent } from '../../../shared/events.js';
-import type { TrainConfig } from '../../../shared/train-config.js';
+import { ratesAt } from '../../../shared/schedules.js';
+import { recipe, type TrainConfig } from '../../../shared/train-config.js';
 import { loadNetwork } from '../../../main/engine/bundle.js';
 import { synthesize } from '../../../main/engine/data/synthetic.js';
 import { forward } from '../../../main/engine/forward.js';
@@ -29,7 +30,7 @@ const tempDir = (): string => {
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 describe('training', () => {
-  it('a few steps lower the loss of both paths on the wasm backend', () => {
+  it('a few steps lower the loss of both paths on the wasm backend', async () => {
     const setup = prepareTraining({ ...config, optimizer: { ...config.optimizer, lr: 0.05 } }, data, new Rng(1));
     const x = tf.tensor4d(
       setup.batches.build(
@@ -48,7 +49,7 @@ describe('training', () => {
       });
     const [full0, small0] = losses();
     // Late in training (λ = 1) the small path learns through the KL term alone (β = 0).
-    for (let i = 0; i < 12; i++) trainStep(setup, x, y, 0.9, 0.05);
+    for (let i = 0; i < 12; i++) await trainStep(setup, x, y, 0.9, { lr: 0.05, momentum: null });
     const [full1, small1] = losses();
     expect(full1).toBeLessThan(full0 * 0.8);
     expect(small1).toBeLessThan(small0 * 0.9);
@@ -120,6 +121,49 @@ describe('training', () => {
     const b = loadNetwork(join(dir, 'network.adjoin'));
     for (const name of [paramName.weight('s4.b2.conv2'), paramName.weight('fc'), paramName.gamma('s2.b1.bn1', 'small')]) {
       expect(maxAbsDiff(a.params.get(name).dataSync(), b.params.get(name).dataSync())).toBeLessThan(1e-5);
+    }
+    a.params.dispose();
+    b.params.dispose();
+  });
+
+  it('the short recipe, cancelled mid-warm-up and resumed, continues the same one cycle: lr at every step, cycled momentum, weights', async () => {
+    const short = { ...config, ...recipe('short', config.batchSize) };
+    const stepLrs = (events: TrainEvent[]): Array<[number, number]> =>
+      events.flatMap((e) => (e.type === 'step' ? [[e.globalStep, e.lr] as [number, number]] : []));
+    const straightEvents: TrainEvent[] = [];
+    const straightDir = tempDir();
+    await train({ config: short, data, emit: (e) => straightEvents.push(e), outDir: straightDir, stepEventInterval: 0 });
+    // 2 epochs of 6 steps: OneCycleLR over 12 steps, the peak at step 0.3·12 − 1 = 2.6 (between steps 2 and 3).
+    const straightLrs = stepLrs(straightEvents);
+    expect(straightLrs).toHaveLength(12);
+    for (const [globalStep, lr] of straightLrs) expect(lr).toBeCloseTo(ratesAt(short.schedule, 0.0125, globalStep - 1, 12).lr, 12);
+    expect(straightLrs[0]![1]).toBeCloseTo(0.0125 / 25, 12);
+    expect(straightLrs[11]![1]).toBeCloseTo(0.0125 / 25 / 1e4, 15);
+
+    // Stopped after 2 steps, where the momentum is still falling from 0.95: the resumed run must pick the cycle up at step 3.
+    const dir = tempDir();
+    let steps = 0;
+    const first = await train({
+      config: short,
+      data,
+      outDir: dir,
+      emit: () => undefined,
+      beforeStep: () => {
+        steps += 1;
+      },
+      stopRequested: () => (steps >= 2 ? 'checkpoint-and-stop' : null),
+    });
+    expect(first.status).toBe('cancelled');
+    const resumedEvents: TrainEvent[] = [];
+    const second = await train({ config: short, data, outDir: dir, resume: true, emit: (e) => resumedEvents.push(e), stepEventInterval: 0 });
+    expect(second.status).toBe('finished');
+    expect(resumedEvents[0]).toMatchObject({ type: 'started', resumedFrom: { epoch: 0, step: 2 }, config: { schedule: { kind: 'onecycle' } } });
+    expect(stepLrs(resumedEvents)).toEqual(straightLrs.slice(2));
+
+    const a = loadNetwork(join(straightDir, 'network.adjoin'));
+    const b = loadNetwork(join(dir, 'network.adjoin'));
+    for (const name of [paramName.weight('s1.b1.conv1'), paramName.weight('s4.b2.conv2'), paramName.weight('fc'), paramName.gamma('s2.b1.bn1', 'small')]) {
+      expect(maxAbsDiff(a.params.get(name).dataSync(), b.params.get(name).dataSync()), name).toBeLessThan(1e-6);
     }
     a.params.dispose();
     b.params.dispose();

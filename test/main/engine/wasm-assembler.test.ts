@@ -60,4 +60,41 @@ describe('the WebAssembly assembler', () => {
     exports['fma']!(0, 256, 512, 4 * n);
     expect(Array.from(view(512))).toEqual(Array.from({ length: n }, (_, i) => 10 + (i + 1) * 0.5 * i));
   });
+
+  it('runs scalar f32 arithmetic, eqz, float splats and the lane min and less-than: a ReLU6 and its gate', () => {
+    // y[k] = min(max(x[k], 0), 6) and g[k] = (0 < y[k] < 6) ? 1.0 : 0 by lanes; s = Σ x·x by scalars.
+    const f = new FunctionBuilder('relu6', 5);
+    const [x, y, g, s, bytes] = [0, 1, 2, 3, 4];
+    const k = f.i32();
+    const v = f.v128();
+    const acc = f.f32();
+    f.zeroF32().set(acc);
+    f.block().loop();
+    f.get(k).get(bytes).geU().brIf(1);
+    f.get(x).get(k).add().load().zero().simd(Simd.f32x4Max).splat(6).simd(Simd.f32x4Min).set(v);
+    f.get(y).get(k).add().get(v).store();
+    f.get(g).get(k).add();
+    f.get(v).zero().simd(Simd.f32x4Gt).get(v).splat(6).simd(Simd.f32x4Lt).simd(Simd.v128And).splat(1).simd(Simd.v128And);
+    f.store();
+    f.get(k).const(16).add().set(k);
+    f.br(0).end().end();
+    // The scalar sum, counting k down to zero.
+    f.block().loop();
+    f.get(k).eqz().brIf(1);
+    f.get(k).const(4).sub().set(k);
+    f.get(acc).get(x).get(k).add().loadF32().get(x).get(k).add().loadF32().mulF32().addF32().set(acc);
+    f.br(0).end().end();
+    f.get(s).get(acc).storeF32();
+    const { memory, exports } = instantiate([f]);
+    const n = 8;
+    const input = [-2, 0, 0.5, 5.99, 6, 7.5, 3, -0.25];
+    new Float32Array(memory.buffer, 0, n).set(input);
+    exports['relu6']!(0, 256, 512, 768, 4 * n);
+    expect(Array.from(new Float32Array(memory.buffer, 256, n))).toEqual(input.map((a) => Math.fround(Math.min(Math.max(a, 0), 6))));
+    expect(Array.from(new Float32Array(memory.buffer, 512, n))).toEqual([0, 0, 1, 1, 0, 0, 1, 0]);
+    expect(new Float32Array(memory.buffer, 768, 1)[0]).toBeCloseTo(
+      input.reduce((a, b) => a + b * b, 0),
+      4,
+    );
+  });
 });

@@ -36,14 +36,14 @@ describe('ONNX export of every architecture at small width', () => {
       const net = perturbedNetwork(c.config, c.alpha, batch);
 
       // The small network against the engine's small path.
-      const smallOnnx = toOnnx(net.small.graph, net.small.params);
+      const smallOnnx = await toOnnx(net.small.graph, net.small.params);
       const reference = await engineLogits(net.graph, net.params, batch, net.plan);
       const cmp = compareLogits(reference, await runExported(onnxExporter, onnxFile(smallOnnx), batch), batch.n);
       expect(cmp.top1Agreement).toBe(1);
       expect(cmp.maxAbsLogitDiff).toBeLessThanOrEqual(1e-4);
 
       // The full network against the engine's full path.
-      const fullOnnx = toOnnx(plainFull(net.graph), net.params);
+      const fullOnnx = await toOnnx(plainFull(net.graph), net.params);
       const fullCmp = compareLogits(
         await engineLogits(net.graph, net.params, batch, null),
         await runExported(onnxExporter, onnxFile(fullOnnx), batch),
@@ -56,7 +56,7 @@ describe('ONNX export of every architecture at small width', () => {
     },
   );
 
-  it('writes opset 13, NCHW input, logits and probabilities, only the operators we document', () => {
+  it('writes opset 13, NCHW input, logits and probabilities, only the operators we document', async () => {
     const config: ModelConfig = { arch: 'densenet121', stem: 'imagenet', inputSize: 32, channels: 3, classes: 3, width: 0.25, compressFirstStage: true };
     const graph = buildGraph(config);
     const plan = planSmall(graph, 2);
@@ -65,7 +65,7 @@ describe('ONNX export of every architecture at small width', () => {
     const resnetPlan = planSmall(resnet, 2);
     const resnetParams = createParams(resnet, resnetPlan, new Rng(1));
     const small = extractSmall(resnet, resnetPlan, resnetParams);
-    const models = [decodeOnnx(toOnnx(plainFull(graph), params, { metadata: { mean: '[0.5]' } })), decodeOnnx(toOnnx(small.graph, small.params))];
+    const models = [decodeOnnx(await toOnnx(plainFull(graph), params, { metadata: { mean: '[0.5]' } })), decodeOnnx(await toOnnx(small.graph, small.params))];
     for (const m of models) {
       expect(Number(m.opsetImport[0]!.version)).toBeGreaterThanOrEqual(ONNX_OPSET);
       expect(graphOf(m).input.map((i) => i.name)).toEqual(['input']);
@@ -88,14 +88,44 @@ describe('ONNX export of every architecture at small width', () => {
     resnetParams.dispose();
   });
 
+  it('writes MobileNetV2’s depthwise convolutions as Conv with one group per channel, its ReLU6 as Clip(0, 6), batch norms folded', async () => {
+    // Width 0.5: no stage keeps its input's width in its first block, so no shortcut needs a Slice.
+    const config: ModelConfig = { arch: 'mobilenetv2', stem: 'cifar', inputSize: 16, channels: 3, classes: 5, width: 0.5, compressFirstStage: false };
+    const graph = buildGraph(config);
+    const plan = planSmall(graph, 4);
+    const params = createParams(graph, plan, new Rng(1));
+    const small = extractSmall(graph, plan, params);
+    const m = decodeOnnx(await toOnnx(small.graph, small.params));
+    const g = graphOf(m);
+    const init = new Map(g.initializer.map((t) => [t.name!, t]));
+    const depthwise = small.graph.nodes.filter((n) => n.op === 'dwconv');
+    expect(depthwise).toHaveLength(17);
+    for (const dw of depthwise) {
+      const conv = g.node.find((n) => n.opType === 'Conv' && n.input?.[1] === `${dw.name}.weight`)!;
+      expect(Number(conv.attribute?.find((a) => a.name === 'group')?.i), dw.name).toBe(dw.shape.c);
+      expect(init.get(`${dw.name}.weight`)!.dims!.map(Number)).toEqual([dw.shape.c, 1, 3, 3]);
+      // Its batch norm is folded in: a bias.
+      expect(conv.input?.[2]).toBe(`${dw.name}.bias`);
+    }
+    const clips = g.node.filter((n) => n.opType === 'Clip');
+    expect(clips).toHaveLength(small.graph.nodes.filter((n) => n.op === 'relu6').length);
+    for (const c of clips) {
+      const bound = (name: string): number => new Float32Array(Uint8Array.from(init.get(name)!.rawData!).buffer)[0]!;
+      expect([bound(c.input?.[1] ?? ''), bound(c.input?.[2] ?? '')]).toEqual([0, 6]);
+    }
+    expect(new Set(g.node.map((n) => n.opType))).toEqual(new Set(['Conv', 'Clip', 'Add', 'GlobalAveragePool', 'Flatten', 'Gemm', 'Softmax']));
+    small.params.dispose();
+    params.dispose();
+  });
+
   it('float16 weights halve the file, keep float32 input and output, and agree on top-1', async () => {
     const config: ModelConfig = { arch: 'resnet18', stem: 'cifar', inputSize: 16, channels: 3, classes: 10, width: 0.25, compressFirstStage: false };
     const graph = buildGraph(config);
     const params = createParams(graph, null, new Rng(5));
     const batch = batchOf(config, 16, 4);
     perturb(graph, params, batch, null);
-    const f32 = toOnnx(plainFull(graph), params);
-    const f16 = toOnnx(plainFull(graph), params, { precision: 'fp16' });
+    const f32 = await toOnnx(plainFull(graph), params);
+    const f16 = await toOnnx(plainFull(graph), params, { precision: 'fp16' });
     expect(f16.byteLength).toBeLessThan(0.6 * f32.byteLength);
     const m = decodeOnnx(f16);
     expect(graphOf(m).initializer.filter((t) => t.dataType === 1)).toHaveLength(0);
@@ -112,7 +142,7 @@ describe('int8 ONNX (QDQ)', () => {
     const config: ModelConfig = { arch: 'resnet18', stem: 'cifar', inputSize: 16, channels: 3, classes: 5, width: 0.25, compressFirstStage: false };
     const batch = batchOf(config, 16, 3);
     const net = perturbedNetwork(config, 4, batch);
-    const lowered = lowerForInference(net.small.graph, net.small.params);
+    const lowered = await lowerForInference(net.small.graph, net.small.params);
     const quant = planQuantization(lowered, calibrate(lowered, batch).minmax, 'minmax');
     const bytes = onnxFromInference(lowered, { precision: 'int8', quant, activationType: 'uint8' });
     const g = graphOf(decodeOnnx(bytes));

@@ -58,7 +58,7 @@ describe('calibration', () => {
         { id: 0, name: 'input', shape: [1, n, 1], nonNegative: false },
         { id: 1, name: 'relu', shape: [1, n, 1], nonNegative: true },
       ],
-      ops: [{ op: 'relu', name: 'relu', input: 0, output: 1 }],
+      ops: [{ op: 'relu', name: 'relu', input: 0, output: 1, cap: null }],
       input: 0,
       output: 1,
     };
@@ -82,11 +82,11 @@ describe('calibration', () => {
     expect(() => calibrate(reluGraph(4), { x: new Float32Array(0), n: 0, height: 1, width: 4, channels: 1 })).toThrow(/at least one image/);
   });
 
-  it("DenseNet: every concatenation's inputs and output share one group, and the plan gives them equal parameters", () => {
+  it("DenseNet: every concatenation's inputs and output share one group, and the plan gives them equal parameters", async () => {
     const config: ModelConfig = { arch: 'densenet121', stem: 'cifar', inputSize: 16, channels: 3, classes: 4, width: 0.125, compressFirstStage: false };
     const batch = batchOf(config, 8, 2);
     const net = perturbedNetwork(config, 2, batch);
-    const g = lowerForInference(plainFull(net.graph), net.params);
+    const g = await lowerForInference(plainFull(net.graph), net.params);
     const groups = sharedScaleGroups(g);
     const groupOf = new Map(groups.flatMap((m, i) => m.map((t) => [t, i] as const)));
     for (const op of g.ops) {

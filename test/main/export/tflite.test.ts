@@ -44,8 +44,8 @@ describe('TFLite export of every architecture at small width, run in LiteRT.js',
       const batch = batchOf(c.config, 4, 9);
       const net = perturbedNetwork(c.config, c.alpha, batch);
       for (const [lowered, reference] of [
-        [lowerForInference(net.small.graph, net.small.params), await engineLogits(net.graph, net.params, batch, net.plan)],
-        [lowerForInference(plainFull(net.graph), net.params), await engineLogits(net.graph, net.params, batch, null)],
+        [await lowerForInference(net.small.graph, net.small.params), await engineLogits(net.graph, net.params, batch, net.plan)],
+        [await lowerForInference(plainFull(net.graph), net.params), await engineLogits(net.graph, net.params, batch, null)],
       ] as const) {
         const got = await runExported(tfliteExporter, tfliteFile(toTflite(lowered, { precision: 'fp32', quant: null })), batch);
         const cmp = compareLogits(reference, got, batch.n);
@@ -61,7 +61,7 @@ describe('TFLite export of every architecture at small width, run in LiteRT.js',
     async (c) => {
       const batch = batchOf(c.config, 32, 5);
       const net = perturbedNetwork(c.config, c.alpha, batch);
-      const lowered = lowerForInference(net.small.graph, net.small.params);
+      const lowered = await lowerForInference(net.small.graph, net.small.params);
       const quant = planQuantization(lowered, calibrate(lowered, batch).minmax, 'minmax');
       const tfl = await runExported(tfliteExporter, tfliteFile(toTflite(lowered, { precision: 'int8', quant })), batch);
       const onnx = await runExported(
@@ -85,20 +85,20 @@ describe('TFLite export of every architecture at small width, run in LiteRT.js',
 const RESNET: ModelConfig = { arch: 'resnet18', stem: 'cifar', inputSize: 16, channels: 3, classes: 5, width: 0.125, compressFirstStage: false };
 const DENSENET: ModelConfig = { ...RESNET, arch: 'densenet121', stem: 'imagenet', inputSize: 32 };
 
-function int8Model(config: ModelConfig, alpha: number): { lowered: InferenceGraph; quant: QuantPlan; bytes: Uint8Array; dispose(): void } {
+async function int8Model(config: ModelConfig, alpha: number): Promise<{ lowered: InferenceGraph; quant: QuantPlan; bytes: Uint8Array; dispose(): void }> {
   const batch = batchOf(config, 16, 3);
   const net = perturbedNetwork(config, alpha, batch);
-  const lowered = lowerForInference(net.small.graph, net.small.params);
+  const lowered = await lowerForInference(net.small.graph, net.small.params);
   const quant = planQuantization(lowered, calibrate(lowered, batch).percentile, 'percentile');
   return { lowered, quant, bytes: toTflite(lowered, { precision: 'int8', quant }), dispose: () => net.dispose() };
 }
 
 describe('the TFLite file', () => {
-  it('avoids the traps that make LiteRT refuse a model: buffer 0 has no data vector, activations point at it, no custom_options', () => {
-    const lowered = (() => {
+  it('avoids the traps that make LiteRT refuse a model: buffer 0 has no data vector, activations point at it, no custom_options', async () => {
+    const lowered = await (async () => {
       const batch = batchOf(RESNET, 2, 1);
       const net = perturbedNetwork(RESNET, 4, batch);
-      const l = lowerForInference(net.small.graph, net.small.params);
+      const l = await lowerForInference(net.small.graph, net.small.params);
       net.dispose();
       return l;
     })();
@@ -121,22 +121,22 @@ describe('the TFLite file', () => {
     expect(json.class_names).toEqual(['a', 'b', 'c', 'd', 'e']);
   });
 
-  it('pads explicitly only where TFLite’s SAME would pad differently from the network', () => {
+  it('pads explicitly only where TFLite’s SAME would pad differently from the network', async () => {
     expect(spatialPadding(15, 3, 2, 1, 8)).toBe('same');
     expect(spatialPadding(16, 3, 1, 1, 16)).toBe('same');
     // Stride 2 on an even size: SAME pads one cell after, the network one before.
     expect(spatialPadding(16, 3, 2, 1, 8)).toBe('explicit');
     expect(spatialPadding(32, 7, 2, 3, 16)).toBe('explicit');
     expect(spatialPadding(16, 1, 2, 0, 8)).toBe('valid');
-    const { bytes, dispose } = int8Model(RESNET, 4);
+    const { bytes, dispose } = await int8Model(RESNET, 4);
     const ops = operators(read(bytes));
     // ResNet-18 at 16×16 has three stride-2 3×3 convolutions on even sizes.
     expect(ops.filter((o) => o.code === BuiltinOperator.PAD)).toHaveLength(3);
     dispose();
   });
 
-  it('int8 is full integer: QUANTIZE after the float input, int8 tensors and per-channel filters inside, DEQUANTIZE before the float outputs', () => {
-    const { bytes, quant, lowered, dispose } = int8Model(RESNET, 4);
+  it('int8 is full integer: QUANTIZE after the float input, int8 tensors and per-channel filters inside, DEQUANTIZE before the float outputs', async () => {
+    const { bytes, quant, lowered, dispose } = await int8Model(RESNET, 4);
     const m = read(bytes);
     const g = m.subgraphs(0)!;
     const ops = operators(m);
@@ -169,8 +169,8 @@ describe('the TFLite file', () => {
     dispose();
   });
 
-  it("DenseNet's concatenations, like every pool, read and write one shared scale and zero point", () => {
-    const { bytes, dispose } = int8Model(DENSENET, 2);
+  it("DenseNet's concatenations, like every pool, read and write one shared scale and zero point", async () => {
+    const { bytes, dispose } = await int8Model(DENSENET, 2);
     const m = read(bytes);
     const ops = operators(m);
     const shared = ops.filter((o) => [BuiltinOperator.CONCATENATION, BuiltinOperator.MAX_POOL_2D, BuiltinOperator.AVERAGE_POOL_2D].includes(o.code));
@@ -185,7 +185,7 @@ describe('the TFLite file', () => {
   it('fp16 stores every weight in float16 (half the file), dequantized to float32 inside; LiteRT agrees with the engine on top-1', async () => {
     const batch = batchOf(RESNET, 16, 4);
     const net = perturbedNetwork(RESNET, 4, batch);
-    const lowered = lowerForInference(plainFull(net.graph), net.params);
+    const lowered = await lowerForInference(plainFull(net.graph), net.params);
     const f32 = toTflite(lowered, { precision: 'fp32', quant: null });
     const f16 = toTflite(lowered, { precision: 'fp16', quant: null });
     expect(f16.byteLength).toBeLessThan(0.55 * f32.byteLength);
@@ -207,7 +207,7 @@ describe.runIf(hasArmNn)('a second, independent reader: Arm NN (Debian python3-p
     async (c) => {
       const batch = batchOf(c.config, 16, 9);
       const net = perturbedNetwork(c.config, c.alpha, batch);
-      const lowered = lowerForInference(net.small.graph, net.small.params);
+      const lowered = await lowerForInference(net.small.graph, net.small.params);
       const f32 = toTflite(lowered, { precision: 'fp32', quant: null });
       const lite32 = await runExported(tfliteExporter, tfliteFile(f32), batch);
       const arm32 = armNnLogits(f32, batch.x);
@@ -235,10 +235,10 @@ describe.runIf(hasArmNn)('a second, independent reader: Arm NN (Debian python3-p
 
 describe('a TFLite file LiteRT cannot load', () => {
   it('fails with LiteRT’s reason, not a bare exception', async () => {
-    const lowered = (() => {
+    const lowered = await (async () => {
       const batch = batchOf(RESNET, 2, 1);
       const net = perturbedNetwork(RESNET, 4, batch);
-      const l = lowerForInference(net.small.graph, net.small.params);
+      const l = await lowerForInference(net.small.graph, net.small.params);
       net.dispose();
       return l;
     })();

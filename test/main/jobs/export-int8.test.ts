@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeOnnx } from '../../../main/export/onnx-builder.js';
 import { Model, TensorType } from '../../../main/export/tflite/generated/schema_generated.js';
 import { ExportRefusedError } from '../../../main/export/verify.js';
-import { exportRun, type ExportRequest } from '../../../main/jobs/export-run.js';
-import { runDetails } from '../../../main/jobs/run-details.js';
+import { runDetails } from '../../../main/jobs/host/run-details.js';
+import { exportIn, type ExportTestRequest } from '../../helpers/exports.js';
 import { openStore } from '../../../main/store/open.js';
 import type { Store } from '../../../main/store/store.js';
 import { type InputError } from '../../../shared/errors.js';
@@ -30,7 +30,7 @@ beforeAll(async () => {
 afterAll(() => store.close());
 
 const modelCount = (): number => (store.db.prepare('SELECT count(*) AS n FROM models').get() as { n: number }).n;
-const request = (o: Partial<ExportRequest> = {}): ExportRequest => ({
+const request = (o: Partial<ExportTestRequest> = {}): ExportTestRequest => ({
   runId,
   format: 'onnx',
   precision: 'int8',
@@ -44,7 +44,7 @@ const metadataOf = (dir: string): ExportMetadata => JSON.parse(readFileSync(join
 describe('int8 export of a trained tiny model', () => {
   it('ONNX: QDQ with int8 weights, within the drop limit on all 400 validation images, calibrated on its training images, timed against float32', async () => {
     const req = request();
-    const [m] = await exportRun(store, req);
+    const [m] = await exportIn(store, req);
     const v = m!.verification;
     expect(v).toMatchObject({ passed: true, validationSamples: 400, samples: 400, required: { maxAccuracyDrop: 1, maxAbsLogitDiff: null } });
     expect(v.referenceAccuracy).toBeCloseTo(store.runs.require(runId).val.small!.accuracy, 9);
@@ -82,7 +82,7 @@ describe('int8 export of a trained tiny model', () => {
 
   it('TFLite: full integer in LiteRT.js, within the drop limit, calibrated on --calibration 64 images', async () => {
     const req = request({ format: 'tflite', calibration: 64 });
-    const [m] = await exportRun(store, req);
+    const [m] = await exportIn(store, req);
     expect(readdirSync(req.outDir).sort()).toEqual(['labels.txt', 'metadata.json', 'model.tflite']);
     expect(m!.verification.passed).toBe(true);
     expect(m!.verification.runtime).toMatch(/^LiteRT\.js/);
@@ -99,7 +99,7 @@ describe('int8 export of a trained tiny model', () => {
 
   it('TFLite and ONNX with --uint8-input: the model takes uint8, its parameters in metadata.json', async () => {
     const req = request({ format: 'tflite', uint8Input: true });
-    const [m] = await exportRun(store, req);
+    const [m] = await exportIn(store, req);
     expect(m!.verification.passed).toBe(true);
     const meta = metadataOf(req.outDir);
     expect(meta.input.dtype).toBe('uint8');
@@ -113,7 +113,7 @@ describe('int8 export of a trained tiny model', () => {
     expect(Number(input.quantization()!.zeroPoint(0))).toBe(meta.input.quantization!.zeroPoint);
 
     const onnxReq = request({ format: 'onnx', uint8Input: true });
-    const [o] = await exportRun(store, onnxReq);
+    const [o] = await exportIn(store, onnxReq);
     expect(o!.verification.passed).toBe(true);
     expect(metadataOf(onnxReq.outDir).input).toMatchObject({ dtype: 'uint8', quantization: meta.input.quantization });
     const graph = decodeOnnx(readFileSync(join(onnxReq.outDir, 'model.onnx'))).graph as onnx.GraphProto;
@@ -135,7 +135,7 @@ describe('int8 export of a trained tiny model', () => {
           return { name: f.name, data: onnxProto.onnx.ModelProto.encode(model).finish() };
         }),
     });
-    const e = await exportRun(store, req).catch((x: unknown) => x);
+    const e = await exportIn(store, req).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ExportRefusedError);
     expect((e as Error).message).toMatch(
       /^export refused: the ONNX int8 small network reaches \d+\.\d\d% top-1 on 400 validation images in onnxruntime-node .*, \d+\.\d\d points below float32's \d+\.\d\d% \(at most 1\.00 allowed, --max-drop\)/,
@@ -152,20 +152,20 @@ describe('int8 export of a trained tiny model', () => {
     store.db.prepare('UPDATE runs SET data_info = ? WHERE id = ?').run(JSON.stringify({ ...info, source: join(dir, 'moved-away') }), gone);
     const before = modelCount();
     const req = request({ runId: gone, format: 'tflite' });
-    const e = await exportRun(store, req).catch((x: unknown) => x);
+    const e = await exportIn(store, req).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ExportRefusedError);
     expect((e as Error).message).toMatch(
       /^export refused: the TFLite int8 small network needs the run's training images to calibrate its activation ranges, and there are none: the run's dataset .*moved-away cannot be read/,
     );
     expect(existsSync(req.outDir)).toBe(false);
     expect(modelCount()).toBe(before);
-    const [m] = await exportRun(store, request({ runId: gone, format: 'tflite', precision: 'fp32' }));
+    const [m] = await exportIn(store, request({ runId: gone, format: 'tflite', precision: 'fp32' }));
     expect(m!.verification).toMatchObject({ passed: true, validationSamples: 0, samples: 16, accuracy: null });
     expect(m!.verification.note).toMatch(/cannot be read.*checked on seeded inputs only/);
   });
 
   it('names the setting at fault: TF.js has no int8, a calibration set of 0, a negative drop, uint8 input on a float model', async () => {
-    const bad = async (o: Partial<ExportRequest>): Promise<InputError> => (await exportRun(store, request(o)).catch((x: unknown) => x)) as InputError;
+    const bad = async (o: Partial<ExportTestRequest>): Promise<InputError> => (await exportIn(store, request(o)).catch((x: unknown) => x)) as InputError;
     expect(await bad({ format: 'tfjs' })).toMatchObject({ field: 'precision', message: 'TF.js exports are fp32 or fp16, not int8' });
     expect(await bad({ calibration: 0 })).toMatchObject({
       field: 'calibration',

@@ -8,10 +8,12 @@ import { planSmall } from '../../../shared/model/plan.js';
 import { decodeOnnx } from '../../../main/export/onnx-builder.js';
 import { loadTfjsFiles } from '../../../main/export/tfjs-model.js';
 import { nodeFs, type ExportFs } from '../../../main/export/files.js';
+import { ForeignFilesError } from '../../../main/export/ownership.js';
 import { ExportRefusedError, engineLogits } from '../../../main/export/verify.js';
-import { exportRun, type ExportRequest } from '../../../main/jobs/export-run.js';
-import { runDetails } from '../../../main/jobs/run-details.js';
-import { openRunData, verificationBatch } from '../../../main/jobs/validation-batch.js';
+import { datasetCacheDir } from '../../../main/app-paths.js';
+import { runDetails } from '../../../main/jobs/host/run-details.js';
+import { openRunData, verificationBatch } from '../../../main/jobs/worker/validation-batch.js';
+import { exportIn, type ExportTestRequest } from '../../helpers/exports.js';
 import { CorruptBlobError, sha256 } from '../../../main/store/models.js';
 import { openStore } from '../../../main/store/open.js';
 import type { Store } from '../../../main/store/store.js';
@@ -37,7 +39,8 @@ beforeAll(async () => {
 afterAll(() => store.close());
 
 const modelCount = (): number => (store.db.prepare('SELECT count(*) AS n FROM models').get() as { n: number }).n;
-const request = (o: Partial<ExportRequest> = {}): ExportRequest => ({
+
+const request = (o: Partial<ExportTestRequest> = {}): ExportTestRequest => ({
   runId,
   format: 'onnx',
   precision: 'fp32',
@@ -50,7 +53,7 @@ const request = (o: Partial<ExportRequest> = {}): ExportRequest => ({
 describe('exporting a run', () => {
   it('ONNX: the small network, checked in onnxruntime-node, timed next to the full one, written and stored', async () => {
     const req = request();
-    const [m] = await exportRun(store, req);
+    const [m] = await exportIn(store, req);
     const run = store.runs.require(runId);
     expect(readdirSync(req.outDir).sort()).toEqual(['labels.txt', 'metadata.json', 'model.onnx']);
     expect(m).toMatchObject({
@@ -113,7 +116,7 @@ describe('exporting a run', () => {
 
     // And the file on disk computes the engine's small path.
     const trained = loadNetwork(run.outputs!.network);
-    const batch = verificationBatch(run, await openRunData(run, store.datasets.get(run.datasetId!)));
+    const batch = verificationBatch(run, await openRunData(run, store.datasets.get(run.datasetId!), datasetCacheDir()));
     const reference = await engineLogits(trained.graph, trained.params, batch, planSmall(trained.graph, 2));
     trained.params.dispose();
     const session = await ort.InferenceSession.create(readFileSync(join(req.outDir, 'model.onnx')));
@@ -128,7 +131,7 @@ describe('exporting a run', () => {
 
   it('TF.js with float16 weights and the full network beside it', async () => {
     const req = request({ format: 'tfjs', precision: 'fp16', full: true });
-    const models = await exportRun(store, req);
+    const models = await exportIn(store, req);
     expect(models.map((m) => m.network)).toEqual(['small', 'full']);
     expect(readdirSync(req.outDir).sort()).toEqual(['full', 'labels.txt', 'metadata.json', 'model.json', 'weights.bin']);
     expect(readdirSync(join(req.outDir, 'full')).sort()).toEqual(['labels.txt', 'metadata.json', 'model.json', 'weights.bin']);
@@ -154,7 +157,7 @@ describe('exporting a run', () => {
   });
 
   it('a standard run exports its one network', async () => {
-    const [m] = await exportRun(store, request({ runId: standardRunId }));
+    const [m] = await exportIn(store, request({ runId: standardRunId }));
     expect(m).toMatchObject({ network: 'full', macRatio: null, latencySpeedup: null });
     expect(m!.verification.reference).toMatch(/full network/);
   });
@@ -174,7 +177,7 @@ describe('exporting a run', () => {
           return { name: f.name, data: onnxProto.onnx.ModelProto.encode(model).finish() };
         }),
     });
-    const e = await exportRun(store, req).catch((x: unknown) => x);
+    const e = await exportIn(store, req).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ExportRefusedError);
     expect((e as Error).message).toMatch(
       /export refused: the ONNX fp32 small network disagrees with the engine's small path on 40 inputs .*max abs logit difference 1\.00e-2 \(allowed 1e-3\)/,
@@ -200,7 +203,7 @@ describe('exporting a run', () => {
       target = join(dir, 'a-file', 'export');
     }
     try {
-      const e = await exportRun(store, request({ outDir: target })).catch((x: unknown) => x);
+      const e = await exportIn(store, request({ outDir: target })).catch((x: unknown) => x);
       expect(e).toBeInstanceOf(InputError);
       expect((e as Error).message).toMatch(
         new RegExp(
@@ -229,7 +232,8 @@ describe('exporting a run', () => {
         nodeFs.write(path, data);
       },
     };
-    const e = await exportRun(store, request({ outDir: target, fs: fullDisk })).catch((x: unknown) => x);
+    // The user agreed to replace it (it has no Adjoin metadata.json beside it).
+    const e = await exportIn(store, request({ outDir: target, fs: fullDisk, overwrite: true })).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(InputError);
     expect((e as Error).message).toBe(`cannot write the export to ${target}: the disk is full (ENOSPC)`);
     expect(readdirSync(target)).toEqual(['model.onnx']);
@@ -242,7 +246,7 @@ describe('exporting a run', () => {
     if (!tryMountTmpfs(dir, 'size=16k')) ctx.skip();
     const before = modelCount();
     try {
-      const e = await exportRun(store, request({ outDir: join(dir, 'export') })).catch((x: unknown) => x);
+      const e = await exportIn(store, request({ outDir: join(dir, 'export') })).catch((x: unknown) => x);
       expect((e as Error).message).toMatch(/the disk is full \(ENOSPC\)/);
       expect(readdirSync(join(dir, 'export'))).toEqual([]);
       expect(modelCount()).toBe(before);
@@ -251,8 +255,42 @@ describe('exporting a run', () => {
     }
   });
 
+  it('refuses a folder holding files of the same names it did not write, before building anything; --overwrite replaces them', async () => {
+    const dir = join(temp(), 'mine');
+    mkdirSync(dir);
+    // The user's own files: a model and a metadata.json of another program.
+    writeFileSync(join(dir, 'model.onnx'), 'my own model');
+    writeFileSync(join(dir, 'metadata.json'), JSON.stringify({ author: 'me', files: ['model.onnx'] }));
+    writeFileSync(join(dir, 'notes.txt'), 'kept');
+    const before = modelCount();
+    const refused = await exportIn(store, request({ outDir: dir })).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ForeignFilesError);
+    expect(refused).toMatchObject({ field: 'overwrite', files: ['model.onnx', 'metadata.json'] });
+    expect((refused as Error).message).toMatch(/already holds model\.onnx, metadata\.json, which Adjoin did not write; .*--overwrite/);
+    expect(readFileSync(join(dir, 'model.onnx'), 'utf8')).toBe('my own model');
+    expect(readdirSync(dir).sort()).toEqual(['metadata.json', 'model.onnx', 'notes.txt']);
+    expect(modelCount()).toBe(before);
+
+    await exportIn(store, request({ outDir: dir, overwrite: true }));
+    expect(readFileSync(join(dir, 'model.onnx')).subarray(0, 12).toString()).not.toBe('my own model');
+    expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('kept');
+    // Its own export is Adjoin's to replace: exporting again into it needs no --overwrite (TF.js too, beside it).
+    await exportIn(store, request({ outDir: dir }));
+    expect(modelCount()).toBe(before + 2);
+  });
+
+  it('a labels.txt it did not write counts too; and the folder is stored resolved', async () => {
+    const root = temp();
+    mkdirSync(join(root, 'b'));
+    writeFileSync(join(root, 'b', 'labels.txt'), 'cat\ndog\n');
+    await expect(exportIn(store, request({ outDir: join(root, 'b') }))).rejects.toThrow(/already holds labels\.txt, which Adjoin did not write/);
+    const [m] = await exportIn(store, request({ outDir: `${root}/a/../c/./d/..` }));
+    expect(m!.dir).toBe(join(root, 'c'));
+    expect(store.models.list(runId).at(-1)!.outDir).toBe(join(root, 'c'));
+  });
+
   it('detects a corrupted stored ONNX file by its SHA-256', async () => {
-    const [m] = await exportRun(store, request());
+    const [m] = await exportIn(store, request());
     store.db.prepare("UPDATE model_files SET data = CAST(? AS BLOB) WHERE model_id = ? AND name = 'model.onnx'").run(
       (() => {
         const b = Buffer.from(store.models.files(m!.id).find((f) => f.name === 'model.onnx')!.data);
@@ -267,13 +305,13 @@ describe('exporting a run', () => {
   });
 
   it('names what is wrong with the run: unknown, unfinished, its network gone', async () => {
-    await expect(exportRun(store, request({ runId: 999 }))).rejects.toThrow(/there is no run 999/);
+    await expect(exportIn(store, request({ runId: 999 }))).rejects.toThrow(/there is no run 999/);
     const queued = store.runs.create({ config: tinyConfig(), datasetId: null, outDir: null, owner: null }, 1);
-    await expect(exportRun(store, request({ runId: queued }))).rejects.toThrow(/run \d+ is queued; only finished runs can be exported/);
+    await expect(exportIn(store, request({ runId: queued }))).rejects.toThrow(/run \d+ is queued; only finished runs can be exported/);
     const dir = temp();
     const ghost = await trainedRun(store, join(dir, 'runs'), tinyConfig({ epochs: 1 }));
     const network = store.runs.require(ghost).outputs!.network;
     writeFileSync(network, 'not a bundle');
-    await expect(exportRun(store, request({ runId: ghost }))).rejects.toThrow(/the trained network of run \d+ cannot be read/);
+    await expect(exportIn(store, request({ runId: ghost }))).rejects.toThrow(/the trained network of run \d+ cannot be read/);
   });
 });

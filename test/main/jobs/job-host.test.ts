@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../../shared/events.js';
 import type { TrainConfig } from '../../../shared/train-config.js';
-import { hostJob } from '../../../main/jobs/job-host.js';
+import { hostJob } from '../../../main/jobs/host/job-host.js';
 import type { JobSpec } from '../../../main/jobs/job-spec.js';
 
 const root = mkdtempSync(join(tmpdir(), 'adjoin-jobs-'));

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { DataSource } from '../../../shared/api.js';
 import type { EngineEvent } from '../../../shared/events.js';
 import type { TrainConfig } from '../../../shared/train-config.js';
-import { JobManager, type ManagerEvent } from '../../../main/jobs/manager.js';
+import { JobManager, type ManagerEvent } from '../../../main/jobs/host/manager.js';
 import { openStore } from '../../../main/store/open.js';
 
 const root = mkdtempSync(join(tmpdir(), 'adjoin-manager-'));

@@ -5,8 +5,10 @@ import { synthesize } from '../../../main/engine/data/synthetic.js';
 import { paramName } from '../../../main/engine/params.js';
 import { search } from '../../../main/engine/dan/search.js';
 import { train } from '../../../main/engine/train.js';
-import { beginRun, describeDataset } from '../../../main/jobs/begin-run.js';
-import { recordRun } from '../../../main/jobs/record-run.js';
+import { beginRun } from '../../../main/jobs/host/begin-run.js';
+import { HistoryWriter } from '../../../main/jobs/host/history-writer.js';
+import { describeDataset } from '../../../main/jobs/worker/dataset-row.js';
+import { recordRun } from '../../../main/jobs/host/record-run.js';
 import { openStore } from '../../../main/store/open.js';
 import type { Store } from '../../../main/store/store.js';
 import { foundNetworkConfig, superNetworkConfig, type SearchConfig } from '../../../shared/dan.js';
@@ -31,6 +33,14 @@ describe('recording a run from its engine events', () => {
     const id = await trainedRun(store, runsDir);
     const run = store.runs.require(id);
     expect(run).toMatchObject({ status: 'finished', backend: 'wasm', epochsDone: 2, totalSteps: 6, failureReason: null, error: null });
+    // The whole backend report, with why each faster backend was not used, round-trips through SQLite.
+    expect(run.backendInfo).toEqual({
+      kind: 'wasm',
+      name: 'wasm',
+      label: 'WASM',
+      device: run.device,
+      skipped: (['gpu', 'webgpu', 'node'] as const).map((kind) => ({ kind, reason: 'not tried: ADJOIN_BACKEND=wasm forces wasm' })),
+    });
     expect(run.outDir).toBe(join(runsDir, String(id)));
     expect(run.checkpointPath).toBe(join(runsDir, String(id), 'checkpoint.ckpt'));
     expect(run.outputs!.network).toBe(join(runsDir, String(id), 'network.adjoin'));
@@ -114,22 +124,26 @@ describe('recording a run from its engine events', () => {
     store.close();
   });
 
-  it('a database that refuses a write is reported, and training goes on', async () => {
+  it('a write the database refuses is kept, training goes on, and everything lands in order once it takes writes again', async () => {
     const { store, runsDir } = fresh();
-    const errors: string[] = [];
-    const run = beginRun(
-      store,
-      { config: tinyConfig(), dataset, outDir: null, runsDir, resume: false },
-      { onError: (e, what) => errors.push(`${what}: ${e.message}`) },
-    );
-    store.metrics.putEpoch = () => {
-      throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    const states: string[] = [];
+    const writer = new HistoryWriter(store, { retryDelay: () => 1, onChange: (s) => states.push(s.state === 'ok' ? 'ok' : `${s.state}:${s.problem}`) });
+    const run = beginRun(store, { config: tinyConfig(), dataset, outDir: null, runsDir, resume: false }, { writer, stepSampleMs: 0 });
+    // The disk is full for the first epoch's write and the next retry, then space is freed.
+    const putEpoch = store.metrics.putEpoch.bind(store.metrics);
+    let refusals = 2;
+    store.metrics.putEpoch = (...args) => {
+      if (refusals-- > 0) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+      putEpoch(...args);
     };
     const outcome = await train({ config: tinyConfig(), data, outDir: run.outDir, emit: run.recorder.emit });
     run.recorder.close();
     expect(outcome.status).toBe('finished');
-    expect(errors).toEqual(['epoch: database or disk is full', 'epoch: database or disk is full']);
-    expect(store.runs.require(run.runId).status).toBe('finished');
+    expect(await writer.settle(60_000)).toBe(true);
+    expect(states[0]).toBe('failing:full');
+    expect(states.at(-1)).toBe('ok');
+    expect(store.runs.require(run.runId)).toMatchObject({ status: 'finished', epochsDone: 2 });
+    expect(store.metrics.epochs(run.runId).map((e) => e.epoch)).toEqual([1, 2]);
     store.close();
   });
 

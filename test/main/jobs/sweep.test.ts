@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { JobManager } from '../../../main/jobs/manager.js';
-import { runSweep, sweepView } from '../../../main/jobs/sweep.js';
+import { JobManager } from '../../../main/jobs/host/manager.js';
+import { runSweep, sweepView } from '../../../main/jobs/host/sweep.js';
 import { openStore } from '../../../main/store/open.js';
 import { cellConfig, expandGrid, type CellProgress, type SweepSpec } from '../../../shared/sweep.js';
 import { DEFAULT_KD, DEFAULT_LOSS, recipe } from '../../../shared/train-config.js';

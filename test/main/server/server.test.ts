@@ -6,10 +6,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { ApiResult } from '../../../shared/api.js';
+import type { SystemReport } from '../../../shared/system.js';
 import type { TrainConfig } from '../../../shared/train-config.js';
 import { startServices, type Services } from '../../../main/api/services.js';
 import { sampleDatasetPath } from '../../../main/package-root.js';
-import { BAD_TOKEN, startServer, type RunningServer } from '../../../main/server/server.js';
+import { startServer, TOKEN_HEADER, type RunningServer } from '../../../main/server/server.js';
+import { httpRequest } from '../../helpers/raw-http.js';
 
 const root = mkdtempSync(join(tmpdir(), 'adjoin-server-'));
 const renderer = join(root, 'renderer');
@@ -47,8 +49,17 @@ function get(path: string, headers: Record<string, string> = {}): Promise<{ stat
   });
 }
 
-function connect(token: string, origin = `http://127.0.0.1:${server.port}`): WebSocket {
-  return new WebSocket(`ws://127.0.0.1:${server.port}/api?token=${token}`, { origin });
+/** Trades the link's one-time token for a session, as the page does. */
+async function newSession(): Promise<string> {
+  const r = await httpRequest(server.port, '/session', {
+    method: 'POST',
+    headers: { Origin: `http://127.0.0.1:${server.port}`, [TOKEN_HEADER]: server.token },
+  });
+  return (JSON.parse(r.body) as { session: string }).session;
+}
+
+function connect(session: string, origin = `http://127.0.0.1:${server.port}`): WebSocket {
+  return new WebSocket(`ws://127.0.0.1:${server.port}/api?session=${session}`, { origin });
 }
 
 /** One client with request ids, as the renderer's WebSocket transport works. */
@@ -57,7 +68,7 @@ async function client(): Promise<{
   events: Array<{ event: string; payload: unknown }>;
   close: () => void;
 }> {
-  const ws = connect(server.token);
+  const ws = connect(await newSession());
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   let next = 1;
   const pending = new Map<number, (r: ApiResult<unknown>) => void>();
@@ -99,14 +110,14 @@ describe('the browser shell', () => {
     expect((await get('/', { Host: `attacker.example:${server.port}` })).status).toBe(421);
   });
 
-  it('refuses a WebSocket without the token', async () => {
-    const ws = connect('wrong-token');
-    const [code] = (await new Promise((resolve) => ws.once('close', (c, r) => resolve([c, String(r)])))) as [number, string];
-    expect(code).toBe(BAD_TOKEN);
+  it('refuses a WebSocket without a session, before the upgrade', async () => {
+    const ws = connect('wrong-session');
+    const error = await new Promise<Error>((resolve) => ws.once('error', resolve));
+    expect(error.message).toMatch(/401/);
   });
 
-  it('refuses a WebSocket from a foreign Origin, even with the token', async () => {
-    const ws = connect(server.token, 'http://evil.example');
+  it('refuses a WebSocket from a foreign Origin, even with a session', async () => {
+    const ws = connect(await newSession(), 'http://evil.example');
     const error = await new Promise<Error>((resolve) => ws.once('error', resolve));
     expect(error.message).toMatch(/403/);
   });
@@ -123,6 +134,17 @@ describe('the browser shell', () => {
     });
     expect(await c.call('dialog:choose-folder', { title: 'x' })).toMatchObject({ ok: false, error: { message: expect.stringMatching(/desktop app/) } });
     expect(await c.call('dataset:scan', { path: 'relative/folder' })).toMatchObject({ ok: false, error: { field: 'path' } });
+    c.close();
+  });
+
+  it('reports the system for the System view: each backend with its reason, probed in a process of its own', async () => {
+    const c = await client();
+    const r = (await c.call('system:report', {})) as ApiResult<SystemReport>;
+    expect(r.ok).toBe(true);
+    const report = (r as { value: SystemReport }).value;
+    expect(report.backends.map((b) => b.kind)).toEqual(['gpu', 'webgpu', 'node', 'wasm', 'cpu']);
+    expect(report).toMatchObject({ requested: { value: 'wasm', kind: 'wasm', problem: null }, chosen: 'wasm', ok: true, electron: null });
+    expect(report.history).toMatchObject({ path: join(root, 'home', 'adjoin.db'), exists: true, integrity: ['ok'] });
     c.close();
   });
 

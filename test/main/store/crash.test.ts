@@ -70,7 +70,7 @@ describe('a run survives the death of the process writing it', () => {
     store.close();
   });
 
-  it('SIGKILL during an export insert never leaves a model with part of its files (RELIABILITY row 11)', async () => {
+  it('SIGKILL during an export insert never leaves a model with part of its files (docs/RELIABILITY.md row 11)', async () => {
     const dir = temp();
     const file = join(dir, 'adjoin.db');
     const setup = openStore(file);
@@ -109,7 +109,7 @@ describe('a run survives the death of the process writing it', () => {
     expect(models).toBeGreaterThan(0);
   });
 
-  it('a writer waits for a lock held briefly, and fails with SQLITE_BUSY past its timeout (RELIABILITY row 13)', async () => {
+  it('a writer waits for a lock held briefly, and fails with SQLITE_BUSY past its timeout (docs/RELIABILITY.md row 13)', async () => {
     const file = join(temp(), 'adjoin.db');
     openStore(file).close();
     const hold = async (ms: number, write: () => void): Promise<void> => {

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { recordRun } from '../../../main/jobs/record-run.js';
+import { recordRun } from '../../../main/jobs/host/record-run.js';
 import { deathOf, pidAlive, STALE_MS, type LivenessProbe } from '../../../main/store/liveness.js';
 import { openStore } from '../../../main/store/open.js';
 import { tempDirs, tinyConfig } from '../../helpers/store.js';

@@ -70,7 +70,19 @@ describe('migrations keyed by PRAGMA user_version', () => {
     expect(store.db.pragma('synchronous', { simple: true })).toBe(2); // FULL
     expect(store.db.pragma('busy_timeout', { simple: true })).toBe(5000);
     store.close();
-    expect(tables(file)).toEqual(['dan_choices', 'datasets', 'epoch_metrics', 'model_files', 'models', 'runs', 'step_metrics', 'sweep_cells', 'sweeps']);
+    expect(tables(file)).toEqual([
+      'dan_choices',
+      'datasets',
+      'epoch_metrics',
+      'model_files',
+      'models',
+      'queue_runs',
+      'runs',
+      'settings',
+      'step_metrics',
+      'sweep_cells',
+      'sweeps',
+    ]);
   });
 
   it.each(MIGRATIONS.slice(0, -1).map((m) => m.version))('upgrade a version-%i database, keeping its rows', (k) => {

@@ -6,6 +6,7 @@ import type { Store } from '../../../main/store/store.js';
 import { DecodeError } from '../../../shared/decode.js';
 import { InputError } from '../../../shared/errors.js';
 import type { VerificationReport } from '../../../shared/export.js';
+import { recipe } from '../../../shared/train-config.js';
 import { tempDirs, tinyConfig } from '../../helpers/store.js';
 
 const temp = tempDirs('adjoin-store-');
@@ -94,6 +95,40 @@ describe('the store', () => {
     expect(() => store.runs.get(id)).toThrow(/runs\[1\]\.config\.model\.arch: expected one of resnet18.*got "vgg16"/);
     setConfig(JSON.stringify(tinyConfig({ epochs: 0 })));
     expect(() => store.runs.get(id)).toThrow(/epochs must be an integer from 1/);
+    store.close();
+  });
+
+  it('reads back the short recipe’s config (one cycle, Nesterov) as stored, and refuses a one-cycle schedule no run could have', () => {
+    const store = fresh();
+    const config = tinyConfig(recipe('short', 16));
+    const id = store.runs.create({ config, datasetId: null, outDir: null, owner: null }, 1);
+    expect(store.runs.require(id).config).toEqual(config);
+    const setConfig = (c: unknown): void => void store.db.prepare('UPDATE runs SET config = ? WHERE id = ?').run(JSON.stringify(c), id);
+    setConfig({ ...config, schedule: { ...config.schedule, momentum: { base: 0.85 } } });
+    expect(() => store.runs.get(id)).toThrow(/runs\[1\]\.config\.schedule\.momentum\.max: expected/);
+    setConfig({ ...config, schedule: { ...config.schedule, pctStart: 0 } });
+    expect(() => store.runs.get(id)).toThrow(/lr schedule onecycle: pctStart must be above 0 and below 1, got 0/);
+    store.close();
+  });
+
+  it('checks the backend report it reads back: a backend it does not know, a skipped entry without its reason', () => {
+    const store = fresh();
+    const id = store.runs.create({ config: tinyConfig(), datasetId: null, outDir: null, owner: null }, 1);
+    expect(store.runs.require(id).backendInfo).toBeNull();
+    const setInfo = (info: unknown): void => void store.db.prepare('UPDATE runs SET backend_info = ? WHERE id = ?').run(JSON.stringify(info), id);
+    const good = {
+      kind: 'webgpu',
+      name: 'webgpu',
+      label: 'GPU',
+      device: 'Apple M2 — WebGPU via Dawn',
+      skipped: [{ kind: 'gpu', reason: 'no CUDA build for darwin' }],
+    };
+    setInfo(good);
+    expect(store.runs.require(id).backendInfo).toEqual(good);
+    setInfo({ ...good, kind: 'tpu' });
+    expect(() => store.runs.get(id)).toThrow(/runs\[1\]\.backend_info\.kind: expected one of gpu, webgpu, node, wasm, cpu/);
+    setInfo({ ...good, skipped: [{ kind: 'gpu' }] });
+    expect(() => store.runs.get(id)).toThrow(/runs\[1\]\.backend_info\.skipped\[0\]\.reason/);
     store.close();
   });
 

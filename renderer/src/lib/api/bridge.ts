@@ -2,7 +2,7 @@ import type { ApiResult } from '../../../../shared/api.js';
 
 /**
  * What the desktop app's preload exposes through contextBridge: two plain
- * functions, never ipcRenderer itself (STYLE.md, anti-patterns).
+ * functions, never ipcRenderer itself (docs/ARCHITECTURE.md, "Conventions").
  */
 export interface AdjoinBridge {
   call(name: string, req: unknown): Promise<ApiResult<unknown>>;

@@ -3,7 +3,7 @@ import type { SerializedError } from '../../../../shared/errors.js';
 
 /**
  * The envelope every response comes in, checked where it enters the
- * renderer (STYLE.md: validate where data enters). The value inside is the
+ * renderer (docs/ARCHITECTURE.md, "Conventions"). The value inside is the
  * main side's own typed response; the envelope is what a transport could
  * garble.
  */

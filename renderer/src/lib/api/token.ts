@@ -1,11 +1,11 @@
 /**
- * The browser shell's access token: `adjoin serve` prints
+ * The browser shell's link: `adjoin serve` prints
  * `http://127.0.0.1:PORT/#token=TOKEN`. The fragment never reaches the
- * server in a request; the page takes it out of the address bar (so it is
- * not bookmarked or shared by accident) and keeps it for this tab.
+ * server in a request; the page takes it out of the address bar and trades
+ * it once for a session of its own (see session.ts). The token is then used
+ * up, so the copy browsers keep in their history admits nobody; it is never
+ * stored by the page.
  */
-
-export const TOKEN_KEY = 'adjoin.token';
 
 /** The token in a location hash such as `#token=abc` (other fragment keys are kept apart). */
 export function tokenFromHash(hash: string): string | null {
@@ -25,20 +25,11 @@ export function hashWithoutToken(hash: string): string {
 export interface TokenPlace {
   location: Pick<Location, 'hash' | 'pathname' | 'search'>;
   history: Pick<History, 'replaceState'>;
-  storage: Pick<Storage, 'getItem' | 'setItem'> | null;
 }
 
-/** Takes the token from the address bar (removing it there), else from this tab's session storage. */
+/** Takes the token from the address bar, removing it there; null when the address has none (a reload). */
 export function takeToken(place: TokenPlace): string | null {
-  const fromHash = tokenFromHash(place.location.hash);
-  if (fromHash !== null) {
-    place.storage?.setItem(TOKEN_KEY, fromHash);
-    place.history.replaceState(null, '', `${place.location.pathname}${place.location.search}${hashWithoutToken(place.location.hash)}`);
-    return fromHash;
-  }
-  return place.storage?.getItem(TOKEN_KEY) ?? null;
-}
-
-export function forgetToken(storage: Pick<Storage, 'removeItem'> | null): void {
-  storage?.removeItem(TOKEN_KEY);
+  const token = tokenFromHash(place.location.hash);
+  if (token !== null) place.history.replaceState(null, '', `${place.location.pathname}${place.location.search}${hashWithoutToken(place.location.hash)}`);
+  return token;
 }

@@ -5,8 +5,10 @@ import { transportError, unwrap } from './result.js';
  * The browser-shell transport: one WebSocket to `adjoin serve`.
  * client → server `{id, call, req}`; server → client `{id, result}` for a
  * response and `{event, payload}` for an event. A dropped socket is
- * reopened with backoff; close code 4401 means the token was refused, and
- * retrying cannot help.
+ * reopened with backoff. The server refuses a page without a session before
+ * the upgrade (a browser sees only a failed socket), so a socket that fails
+ * to open asks `stillAuthorized` whether retrying can help; close code 4401
+ * says the same from an open socket.
  */
 
 export const UNAUTHORIZED_CLOSE_CODE = 4401;
@@ -25,7 +27,10 @@ export interface SocketLike {
 }
 
 export interface WsClientOptions {
-  url: string;
+  /** The socket's address, or the promise of one (the page first trades its link's token for a session); null: refused. */
+  url: string | Promise<string | null>;
+  /** Asked when a socket closes before it opened: false means the server no longer admits this page; null, it cannot tell (down). */
+  stillAuthorized?: () => Promise<boolean | null>;
   connect?: (url: string) => SocketLike;
   /** Milliseconds before reconnect attempt `attempt` (1-based). */
   backoff?: (attempt: number) => number;
@@ -67,13 +72,27 @@ export class WsClient implements ApiClient {
   private readonly backoff: (attempt: number) => number;
   private readonly setTimer: (fn: () => void, ms: number) => unknown;
   private readonly clearTimer: (handle: unknown) => void;
+  private url: string | null = null;
 
   constructor(private readonly options: WsClientOptions) {
     this.connect = options.connect ?? ((url) => new WebSocket(url) as unknown as SocketLike);
     this.backoff = options.backoff ?? backoffDelay;
     this.setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
     this.clearTimer = options.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
-    this.open();
+    if (typeof options.url === 'string') {
+      this.url = options.url;
+      this.open();
+      return;
+    }
+    options.url.then(
+      (url) => {
+        if (this.closed) return;
+        if (url === null) return this.refused();
+        this.url = url;
+        this.open();
+      },
+      () => this.refused(),
+    );
   }
 
   get state(): ConnectionState {
@@ -134,12 +153,17 @@ export class WsClient implements ApiClient {
     }
   }
 
+  private refused(): void {
+    this.rejectAll(() => true, 'adjoin serve refused this page’s token');
+    this.setState({ kind: 'unauthorized' });
+  }
+
   private open(): void {
     this.timer = null;
-    if (this.closed) return;
+    if (this.closed || this.url === null) return;
     let socket: SocketLike;
     try {
-      socket = this.connect(this.options.url);
+      socket = this.connect(this.url);
     } catch {
       this.scheduleReconnect();
       return;
@@ -162,17 +186,25 @@ export class WsClient implements ApiClient {
     };
     socket.onclose = (ev) => {
       if (this.socket !== socket) return;
+      const opened = this.isOpen;
       this.socket = null;
       this.isOpen = false;
       // A call that went out on this socket may or may not have run: say so
       // rather than send it twice (runs:start must not start two runs).
       this.rejectAll((p) => p.sent, 'the connection to adjoin serve dropped before it answered');
-      if (ev.code === UNAUTHORIZED_CLOSE_CODE) {
-        this.rejectAll(() => true, 'adjoin serve refused this page’s token');
-        this.setState({ kind: 'unauthorized' });
-        return;
-      }
-      if (!this.closed) this.scheduleReconnect();
+      if (ev.code === UNAUTHORIZED_CLOSE_CODE) return this.refused();
+      if (this.closed) return;
+      const ask = this.options.stillAuthorized;
+      if (opened || ask === undefined) return this.scheduleReconnect();
+      // Refused before the upgrade, or the server is down: only the server can say which.
+      void ask().then(
+        (admitted) => {
+          if (this.closed) return;
+          if (admitted === false) this.refused();
+          else this.scheduleReconnect();
+        },
+        () => this.scheduleReconnect(),
+      );
     };
   }
 

@@ -1,4 +1,4 @@
-import type { ApiClient, AppInfo } from '../../../../shared/api.js';
+import type { ApiClient, AppInfo, HistoryWrites } from '../../../../shared/api.js';
 import type { ConnectionState } from '../api/ws-client.js';
 import { DatasetState } from './dataset.svelte.js';
 import { errorInfo, type ErrorInfo } from './errors.js';
@@ -6,11 +6,13 @@ import { HistoryState } from './history.svelte.js';
 import { ESTIMATE_CLASSES, ModelState } from './model.svelte.js';
 import { MonitorState } from './monitor.svelte.js';
 import { ResultsState } from './results.svelte.js';
+import { RunOnState } from './run-on.svelte.js';
 import { SweepSetupState } from './sweep-setup.svelte.js';
 import { SweepsState } from './sweeps.svelte.js';
+import { SystemState } from './system.svelte.js';
 import { TrainState } from './train.svelte.js';
 
-export const SCREENS = ['dataset', 'model', 'train', 'results', 'history', 'sweeps'] as const;
+export const SCREENS = ['dataset', 'model', 'train', 'results', 'history', 'sweeps', 'system'] as const;
 export type Screen = (typeof SCREENS)[number];
 
 export const SCREEN_TITLES: Record<Screen, string> = {
@@ -20,6 +22,7 @@ export const SCREEN_TITLES: Record<Screen, string> = {
   results: 'Results & export',
   history: 'History',
   sweeps: 'Sweeps',
+  system: 'System',
 };
 
 /** Shorter names for the navigation column. */
@@ -35,6 +38,8 @@ export class AppState {
   info = $state.raw<AppInfo | null>(null);
   infoError = $state.raw<ErrorInfo | null>(null);
   connection = $state.raw<ConnectionState>({ kind: 'connecting' });
+  /** Whether the history takes writes (the banner while it does not). */
+  historyWrites = $state.raw<HistoryWrites>({ state: 'ok' });
 
   readonly dataset: DatasetState;
   readonly model: ModelState;
@@ -44,6 +49,8 @@ export class AppState {
   readonly history: HistoryState;
   readonly sweeps: SweepsState;
   readonly sweepSetup: SweepSetupState;
+  readonly system: SystemState;
+  readonly runOn: RunOnState;
 
   readonly isDesktop = $derived(this.info?.shell === 'electron');
   readonly nativeDialogs = $derived(this.info?.nativeDialogs === true);
@@ -54,12 +61,17 @@ export class AppState {
     this.dataset = new DatasetState(api, (scan) => this.model.adopt(scan));
     this.model = new ModelState(() => (this.dataset.usable ? this.dataset.classCount : ESTIMATE_CLASSES));
     this.monitor = new MonitorState(api);
-    this.train = new TrainState(api, this.dataset, this.model, this.monitor);
+    this.runOn = new RunOnState(api);
+    this.train = new TrainState(api, this.dataset, this.model, this.monitor, this.runOn);
     this.results = new ResultsState(api);
     this.history = new HistoryState(api);
     this.sweeps = new SweepsState(api);
-    this.sweepSetup = new SweepSetupState(api, this.dataset, this.model, this.train);
+    this.sweepSetup = new SweepSetupState(api, this.dataset, this.model, this.train, this.runOn);
+    this.system = new SystemState(api);
     this.unsubscribe.push(
+      api.on('history:writes', (state) => {
+        this.historyWrites = state;
+      }),
       api.on('runs:changed', ({ runId }) => {
         void this.history.refresh();
         if (this.results.runId === runId) void this.results.refresh();
@@ -71,7 +83,9 @@ export class AppState {
   async load(): Promise<void> {
     try {
       this.info = await this.api.call('app:info', {});
+      this.historyWrites = this.info.historyWrites;
       this.infoError = null;
+      this.runOn.adopt(this.info.runOn);
     } catch (error) {
       this.infoError = errorInfo(error);
     }

@@ -74,10 +74,17 @@ export class ResultsState {
     }
   }
 
-  /** Exports one variant into its own subfolder of the chosen folder, checked and timed by the main side. */
-  async export(format: ExportFormat, precision: Precision): Promise<void> {
+  /** The folder holds files Adjoin did not write: why, and the variant to export again once the user agrees to replace them. */
+  overwriteQuestion = $state.raw<{ message: string; format: ExportFormat; precision: Precision } | null>(null);
+
+  /**
+   * Exports one variant into its own subfolder of the chosen folder, checked and timed by the main side;
+   * `overwrite` once the user agreed to replace files Adjoin did not write.
+   */
+  async export(format: ExportFormat, precision: Precision, overwrite = false): Promise<void> {
     const runId = this.runId;
     const s = $state.snapshot(this.exportSettings);
+    this.overwriteQuestion = null;
     if (runId === null || this.exporting !== null) return;
     if (s.outDir.trim() === '') {
       this.exportError = { message: 'choose the folder to export to', field: 'outDir' };
@@ -87,11 +94,12 @@ export class ResultsState {
     this.exporting = variant;
     this.exportError = null;
     try {
-      this.lastExport = await this.api.call('runs:export', { runId, format, precision, full: s.full, outDir: joinFolder(s.outDir, variant) });
+      this.lastExport = await this.api.call('runs:export', { runId, format, precision, full: s.full, outDir: joinFolder(s.outDir.trim(), variant), overwrite });
       await this.refresh();
     } catch (error) {
       const info = errorInfo(error);
-      this.exportError = { message: info.message, field: info.field ?? 'outDir' };
+      if (info.field === 'overwrite') this.overwriteQuestion = { message: info.message, format, precision };
+      else this.exportError = { message: info.message, field: info.field ?? 'outDir' };
     } finally {
       this.exporting = null;
     }

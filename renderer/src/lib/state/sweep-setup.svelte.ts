@@ -4,6 +4,7 @@ import { defaultSweepDraft, type SweepContext, type SweepDraft, sweepRequest } f
 import type { DatasetState } from './dataset.svelte.js';
 import { errorInfo, type ErrorInfo } from './errors.js';
 import type { ModelState } from './model.svelte.js';
+import type { RunOnState } from './run-on.svelte.js';
 import type { TrainState } from './train.svelte.js';
 
 /** The "Compare α values…" dialog: its grid, whether it may open, and its Start. */
@@ -39,6 +40,7 @@ export class SweepSetupState {
     private readonly dataset: DatasetState,
     private readonly model: ModelState,
     private readonly train: TrainState,
+    private readonly runOn: RunOnState,
   ) {}
 
   /** Opens the dialog; the runs' length starts from the Train screen's, the grid from the last time. */
@@ -62,7 +64,9 @@ export class SweepSetupState {
       return null;
     }
     let spec;
+    let queue: string | undefined;
     try {
+      queue = this.runOn.target();
       spec = sweepRequest($state.snapshot(this.draft), {
         source: ctx.source,
         model: $state.snapshot(this.model.settings),
@@ -76,8 +80,9 @@ export class SweepSetupState {
     this.starting = true;
     this.refusal = null;
     try {
-      const { sweepId } = await this.api.call('sweeps:start', { spec });
+      const { sweepId } = await this.api.call('sweeps:start', { spec, ...(queue === undefined ? {} : { queue }) });
       this.open = false;
+      void this.runOn.remember();
       return sweepId;
     } catch (error) {
       this.refuse(errorInfo(error));

@@ -3,11 +3,21 @@ import { validateSearchConfig } from '../../../../shared/dan.js';
 import { importSettings } from '../../../../shared/dataset.js';
 import { InputError } from '../../../../shared/errors.js';
 import { validateTrainConfig } from '../../../../shared/train-config.js';
-import { applyPreset, dataSourceOf, defaultTrainSettings, type PresetId, searchConfigOf, trainConfigOf, type TrainSettings } from '../wizard-config.js';
+import {
+  applyPreset,
+  dataSourceOf,
+  defaultTrainSettings,
+  type PresetId,
+  searchConfigOf,
+  trainConfigOf,
+  type TrainSettings,
+  withBatchSize,
+} from '../wizard-config.js';
 import type { DatasetState } from './dataset.svelte.js';
 import { errorInfo, type ErrorInfo } from './errors.js';
 import type { ModelState } from './model.svelte.js';
 import type { MonitorState } from './monitor.svelte.js';
+import type { RunOnState } from './run-on.svelte.js';
 
 /** The Train screen's settings and its Start button. */
 export class TrainState {
@@ -29,10 +39,15 @@ export class TrainState {
     private readonly dataset: DatasetState,
     private readonly model: ModelState,
     private readonly monitor: MonitorState,
+    private readonly runOn: RunOnState,
   ) {}
 
   choosePreset(preset: PresetId): void {
     this.settings = applyPreset(this.settings, preset);
+  }
+
+  setBatchSize(batchSize: number): void {
+    this.settings = withBatchSize(this.settings, batchSize);
   }
 
   /** Sends runs:start (standard, AN) or runs:search (DAN); the monitor follows the new run. */
@@ -51,7 +66,9 @@ export class TrainState {
     // The main side's own rules, checked here first: an empty or bad field is
     // named at once, before anything is sent.
     let request: { kind: 'search'; config: ReturnType<typeof searchConfigOf> } | { kind: 'train'; config: ReturnType<typeof trainConfigOf> };
+    let queue: string | undefined;
     try {
+      queue = this.runOn.target();
       importSettings(data.settings);
       if (train.limitTrain !== null && (!Number.isInteger(train.limitTrain) || train.limitTrain < 1)) {
         throw new InputError(`the number of training images must be a positive integer, got ${train.limitTrain}`, 'limitTrain');
@@ -68,11 +85,13 @@ export class TrainState {
     this.error = null;
     this.monitor.expectRun(kind, [data.path, this.dataset.scan?.root ?? data.path]);
     try {
+      const onQueue = queue === undefined ? {} : { queue };
       const { runId } =
         request.kind === 'search'
-          ? await this.api.call('runs:search', { data, config: request.config, thenTrain })
-          : await this.api.call('runs:start', { data, config: request.config });
+          ? await this.api.call('runs:search', { data, config: request.config, thenTrain, ...onQueue })
+          : await this.api.call('runs:start', { data, config: request.config, ...onQueue });
       this.monitor.attach(runId);
+      void this.runOn.remember();
       return runId;
     } catch (error) {
       this.monitor.abandon();

@@ -60,8 +60,12 @@ describe('soft channel masks', () => {
     space.dispose();
   });
 
-  it('with one-hot g the super-network equals the AN small path of that α', () => {
-    const graph = buildGraph(model);
+  it.each([
+    { name: 'ResNet-18', config: model },
+    // MobileNetV2: expansions, stage outputs tied by residual adds, depthwise convs following their expansion's mask.
+    { name: 'MobileNetV2', config: { ...model, arch: 'mobilenetv2', width: 0.25 } as ModelConfig },
+  ])('with one-hot g the super-network equals the AN small path of that α: $name', ({ config }) => {
+    const graph = buildGraph(config);
     const space = new SearchSpace(graph, [2, 4, 8]);
     const params = createParams(graph, space.plan, new Rng(4));
     // One-hot on α = 4 for every group: masks zero the channels past c/4.
@@ -90,6 +94,7 @@ describe('soft channel masks', () => {
     }
     const an = new NetworkParams(trainable, running);
     const x = tf.tensor4d(seeded(3 * 12 * 12, 9), [3, 12, 12, 1]);
+    expect(space.groups.map((g) => g.group)).toEqual(graph.groups);
     for (const training of [true, false]) {
       const sup = forward(graph, params, x, { training, small: { kind: 'masked', plan: space.plan, masks: hard } }).small!;
       const ref = forward(graph, an, x, { training, small: { kind: 'sliced', plan } }).small!;
@@ -141,9 +146,9 @@ describe('architecture gradients', () => {
 
 describe('direction of the FLOPs pressure', () => {
   /** Expected small-network MACs under softmax(η) over the full network's, before and after `steps` search steps. */
-  const run = (over: Partial<SearchConfig>, steps: number): { alphas: number[]; before: number; after: number } => {
+  const run = async (over: Partial<SearchConfig>, steps: number): Promise<{ alphas: number[]; before: number; after: number }> => {
     const setup = prepareSearch(baseSearch(over), data, new Rng(7));
-    const before = expectedMacsAt(setup, 1) / setup.fullMacs;
+    const before = (await expectedMacsAt(setup, 1)) / setup.fullMacs;
     const rng = new Rng(8);
     for (let s = 0; s < steps; s++) {
       const idx = Array.from({ length: 16 }, (_, i) => (s * 16 + i) % 64);
@@ -151,17 +156,17 @@ describe('direction of the FLOPs pressure', () => {
       const x = tf.tensor4d(b.x, [16, 12, 12, 1]);
       const y = tf.tensor1d(b.y, 'int32');
       // Late in training: λ(t) = 1, so the KL and FLOPs terms weigh fully.
-      searchStep(setup, x, y, 0.9, 0.02, 1, setup.space.drawNoise(rng));
+      await searchStep(setup, x, y, 0.9, { lr: 0.02, momentum: null }, 1, setup.space.drawNoise(rng));
       tf.dispose([x, y]);
     }
-    return { alphas: Object.values(setup.space.choice()), before, after: expectedMacsAt(setup, 1) / setup.fullMacs };
+    return { alphas: Object.values(await setup.space.choice()), before, after: (await expectedMacsAt(setup, 1)) / setup.fullMacs };
   };
 
-  it('a large γ drives every group to the largest α in A, and γ = 0 with a strong KL keeps widths large', () => {
-    const pressed = run({ gamma: 50, space: [2, 4, 8] }, 20);
+  it('a large γ drives every group to the largest α in A, and γ = 0 with a strong KL keeps widths large', async () => {
+    const pressed = await run({ gamma: 50, space: [2, 4, 8] }, 20);
     expect(pressed.alphas.every((a) => a === 8)).toBe(true);
     expect(pressed.after).toBeLessThan(pressed.before);
-    const free = run({ gamma: 0, space: [2, 4, 8], loss: { ...DEFAULT_LOSS, c: 4 } }, 40);
+    const free = await run({ gamma: 0, space: [2, 4, 8], loss: { ...DEFAULT_LOSS, c: 4 } }, 40);
     // The KL term alone widens the small network from the uniform start.
     expect(free.after).toBeGreaterThan(free.before + 0.01);
     expect(free.after).toBeGreaterThan(pressed.after + 0.04);

@@ -124,7 +124,7 @@ describe('decodeImage', () => {
     }
   });
 
-  it('rejects truncated JPEGs that metadata() accepts (RELIABILITY row 18)', async () => {
+  it('rejects truncated JPEGs that metadata() accepts (docs/RELIABILITY.md row 18)', async () => {
     for (const fraction of [0.1, 0.5, 0.9]) {
       const path = join(root, `cut-${fraction}.jpg`);
       await truncatedJpeg(path, fraction);
@@ -146,7 +146,7 @@ describe('decodeImage', () => {
     expect(['truncated', 'unreadable']).toContain(decodeFailure(error, DEFAULT_MAX_PIXELS).kind);
   });
 
-  it('refuses a decompression bomb before allocating its pixels (RELIABILITY row 17)', async () => {
+  it('refuses a decompression bomb before allocating its pixels (docs/RELIABILITY.md row 17)', async () => {
     const path = join(root, 'bomb.png');
     bombPng(path);
     const before = process.memoryUsage().rss;

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -10,7 +10,7 @@ import { ADJOIN_BIN } from '../../../helpers/cli.js';
 import { jpeg } from '../../../helpers/image-files.js';
 
 /**
- * RELIABILITY row 23 and the issue's "no cache file is left half-written
+ * docs/RELIABILITY.md row 23 and the issue's "no cache file is left half-written
  * after a kill": a real process is SIGKILLed while it decodes and while it
  * writes; whatever it leaves behind is never read as a dataset, and the
  * next import succeeds and clears the debris.
@@ -23,22 +23,52 @@ beforeAll(async () => {
   for (const c of ['a', 'b']) for (let i = 0; i < 150; i++) await jpeg(join(dataset, c, `${i}.jpg`), 64, 48, [i, c === 'a' ? 0 : 200, 90]);
 });
 
-/** Runs `adjoin data import --json` and SIGKILLs it on the first progress line `when` accepts. Resolves true if it was killed. */
+/**
+ * Runs `adjoin data import --json` and SIGKILLs it — the command and the job
+ * process that decodes and writes, as a power cut would — on the first
+ * progress line `when` accepts. Resolves true if it was killed.
+ */
 function importUntil(cacheHome: string, when: (p: { phase: string; done: number }) => boolean): Promise<boolean> {
   return new Promise((resolveKilled, reject) => {
     const child = spawn(process.execPath, [ADJOIN_BIN, 'data', 'import', dataset, '--size', '16', '--json'], {
       env: { ...process.env, ADJOIN_CACHE_DIR: cacheHome },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so one signal reaches the job process too.
+      detached: true,
     });
     let killed = false;
+    let jobGone: Promise<void> = Promise.resolve();
     createInterface({ input: child.stdout }).on('line', (line) => {
       const event = JSON.parse(line) as { type: string; phase: string; done: number };
       if (!killed && event.type === 'progress' && when(event)) {
-        killed = child.kill('SIGKILL');
+        jobGone = groupGone(child.pid!);
+        process.kill(-child.pid!, 'SIGKILL');
+        killed = true;
       }
     });
     child.on('error', reject);
-    child.on('exit', () => resolveKilled(killed));
+    child.on('exit', () => void jobGone.then(() => resolveKilled(killed)));
+  });
+}
+
+/** Resolves when no process of the group is left (the job process may outlive its parent by a moment). */
+function groupGone(pgid: number): Promise<void> {
+  const alive = (): boolean =>
+    readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .some((pid) => {
+        try {
+          // The fields after the command's closing parenthesis: state, ppid, pgrp, …
+          const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+          const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+          return Number(fields[2]) === pgid && fields[0] !== 'Z';
+        } catch {
+          return false;
+        }
+      });
+  return new Promise((resolve) => {
+    const check = (): void => void (alive() ? setImmediate(check) : resolve());
+    check();
   });
 }
 
