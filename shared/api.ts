@@ -2,10 +2,10 @@ import type { BackendInfo, BackendKind } from './backend.js';
 import { dataSource, importSettings, modelConfig, searchConfig, sweepSpec, trainConfig } from './config-codecs.js';
 import type { SearchConfig } from './dan.js';
 import type { DatasetRecord, DatasetScan, ImportProgress, ImportSettings } from './dataset.js';
-import { bool, type Decoder, either, int, nullable, obj, oneOf, optional, record, str } from './decode.js';
+import { bool, type Decoder, either, int, nullable, num, obj, oneOf, optional, record, str } from './decode.js';
 import type { SerializedError } from './errors.js';
 import type { EngineEvent } from './events.js';
-import { EXPORT_FORMATS, type ExportFormat } from './export.js';
+import { EXPORT_FORMATS, type ExportFormat, type Precision, PRECISIONS } from './export.js';
 import type { ModelDetails, RunDetails, RunRecord, RunStatus } from './history.js';
 import type { AlphaSpec, ModelConfig } from './model/config.js';
 import type { CostReport } from './model/cost.js';
@@ -112,8 +112,24 @@ export interface ApiCalls {
   /**
    * Writes the small network (and the full one with `full`) to `outDir`, verified and timed. Files of the same
    * names that Adjoin did not write are replaced only with `overwrite` (else refused, error field `overwrite`).
+   * `precision` (default fp32) names the variant; `fp16: true` is the older way
+   * to ask for fp16. `calibration`, `maxDrop` and `uint8Input` are int8's.
    */
-  'runs:export': { req: { runId: number; format: ExportFormat; fp16: boolean; full: boolean; outDir: string; overwrite?: boolean }; res: ModelDetails[] };
+  'runs:export': {
+    req: {
+      runId: number;
+      format: ExportFormat;
+      precision?: Precision;
+      fp16?: boolean;
+      full: boolean;
+      outDir: string;
+      calibration?: number;
+      maxDrop?: number;
+      uint8Input?: boolean;
+      overwrite?: boolean;
+    };
+    res: ModelDetails[];
+  };
   /** Queues a sweep (kd cells wait for their teacher); progress: `sweep:progress`, `sweeps:changed`. */
   'sweeps:start': { req: { spec: SweepSpec; queue?: string }; res: { sweepId: number } };
   'sweeps:list': { req: Record<string, never>; res: SweepSummary[] };
@@ -213,7 +229,18 @@ export const API_REQUESTS: { [K in ApiCall]: Decoder<ApiRequest<K>> } = {
   'runs:list': empty,
   'runs:show': runId,
   'runs:delete': runId,
-  'runs:export': obj({ runId: int, format: oneOf(EXPORT_FORMATS), fp16: bool, full: bool, outDir: str, overwrite: optional(bool) }),
+  'runs:export': obj({
+    runId: int,
+    format: oneOf(EXPORT_FORMATS),
+    precision: optional(oneOf(PRECISIONS)),
+    fp16: optional(bool),
+    full: bool,
+    outDir: str,
+    calibration: optional(int),
+    maxDrop: optional(num),
+    uint8Input: optional(bool),
+    overwrite: optional(bool),
+  }),
   'sweeps:start': obj({ spec: sweepSpec, queue: optional(str) }),
   'sweeps:list': empty,
   'sweeps:show': sweepId,

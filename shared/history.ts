@@ -159,11 +159,13 @@ export interface ModelRecord {
   macs: number;
   /** Validation accuracy of the exported network. */
   accuracy: number | null;
-  /** Batch-1 CPU latency of this model (ONNX exports) in milliseconds. */
+  /** Batch-1 CPU latency of this model in its format's runtime, in milliseconds. */
   latencyMs: number | null;
-  /** The full network's latency and MACs, measured in the same session, for the speed-up. */
+  /** The full network's float32 latency and its MACs, measured in the same session, for the speed-up. */
   fullLatencyMs: number | null;
   fullMacs: number | null;
+  /** The same network in float32, same runtime and session (fp16 and int8 exports). */
+  fp32LatencyMs: number | null;
   verification: VerificationReport;
   metadata: Record<string, unknown>;
   outDir: string;
@@ -177,6 +179,10 @@ export interface ModelDetails extends ModelRecord {
   macRatio: number | null;
   /** full latency / small latency, measured in the same session. */
   latencySpeedup: number | null;
+  /** float32 latency / this model's, same network and runtime (fp16 and int8 exports). */
+  speedupOverFp32: number | null;
+  /** Said when int8 did not make the model faster (from its metadata). */
+  speedNote: string | null;
   /** Whether every stored file still matches its SHA-256. */
   integrity: 'ok' | 'corrupted';
   corruptedFiles: string[];

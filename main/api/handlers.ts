@@ -145,18 +145,21 @@ export function createApi(deps: ApiDeps): ApiHandlers {
       deleteRun(store, runId);
       return { deleted: true };
     },
-    'runs:export': async ({ runId, format, fp16, full, outDir, overwrite }) => {
+    'runs:export': async ({ runId, format, precision, fp16, full, outDir, calibration, maxDrop, uint8Input, overwrite }) => {
       const exported = await exportModels(
         store,
         {
           runId,
           format,
-          precision: fp16 ? 'float16' : 'float32',
+          precision: precision ?? (fp16 === true ? 'fp16' : 'fp32'),
           full,
           // Stored as it is meant: `/a/out/../b` is `/b`.
           outDir: resolve(absolute(outDir, 'outDir')),
           overwrite: overwrite === true,
           cacheDir: deps.cacheDir,
+          ...(calibration === undefined ? {} : { calibration }),
+          ...(maxDrop === undefined ? {} : { maxDrop }),
+          ...(uint8Input === undefined ? {} : { uint8Input }),
         },
         oneShot,
       );

@@ -24,3 +24,8 @@ export function formatDuration(seconds: number): string {
 export function percent(x: number): string {
   return `${(100 * x).toFixed(2)}%`;
 }
+
+/** Bytes in kB or MB (decimal units, as file managers show them). */
+export function formatBytes(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : `${(n / 1e3).toFixed(1)} kB`;
+}

@@ -3,23 +3,22 @@ import type { ModelDetails, RunDetails } from '../../shared/history.js';
 import { runDetails } from '../jobs/host/run-details.js';
 import { parse } from './args.js';
 import type { Command } from './command.js';
-import { formatCount, formatDuration, percent } from './format.js';
+import { formatBytes, formatCount, formatDuration, percent } from './format.js';
 import { dateTime, modelLabel } from './runs-command.js';
 import { openExisting, runIdArg } from './store-args.js';
 
 const SHOW_USAGE = `adjoin show <run> [--json] [--db FILE]
   A run's config, metrics and exports (with latency, speed-up and MAC ratio).`;
 
-function bytes(n: number): string {
-  return n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : `${(n / 1e3).toFixed(1)} kB`;
-}
-
-/** "0.41 ms; full 1.20 ms: 2.9× faster at 3.1× fewer MACs" */
+/** "batch-1 CPU latency 0.41 ms; float32 0.60 ms: 1.46× faster; full 1.20 ms: 2.9× faster, 3.1× fewer MACs" */
 export function speedLine(m: ModelDetails): string {
-  if (m.latencyMs === null) return m.macRatio === null ? 'latency not measured (TF.js)' : `${m.macRatio.toFixed(2)}× fewer MACs than the full network`;
-  const own = `batch-1 CPU latency ${m.latencyMs.toFixed(3)} ms`;
-  if (m.latencySpeedup === null || m.macRatio === null) return own;
-  return `${own}; full ${m.fullLatencyMs!.toFixed(3)} ms: ${m.latencySpeedup.toFixed(2)}× faster, ${m.macRatio.toFixed(2)}× fewer MACs`;
+  if (m.latencyMs === null) return m.macRatio === null ? 'latency not measured' : `${m.macRatio.toFixed(2)}× fewer MACs than the full network`;
+  const parts = [`batch-1 CPU latency ${m.latencyMs.toFixed(3)} ms`];
+  if (m.fp32LatencyMs !== null && m.speedupOverFp32 !== null) parts.push(`float32 ${m.fp32LatencyMs.toFixed(3)} ms: ${m.speedupOverFp32.toFixed(2)}× faster`);
+  if (m.latencySpeedup !== null && m.macRatio !== null && m.fullLatencyMs !== null) {
+    parts.push(`full ${m.fullLatencyMs.toFixed(3)} ms: ${m.latencySpeedup.toFixed(2)}× faster, ${m.macRatio.toFixed(2)}× fewer MACs`);
+  }
+  return parts.join('; ');
 }
 
 export function renderRun(d: RunDetails, dbFile: string): string {
@@ -85,13 +84,17 @@ export function renderRun(d: RunDetails, dbFile: string): string {
     for (const x of d.models) {
       const size = x.files.reduce((n, f) => n + f.byteSize, 0);
       lines.push(
-        `  #${x.id} ${x.network} ${x.format} ${x.precision}, ${bytes(size)}, ${x.params.toLocaleString('en-US')} params, ${formatCount(x.macs)} MACs → ${x.outDir}`,
+        `  #${x.id} ${x.network} ${x.format} ${x.precision}, ${formatBytes(size)}, ${x.params.toLocaleString('en-US')} params, ${formatCount(x.macs)} MACs → ${x.outDir}`,
       );
       lines.push(`      ${speedLine(x)}`);
+      if (x.speedNote !== null) lines.push(`      note: ${x.speedNote}`);
       const v = x.verification;
       lines.push(
         `      verified against ${v.reference} in ${v.runtime}: top-1 agreement ${percent(v.top1Agreement)}, max abs logit difference ${v.maxAbsLogitDiff.toExponential(2)} on ${v.samples} inputs (${v.validationSamples} validation images)`,
       );
+      if (v.accuracy !== null && v.referenceAccuracy !== null) {
+        lines.push(`      validation accuracy ${percent(v.accuracy)} in ${v.runtime} (float32 in the engine ${percent(v.referenceAccuracy)})`);
+      }
       lines.push(
         `      stored files: ${x.integrity === 'ok' ? 'intact (SHA-256 checked)' : `CORRUPTED: ${x.corruptedFiles.join(', ')} no longer match their SHA-256`}`,
       );

@@ -16,7 +16,7 @@ import { sliceChannels, sliceWeight } from './slicing.js';
  * it owns, how each path runs it, the soft mask of its output in a DAN
  * super-network and its expected multiply-adds, what an extracted small
  * network copies from it, and its TF.js layer. The model layer
- * (shared/model/ops.ts) and the ONNX exporter (main/export/onnx-ops.ts) keep
+ * (shared/model/ops.ts) and the exporter (main/export/ir/lower.ts) keep
  * tables of the same shape.
  */
 export interface EngineOpSpec<N extends GraphNode> {

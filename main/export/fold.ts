@@ -1,22 +1,44 @@
 /**
  * Weight arithmetic of the exporters, on plain arrays so it is checked on its
- * own: layout changes from the engine's NHWC world to ONNX's NCHW one, and
- * batch norms folded into the convolution before them.
+ * own: layout changes from the engine's NHWC world to ONNX's NCHW and
+ * TFLite's OHWI ones, and batch norms as a scale and shift per channel.
  */
 
-/** [kh, kw, cin, cout] (TF.js) → [cout, cin, kh, kw] (ONNX OIHW). */
-export function hwioToOihw(w: Float32Array, kh: number, kw: number, cin: number, cout: number): Float32Array {
-  if (w.length !== kh * kw * cin * cout) throw new Error(`conv weight has ${w.length} values, expected ${kh}×${kw}×${cin}×${cout}`);
-  const out = new Float32Array(w.length);
-  for (let y = 0; y < kh; y++) {
-    for (let x = 0; x < kw; x++) {
-      for (let i = 0; i < cin; i++) {
-        const src = ((y * kw + x) * cin + i) * cout;
-        for (let o = 0; o < cout; o++) out[((o * cin + i) * kh + y) * kw + x] = w[src + o]!;
-      }
+type Weights = Float32Array | Int8Array;
+
+/** [k, k, cin, cout] (the engine's) → [cout, cin, k, k] (ONNX's OIHW), float or int8. */
+export function hwioToOihw<T extends Weights>(w: T, k: number, cin: number, cout: number, into: T): T {
+  if (w.length !== k * k * cin * cout) throw new Error(`conv weight has ${w.length} values, expected ${k}×${k}×${cin}×${cout}`);
+  for (let s = 0; s < k * k; s++) {
+    for (let i = 0; i < cin; i++) {
+      const src = (s * cin + i) * cout;
+      for (let o = 0; o < cout; o++) into[(o * cin + i) * k * k + s] = w[src + o]!;
     }
   }
-  return out;
+  return into;
+}
+
+/** [k, k, cin, cout] → TFLite's [cout, k, k, cin] (OHWI). */
+export function hwioToOhwi<T extends Weights>(w: T, k: number, cin: number, cout: number, into: T): T {
+  if (w.length !== k * k * cin * cout) throw new Error(`conv weight has ${w.length} values, expected ${k}×${k}×${cin}×${cout}`);
+  for (let s = 0; s < k * k; s++) {
+    for (let i = 0; i < cin; i++) {
+      for (let o = 0; o < cout; o++) into[(o * k * k + s) * cin + i] = w[(s * cin + i) * cout + o]!;
+    }
+  }
+  return into;
+}
+
+/** Depthwise [k, k, c] → ONNX grouped-conv [c, 1, k, k]. (TFLite's [1, k, k, c] is the same memory as the input.) */
+export function depthwiseToOnnx<T extends Weights>(w: T, k: number, c: number, into: T): T {
+  for (let s = 0; s < k * k; s++) for (let ch = 0; ch < c; ch++) into[ch * k * k + s] = w[s * c + ch]!;
+  return into;
+}
+
+/** [rows, cols] → [cols, rows]: the engine's dense [in, out] as TFLite's fully-connected [out, in]. */
+export function transpose<T extends Weights>(w: T, rows: number, cols: number, into: T): T {
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) into[c * rows + r] = w[r * cols + c]!;
+  return into;
 }
 
 export interface BatchNormValues {
@@ -28,23 +50,22 @@ export interface BatchNormValues {
 }
 
 /**
- * bn(conv(x, W)) = conv(x, W·s) + (β − μ·s) with s = γ / √(σ² + ε), per
- * output channel. `w` is OIHW; the result is a new weight and a bias.
- * Computed in float64, rounded once.
+ * A batch norm in inference mode as one scale and shift per channel:
+ * bn(x) = x·s + (β − μ·s) with s = γ / √(σ² + ε). Computed in float64;
+ * callers round once, where the value is stored.
  */
-export function foldBatchNorm(w: Float32Array, cout: number, bn: BatchNormValues): { weight: Float32Array; bias: Float32Array } {
-  const per = w.length / cout;
-  if (!Number.isInteger(per) || bn.gamma.length !== cout) {
-    throw new Error(`cannot fold a ${bn.gamma.length}-channel batch norm into a conv with ${cout} outputs`);
+export function batchNormAffine(bn: BatchNormValues): { scale: Float64Array; shift: Float64Array } {
+  const c = bn.gamma.length;
+  if (bn.beta.length !== c || bn.mean.length !== c || bn.variance.length !== c) {
+    throw new Error(`batch norm vectors differ in length: γ ${c}, β ${bn.beta.length}, μ ${bn.mean.length}, σ² ${bn.variance.length}`);
   }
-  const weight = new Float32Array(w.length);
-  const bias = new Float32Array(cout);
-  for (let o = 0; o < cout; o++) {
-    const s = bn.gamma[o]! / Math.sqrt(bn.variance[o]! + bn.epsilon);
-    for (let k = 0; k < per; k++) weight[o * per + k] = w[o * per + k]! * s;
-    bias[o] = bn.beta[o]! - bn.mean[o]! * s;
+  const scale = new Float64Array(c);
+  const shift = new Float64Array(c);
+  for (let o = 0; o < c; o++) {
+    scale[o] = bn.gamma[o]! / Math.sqrt(bn.variance[o]! + bn.epsilon);
+    shift[o] = bn.beta[o]! - bn.mean[o]! * scale[o]!;
   }
-  return { weight, bias };
+  return { scale, shift };
 }
 
 /** NHWC → NCHW for a batch of images. */

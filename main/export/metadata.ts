@@ -1,8 +1,8 @@
-import type { ExportFormat, ExportMetadata, ExportNetwork, LatencyReport, Precision, VerificationReport } from '../../shared/export.js';
+import type { ExportFormat, ExportMetadata, ExportNetwork, LatencyReport, Precision, QuantizationInfo, VerificationReport } from '../../shared/export.js';
 import { ONNX_OPSET } from '../../shared/export.js';
 import type { ModelConfig } from '../../shared/model/config.js';
 import type { ExportFile } from './files.js';
-import { ONNX_INPUT, ONNX_LOGITS, ONNX_PROBABILITIES } from './onnx-model.js';
+import { TFLITE_SCHEMA_VERSION } from './tflite/builder.js';
 
 export interface MetadataInput {
   format: ExportFormat;
@@ -18,11 +18,12 @@ export interface MetadataInput {
   macs: number;
   validationAccuracy: number | null;
   runId: number;
-  /** The name of the TF.js model's output layer. */
-  tfjsOutput: string;
+  /** The model's input and outputs, as its exporter describes them. */
+  io: Pick<ExportMetadata, 'input' | 'outputs'>;
   verification: VerificationReport;
   latency: LatencyReport | null;
   comparison: ExportMetadata['comparison'];
+  quantization: QuantizationInfo | null;
   now: Date;
 }
 
@@ -42,8 +43,6 @@ export const METADATA_FORMAT_VERSION = 1;
 
 export function exportMetadata(m: MetadataInput): ExportMetadata {
   const { inputSize: s, channels: c } = m.model;
-  const onnx = m.format === 'onnx';
-  const classes = m.classes.length;
   return {
     formatVersion: METADATA_FORMAT_VERSION,
     generatedBy: 'Adjoin',
@@ -51,20 +50,13 @@ export function exportMetadata(m: MetadataInput): ExportMetadata {
     network: m.network,
     precision: m.precision,
     files: m.files,
-    input: onnx
-      ? { name: ONNX_INPUT, layout: 'NCHW', shape: [null, c, s, s], dtype: 'float32' }
-      : { name: 'input', layout: 'NHWC', shape: [null, s, s, c], dtype: 'float32' },
-    outputs: onnx
-      ? [
-          { name: ONNX_LOGITS, shape: [null, classes], meaning: 'logits (unnormalised class scores)' },
-          { name: ONNX_PROBABILITIES, shape: [null, classes], meaning: 'softmax of the logits' },
-        ]
-      : [{ name: m.tfjsOutput, shape: [null, classes], meaning: 'logits (unnormalised class scores)' }],
+    input: m.io.input,
+    outputs: m.io.outputs,
     channelOrder: c === 3 ? 'RGB' : 'L',
     mean: m.mean,
     std: m.std,
     normalizationFolded: false,
-    preprocessing: preprocessing(onnx ? 'NCHW' : 'NHWC', c),
+    preprocessing: preprocessing(m.io.input.layout, c) + (m.io.input.dtype === 'uint8' ? '; then quantized to uint8 with input.quantization' : ''),
     classNames: m.classes,
     params: m.params,
     macs: m.macs,
@@ -78,10 +70,12 @@ export function exportMetadata(m: MetadataInput): ExportMetadata {
       alpha: m.network === 'small' ? m.alpha : null,
       compressFirstStage: m.model.compressFirstStage,
     },
-    onnxOpset: onnx ? ONNX_OPSET : null,
+    onnxOpset: m.format === 'onnx' ? ONNX_OPSET : null,
+    tfliteSchemaVersion: m.format === 'tflite' ? TFLITE_SCHEMA_VERSION : null,
     verification: m.verification,
     latency: m.latency,
     comparison: m.comparison,
+    quantization: m.quantization,
     createdAt: m.now.toISOString(),
   };
 }

@@ -12,7 +12,7 @@ const { AttributeType } = proto.AttributeProto;
 
 export type Attribute = number | number[] | { float: number };
 
-function bytesOf(a: Float32Array | Uint16Array | BigInt64Array): Uint8Array {
+function bytesOf(a: Float32Array | Uint16Array | BigInt64Array | Int32Array | Int8Array | Uint8Array): Uint8Array {
   // ONNX raw_data is little-endian; so are typed arrays on every platform Node ships for.
   if (endianness() !== 'LE') throw new Error('ONNX export needs a little-endian machine');
   return new Uint8Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
@@ -24,12 +24,12 @@ function attribute(name: string, v: Attribute): onnx.IAttributeProto {
   return { name, type: AttributeType.FLOAT, f: v.float };
 }
 
-function valueInfo(name: string, dims: Array<number | string>): onnx.IValueInfoProto {
+function valueInfo(name: string, dims: Array<number | string>, elemType: number = DataType.FLOAT): onnx.IValueInfoProto {
   return {
     name,
     type: {
       tensorType: {
-        elemType: DataType.FLOAT,
+        elemType,
         shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
       },
     },
@@ -65,6 +65,24 @@ export class OnnxGraphBuilder {
     return name;
   }
 
+  /** A float32 constant kept in float32 whatever the weights' precision (quantization scales). */
+  float32(name: string, dims: number[], values: Float32Array): string {
+    this.initializers.push({ name, dims, dataType: DataType.FLOAT, rawData: bytesOf(values) });
+    return name;
+  }
+
+  /** An 8-bit integer constant: quantized weights and zero points. */
+  int8(name: string, dims: number[], values: Int8Array | Uint8Array): string {
+    this.initializers.push({ name, dims, dataType: values instanceof Int8Array ? DataType.INT8 : DataType.UINT8, rawData: bytesOf(values) });
+    return name;
+  }
+
+  /** An int32 constant: quantized biases and their zero points. */
+  int32(name: string, dims: number[], values: Int32Array): string {
+    this.initializers.push({ name, dims, dataType: DataType.INT32, rawData: bytesOf(values) });
+    return name;
+  }
+
   /** An int64 constant (Slice's starts, ends and axes). */
   int64(name: string, values: number[]): string {
     this.initializers.push({ name, dims: [values.length], dataType: DataType.INT64, rawData: bytesOf(BigInt64Array.from(values.map(BigInt))) });
@@ -75,8 +93,8 @@ export class OnnxGraphBuilder {
     this.nodes.push({ opType, input, output, name, attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)) });
   }
 
-  input(name: string, dims: Array<number | string>): void {
-    this.inputs.push(valueInfo(name, dims));
+  input(name: string, dims: Array<number | string>, elemType: 'float32' | 'uint8' = 'float32'): void {
+    this.inputs.push(valueInfo(name, dims, elemType === 'float32' ? DataType.FLOAT : DataType.UINT8));
   }
 
   output(name: string, dims: Array<number | string>): void {

@@ -1,58 +1,60 @@
 import * as tf from '@tensorflow/tfjs';
-import ort from 'onnxruntime-node';
+import { assertNever } from '../../shared/errors.js';
 import type { Precision, VerificationReport } from '../../shared/export.js';
 import type { ModelGraph } from '../../shared/model/graph.js';
 import type { SmallPlan } from '../../shared/model/plan.js';
 import { forward } from '../engine/forward.js';
 import type { NetworkParams } from '../engine/params.js';
-import type { ExportFile } from './files.js';
-import { nhwcToNchw } from './fold.js';
-import { ONNX_INPUT, ONNX_LOGITS } from './onnx-model.js';
-import { loadTfjsFiles } from './tfjs-model.js';
 
-/** Inputs every export is checked on: normalised NHWC images, validation ones first. */
+/**
+ * The inputs every export is checked on: normalised NHWC images, the run's
+ * validation images first (with their labels), then seeded random ones.
+ * They are produced a chunk at a time, so a large validation split is never
+ * held as floats all at once.
+ */
 export interface VerificationBatch {
-  x: Float32Array;
   n: number;
   height: number;
   width: number;
   channels: number;
+  /** The first `validationSamples` inputs are validation images. */
   validationSamples: number;
+  /** Their labels (null when there are no validation images). */
+  labels: Int32Array | null;
   note: string | null;
+  /** Inputs [from, from + count), normalised, NHWC. */
+  inputs(from: number, count: number): Float32Array;
 }
 
-/** Float32 exports must agree exactly on top-1 and to 1e-3 on logits; float16 ones on 99% of top-1 (docs/RELIABILITY.md rows 29–30). */
-export function requirements(precision: Precision): VerificationReport['required'] {
-  return precision === 'float32' ? { top1Agreement: 1, maxAbsLogitDiff: 1e-3 } : { top1Agreement: 0.99, maxAbsLogitDiff: null };
+/** A batch over inputs already in memory (tests, benchmarks). */
+export function batchFromArray(
+  x: Float32Array,
+  shape: { n: number; height: number; width: number; channels: number },
+  o: { validationSamples?: number; labels?: Int32Array | null; note?: string | null } = {},
+): VerificationBatch {
+  const per = shape.height * shape.width * shape.channels;
+  if (x.length !== shape.n * per) throw new Error(`${x.length} values for ${shape.n} inputs of ${shape.height}×${shape.width}×${shape.channels}`);
+  return {
+    ...shape,
+    validationSamples: o.validationSamples ?? 0,
+    labels: o.labels ?? null,
+    note: o.note ?? null,
+    inputs: (from, count) => x.subarray(from * per, (from + count) * per),
+  };
 }
 
-const CHUNK = 16;
+/** How many inputs a runtime is given at once while checking. */
+export const CHECK_CHUNK = 256;
 
-/**
- * The engine's logits for a batch: the small path of an adjoined network
- * (`small` given), or the network's full path. Batch norms in inference mode.
- */
-export async function engineLogits(graph: ModelGraph, params: NetworkParams, batch: VerificationBatch, small: SmallPlan | null): Promise<Float32Array> {
-  const { n, height, width, channels } = batch;
-  const per = height * width * channels;
-  const parts: Float32Array[] = [];
-  for (let from = 0; from < n; from += CHUNK) {
-    const m = Math.min(CHUNK, n - from);
-    const logits = tf.tidy(() => {
-      const x = tf.tensor4d(batch.x.subarray(from * per, (from + m) * per), [m, height, width, channels]);
-      const out = forward(graph, params, x, { training: false, full: small === null, small: small === null ? null : { kind: 'sliced', plan: small } });
-      return small === null ? out.full! : out.small!;
-    });
-    try {
-      parts.push((await logits.data()) as Float32Array);
-    } finally {
-      logits.dispose();
-    }
+/** Calls `fn` on consecutive chunks of the batch's inputs. */
+export async function forChunks(batch: VerificationBatch, fn: (x: Float32Array, from: number, count: number) => Promise<void> | void): Promise<void> {
+  for (let from = 0; from < batch.n; from += CHECK_CHUNK) {
+    const count = Math.min(CHECK_CHUNK, batch.n - from);
+    await fn(batch.inputs(from, count), from, count);
   }
-  return concat(parts);
 }
 
-function concat(parts: Float32Array[]): Float32Array {
+export function concat(parts: readonly Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
   let at = 0;
   for (const p of parts) {
@@ -62,42 +64,33 @@ function concat(parts: Float32Array[]): Float32Array {
   return out;
 }
 
-/** Runs an ONNX model in onnxruntime-node on the batch (NCHW), in chunks, and once at batch size 1. */
-export async function onnxLogits(model: Uint8Array, batch: VerificationBatch): Promise<Float32Array> {
-  const { n, height, width, channels } = batch;
-  const per = height * width * channels;
-  const nchw = nhwcToNchw(batch.x, n, height, width, channels);
-  const session = await ort.InferenceSession.create(model, { graphOptimizationLevel: 'all' });
-  try {
-    const parts: Float32Array[] = [];
-    // The first chunk is a single image: batch 1 and batch N are both exercised.
-    for (let from = 0, m = 1; from < n; from += m, m = Math.min(CHUNK, n - from)) {
-      const input = new ort.Tensor('float32', nchw.slice(from * per, (from + m) * per), [m, channels, height, width]);
-      const out = await session.run({ [ONNX_INPUT]: input });
-      const logits = out[ONNX_LOGITS];
-      if (logits === undefined || logits.type !== 'float32') throw new Error(`the ONNX model has no float32 output '${ONNX_LOGITS}'`);
-      parts.push(logits.data as Float32Array);
-    }
-    return concat(parts);
-  } finally {
-    await session.release();
-  }
-}
+const ENGINE_CHUNK = 16;
 
-/** Loads TF.js model files into the engine's TF.js and runs them on the batch (NHWC). */
-export async function tfjsLogits(files: readonly ExportFile[], batch: VerificationBatch): Promise<Float32Array> {
-  const model = await loadTfjsFiles(files);
-  try {
-    const { n, height, width, channels } = batch;
-    const logits = tf.tidy(() => model.predict(tf.tensor4d(batch.x, [n, height, width, channels])) as tf.Tensor);
-    try {
-      return (await logits.data()) as Float32Array;
-    } finally {
-      logits.dispose();
+/**
+ * The engine's logits for a batch: the small path of an adjoined network
+ * (`small` given), or the network's full path. Batch norms in inference mode.
+ */
+export async function engineLogits(graph: ModelGraph, params: NetworkParams, batch: VerificationBatch, small: SmallPlan | null): Promise<Float32Array> {
+  const { height, width, channels } = batch;
+  const per = height * width * channels;
+  const parts: Float32Array[] = [];
+  await forChunks(batch, async (x, _from, count) => {
+    for (let at = 0; at < count; at += ENGINE_CHUNK) {
+      const m = Math.min(ENGINE_CHUNK, count - at);
+      const logits = tf.tidy(() => {
+        const input = tf.tensor4d(x.subarray(at * per, (at + m) * per), [m, height, width, channels]);
+        const out = forward(graph, params, input, { training: false, full: small === null, small: small === null ? null : { kind: 'sliced', plan: small } });
+        return small === null ? out.full! : out.small!;
+      });
+      try {
+        // Read asynchronously: a GPU backend would stall on a synchronous read.
+        parts.push((await logits.data()) as Float32Array);
+      } finally {
+        logits.dispose();
+      }
     }
-  } finally {
-    model.dispose();
-  }
+  });
+  return concat(parts);
 }
 
 function argmax(a: Float32Array, row: number, classes: number): number {
@@ -123,39 +116,115 @@ export function compareLogits(reference: Float32Array, got: Float32Array, n: num
   return { top1Agreement: agree / n, maxAbsLogitDiff: maxDiff };
 }
 
+/** Top-1 accuracy of the first `labels.length` rows of [n, classes] logits. */
+export function top1Accuracy(logits: Float32Array, labels: Int32Array, classes: number): number {
+  if (labels.length === 0) return 0;
+  let right = 0;
+  for (let i = 0; i < labels.length; i++) if (argmax(logits, i, classes) === labels[i]) right += 1;
+  return right / labels.length;
+}
+
+/**
+ * What each precision must show. float32 exports must agree with the engine
+ * on every top-1 and to 1e-3 on every logit; float16 ones on 99% of top-1.
+ * int8 ones are judged by what they are for — accuracy on the validation
+ * images — and may lose at most `maxDrop` points against float32.
+ */
+export function requirements(precision: Precision, maxDrop: number): VerificationReport['required'] {
+  switch (precision) {
+    case 'fp32':
+      return { top1Agreement: 1, maxAbsLogitDiff: 1e-3, maxAccuracyDrop: null };
+    case 'fp16':
+      return { top1Agreement: 0.99, maxAbsLogitDiff: null, maxAccuracyDrop: null };
+    case 'int8':
+      return { top1Agreement: 0, maxAbsLogitDiff: null, maxAccuracyDrop: maxDrop };
+    default:
+      return assertNever(precision, 'precision');
+  }
+}
+
+/**
+ * Compares an exported model's logits with the engine's on the batch.
+ * Float exports are compared on every input; int8 ones on the validation
+ * images only — their activation ranges are calibrated on real images, so
+ * agreement on random inputs outside those ranges says nothing.
+ */
 export function verificationReport(
-  comparison: { top1Agreement: number; maxAbsLogitDiff: number },
-  o: { precision: Precision; reference: string; runtime: string; batch: VerificationBatch },
+  reference: Float32Array,
+  got: Float32Array,
+  o: { precision: Precision; maxDrop: number; reference: string; runtime: string; batch: VerificationBatch },
 ): VerificationReport {
-  const required = requirements(o.precision);
+  const { batch } = o;
+  const classes = reference.length / batch.n;
+  const v = batch.validationSamples;
+  const onlyValidation = o.precision === 'int8';
+  const n = onlyValidation ? v : batch.n;
+  const cmp = n === 0 ? { top1Agreement: 0, maxAbsLogitDiff: Infinity } : compareLogits(reference.subarray(0, n * classes), got.subarray(0, n * classes), n);
+  const labels = batch.labels;
+  const accuracy = labels === null || v === 0 ? null : top1Accuracy(got, labels, classes);
+  const referenceAccuracy = labels === null || v === 0 ? null : top1Accuracy(reference, labels, classes);
+  const accuracyDrop = accuracy === null || referenceAccuracy === null ? null : 100 * (referenceAccuracy - accuracy);
+  const required = requirements(o.precision, o.maxDrop);
   const passed =
-    comparison.top1Agreement >= required.top1Agreement && (required.maxAbsLogitDiff === null || comparison.maxAbsLogitDiff <= required.maxAbsLogitDiff);
+    n > 0 &&
+    cmp.top1Agreement >= required.top1Agreement &&
+    (required.maxAbsLogitDiff === null || cmp.maxAbsLogitDiff <= required.maxAbsLogitDiff) &&
+    (required.maxAccuracyDrop === null || (accuracyDrop !== null && accuracyDrop <= required.maxAccuracyDrop + 1e-9));
   return {
     reference: o.reference,
     runtime: o.runtime,
-    samples: o.batch.n,
-    validationSamples: o.batch.validationSamples,
-    ...comparison,
+    samples: n,
+    validationSamples: v,
+    ...cmp,
+    accuracy,
+    referenceAccuracy,
+    accuracyDrop,
     required,
     passed,
-    note: o.batch.note,
+    note: batch.note,
   };
 }
 
-/** The export disagrees with the engine; nothing was written or stored. */
+const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
+
+/** The export disagrees with the engine, lost too much accuracy, or cannot be checked; nothing was written or stored. */
 export class ExportRefusedError extends Error {
   override readonly name = 'ExportRefusedError';
-  constructor(
+  private constructor(
     readonly what: string,
-    readonly report: VerificationReport,
+    /** The check that failed (null when the export could not be checked at all). */
+    readonly report: VerificationReport | null,
+    reason: string,
   ) {
-    const r = report;
-    const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
-    super(
-      `export refused: the ${what} disagrees with ${r.reference} on ${r.samples} inputs (${r.runtime}): ` +
-        `top-1 agreement ${pct(r.top1Agreement)} (required ${pct(r.required.top1Agreement)}), ` +
-        `max abs logit difference ${r.maxAbsLogitDiff.toExponential(2)}` +
-        (r.required.maxAbsLogitDiff === null ? '' : ` (allowed ${r.required.maxAbsLogitDiff.toExponential(0)})`),
+    super(`export refused: ${reason}`);
+  }
+
+  /** The check ran and failed: the message gives its figures. */
+  static failedCheck(what: string, report: VerificationReport): ExportRefusedError {
+    return new ExportRefusedError(what, report, describeFailure(what, report));
+  }
+
+  /** The export cannot be made or checked (an int8 model with nothing to calibrate on). */
+  static cannot(what: string, reason: string): ExportRefusedError {
+    return new ExportRefusedError(what, null, reason);
+  }
+}
+
+function describeFailure(what: string, r: VerificationReport): string {
+  if (r.required.maxAccuracyDrop !== null) {
+    if (r.accuracy === null || r.referenceAccuracy === null || r.accuracyDrop === null) {
+      return `the ${what} cannot be judged: its accuracy needs the run's validation images (${r.note ?? 'none were read'})`;
+    }
+    return (
+      `the ${what} reaches ${pct(r.accuracy)} top-1 on ${r.validationSamples} validation images in ${r.runtime}, ` +
+      `${r.accuracyDrop.toFixed(2)} points below float32's ${pct(r.referenceAccuracy)} (at most ${r.required.maxAccuracyDrop.toFixed(2)} allowed, --max-drop); ` +
+      `top-1 agreement with float32 ${pct(r.top1Agreement)}`
     );
   }
+  return (
+    `the ${what} disagrees with ${r.reference} on ${r.samples} inputs (${r.runtime}): ` +
+    `top-1 agreement ${pct(r.top1Agreement)} (required ${pct(r.required.top1Agreement)}), ` +
+    `max abs logit difference ${r.maxAbsLogitDiff.toExponential(2)}` +
+    (r.required.maxAbsLogitDiff === null ? '' : ` (allowed ${r.required.maxAbsLogitDiff.toExponential(0)})`)
+  );
 }

@@ -78,6 +78,12 @@ export interface ExportJob {
   /** Replace files of the same names in `outDir` that Adjoin did not write (the user said so). */
   overwrite: boolean;
   cacheDir: string;
+  /** int8: training images to calibrate on (default 256). */
+  calibration?: number;
+  /** int8: the largest accepted drop of validation accuracy against float32, in points (default 1). */
+  maxDrop?: number;
+  /** int8: the model takes uint8 input. */
+  uint8Input?: boolean;
 }
 
 /** One exported network as the export job built, checked and wrote it; the host records it, its files as BLOBs. */
@@ -93,8 +99,13 @@ export interface ExportResult {
   fullLatencyMs: number | null;
   /** The full network's MACs, for a small network's comparison. */
   fullMacs: number | null;
+  /** The same network in float32, timed beside it (a lower precision's speed-up). */
+  fp32LatencyMs: number | null;
   macRatio: number | null;
   latencySpeedup: number | null;
+  speedupOverFp32: number | null;
+  /** Said when a lower precision did not make the model faster. */
+  note: string | null;
   verification: VerificationReport;
   files: Array<{ name: string; data: Uint8Array }>;
   metadata: ExportMetadata;

@@ -243,11 +243,68 @@ const v7: Migration = {
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
       ) WITHOUT ROWID;
+      `);
+  },
+};
+
+const v8: Migration = {
+  version: 8,
+  description:
+    'exports in any format and precision the code lists (TFLite, int8): the CHECKs on both go; float32/float16 become fp32/fp16; float32 latency beside each model',
+  up(db) {
+    // SQLite cannot drop a CHECK in place, so the table is rebuilt. model_files
+    // is rebuilt with it: with foreign keys on (they cannot be turned off
+    // inside the migration's transaction), dropping the old models table would
+    // cascade into the files. Format and precision are validated where models
+    // are written and read, from the lists in shared/export.ts.
+    db.exec(`
+      CREATE TABLE models_v8 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        network TEXT NOT NULL CHECK (network IN ('small', 'full')),
+        format TEXT NOT NULL,
+        precision TEXT NOT NULL,
+        params INTEGER NOT NULL,
+        macs INTEGER NOT NULL,
+        accuracy REAL,
+        byte_size INTEGER NOT NULL,
+        latency_ms REAL,
+        full_latency_ms REAL,
+        full_macs INTEGER,
+        fp32_latency_ms REAL,
+        verification TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        out_dir TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      INSERT INTO models_v8 (id, run_id, network, format, precision, params, macs, accuracy, byte_size, latency_ms, full_latency_ms,
+          full_macs, fp32_latency_ms, verification, metadata, out_dir, created_at)
+        SELECT id, run_id, network, format,
+          CASE precision WHEN 'float32' THEN 'fp32' WHEN 'float16' THEN 'fp16' ELSE precision END,
+          params, macs, accuracy, byte_size, latency_ms, full_latency_ms, full_macs, NULL, verification, metadata, out_dir, created_at
+        FROM models;
+      CREATE TABLE model_files_v8 (
+        model_id INTEGER NOT NULL REFERENCES models_v8(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        data BLOB NOT NULL,
+        byte_size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        PRIMARY KEY (model_id, name)
+      ) WITHOUT ROWID;
+      INSERT INTO model_files_v8 SELECT model_id, name, data, byte_size, sha256 FROM model_files;
+      -- Model ids are never reused: the new table continues the old one's AUTOINCREMENT counter.
+      DELETE FROM sqlite_sequence WHERE name = 'models_v8';
+      INSERT INTO sqlite_sequence (name, seq) SELECT 'models_v8', seq FROM sqlite_sequence WHERE name = 'models';
+      DROP TABLE model_files;
+      DROP TABLE models;
+      ALTER TABLE models_v8 RENAME TO models;
+      ALTER TABLE model_files_v8 RENAME TO model_files;
+      CREATE INDEX models_run ON models (run_id);
     `);
   },
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5, v6, v7];
+export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5, v6, v7, v8];
 
 /** The schema version this build reads and writes. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { decodeJson, int, nullable, num, obj, oneOf, bool, str } from '../../shared/decode.js';
-import { EXPORT_FORMATS, EXPORT_NETWORKS, PRECISIONS } from '../../shared/export.js';
+import { DecodeError, type Decoder, decodeJson, int, nullable, num, obj, oneOf, optional, bool, str } from '../../shared/decode.js';
+import { EXPORT_FORMATS, EXPORT_NETWORKS, type Precision, precisionNamed, PRECISIONS } from '../../shared/export.js';
 import { jsonObject } from './codecs.js';
 import type { ModelRecord } from '../../shared/history.js';
 import type { Db } from './db.js';
@@ -34,23 +34,50 @@ interface Row {
   latency_ms: number | null;
   full_latency_ms: number | null;
   full_macs: number | null;
+  fp32_latency_ms: number | null;
   verification: string;
   metadata: string;
   out_dir: string;
   created_at: number;
 }
 
-const verification = obj({
+/** A precision by today's name or by an older history's (`float32`, `float16`). */
+const precision: Decoder<Precision> = (v, path) => {
+  const p = typeof v === 'string' ? precisionNamed(v) : null;
+  if (p === null) throw new DecodeError(path, `one of ${PRECISIONS.join(', ')}`, v);
+  return p;
+};
+
+/** Absent in rows older exports wrote: read as null. */
+const orNull = <T>(d: Decoder<T>): Decoder<T | null> => {
+  const o = optional(nullable(d));
+  return (v, path) => o(v, path) ?? null;
+};
+
+const verificationDecoder = obj({
   reference: str,
   runtime: str,
   samples: int,
   validationSamples: int,
   top1Agreement: num,
-  maxAbsLogitDiff: num,
-  required: obj({ top1Agreement: num, maxAbsLogitDiff: nullable(num) }),
+  // JSON has no Infinity: a check that compared nothing stored null here.
+  maxAbsLogitDiff: orNull(num),
+  accuracy: orNull(num),
+  referenceAccuracy: orNull(num),
+  accuracyDrop: orNull(num),
+  required: obj({ top1Agreement: num, maxAbsLogitDiff: nullable(num), maxAccuracyDrop: orNull(num) }),
   passed: bool,
   note: nullable(str),
 });
+
+const verification: Decoder<ModelRecord['verification']> = (v, path) => {
+  const r = verificationDecoder(v, path);
+  return {
+    ...r,
+    maxAbsLogitDiff: r.maxAbsLogitDiff ?? Infinity,
+    required: { ...r.required, maxAccuracyDrop: r.required.maxAccuracyDrop ?? null },
+  } as ModelRecord['verification'];
+};
 
 export function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
@@ -60,15 +87,18 @@ export function sha256(data: Uint8Array): string {
 export class Models {
   constructor(private readonly db: Db) {}
 
-  /** The model row and all its files, in one transaction. */
+  /** The model row and all its files, in one transaction. Format and precision must be ones shared/export.ts lists. */
   insert(m: NewModel, now: number): number {
+    oneOf(EXPORT_FORMATS)(m.format, 'model.format');
+    oneOf(PRECISIONS)(m.precision, 'model.precision');
+    oneOf(EXPORT_NETWORKS)(m.network, 'model.network');
     return this.db.transaction(() => {
       const byteSize = m.files.reduce((n, f) => n + f.data.byteLength, 0);
       const { id } = this.db
         .prepare(
           `INSERT INTO models (run_id, network, format, precision, params, macs, accuracy, byte_size, latency_ms, full_latency_ms,
-             full_macs, verification, metadata, out_dir, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+             full_macs, fp32_latency_ms, verification, metadata, out_dir, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
         )
         .get(
           m.runId,
@@ -82,6 +112,7 @@ export class Models {
           m.latencyMs,
           m.fullLatencyMs,
           m.fullMacs,
+          m.fp32LatencyMs,
           JSON.stringify(m.verification),
           JSON.stringify(m.metadata),
           m.outDir,
@@ -104,7 +135,7 @@ export class Models {
         runId: r.run_id,
         network: oneOf(EXPORT_NETWORKS)(r.network, `${where}.network`),
         format: oneOf(EXPORT_FORMATS)(r.format, `${where}.format`),
-        precision: oneOf(PRECISIONS)(r.precision, `${where}.precision`),
+        precision: precision(r.precision, `${where}.precision`),
         params: r.params,
         macs: r.macs,
         accuracy: r.accuracy,
@@ -112,6 +143,7 @@ export class Models {
         latencyMs: r.latency_ms,
         fullLatencyMs: r.full_latency_ms,
         fullMacs: r.full_macs,
+        fp32LatencyMs: r.fp32_latency_ms,
         verification: decodeJson(r.verification, verification, `${where}.verification`),
         metadata: decodeJson(r.metadata, jsonObject, `${where}.metadata`),
         outDir: r.out_dir,

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,8 +9,9 @@ import { closeServed, serveAndOpen } from './helpers/session.js';
 
 /**
  * The issue's happy path, as a person does it: the sample dataset, a tiny
- * adjoined ResNet-18 (α = 4), two epochs, the run finishing, an ONNX export
- * found on disk, the run in History and reopened.
+ * adjoined ResNet-18 (α = 4), two epochs, the run finishing, ONNX and TFLite
+ * exports from the export matrix found on disk, the run in History and
+ * reopened.
  */
 describe.skipIf(!hasChromium)('the wizard, end to end (browser shell)', () => {
   let served: Served;
@@ -154,7 +155,7 @@ describe.skipIf(!hasChromium)('the wizard, end to end (browser shell)', () => {
     await app.screenshot('05-train-finished');
   });
 
-  it('Results: full vs small, the confusion matrix, and an ONNX export found on disk', async () => {
+  it('Results: full vs small, the confusion matrix, and ONNX and TFLite exports from the matrix, found on disk', async () => {
     const { page } = app;
     await page.getByRole('button', { name: 'See results →' }).click();
     await expect.poll(() => page.getByTestId('results-title').textContent()).toBe('Run #1');
@@ -165,14 +166,38 @@ describe.skipIf(!hasChromium)('the wizard, end to end (browser shell)', () => {
     await expect.poll(() => page.getByRole('img', { name: /^Confusion matrix of the small network/ }).isVisible()).toBe(true);
 
     await page.getByLabel('Output folder').fill(outDir);
-    await page.getByRole('button', { name: 'Export ONNX' }).click();
+    const matrix = page.getByTestId('export-matrix');
+    // Eight variants: ONNX and TFLite in fp32, fp16 and int8, TF.js in fp32 and fp16; none exported yet.
+    expect(await matrix.locator('tbody tr').count()).toBe(8);
+    expect(await matrix.locator('tr[data-variant="tflite-int8"] td').nth(0).textContent()).toBe('—');
+    await page.getByRole('button', { name: 'Export ONNX fp32' }).click();
     const result = page.getByTestId('export-result');
     await result.waitFor({ timeout: 120_000 });
     expect(await result.textContent()).toContain('model.onnx');
-    expect(existsSync(join(outDir, 'model.onnx'))).toBe(true);
-    expect(existsSync(join(outDir, 'metadata.json'))).toBe(true);
-    // The measured latency now fills the table.
+    expect(existsSync(join(outDir, 'onnx-fp32', 'model.onnx'))).toBe(true);
+    expect(existsSync(join(outDir, 'onnx-fp32', 'metadata.json'))).toBe(true);
+    // The measured latency now fills the comparison table and the variant's row.
     await expect.poll(() => page.locator('[data-testid="comparison"] tr[data-row="latency"] td').nth(1).textContent()).toMatch(/ms$/);
+    const onnxRow = matrix.locator('tr[data-variant="onnx-fp32"] td');
+    await expect.poll(() => onnxRow.nth(0).textContent()).toMatch(/^\d+\.\d%$/);
+    expect(await onnxRow.nth(1).textContent()).toBe('100.0% top-1');
+    expect(await onnxRow.nth(3).textContent()).toMatch(/ms$/);
+
+    // TFLite, checked in LiteRT.js, into its own folder — which holds a labels.txt of the user's: the page asks before replacing it.
+    mkdirSync(join(outDir, 'tflite-fp32'));
+    writeFileSync(join(outDir, 'tflite-fp32', 'labels.txt'), 'the user’s own labels\n');
+    await page.getByRole('button', { name: 'Export TFLite fp32' }).click();
+    const question = page.getByRole('dialog', { name: 'Replace files Adjoin did not write?' });
+    await question.waitFor();
+    expect(await question.textContent()).toMatch(/labels\.txt/);
+    expect(readFileSync(join(outDir, 'tflite-fp32', 'labels.txt'), 'utf8')).toBe('the user’s own labels\n');
+    await question.getByRole('button', { name: 'Replace them' }).click();
+    const tfliteRow = matrix.locator('tr[data-variant="tflite-fp32"] td');
+    await expect.poll(() => tfliteRow.nth(3).textContent(), { timeout: 120_000 }).toMatch(/ms$/);
+    expect(await tfliteRow.nth(1).textContent()).toBe('100.0% top-1');
+    expect(existsSync(join(outDir, 'tflite-fp32', 'model.tflite'))).toBe(true);
+    await matrix.scrollIntoViewIfNeeded();
+    await app.screenshot('06-results-export-matrix');
     await app.screenshot('06-results');
     await page.getByRole('heading', { name: 'Exported models' }).scrollIntoViewIfNeeded();
     await app.screenshot('06-results-exports');

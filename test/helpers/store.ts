@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll } from 'vitest';
-import { synthesize } from '../../main/engine/data/synthetic.js';
+import { parseSyntheticSpec, synthesize } from '../../main/engine/data/synthetic.js';
 import { train } from '../../main/engine/train.js';
 import { beginRun } from '../../main/jobs/host/begin-run.js';
 import { describeDataset } from '../../main/jobs/worker/dataset-row.js';
@@ -27,13 +27,15 @@ export function tempDirs(prefix: string): () => string {
 
 export const SYNTHETIC = 'synthetic:classes=3,size=12,channels=1,train=48,val=24,seed=2';
 
-/** Trains and records a tiny run in this process; returns its id. */
-export async function trainedRun(store: Store, runsDir: string, config: TrainConfig = tinyConfig()): Promise<number> {
-  const data = synthesize({ classes: 3, size: 12, channels: 1, train: 48, val: 24, seed: 2 });
-  const dataset = describeDataset(SYNTHETIC, { ...data, source: SYNTHETIC }, { limitTrain: null, limitVal: null });
+/** Trains and records a tiny run in this process on synthetic data (`source`, default SYNTHETIC); returns its id. */
+export async function trainedRun(store: Store, runsDir: string, config: TrainConfig = tinyConfig(), source = SYNTHETIC): Promise<number> {
+  const spec = parseSyntheticSpec(source);
+  if (spec === null) throw new Error(`${source} is not a synthetic data source`);
+  const data = synthesize(spec);
+  const dataset = describeDataset(source, { ...data, source }, { limitTrain: null, limitVal: null });
   const run = beginRun(store, { config, dataset, outDir: null, runsDir, resume: false }, { stepSampleMs: 0 });
   try {
-    const outcome = await train({ config, data: { ...data, source: SYNTHETIC }, outDir: run.outDir, emit: run.recorder.emit, stepEventInterval: 0 });
+    const outcome = await train({ config, data: { ...data, source }, outDir: run.outDir, emit: run.recorder.emit, stepEventInterval: 0 });
     if (outcome.status !== 'finished') throw new Error(`the tiny run did not finish: ${JSON.stringify(outcome)}`);
   } finally {
     run.recorder.close();

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { ExportFormat, ExportNetwork, Precision, VerificationReport } from '../../../shared/export.js';
+import { checkExportOptions, type ExportFormat, type ExportNetwork, type Precision, type VerificationReport } from '../../../shared/export.js';
 import type { Store } from '../../store/store.js';
 import type { ExportResult } from '../job-spec.js';
 import { runOneShot, type OneShotOptions } from './one-shot.js';
@@ -17,8 +17,13 @@ export interface ExportedModel {
   accuracy: number | null;
   latencyMs: number | null;
   fullLatencyMs: number | null;
+  /** The same network in float32, timed beside it. */
+  fp32LatencyMs: number | null;
   macRatio: number | null;
   latencySpeedup: number | null;
+  speedupOverFp32: number | null;
+  /** Said when a lower precision did not make the model faster. */
+  note: string | null;
   verification: VerificationReport;
 }
 
@@ -31,6 +36,12 @@ export interface ExportRequest {
   /** Replace files of the same names that Adjoin did not write (else the export is refused before anything is built). */
   overwrite?: boolean;
   cacheDir: string;
+  /** int8: training images to calibrate on. */
+  calibration?: number;
+  /** int8: the largest accepted drop of validation accuracy against float32, in points. */
+  maxDrop?: number;
+  /** int8: the model takes uint8 input. */
+  uint8Input?: boolean;
 }
 
 /** Records what an export job wrote: every model with its files as BLOBs, in one transaction. */
@@ -50,6 +61,7 @@ export function recordExport(store: Store, runId: number, results: readonly Expo
             accuracy: r.accuracy,
             latencyMs: r.latencyMs,
             fullLatencyMs: r.fullLatencyMs,
+            fp32LatencyMs: r.fp32LatencyMs,
             fullMacs: r.fullMacs,
             verification: r.verification,
             metadata: { ...r.metadata },
@@ -76,6 +88,8 @@ export function recordExport(store: Store, runId: number, results: readonly Expo
  * what it wrote is recorded here, by the one process that writes the history.
  */
 export async function exportModels(store: Store, req: ExportRequest, o: OneShotOptions = {}): Promise<ExportedModel[]> {
+  // Bad settings are refused before a job is started.
+  checkExportOptions(req);
   store.requireWritable('export a model');
   const run = store.runs.require(req.runId);
   const dataset = run.datasetId === null ? null : store.datasets.get(run.datasetId);
@@ -91,6 +105,9 @@ export async function exportModels(store: Store, req: ExportRequest, o: OneShotO
       outDir,
       overwrite: req.overwrite === true,
       cacheDir: req.cacheDir,
+      ...(req.calibration === undefined ? {} : { calibration: req.calibration }),
+      ...(req.maxDrop === undefined ? {} : { maxDrop: req.maxDrop }),
+      ...(req.uint8Input === undefined ? {} : { uint8Input: req.uint8Input }),
     },
     o,
   );

@@ -16,6 +16,8 @@ export class JobFailed extends Error {
 
 export interface OneShotOptions {
   onImportProgress?: (path: string, progress: ImportProgress) => void;
+  /** What the job says it is doing (an export's checking and timing take a while). */
+  onLog?: (level: 'info' | 'warn', message: string) => void;
   /** Called once the job process is started: its handle, to stop it. */
   onStart?: (handle: JobHandle) => void;
   launcher?: Launcher | undefined;
@@ -49,6 +51,7 @@ export async function runOneShot<K extends JobSpec['kind']>(spec: Extract<JobSpe
   const handle = hostJob(spec, {
     onEvent: () => undefined,
     ...(o.onImportProgress === undefined ? {} : { onImportProgress: o.onImportProgress }),
+    ...(o.onLog === undefined ? {} : { onLog: o.onLog }),
     ...(o.launcher === undefined ? {} : { launcher: o.launcher }),
     ...(o.env === undefined ? {} : { env: o.env }),
   });

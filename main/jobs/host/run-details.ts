@@ -1,6 +1,14 @@
 import type { ModelDetails, ModelRecord, RunDetails } from '../../../shared/history.js';
 import type { Store } from '../../store/store.js';
 
+/** The note an export left in its metadata when int8 did not pay. */
+function speedNote(metadata: Record<string, unknown>): string | null {
+  const c = metadata['comparison'];
+  if (typeof c !== 'object' || c === null) return null;
+  const note = (c as Record<string, unknown>)['note'];
+  return typeof note === 'string' ? note : null;
+}
+
 export function modelDetails(store: Store, m: ModelRecord): ModelDetails {
   const check = store.models.check(m.id);
   const corrupted = check.filter((c) => !c.ok).map((c) => c.name);
@@ -8,6 +16,8 @@ export function modelDetails(store: Store, m: ModelRecord): ModelDetails {
     ...m,
     macRatio: m.fullMacs === null ? null : m.fullMacs / m.macs,
     latencySpeedup: m.fullLatencyMs === null || m.latencyMs === null ? null : m.fullLatencyMs / m.latencyMs,
+    speedupOverFp32: m.fp32LatencyMs === null || m.latencyMs === null ? null : m.fp32LatencyMs / m.latencyMs,
+    speedNote: speedNote(m.metadata),
     integrity: corrupted.length === 0 ? 'ok' : 'corrupted',
     corruptedFiles: corrupted,
   };

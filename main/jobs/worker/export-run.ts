@@ -1,44 +1,29 @@
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import ort from 'onnxruntime-node';
-import { trainsSmallOnly } from '../../../shared/train-config.js';
 import { InputError } from '../../../shared/errors.js';
-import type { ExportFormat, ExportNetwork, LatencyReport, Precision, VerificationReport } from '../../../shared/export.js';
-import { costReport } from '../../../shared/model/cost.js';
-import type { ModelGraph } from '../../../shared/model/graph.js';
-import { planSmall, type SmallPlan } from '../../../shared/model/plan.js';
+import { checkExportOptions, EXPORT_FORMAT_INFO, type ExportNetwork } from '../../../shared/export.js';
+import type { RunRecord } from '../../../shared/history.js';
+import { planSmall } from '../../../shared/model/plan.js';
+import { trainsSmallOnly } from '../../../shared/train-config.js';
 import { initBackend } from '../../engine/backend.js';
 import { loadNetwork } from '../../engine/bundle.js';
 import { extractSmall } from '../../engine/extract.js';
-import type { NetworkParams } from '../../engine/params.js';
 import { writeExportFiles, type ExportFile, type ExportFs } from '../../export/files.js';
-import { measureLatency, type LatencyOptions } from '../../export/latency.js';
-import { exportMetadata, labelsFile, metadataFile, onnxMetadataProps } from '../../export/metadata.js';
+import type { LatencyOptions } from '../../export/latency.js';
 import { plainFull } from '../../export/networks.js';
 import { refuseForeignFiles } from '../../export/ownership.js';
-import { toOnnx } from '../../export/onnx-model.js';
-import { toTfjsFiles } from '../../export/tfjs-model.js';
-import { compareLogits, engineLogits, ExportRefusedError, onnxLogits, tfjsLogits, verificationReport, type VerificationBatch } from '../../export/verify.js';
-import type { RunRecord } from '../../../shared/history.js';
+import { buildExport, type ExportTarget } from '../../export/pipeline.js';
 import type { ExportJob, ExportResult } from '../job-spec.js';
-import { DEFAULT_SAMPLES, verificationBatch, type SampleCounts } from './validation-batch.js';
+import { calibrationImages, DEFAULT_SAMPLES, openRunData, verificationBatch, type SampleCounts } from './validation-batch.js';
 
-export interface ExportOptions {
+export interface ExportRunOptions {
   samples?: SampleCounts;
   latency?: LatencyOptions;
+  /** Progress, in words (the CLI prints it). */
+  onProgress?: (message: string) => void;
   /** Test hooks: the file system, and a change to the files before they are checked. */
   fs?: ExportFs;
   tamper?: (network: ExportNetwork, files: ExportFile[]) => ExportFile[];
-}
-
-/** One network to export: a plain graph with its weights, and how the engine computes it. */
-interface Target {
-  network: ExportNetwork;
-  graph: ModelGraph;
-  params: NetworkParams;
-  /** The engine's reference: the small path of the trained network, or its full path. */
-  plan: SmallPlan | null;
-  accuracy: number | null;
-  dir: string;
 }
 
 function exportable(run: RunRecord): string {
@@ -59,168 +44,108 @@ function loadTrained(path: string, runId: number): ReturnType<typeof loadNetwork
   }
 }
 
-async function formatFiles(t: Target, format: ExportFormat, precision: Precision, run: RunRecord, classes: string[]): Promise<ExportFile[]> {
-  const float16 = precision === 'float16';
-  if (format === 'tfjs') return toTfjsFiles(t.graph, t.params, { float16 });
-  const meta = onnxMetadataProps({ classes, mean: run.data!.mean, std: run.data!.std, channels: run.config.model.channels, runId: run.id });
-  return [{ name: 'model.onnx', data: await toOnnx(t.graph, t.params, { float16, metadata: meta, name: `adjoin-run-${run.id}-${t.network}` }) }];
+/** The threads runtimes may use while checking: the job's share of the cores. */
+function checkThreads(): number {
+  const share = Number(process.env['ADJOIN_TRAIN_WORKERS']);
+  return Number.isInteger(share) && share > 0 ? share : availableParallelism();
 }
 
-async function verify(
-  t: Target,
-  format: ExportFormat,
-  files: ExportFile[],
-  reference: Float32Array,
-  batch: VerificationBatch,
-  precision: Precision,
-): Promise<VerificationReport> {
-  const got = format === 'onnx' ? await onnxLogits(files.find((f) => f.name === 'model.onnx')!.data, batch) : await tfjsLogits(files, batch);
-  const report = verificationReport(compareLogits(reference, got, batch.n), {
-    precision,
-    reference: t.plan !== null ? "the engine's small path" : t.network === 'small' ? "the engine's small network" : "the engine's full network",
-    runtime: format === 'onnx' ? `onnxruntime-node ${ort.env.versions.node ?? ort.env.versions.common}` : 'TF.js (the engine)',
-    batch,
-  });
-  if (!report.passed) throw new ExportRefusedError(`${format === 'onnx' ? 'ONNX' : 'TF.js'} ${t.network} network`, report);
-  return report;
+/** The networks a run exports: its small one (extracted, or the one a small/kd run trained) and, on request or alone, its full one. */
+function exportTargets(run: RunRecord, trained: ReturnType<typeof loadNetwork>, full: boolean, outDir: string): ExportTarget[] {
+  const { config } = run;
+  if (trainsSmallOnly(config.mode)) {
+    // A small or kd run trained the small architecture alone: its network is the small one.
+    if (full) throw new InputError(`run ${run.id} trained only a small network (mode ${config.mode}); there is no full network to export`, 'full');
+    return [{ network: 'small', graph: plainFull(trained.graph), params: trained.params, plan: null, accuracy: run.val.small?.accuracy ?? null, dir: outDir }];
+  }
+  const targets: ExportTarget[] = [];
+  const plan = config.mode === 'an' ? planSmall(trained.graph, config.alpha) : null;
+  if (plan !== null) {
+    const small = extractSmall(trained.graph, plan, trained.params);
+    targets.push({ network: 'small', graph: small.graph, params: small.params, plan, accuracy: run.val.small?.accuracy ?? null, dir: outDir });
+  }
+  if (plan === null || full) {
+    targets.push({
+      network: 'full',
+      graph: plainFull(trained.graph),
+      params: trained.params,
+      plan: null,
+      accuracy: run.val.full?.accuracy ?? null,
+      dir: plan === null ? outDir : join(outDir, 'full'),
+    });
+  }
+  return targets;
 }
 
 /**
- * Exports a finished run's small network (and on request its full one) as
- * ONNX or TF.js with labels.txt and metadata.json. In order, so that a
- * refusal or an unwritable folder leaves nothing behind: build every file in
- * memory; check it against the engine on validation images (refused with the
- * figures if it disagrees); time the ONNX models; write the files into the
- * target folder. The host then records the models and their files.
+ * Exports a finished run's small network (and on request its full one) in
+ * one format and precision, with labels.txt and metadata.json. In order, so
+ * that a refusal or an unwritable folder leaves nothing behind: refuse a
+ * folder holding files Adjoin did not write; build every file in memory,
+ * check it in its runtime against the engine on the run's validation images
+ * (refused with the figures if it disagrees or, for int8, loses too much
+ * accuracy), time it; then write the files. The host records the models.
  */
-export async function exportRun(job: ExportJob, o: ExportOptions = {}): Promise<ExportResult[]> {
+export async function exportRun(job: ExportJob, o: ExportRunOptions = {}): Promise<ExportResult[]> {
+  const options = checkExportOptions(job);
   // The folder as it will be stored: `/a/out/../b` is `/b`.
-  const req = { ...job, outDir: resolve(job.outDir) };
-  const { run } = req;
+  const outDir = resolve(job.outDir);
+  const { run } = job;
   const networkPath = exportable(run);
-  if (run.data === null) throw new InputError(`run ${run.id} recorded no dataset information (classes, normalisation)`, 'run');
+  const info = run.data;
+  if (info === null) throw new InputError(`run ${run.id} recorded no dataset information (classes, normalisation)`, 'run');
   await initBackend();
   const trained = loadTrained(networkPath, run.id);
-  const targets: Target[] = [];
+  let targets: ExportTarget[] = [];
   try {
-    const { config } = run;
-    const plan = config.mode === 'an' ? planSmall(trained.graph, config.alpha) : null;
-    if (trainsSmallOnly(config.mode)) {
-      // A small or kd run trained the small architecture alone: its network is the small one.
-      if (req.full) throw new InputError(`run ${run.id} trained only a small network (mode ${config.mode}); there is no full network to export`, 'full');
-      targets.push({
-        network: 'small',
-        graph: plainFull(trained.graph),
-        params: trained.params,
-        plan: null,
-        accuracy: run.val.small?.accuracy ?? null,
-        dir: req.outDir,
-      });
-    } else {
-      if (plan !== null) {
-        const small = extractSmall(trained.graph, plan, trained.params);
-        targets.push({ network: 'small', graph: small.graph, params: small.params, plan, accuracy: run.val.small?.accuracy ?? null, dir: req.outDir });
-      }
-      if (plan === null || req.full) {
-        targets.push({
-          network: 'full',
-          graph: plainFull(trained.graph),
-          params: trained.params,
-          plan: null,
-          accuracy: run.val.full?.accuracy ?? null,
-          dir: plan === null ? req.outDir : join(req.outDir, 'full'),
-        });
-      }
-    }
+    targets = exportTargets(run, trained, job.full, outDir);
+    // Before the slow part (checking, timing): a folder holding someone else's files is refused at once.
+    const names = [...EXPORT_FORMAT_INFO[options.format].modelFiles, 'labels.txt', 'metadata.json'];
+    for (const t of targets) refuseForeignFiles(t.dir, names, job.overwrite);
 
-    const batch = await verificationBatch(run, req.dataset, req.cacheDir, o.samples ?? DEFAULT_SAMPLES);
-    const classes = run.data.classes;
-    const built: Array<{ t: Target; files: ExportFile[]; verification: VerificationReport; onnx: Uint8Array | null }> = [];
-    for (const t of targets) {
-      let files = await formatFiles(t, req.format, req.precision, run, classes);
-      // Before the slow part (checking, timing): a folder holding someone else's files is refused at once.
-      refuseForeignFiles(t.dir, [...files.map((f) => f.name), 'labels.txt', 'metadata.json'], req.overwrite);
-      if (o.tamper !== undefined) files = o.tamper(t.network, files);
-      const reference = await engineLogits(trained.graph, trained.params, batch, t.plan);
-      const verification = await verify(t, req.format, files, reference, batch, req.precision);
-      built.push({ t, files, verification, onnx: files.find((f) => f.name === 'model.onnx')?.data ?? null });
-    }
-
-    // Latency of the full and the small ONNX model, timed side by side in
-    // this session, whether or not the full one is being exported.
-    const cost = (g: ModelGraph) => costReport(g).full;
-    const fullGraph = plainFull(trained.graph);
-    const fullMacs = cost(fullGraph).macs;
-    let latency: Record<string, LatencyReport> = {};
-    if (req.format === 'onnx') {
-      const models: Record<string, Uint8Array> = {};
-      for (const b of built) models[b.t.network] = b.onnx!;
-      if (models['full'] === undefined) {
-        models['full'] = await toOnnx(fullGraph, trained.params, { float16: req.precision === 'float16' });
-      }
-      const { inputSize, channels } = run.config.model;
-      latency = await measureLatency(models, [channels, inputSize, inputSize], o.latency);
-    }
-
-    const now = new Date();
-    const results: ExportResult[] = built.map((b) => {
-      const own = cost(b.t.graph);
-      const mine = latency[b.t.network] ?? null;
-      const full = latency['full'] ?? null;
-      const compare = b.t.network === 'small';
-      const comparison = compare
-        ? {
-            fullMacs,
-            macRatio: fullMacs / own.macs,
-            fullLatencyMs: full?.medianMs ?? null,
-            latencySpeedup: full !== null && mine !== null ? full.medianMs / mine.medianMs : null,
-          }
-        : null;
-      const names = [...b.files.map((f) => f.name), 'labels.txt', 'metadata.json'];
-      const metadata = exportMetadata({
-        format: req.format,
-        network: b.t.network,
-        precision: req.precision,
-        files: names,
-        model: run.config.model,
-        alpha: run.config.alpha,
-        classes,
-        mean: run.data!.mean,
-        std: run.data!.std,
-        params: own.params,
-        macs: own.macs,
-        validationAccuracy: b.t.accuracy,
-        runId: run.id,
-        tfjsOutput: b.t.graph.nodes[b.t.graph.output]!.name,
-        verification: b.verification,
-        latency: mine,
-        comparison,
-        now,
-      });
-      const all = [...b.files, labelsFile(classes), metadataFile(metadata)];
-      return {
-        network: b.t.network,
-        format: req.format,
-        precision: req.precision,
-        dir: b.t.dir,
-        params: own.params,
-        macs: own.macs,
-        accuracy: b.t.accuracy,
-        latencyMs: mine?.medianMs ?? null,
-        fullLatencyMs: comparison?.fullLatencyMs ?? null,
-        macRatio: comparison?.macRatio ?? null,
-        latencySpeedup: comparison?.latencySpeedup ?? null,
-        verification: b.verification,
-        fullMacs: compare ? fullMacs : null,
-        files: all,
-        metadata,
-        createdAt: now.getTime(),
-      };
+    const opened = await openRunData(run, job.dataset, job.cacheDir);
+    const built = await buildExport({
+      options,
+      trained,
+      targets,
+      batch: verificationBatch(run, opened, o.samples ?? DEFAULT_SAMPLES),
+      calibration: options.precision === 'int8' ? calibrationImages(run, opened, options.calibration) : { images: null, reason: 'only int8 is calibrated' },
+      facts: { classes: info.classes, mean: info.mean, std: info.std, channels: run.config.model.channels, runId: run.id },
+      model: run.config.model,
+      alpha: run.config.alpha,
+      threads: checkThreads(),
+      ...(o.latency === undefined ? {} : { latency: o.latency }),
+      ...(o.onProgress === undefined ? {} : { onProgress: o.onProgress }),
+      ...(o.tamper === undefined ? {} : { tamper: o.tamper }),
     });
 
     // Nothing is written until every network has passed its check; the host records them afterwards.
-    for (const r of results) writeExportFiles(r.dir, r.files, o.fs);
-    return results;
+    for (const m of built) writeExportFiles(m.dir, m.files, o.fs);
+    const now = Date.now();
+    return built.map((m): ExportResult => {
+      const c = m.metadata.comparison;
+      return {
+        network: m.network,
+        format: options.format,
+        precision: options.precision,
+        dir: m.dir,
+        params: m.params,
+        macs: m.macs,
+        accuracy: m.accuracy,
+        latencyMs: m.latencyMs,
+        fullLatencyMs: m.fullLatencyMs,
+        fullMacs: m.fullMacs,
+        fp32LatencyMs: m.fp32LatencyMs,
+        macRatio: c?.macRatio ?? null,
+        latencySpeedup: c?.latencySpeedup ?? null,
+        speedupOverFp32: c?.speedupOverFp32 ?? null,
+        note: c?.note ?? null,
+        verification: m.verification,
+        files: m.files,
+        metadata: m.metadata,
+        createdAt: now,
+      };
+    });
   } finally {
     for (const t of targets) if (t.params !== trained.params) t.params.dispose();
     trained.params.dispose();

@@ -94,7 +94,7 @@ export async function runJob(spec: JobSpec, ctx: JobContext): Promise<JobOutcome
     case 'export': {
       const { exportRun } = await import('./export-run.js');
       const { kind: _kind, ...job } = spec;
-      return { status: 'finished', value: await exportRun(job) };
+      return { status: 'finished', value: await exportRun(job, { onProgress: (message) => ctx.log('info', message) }) };
     }
     case 'train':
     case 'search':

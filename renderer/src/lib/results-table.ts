@@ -18,11 +18,14 @@ export interface ComparisonRow {
   change: string;
 }
 
-/** The latest export of a network, preferring ONNX (it carries latencies). */
+/**
+ * The latest export of a network, preferring float32 (the full-vs-small
+ * comparison is of the networks, not of precisions) and then ONNX.
+ */
 export function latestExport(models: readonly ModelDetails[], network: 'small' | 'full'): ModelDetails | null {
   const of = models.filter((m) => m.network === network);
-  const onnx = of.filter((m) => m.format === 'onnx');
-  const pool = onnx.length > 0 ? onnx : of;
+  const pools = [of.filter((m) => m.precision === 'fp32' && m.format === 'onnx'), of.filter((m) => m.precision === 'fp32'), of];
+  const pool = pools.find((p) => p.length > 0) ?? [];
   return pool.reduce<ModelDetails | null>((best, m) => (best === null || m.createdAt > best.createdAt ? m : best), null);
 }
 

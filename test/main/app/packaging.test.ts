@@ -37,7 +37,8 @@ describe('the desktop package', () => {
     expect(config.files.some((f) => /^(test|main|renderer\/src)\b/.test(f))).toBe(false);
     expect(pkg.main.startsWith('build/main/')).toBe(true);
     // Native modules cannot load from inside the archive.
-    for (const m of ['better-sqlite3', 'sharp', 'onnxruntime-node', 'webgpu']) expect(config.asarUnpack.some((p) => p.includes(m))).toBe(true);
+    for (const m of ['better-sqlite3', 'sharp', 'onnxruntime-node', 'webgpu', '@litertjs/core/wasm'])
+      expect(config.asarUnpack.some((p) => p.includes(m))).toBe(true);
     expect(existsSync(`${REPO}/${pkg.main.replace(/^build\//, '').replace(/\.js$/, '.ts')}`)).toBe(true);
   });
 

@@ -150,6 +150,8 @@ describe('who may call the API over IPC', () => {
     ['runs:delete', { runId: '1; DROP TABLE runs' }],
     ['runs:delete', null],
     ['runs:export', { runId: 1, format: 'exe', fp16: false, full: false, outDir: '/tmp' }],
+    ['runs:export', { runId: 1, format: 'tflite', precision: 'int4', full: false, outDir: '/tmp' }],
+    ['runs:export', { runId: 1, format: 'onnx', precision: 'int8', calibration: 'all', full: false, outDir: '/tmp' }],
     ['dataset:scan', { path: 42 }],
     ['__proto__', {}],
     [{ toString: (): string => 'runs:list' }, {}],

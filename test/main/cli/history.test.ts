@@ -60,13 +60,40 @@ describe('the history from the command line', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^run ${runId}: finished`));
     expect(r.stdout).toMatch(/epoch\s+train loss\s+val full\s+val small/);
-    expect(r.stdout).toMatch(/#\d+ small onnx float32/);
+    expect(r.stdout).toMatch(/#\d+ small onnx fp32/);
     expect(r.stdout).toMatch(/batch-1 CPU latency [\d.]+ ms; full [\d.]+ ms: [\d.]+× faster, [\d.]+× fewer MACs/);
     expect(r.stdout).toMatch(/stored files: intact/);
 
+    // --fp16 is still --precision fp16.
     r = cli(['export', String(runId), '--format', 'tfjs', '--fp16', '--out', join(home, 'web-model')]);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`exported run ${runId}'s small network as tfjs \\(float16\\)`));
+    expect(r.stdout).toMatch(new RegExp(`exported run ${runId}'s small network as TF.js fp16`));
+
+    // TFLite int8 from the command line (24 validation images: one flip is 4 points, so the limit is opened here).
+    r = cli([
+      'export',
+      String(runId),
+      '--format',
+      'tflite',
+      '--precision',
+      'int8',
+      '--calibration',
+      '32',
+      '--max-drop',
+      '100',
+      '--out',
+      join(home, 'tfl'),
+      '--json',
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    const [q] = JSON.parse(r.stdout) as Array<{ format: string; precision: string; verification: { required: { maxAccuracyDrop: number } } }>;
+    expect(q).toMatchObject({ format: 'tflite', precision: 'int8', verification: { required: { maxAccuracyDrop: 100 } } });
+    // Progress goes to stderr as the checks run.
+    expect(r.stderr).toMatch(/adjoin: calibrating on 32 training images…/);
+    expect(readdirSync(join(home, 'tfl')).sort()).toEqual(['labels.txt', 'metadata.json', 'model.tflite']);
+    r = cli(['show', String(runId)]);
+    expect(r.stdout).toMatch(/#\d+ small tflite int8/);
+    expect(r.stdout).toMatch(/float32 [\d.]+ ms: [\d.]+× faster/);
 
     // A folder with the user's own model.onnx: refused in one line, replaced with --overwrite.
     const theirs = join(home, 'theirs');
@@ -94,7 +121,24 @@ describe('the history from the command line', () => {
     ['an unknown run', ['show', '999'], /there is no run 999 in .*adjoin\.db/],
     ['a run id that is not one', ['show', 'latest'], /a run id is a positive integer, got 'latest'/],
     ['no run id', ['export', '--format', 'onnx', '--out', 'x'], /adjoin export needs a run id/],
-    ['a bad --format', ['export', '1', '--format', 'tflite', '--out', 'x'], /--format must be one of onnx, tfjs, got 'tflite'/],
+    ['a bad --format', ['export', '1', '--format', 'coreml', '--out', 'x'], /--format must be one of onnx, tflite, tfjs, got 'coreml'/],
+    ['a bad --precision', ['export', '1', '--format', 'onnx', '--precision', 'int4', '--out', 'x'], /--precision must be one of fp32, fp16, int8, got 'int4'/],
+    ['int8 TF.js', ['export', '1', '--format', 'tfjs', '--precision', 'int8', '--out', 'x'], /TF\.js exports are fp32 or fp16, not int8/],
+    [
+      '--fp16 with another precision',
+      ['export', '1', '--format', 'onnx', '--fp16', '--precision', 'int8', '--out', 'x'],
+      /--fp16 is --precision fp16; it cannot go with --precision int8/,
+    ],
+    [
+      'an empty calibration set',
+      ['export', '1', '--format', 'onnx', '--precision', 'int8', '--calibration', '0', '--out', 'x'],
+      /--calibration must be a whole number of training images, at least 1; got 0/,
+    ],
+    [
+      'a --max-drop that is no number',
+      ['export', '1', '--format', 'onnx', '--precision', 'int8', '--max-drop', 'lots', '--out', 'x'],
+      /--max-drop must be a number, got 'lots'/,
+    ],
     ['no --format', ['export', '1', '--out', 'x'], /--format is required/],
     ['no --out', ['export', '1', '--format', 'onnx'], /--out is required/],
     ['a database that does not exist', ['runs', '--db', join(tmpdir(), 'no-such-adjoin.db')], /there is no Adjoin database at/],
@@ -145,7 +189,7 @@ describe('the history from the command line', () => {
   it('adjoin delete removes the run, its stored exports and the folder Adjoin made for it', () => {
     const r = cli(['delete', String(runId)]);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`deleted run ${runId} .*\\(3 stored exports`));
+    expect(r.stdout).toMatch(new RegExp(`deleted run ${runId} .*\\(4 stored exports`));
     expect(r.stdout).toMatch(/removed its folder/);
     expect(existsSync(join(home, 'runs', String(runId)))).toBe(false);
     // The exported files the user asked for stay where they are.

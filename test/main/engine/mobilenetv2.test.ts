@@ -10,7 +10,9 @@ import { adjoinedLoss } from '../../../main/engine/loss.js';
 import { createParams, type NetworkParams } from '../../../main/engine/params.js';
 import { Rng } from '../../../main/engine/rng.js';
 import { toTfjsFiles } from '../../../main/export/tfjs-model.js';
-import { compareLogits, engineLogits, tfjsLogits, type VerificationBatch } from '../../../main/export/verify.js';
+import { tfjsExporter } from '../../../main/export/formats/tfjs.js';
+import { batchFromArray, compareLogits, engineLogits } from '../../../main/export/verify.js';
+import { runExported } from '../../helpers/networks.js';
 import { maxAbsDiff, onBackend, seeded, useWasmBackend } from '../../helpers/tf.js';
 
 useWasmBackend();
@@ -91,8 +93,9 @@ describe('adjoined MobileNetV2', () => {
     const layers = json.modelTopology.config.layers;
     expect(layers.filter((l) => l.class_name === 'DepthwiseConv2D')).toHaveLength(17);
     expect(layers.filter((l) => l.class_name === 'ReLU').every((l) => l.config.max_value === 6)).toBe(true);
-    const batch: VerificationBatch = { x: x.dataSync() as Float32Array, n: 4, height: 16, width: 16, channels: 3, validationSamples: 0, note: null };
-    const cmp = compareLogits(await engineLogits(graph, params, batch, plan), await tfjsLogits(files, batch), batch.n);
+    const inputs = (await x.data()) as Float32Array;
+    const batch = { ...batchFromArray(inputs, { n: 4, height: 16, width: 16, channels: 3 }), x: inputs };
+    const cmp = compareLogits(await engineLogits(graph, params, batch, plan), await runExported(tfjsExporter, files, batch), batch.n);
     expect(cmp.top1Agreement).toBe(1);
     expect(cmp.maxAbsLogitDiff).toBeLessThanOrEqual(1e-4);
     tf.dispose(x);

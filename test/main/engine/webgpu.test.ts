@@ -22,8 +22,11 @@ import { prepareTraining, train, trainStep } from '../../../main/engine/train.js
 import { plainFull } from '../../../main/export/networks.js';
 import { toOnnx } from '../../../main/export/onnx-model.js';
 import { toTfjsFiles } from '../../../main/export/tfjs-model.js';
-import { compareLogits, engineLogits, onnxLogits, tfjsLogits, type VerificationBatch } from '../../../main/export/verify.js';
+import { onnxExporter } from '../../../main/export/formats/onnx.js';
+import { tfjsExporter } from '../../../main/export/formats/tfjs.js';
+import { batchFromArray, compareLogits, engineLogits } from '../../../main/export/verify.js';
 import { tinyConfig } from '../../helpers/configs.js';
+import { runExported } from '../../helpers/networks.js';
 import { seeded } from '../../helpers/tf.js';
 import { useWebgpuBackend, WEBGPU_SKIP } from '../../helpers/webgpu.js';
 
@@ -272,14 +275,19 @@ describe.skipIf(WEBGPU_SKIP !== null)('the webgpu backend, forced onto SwiftShad
     const x = tf.tensor4d(seeded(BATCH * 64, 6), [BATCH, 8, 8, 1]);
     tf.tidy(() => void forward(graph, params, x, { training: true, small: { kind: 'sliced', plan } }));
     const small = extractSmall(graph, plan, params);
-    const batch: VerificationBatch = { x: seeded(BATCH * 64, 8), n: BATCH, height: 8, width: 8, channels: 1, validationSamples: 0, note: null };
+    const inputs = seeded(BATCH * 64, 8);
+    const batch = { ...batchFromArray(inputs, { n: BATCH, height: 8, width: 8, channels: 1 }), x: inputs };
     const path = await engineLogits(graph, params, batch, plan);
     const extracted = await engineLogits(small.graph, small.params, batch, null);
     expect(compareLogits(path, extracted, BATCH).maxAbsLogitDiff).toBeLessThan(1e-4);
-    const onnx = compareLogits(path, await onnxLogits(await toOnnx(small.graph, small.params), batch), BATCH);
+    const onnx = compareLogits(path, await runExported(onnxExporter, [{ name: 'model.onnx', data: await toOnnx(small.graph, small.params) }], batch), BATCH);
     expect(onnx.top1Agreement).toBe(1);
     expect(onnx.maxAbsLogitDiff).toBeLessThan(1e-3);
-    const tfjs = compareLogits(path, await tfjsLogits(await toTfjsFiles(plainFull(small.graph), small.params, { float16: false }), batch), BATCH);
+    const tfjs = compareLogits(
+      path,
+      await runExported(tfjsExporter, await toTfjsFiles(plainFull(small.graph), small.params, { float16: false }), batch),
+      BATCH,
+    );
     expect(tfjs.top1Agreement).toBe(1);
     expect(tfjs.maxAbsLogitDiff).toBeLessThan(1e-3);
     tf.dispose(x);

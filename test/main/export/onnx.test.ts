@@ -1,94 +1,58 @@
-import * as tf from '@tensorflow/tfjs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { ONNX_OPSET } from '../../../shared/export.js';
-import { ARCHITECTURES, type ModelConfig } from '../../../shared/model/config.js';
+import type { ModelConfig } from '../../../shared/model/config.js';
 import { buildGraph } from '../../../shared/model/graph.js';
 import { planSmall } from '../../../shared/model/plan.js';
 import { extractSmall } from '../../../main/engine/extract.js';
-import { forward, updateRunningStats } from '../../../main/engine/forward.js';
-import { createParams, type NetworkParams } from '../../../main/engine/params.js';
+import { createParams } from '../../../main/engine/params.js';
 import { Rng } from '../../../main/engine/rng.js';
-import { foldBatchNorm, hwioToOihw, nhwcToNchw } from '../../../main/export/fold.js';
+import { batchNormAffine, depthwiseToOnnx, hwioToOhwi, hwioToOihw, nhwcToNchw, transpose } from '../../../main/export/fold.js';
+import { onnxExporter } from '../../../main/export/formats/onnx.js';
 import { plainFull } from '../../../main/export/networks.js';
 import type { onnx } from 'onnx-proto';
 import { decodeOnnx } from '../../../main/export/onnx-builder.js';
-import { toOnnx } from '../../../main/export/onnx-model.js';
-import { compareLogits, engineLogits, onnxLogits, type VerificationBatch } from '../../../main/export/verify.js';
-import { seeded, useWasmBackend } from '../../helpers/tf.js';
+import { onnxFromInference, toOnnx } from '../../../main/export/onnx-model.js';
+import { lowerForInference } from '../../../main/export/ir/lower.js';
+import { calibrate } from '../../../main/export/quant/calibrate.js';
+import { planQuantization } from '../../../main/export/quant/plan.js';
+import { compareLogits, engineLogits } from '../../../main/export/verify.js';
+import { ARCHITECTURE_CASES, batchOf, perturb, perturbedNetwork, runExported } from '../../helpers/networks.js';
+import { useWasmBackend } from '../../helpers/tf.js';
 
 useWasmBackend();
 
-function batchOf(config: ModelConfig, n: number, seed: number): VerificationBatch {
-  const { inputSize: s, channels: c } = config;
-  return { x: seeded(n * s * s * c, seed).map((v) => 2 * v), n, height: s, width: s, channels: c, validationSamples: 0, note: null };
-}
-
-/** Moves batch-norm statistics and scales off their initial values, so folding is really exercised. */
-function perturb(graph: ReturnType<typeof buildGraph>, params: NetworkParams, batch: VerificationBatch, small: ReturnType<typeof planSmall> | null): void {
-  tf.tidy(() => {
-    const x = tf.tensor4d(batch.x, [batch.n, batch.height, batch.width, batch.channels]);
-    const out = forward(graph, params, x, { training: true, small: small === null ? null : { kind: 'sliced', plan: small } });
-    updateRunningStats(params, out.stats, 0.9);
-  });
-  const rng = new Rng(11);
-  for (const [name, v] of params.trainable) {
-    if (name.endsWith('.gamma') || name.endsWith('.beta')) {
-      tf.tidy(() =>
-        v.assign(
-          tf.add(
-            v,
-            tf.tensor(
-              Array.from({ length: v.size }, () => 0.3 * rng.normal()),
-              v.shape,
-            ),
-          ),
-        ),
-      );
-    }
-  }
-}
-
+const onnxFile = (data: Uint8Array) => [{ name: 'model.onnx', data }];
 const graphOf = (m: onnx.ModelProto): onnx.GraphProto => m.graph as onnx.GraphProto;
 
-const cases: Array<{ config: ModelConfig; alpha: number }> = [
-  ...ARCHITECTURES.map((arch) => ({
-    config: { arch, stem: 'cifar', inputSize: 16, channels: 3, classes: 5, width: 0.125, compressFirstStage: false } as ModelConfig,
-    alpha: 4,
-  })),
-  // ImageNet stem (max-pool with padding), one channel, a compressed first stage (identity shortcuts become Slice).
-  { config: { arch: 'resnet18', stem: 'imagenet', inputSize: 32, channels: 1, classes: 4, width: 0.25, compressFirstStage: true }, alpha: 2 },
-  { config: { arch: 'densenet121', stem: 'imagenet', inputSize: 32, channels: 3, classes: 3, width: 0.25, compressFirstStage: true }, alpha: 8 },
-  { config: { arch: 'mobilenetv2', stem: 'imagenet', inputSize: 32, channels: 1, classes: 4, width: 0.35, compressFirstStage: true }, alpha: 2 },
-];
-
 describe('ONNX export of every architecture at small width', () => {
-  it.each(cases)(
+  it.each(ARCHITECTURE_CASES)(
     '$config.arch ($config.stem stem, compressFirstStage=$config.compressFirstStage, α=$alpha): onnxruntime-node matches the engine',
     async (c) => {
-      const graph = buildGraph(c.config);
-      const plan = planSmall(graph, c.alpha);
-      const params = createParams(graph, plan, new Rng(3));
       const batch = batchOf(c.config, 5, 9);
-      perturb(graph, params, batch, plan);
+      const net = perturbedNetwork(c.config, c.alpha, batch);
 
       // The small network against the engine's small path.
-      const small = extractSmall(graph, plan, params);
-      const smallOnnx = await toOnnx(small.graph, small.params);
-      const reference = await engineLogits(graph, params, batch, plan);
-      const got = await onnxLogits(smallOnnx, batch);
-      const cmp = compareLogits(reference, got, batch.n);
+      const smallOnnx = await toOnnx(net.small.graph, net.small.params);
+      const reference = await engineLogits(net.graph, net.params, batch, net.plan);
+      const cmp = compareLogits(reference, await runExported(onnxExporter, onnxFile(smallOnnx), batch), batch.n);
       expect(cmp.top1Agreement).toBe(1);
       expect(cmp.maxAbsLogitDiff).toBeLessThanOrEqual(1e-4);
 
       // The full network against the engine's full path.
-      const fullOnnx = await toOnnx(plainFull(graph), params);
-      const fullCmp = compareLogits(await engineLogits(graph, params, batch, null), await onnxLogits(fullOnnx, batch), batch.n);
+      const fullOnnx = await toOnnx(plainFull(net.graph), net.params);
+      const fullCmp = compareLogits(
+        await engineLogits(net.graph, net.params, batch, null),
+        await runExported(onnxExporter, onnxFile(fullOnnx), batch),
+        batch.n,
+      );
       expect(fullCmp.top1Agreement).toBe(1);
       expect(fullCmp.maxAbsLogitDiff).toBeLessThanOrEqual(1e-4);
       expect(smallOnnx.byteLength).toBeLessThan(fullOnnx.byteLength);
-
-      small.params.dispose();
-      params.dispose();
+      net.dispose();
     },
   );
 
@@ -110,11 +74,14 @@ describe('ONNX export of every architecture at small width', () => {
       expect(graphOf(m).output.map((o) => o.name)).toEqual(['logits', 'probabilities']);
     }
     const ops = new Set(models.flatMap((m) => graphOf(m).node.map((n) => n.opType!)));
-    // ResNet batch norms are all folded into convs; DenseNet's pre-activation ones stay BatchNormalization.
+    // ResNet batch norms are all folded into convs; DenseNet's pre-activation ones are 1×1 depthwise (grouped) convs.
     expect([...ops].sort()).toEqual(
-      ['Add', 'AveragePool', 'BatchNormalization', 'Concat', 'Conv', 'Flatten', 'Gemm', 'GlobalAveragePool', 'MaxPool', 'Relu', 'Slice', 'Softmax'].sort(),
+      ['Add', 'AveragePool', 'Concat', 'Conv', 'Flatten', 'Gemm', 'GlobalAveragePool', 'MaxPool', 'Relu', 'Slice', 'Softmax'].sort(),
     );
-    expect(graphOf(models[1]!).node.some((n) => n.opType === 'BatchNormalization')).toBe(false);
+    const grouped = (m: onnx.ModelProto) =>
+      graphOf(m).node.filter((n) => n.opType === 'Conv' && Number(n.attribute?.find((a) => a.name === 'group')?.i ?? 1) > 1);
+    expect(grouped(models[0]!).length).toBe(graph.nodes.filter((n) => n.op === 'bn' && graph.nodes[n.input]!.op !== 'conv').length);
+    expect(grouped(models[1]!)).toHaveLength(0);
     expect(models[0]!.metadataProps.find((p) => p.key === 'mean')?.value).toBe('[0.5]');
     small.params.dispose();
     params.dispose();
@@ -158,45 +125,90 @@ describe('ONNX export of every architecture at small width', () => {
     const batch = batchOf(config, 16, 4);
     perturb(graph, params, batch, null);
     const f32 = await toOnnx(plainFull(graph), params);
-    const f16 = await toOnnx(plainFull(graph), params, { float16: true });
+    const f16 = await toOnnx(plainFull(graph), params, { precision: 'fp16' });
     expect(f16.byteLength).toBeLessThan(0.6 * f32.byteLength);
     const m = decodeOnnx(f16);
     expect(graphOf(m).initializer.filter((t) => t.dataType === 1)).toHaveLength(0);
     expect(graphOf(m).node.filter((n) => n.opType === 'Cast').length).toBe(graphOf(m).initializer.length);
-    const cmp = compareLogits(await engineLogits(graph, params, batch, null), await onnxLogits(f16, batch), batch.n);
+    const cmp = compareLogits(await engineLogits(graph, params, batch, null), await runExported(onnxExporter, onnxFile(f16), batch), batch.n);
     expect(cmp.top1Agreement).toBeGreaterThanOrEqual(0.99);
     expect(cmp.maxAbsLogitDiff).toBeLessThan(0.05);
     params.dispose();
   });
 });
 
+describe('int8 ONNX (QDQ)', () => {
+  it('puts Q/DQ after each ReLU, never between an op and its ReLU, and onnxruntime runs every Conv, Add and the Gemm as integer kernels', async () => {
+    const config: ModelConfig = { arch: 'resnet18', stem: 'cifar', inputSize: 16, channels: 3, classes: 5, width: 0.25, compressFirstStage: false };
+    const batch = batchOf(config, 16, 3);
+    const net = perturbedNetwork(config, 4, batch);
+    const lowered = await lowerForInference(net.small.graph, net.small.params);
+    const quant = planQuantization(lowered, calibrate(lowered, batch).minmax, 'minmax');
+    const bytes = onnxFromInference(lowered, { precision: 'int8', quant, activationType: 'uint8' });
+    const g = graphOf(decodeOnnx(bytes));
+    const producer = new Map(g.node.flatMap((n) => n.output!.map((o) => [o, n.opType!] as const)));
+    const consumers = (v: string) => g.node.filter((n) => n.input!.includes(v)).map((n) => n.opType);
+    const relus = g.node.filter((n) => n.opType === 'Relu');
+    expect(relus.length).toBeGreaterThan(0);
+    for (const r of relus) {
+      expect(['Conv', 'Add']).toContain(producer.get(r.input![0]!));
+      expect(consumers(r.output![0]!)).toEqual(['QuantizeLinear']);
+    }
+    // What onnxruntime makes of it: nothing left in float but the softmax.
+    const dir = mkdtempSync(join(tmpdir(), 'adjoin-ort-'));
+    try {
+      const optimized = join(dir, 'optimized.onnx');
+      const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized });
+      await session.release();
+      const ops = graphOf(decodeOnnx(readFileSync(optimized))).node.map((n) => n.opType!);
+      expect(ops.filter((o) => o === 'QLinearConv')).toHaveLength(lowered.ops.filter((o) => o.op === 'conv').length);
+      expect(ops.filter((o) => o === 'QLinearAdd')).toHaveLength(lowered.ops.filter((o) => o.op === 'add').length);
+      expect(ops).toContain('QGemm');
+      for (const float of ['Conv', 'Add', 'Relu', 'Gemm']) expect(ops).not.toContain(float);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    net.dispose();
+  });
+});
+
 describe('weight arithmetic', () => {
   it('HWIO → OIHW moves each value to its place', () => {
-    // kh=1, kw=2, cin=2, cout=3: w[y][x][i][o] = 100y + 10x + ... encoded uniquely.
-    const w = Float32Array.from({ length: 12 }, (_, k) => k);
-    const out = hwioToOihw(w, 1, 2, 2, 3);
-    const at = (o: number, i: number, x: number): number => out[(o * 2 + i) * 2 + x]!;
-    expect(at(0, 0, 0)).toBe(0);
-    expect(at(2, 1, 0)).toBe(5); // src ((0*2+0)*2+1)*3 + 2
-    expect(at(1, 0, 1)).toBe(7); // src ((0*2+1)*2+0)*3 + 1
-    expect(() => hwioToOihw(w, 2, 2, 2, 3)).toThrow(/12 values/);
+    // k=1, cin=2, cout=3: w[i][o] = 3i + o.
+    const w = Float32Array.from({ length: 6 }, (_, k) => k);
+    const out = hwioToOihw(w, 1, 2, 3, new Float32Array(6));
+    const at = (o: number, i: number): number => out[o * 2 + i]!;
+    expect(at(0, 0)).toBe(0);
+    expect(at(2, 1)).toBe(5);
+    expect(at(1, 0)).toBe(1);
+    expect(at(0, 1)).toBe(3);
+    expect(() => hwioToOihw(w, 2, 2, 3, new Float32Array(6))).toThrow(/6 values/);
   });
 
-  it('folding a batch norm gives conv·s + (β − μ·s)', () => {
-    const w = Float32Array.from([1, 2, 3, 4]); // two outputs, two weights each
-    const { weight, bias } = foldBatchNorm(w, 2, {
+  it('HWIO → OHWI (TFLite), depthwise → grouped conv (ONNX), and the dense transpose', () => {
+    // k=1, cin=2, cout=3: w[i][o] = 3i + o; OHWI with k=1 is [o][i].
+    const w = Float32Array.from({ length: 6 }, (_, k) => k);
+    expect(Array.from(hwioToOhwi(w, 1, 2, 3, new Float32Array(6)))).toEqual([0, 3, 1, 4, 2, 5]);
+    // k=2, c=2: [y][x][c] → [c][y][x].
+    const d = Int8Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(Array.from(depthwiseToOnnx(d, 2, 2, new Int8Array(8)))).toEqual([1, 3, 5, 7, 2, 4, 6, 8]);
+    expect(Array.from(transpose(Int8Array.from([1, 2, 3, 4, 5, 6]), 2, 3, new Int8Array(6)))).toEqual([1, 4, 2, 5, 3, 6]);
+  });
+
+  it('a batch norm in inference is x·s + (β − μ·s), s = γ/√(σ² + ε)', () => {
+    const { scale, shift } = batchNormAffine({
       gamma: Float32Array.from([2, 3]),
       beta: Float32Array.from([0.5, -1]),
       mean: Float32Array.from([1, 0]),
       variance: Float32Array.from([3, 0]),
       epsilon: 1,
     });
-    // s = γ / √(σ² + ε) = [2 / 2, 3 / 1]
-    expect(Array.from(weight)).toEqual([1, 2, 9, 12]);
-    expect(Array.from(bias)).toEqual([-0.5, -1]);
+    // s = [2 / 2, 3 / 1]
+    expect(Array.from(scale)).toEqual([1, 3]);
+    expect(Array.from(shift)).toEqual([-0.5, -1]);
     expect(() =>
-      foldBatchNorm(w, 3, { gamma: new Float32Array(3), beta: new Float32Array(3), mean: new Float32Array(3), variance: new Float32Array(3), epsilon: 1 }),
-    ).toThrow(/cannot fold/);
+      batchNormAffine({ gamma: new Float32Array(3), beta: new Float32Array(2), mean: new Float32Array(3), variance: new Float32Array(3), epsilon: 1 }),
+    ).toThrow(/differ in length/);
   });
 
   it('NHWC → NCHW', () => {

@@ -173,7 +173,7 @@ describe.skipIf(!HAS_REDIS)('runs on a queue of adjoin workers (a real redis-ser
     const [model] = await exportModels(h.store, {
       runId: an.id,
       format: 'onnx',
-      precision: 'float32',
+      precision: 'fp32',
       full: false,
       outDir: join(tempDir(), 'onnx'),
       cacheDir: join(tempDir(), 'cache'),

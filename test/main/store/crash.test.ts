@@ -85,8 +85,8 @@ describe('a run survives the death of the process writing it', () => {
        const files = Array.from({ length: 5 }, (_, i) => ({ name: 'f' + i, data: new Uint8Array(65536).fill(i) }));
        const v = { reference: 'r', runtime: 'r', samples: 1, validationSamples: 0, top1Agreement: 1, maxAbsLogitDiff: 0, required: { top1Agreement: 1, maxAbsLogitDiff: 0.001 }, passed: true, note: null };
        process.stdout.write('ready\\n');
-       for (;;) store.models.insert({ runId: ${runId}, network: 'small', format: 'onnx', precision: 'float32', params: 1, macs: 1, accuracy: null,
-         latencyMs: null, fullLatencyMs: null, fullMacs: null, verification: v, metadata: {}, outDir: '/o', files }, Date.now());`,
+       for (;;) store.models.insert({ runId: ${runId}, network: 'small', format: 'onnx', precision: 'fp32', params: 1, macs: 1, accuracy: null,
+         latencyMs: null, fullLatencyMs: null, fullMacs: null, fp32LatencyMs: null, verification: v, metadata: {}, outDir: '/o', files }, Date.now());`,
     );
     const storeModule = new URL('build/main/store/open.js', `file://${ROOT}/`).href;
     let models = 0;

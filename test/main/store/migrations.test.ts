@@ -104,6 +104,56 @@ describe('migrations keyed by PRAGMA user_version', () => {
     store.close();
   });
 
+  it('v6: exports of older histories keep their files and figures, float32/float16 read as fp32/fp16, and any listed format and precision can be stored', () => {
+    const file = databaseAt(5);
+    const db = new Database(file);
+    db.prepare(`UPDATE models SET precision = 'float16' WHERE id = 1`).run();
+    // A deleted export: its id must not come back.
+    db.prepare(
+      `INSERT INTO models (id, run_id, network, format, precision, params, macs, byte_size, verification, metadata, out_dir, created_at)
+       SELECT 7, run_id, network, format, precision, params, macs, byte_size, verification, metadata, out_dir, created_at FROM models WHERE id = 1`,
+    ).run();
+    db.prepare('DELETE FROM models WHERE id = 7').run();
+    db.close();
+    const store = openStore(file);
+    const [old] = store.models.list(1);
+    expect(old).toMatchObject({ id: 1, format: 'onnx', precision: 'fp16', fp32LatencyMs: null, files: [{ name: 'model.onnx', byteSize: 3 }] });
+    expect(old!.verification).toMatchObject({ accuracy: null, referenceAccuracy: null, accuracyDrop: null, required: { maxAccuracyDrop: null } });
+    expect(store.db.prepare('SELECT precision FROM models').pluck().all()).toEqual(['fp16']);
+    const id = store.models.insert(
+      {
+        runId: 1,
+        network: 'small',
+        format: 'tflite',
+        precision: 'int8',
+        params: 1,
+        macs: 1,
+        accuracy: null,
+        latencyMs: 1,
+        fullLatencyMs: 2,
+        fullMacs: 3,
+        fp32LatencyMs: 1.5,
+        verification: old!.verification,
+        metadata: {},
+        outDir: '/o',
+        files: [{ name: 'model.tflite', data: Uint8Array.of(1) }],
+      },
+      9,
+    );
+    expect(id).toBe(8);
+    expect(store.models.list(1).find((m) => m.id === id)).toMatchObject({ format: 'tflite', precision: 'int8', fp32LatencyMs: 1.5 });
+    // What the code does not list is refused where models are written, as the CHECK used to.
+    expect(() => store.models.insert({ ...store.models.list(1)[0]!, format: 'coreml' as 'onnx', files: [] }, 9)).toThrow(
+      /model.format: expected one of onnx, tflite, tfjs/,
+    );
+    // Deleting the run still takes its models and their files with it.
+    store.db.prepare('DELETE FROM runs WHERE id = 1').run();
+    expect(store.db.prepare('SELECT count(*) FROM model_files').pluck().get()).toBe(0);
+    expect(store.integrityCheck()).toEqual(['ok']);
+    expect(store.db.pragma('foreign_key_check')).toEqual([]);
+    store.close();
+  });
+
   it('roll a failing migration back whole, and succeed when run again', () => {
     const file = databaseAt(1);
     const broken: Migration = {

@@ -1,13 +1,13 @@
 import type { ApiClient } from '../../../../shared/api.js';
-import type { ExportFormat } from '../../../../shared/export.js';
+import type { ExportFormat, Precision } from '../../../../shared/export.js';
 import type { ModelDetails, RunDetails } from '../../../../shared/history.js';
+import { joinFolder, variantFolder } from '../export-matrix.js';
 import { errorInfo, type ErrorInfo } from './errors.js';
 
 export interface ExportSettings {
-  format: ExportFormat;
-  fp16: boolean;
-  /** Also write the full network (for comparison; it gives the measured speed-up a reference). */
+  /** Also write the full network (into the variant's `full/`), for comparison. */
   full: boolean;
+  /** The folder each variant is written under, in its own subfolder (`onnx-int8/`…). */
   outDir: string;
 }
 
@@ -18,8 +18,9 @@ export class ResultsState {
   loading = $state(false);
   error = $state.raw<ErrorInfo | null>(null);
 
-  exportSettings = $state<ExportSettings>({ format: 'onnx', fp16: false, full: true, outDir: '' });
-  exporting = $state(false);
+  exportSettings = $state<ExportSettings>({ full: true, outDir: '' });
+  /** The variant being exported (`onnx-int8`…), or null. */
+  exporting = $state<string | null>(null);
   exportError = $state.raw<ErrorInfo | null>(null);
   /** The models the last export wrote, for "reveal in folder". */
   lastExport = $state.raw<ModelDetails[] | null>(null);
@@ -73,30 +74,34 @@ export class ResultsState {
     }
   }
 
-  /** The folder holds files Adjoin did not write: why, while the page asks whether to replace them. */
-  overwriteQuestion = $state.raw<string | null>(null);
+  /** The folder holds files Adjoin did not write: why, and the variant to export again once the user agrees to replace them. */
+  overwriteQuestion = $state.raw<{ message: string; format: ExportFormat; precision: Precision } | null>(null);
 
-  /** Exports with the settings; `overwrite` once the user agreed to replace files Adjoin did not write. */
-  async export(overwrite = false): Promise<void> {
+  /**
+   * Exports one variant into its own subfolder of the chosen folder, checked and timed by the main side;
+   * `overwrite` once the user agreed to replace files Adjoin did not write.
+   */
+  async export(format: ExportFormat, precision: Precision, overwrite = false): Promise<void> {
     const runId = this.runId;
     const s = $state.snapshot(this.exportSettings);
     this.overwriteQuestion = null;
-    if (runId === null) return;
+    if (runId === null || this.exporting !== null) return;
     if (s.outDir.trim() === '') {
       this.exportError = { message: 'choose the folder to export to', field: 'outDir' };
       return;
     }
-    this.exporting = true;
+    const variant = variantFolder(format, precision);
+    this.exporting = variant;
     this.exportError = null;
     try {
-      this.lastExport = await this.api.call('runs:export', { runId, format: s.format, fp16: s.fp16, full: s.full, outDir: s.outDir.trim(), overwrite });
+      this.lastExport = await this.api.call('runs:export', { runId, format, precision, full: s.full, outDir: joinFolder(s.outDir.trim(), variant), overwrite });
       await this.refresh();
     } catch (error) {
       const info = errorInfo(error);
-      if (info.field === 'overwrite') this.overwriteQuestion = info.message;
+      if (info.field === 'overwrite') this.overwriteQuestion = { message: info.message, format, precision };
       else this.exportError = { message: info.message, field: info.field ?? 'outDir' };
     } finally {
-      this.exporting = false;
+      this.exporting = null;
     }
   }
 
