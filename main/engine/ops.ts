@@ -126,26 +126,24 @@ function padded(name: string, x: tf.SymbolicTensor, p: number): tf.SymbolicTenso
   return p > 0 ? (tf.layers.zeroPadding2d({ padding: p, name: `${name}.pad` }).apply(x) as tf.SymbolicTensor) : x;
 }
 
+/** The network's symmetric zero padding on both spatial axes ('valid' when there is none). */
+function spatialPadding(p: number): tf.backend_util.ExplicitPadding | 'valid' {
+  return p === 0
+    ? 'valid'
+    : [
+        [0, 0],
+        [p, p],
+        [p, p],
+        [0, 0],
+      ];
+}
+
 function conv(x: tf.Tensor4D, w: tf.Tensor4D, node: ConvNode): tf.Tensor4D {
-  const p = node.pad;
-  const pad: tf.backend_util.ExplicitPadding = [
-    [0, 0],
-    [p, p],
-    [p, p],
-    [0, 0],
-  ];
-  return tf.conv2d(x, w, node.stride, p === 0 ? 'valid' : pad);
+  return tf.conv2d(x, w, node.stride, spatialPadding(node.pad));
 }
 
 function depthwise(x: tf.Tensor4D, w: tf.Tensor4D, node: DepthwiseNode): tf.Tensor4D {
-  const p = node.pad;
-  const pad: tf.backend_util.ExplicitPadding = [
-    [0, 0],
-    [p, p],
-    [p, p],
-    [0, 0],
-  ];
-  return tf.depthwiseConv2d(x, w, node.stride, p === 0 ? 'valid' : pad);
+  return tf.depthwiseConv2d(x, w, node.stride, spatialPadding(node.pad));
 }
 
 function maxPool(x: tf.Tensor4D, kernel: number, stride: number, pad: number): tf.Tensor4D {
