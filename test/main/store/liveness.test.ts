@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { hostname } from 'node:os';
@@ -23,7 +24,8 @@ describe('pidAlive', () => {
     const [line] = (await once(parent.stdout, 'data')) as [Buffer];
     const zombie = Number(line.toString().trim());
     try {
-      await new Promise((r) => setTimeout(r, 1000));
+      // The kernel says when the short sleep has ended uncollected: its state in /proc turns Z.
+      while (!/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${zombie}/stat`, 'utf8'))) await new Promise((r) => setTimeout(r, 20));
       expect(() => process.kill(zombie, 0)).not.toThrow();
       expect(pidAlive(zombie)).toBe(false);
       expect(pidAlive(parent.pid!)).toBe(true);
