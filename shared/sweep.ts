@@ -318,27 +318,60 @@ export interface CellProgress {
   error: string | null;
 }
 
+/** What two sweeps must share to be compared at all: the images and the length of their runs. */
+const SHARED_FIELDS = ['data', 'epochs', 'batchSize', 'augmentation'] as const;
+
+/** A network as a label: its architecture and width, and its stem or compressed first stage where those differ. */
+function networkLabel(m: ModelConfig, all: readonly ModelConfig[]): string {
+  const parts = [`${m.arch} w${m.width}`];
+  if (new Set(all.map((x) => x.stem)).size > 1) parts.push(`${m.stem} stem`);
+  if (new Set(all.map((x) => x.compressFirstStage)).size > 1 && m.compressFirstStage) parts.push('first stage compressed');
+  return parts.join(' ');
+}
+
+/** What sets one sweep apart from the others it is combined with ('' when nothing does). */
+function setupLabel(spec: SweepSpec, all: readonly SweepSpec[]): string {
+  // What may differ between combined sweeps; each configuration's label then says which it is.
+  const differs = (f: 'model' | 'optimizer' | 'schedule'): boolean => new Set(all.map((x) => JSON.stringify(x[f]))).size > 1;
+  const parts: string[] = [];
+  if (differs('model'))
+    parts.push(
+      networkLabel(
+        spec.model,
+        all.map((x) => x.model),
+      ),
+    );
+  if (differs('optimizer') || differs('schedule')) parts.push(`${spec.optimizer.kind}, ${spec.schedule.kind} schedule`);
+  return parts.join(', ');
+}
+
 /**
- * Results of several sweeps over the same data, network and schedule as one
- * (for example a grid and an extra α run later). Refuses sweeps that differ
- * in anything but their grid, naming what differs.
+ * Results of several sweeps over the same data and run length as one (a grid
+ * and an extra α run later, or another network or recipe beside it). Sweeps
+ * that differ in network, optimiser or schedule keep their configurations
+ * apart: each label starts with what sets its sweep apart ("mobilenetv2
+ * w0.55 · an α=4"). Sweeps over other data or of another length are refused,
+ * naming what differs.
  */
 export function combineSweeps(views: readonly SweepView[]): { spec: SweepSpec; results: CellResult[]; stats: ConfigStats[] } {
   const first = views[0];
   if (first === undefined) throw new InputError('no sweeps to combine', 'sweep');
-  const same = (a: SweepSpec, b: SweepSpec): string | null => {
-    const fields: Array<keyof SweepSpec> = ['data', 'model', 'epochs', 'batchSize', 'optimizer', 'schedule', 'augmentation'];
-    return fields.find((f) => JSON.stringify(a[f]) !== JSON.stringify(b[f])) ?? null;
-  };
   for (const v of views.slice(1)) {
-    const differs = same(first.spec, v.spec);
-    if (differs !== null)
-      throw new InputError(
-        `sweeps ${first.sweepId} and ${v.sweepId} differ in ${differs}; only sweeps of the same data, network and schedule combine`,
-        'sweep',
-      );
+    const differs = SHARED_FIELDS.find((f) => JSON.stringify(first.spec[f]) !== JSON.stringify(v.spec[f]));
+    if (differs !== undefined) {
+      throw new InputError(`sweeps ${first.sweepId} and ${v.sweepId} differ in ${differs}; only sweeps of the same data and run length combine`, 'sweep');
+    }
   }
+  const specs = views.map((v) => v.spec);
+  const setups = new Map<string, CellResult[]>();
+  for (const v of views) {
+    const label = setupLabel(v.spec, specs);
+    setups.set(label, [...(setups.get(label) ?? []), ...v.results]);
+  }
+  const stats = [...setups.entries()].flatMap(([setup, results]) =>
+    summarize(results).map((s) => (setup === '' ? s : { ...s, key: `${setup}|${s.key}`, label: `${setup} · ${s.label}` })),
+  );
   const results = views.flatMap((v) => v.results);
   const seeds = [...new Set(views.flatMap((v) => v.spec.seeds))].sort((a, b) => a - b);
-  return { spec: { ...first.spec, seeds }, results, stats: summarize(results) };
+  return { spec: { ...first.spec, seeds }, results, stats };
 }

@@ -84,8 +84,9 @@ export async function writeSweepReport(stats: ConfigStats[], dir: string, title:
   return [...Object.keys(files), 'plot.png'].map((f) => join(dir, f));
 }
 
-function title(spec: SweepSpec): string {
-  return `${spec.model.arch} width ${spec.model.width}, ${spec.epochs} epochs, ${spec.seeds.length} seed${spec.seeds.length === 1 ? '' : 's'}`;
+function title(spec: SweepSpec, networks: readonly SweepSpec['model'][]): string {
+  const names = [...new Set(networks.map((m) => `${m.arch} width ${m.width}`))].join(' and ');
+  return `${names}, ${spec.epochs} epochs, ${spec.seeds.length} seed${spec.seeds.length === 1 ? '' : 's'}`;
 }
 
 async function finish(store: Store, sweepIds: number[], values: { json?: boolean | undefined; out?: string | undefined }, io: CommandIo): Promise<void> {
@@ -95,7 +96,14 @@ async function finish(store: Store, sweepIds: number[], values: { json?: boolean
   if (values.json === true) io.out(JSON.stringify({ type: 'sweep-result', sweepId: sweepIds[0], sweepIds, stats, cells: views.flatMap((v) => v.cells) }));
   else io.out(`\n${name}:\n${statsMarkdown(stats)}`);
   if (values.out !== undefined) {
-    const files = await writeSweepReport(stats, resolve(values.out), title(spec));
+    const files = await writeSweepReport(
+      stats,
+      resolve(values.out),
+      title(
+        spec,
+        views.map((v) => v.spec.model),
+      ),
+    );
     io.err(`wrote ${files.join(', ')}\n`);
   }
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { dodge, sweepPlotSvg } from '../../shared/sweep-plot.js';
 import {
   cellConfig,
+  combineSweeps,
   expandGrid,
   meanStd,
   paretoFront,
@@ -14,6 +15,7 @@ import {
   type CellResult,
   type SweepCell,
   type SweepSpec,
+  type SweepView,
 } from '../../shared/sweep.js';
 import { DEFAULT_KD, DEFAULT_LOSS, recipe } from '../../shared/train-config.js';
 
@@ -154,6 +156,58 @@ describe('sweep statistics', () => {
     // The front joins its two points; the dominated one is drawn hollow.
     expect(svg).toMatch(/<path d="M[\d.,]+ L[\d.,]+"/);
     expect(svg.match(/fill="#ffffff" stroke="#1b6ca8"/g)).toHaveLength(1);
+  });
+});
+
+describe('combining sweeps', () => {
+  const cell = (mode: SweepCell['mode'], alpha: number | null, seed: number): SweepCell => ({ key: `${mode}-${alpha}-${seed}`, mode, alpha, beta: null, seed });
+  const view = (sweepId: number, over: Partial<SweepSpec>, results: CellResult[]): SweepView => ({
+    sweepId,
+    status: 'finished',
+    createdAt: 0,
+    finishedAt: 1,
+    spec: spec(over),
+    queue: null,
+    cells: [],
+    results,
+    stats: summarize(results),
+  });
+  const run = (c: SweepCell, small: number, macs: number): CellResult => ({
+    cell: c,
+    runId: c.seed,
+    full: null,
+    small,
+    fullCost: null,
+    smallCost: { params: 10, macs },
+    seconds: 1,
+  });
+  const mobilenet = { arch: 'mobilenetv2', stem: 'cifar', inputSize: 12, channels: 1, classes: 3, width: 0.55, compressFirstStage: false } as const;
+
+  it('pools the seeds of sweeps over the same network into one row per configuration', () => {
+    const { stats } = combineSweeps([view(1, {}, [run(cell('small', 4, 0), 0.8, 100)]), view(2, {}, [run(cell('small', 4, 1), 0.9, 100)])]);
+    expect(stats.map((s) => [s.label, s.seeds])).toEqual([['small α=4', [0, 1]]]);
+  });
+
+  it('keeps the configurations of another network apart, each label naming its network, and plots them on one front', () => {
+    const { stats } = combineSweeps([
+      view(1, {}, [run(cell('small', 4, 0), 0.8, 100)]),
+      view(2, { model: mobilenet }, [run(cell('small', 4, 0), 0.85, 60), run(cell('small', 4, 1), 0.87, 60)]),
+    ]);
+    expect(stats.map((s) => [s.label, s.seeds.length])).toEqual([
+      ['resnet18 w0.125 · small α=4', 1],
+      ['mobilenetv2 w0.55 · small α=4', 2],
+    ]);
+    expect(new Set(stats.map((s) => s.key)).size).toBe(2);
+    // Cheaper and more accurate: MobileNetV2's point alone is on the front.
+    expect(paretoFront(shippedPoints(stats)).map((p) => p.label)).toEqual(['mobilenetv2 w0.55 · small α=4']);
+  });
+
+  it('names the recipe where the recipes differ, and refuses sweeps over other data or of another length', () => {
+    const { stats } = combineSweeps([view(1, {}, [run(cell('small', 4, 0), 0.8, 100)]), view(2, recipe('short'), [run(cell('small', 4, 0), 0.82, 100)])]);
+    expect(stats.map((s) => s.label)).toEqual(['sgd, multistep schedule · small α=4', 'sgd, onecycle schedule · small α=4']);
+    expect(() => combineSweeps([view(1, {}, []), view(2, { epochs: 3 }, [])])).toThrow(
+      /sweeps 1 and 2 differ in epochs; only sweeps of the same data and run length combine/,
+    );
   });
 });
 
