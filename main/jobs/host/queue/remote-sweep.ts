@@ -1,10 +1,11 @@
 import { hostname } from 'node:os';
 import type { DatasetInput, RunRecord } from '../../../../shared/history.js';
-import { cellConfig, expandGrid, teacherKey, type CellState, type SweepCell, type SweepSpec, type SweepStatus } from '../../../../shared/sweep.js';
+import { cellConfig, expandGrid, teacherKey, type SweepCell, type SweepSpec, type SweepStatus } from '../../../../shared/sweep.js';
 import { claimRun, HEARTBEAT_MS, releaseRun, sweepOwnerKey } from '../../../store/liveness.js';
 import type { Store } from '../../../store/store.js';
 import type { SweepRecord } from '../../../store/sweeps.js';
 import type { SweepOptions } from '../sweep.js';
+import { changeReporter, runChanges, type CellOutcome, type CellReporter } from '../sweep-loop.js';
 import type { RemoteRuns } from './remote-runs.js';
 
 /** Where a kd run's teacher network will be: known once its standard run has finished here. */
@@ -21,8 +22,8 @@ interface RemoteSweep {
   url: string;
   spec: SweepSpec;
   cells: SweepCell[];
-  report: (cell: SweepCell, runId: number | null, state: CellState, error: string | null) => void;
-  /** The run recorded for a cell, read again from the history each time (runs are replaced when a teacher fails). */
+  report: CellReporter;
+  /** The run recorded for a cell, read from the history each time: a pass deletes the row of a kd run whose teacher failed. */
   runOf: (key: string) => RunRecord | null;
 }
 
@@ -33,20 +34,6 @@ interface Pass {
   stopped: 'cancelled' | 'interrupted' | null;
   /** The runs this call put on the queue: their kd runs are already in their teacher's flow. */
   fresh: Set<number>;
-}
-
-/** Where a cell stands after a pass: still moving, settled, or settled as a failure (it makes the sweep fail). */
-type CellOutcome = 'open' | 'settled' | 'failed';
-
-/** Reports a cell's state to `onProgress` only when it changed since the last report. */
-function changeReporter(sweepId: number, o: SweepOptions): RemoteSweep['report'] {
-  const reported = new Map<string, string>();
-  return (cell, runId, state, error) => {
-    const sig = `${runId}:${state}:${error}`;
-    if (reported.get(cell.key) === sig) return;
-    reported.set(cell.key, sig);
-    o.onProgress?.({ sweepId, cell, runId, state, error });
-  };
 }
 
 /** Records a run for every cell that has none; returns the new runs, in the order of the cells. */
@@ -166,22 +153,6 @@ function claimSweep(store: Store, sweepId: number): () => void {
   };
 }
 
-/** Wakes the sweep loop when runs change, or after half a second: stop requests are polled too, not only run changes. */
-function runChanges(remote: RemoteRuns): { next: () => Promise<void>; close: () => void } {
-  let wake: (() => void) | null = null;
-  const close = remote.manager.subscribe((e) => {
-    if (e.type === 'runs:changed') wake?.();
-  });
-  const next = async (): Promise<void> => {
-    await new Promise<void>((resolve) => {
-      wake = resolve;
-      setTimeout(resolve, 500).unref();
-    });
-    wake = null;
-  };
-  return { next, close };
-}
-
 /** Asks `stopRequested` once; when the sweep stops, every run the queue still holds for it is cancelled. */
 function pollStop(s: RemoteSweep, o: SweepOptions, sweep: SweepRecord, active: Set<number>): Pass['stopped'] {
   const stopped = o.stopRequested?.() ?? null;
@@ -213,13 +184,13 @@ export async function runRemoteSweep(remote: RemoteRuns, sweepId: number, o: Swe
     url,
     spec: first.spec,
     cells: expandGrid(first.spec),
-    report: changeReporter(sweepId, o),
+    report: changeReporter(sweepId, o.onProgress),
     runOf: (key) => {
       const id = store.sweeps.require(sweepId).cells.get(key)?.runId;
       return id == null ? null : store.runs.get(id);
     },
   };
-  const changes = runChanges(remote);
+  const changes = runChanges(remote.manager);
   const releases = new Set<string>();
   try {
     await remote.link(url);
