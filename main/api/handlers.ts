@@ -3,7 +3,6 @@ import { createRequire } from 'node:module';
 import { isAbsolute, resolve } from 'node:path';
 import type { ApiCall, ApiRequest, ApiResponse, AppInfo, QueueCheck } from '../../shared/api.js';
 import type { BackendKind } from '../../shared/backend.js';
-import type { ImportProgress } from '../../shared/dataset.js';
 import { InputError } from '../../shared/errors.js';
 import type { ModelDetails } from '../../shared/history.js';
 import { costReport } from '../../shared/model/cost.js';
@@ -14,7 +13,7 @@ import { deleteRun } from '../jobs/host/delete-run.js';
 import { backupFileOf } from '../store/backup.js';
 import { exportModels } from '../jobs/host/exports.js';
 import type { JobHandle } from '../jobs/host/job-host.js';
-import { runOneShot } from '../jobs/host/one-shot.js';
+import { runOneShot, type OneShotOptions } from '../jobs/host/one-shot.js';
 import { forkLauncher, type Launcher } from '../jobs/host/launcher.js';
 import type { JobManager } from '../jobs/host/manager.js';
 import { RemoteRuns } from '../jobs/host/queue/remote-runs.js';
@@ -71,36 +70,22 @@ function absolute(path: string, field: string): string {
   return path;
 }
 
-/**
- * The API's implementation, shared by the desktop app (IPC) and the browser
- * shell (WebSocket). Requests arrive already validated against the contract.
- */
-export function createApi(deps: ApiDeps): ApiHandlers {
-  const { manager, sweeps, remote } = deps;
-  const store = manager.store;
-  const imports = new Map<string, JobHandle>();
+/** The handlers of the calls whose names start with one of `Domain` (`runs` gives `runs:start`, `runs:list`, …). */
+type HandlersOf<Domain extends string> = Pick<ApiHandlers, Extract<ApiCall, `${Domain}:${string}`>>;
 
-  const oneShot = {
+/** The options every one-shot job of the API starts with: dataset imports report their progress to all windows. */
+function oneShotOptions(deps: ApiDeps): OneShotOptions {
+  return {
     launcher: deps.launcher,
     env: deps.env,
-    onImportProgress: (path: string, progress: ImportProgress) => manager.publish({ type: 'dataset:progress', path, progress }),
+    onImportProgress: (path, progress) => deps.manager.publish({ type: 'dataset:progress', path, progress }),
   };
+}
 
+/** Scanning, importing (one at a time per folder, cancellable) and nothing else: datasets are opened by the jobs that use them. */
+function datasetHandlers(deps: ApiDeps, oneShot: OneShotOptions): HandlersOf<'dataset'> {
+  const imports = new Map<string, JobHandle>();
   return {
-    'app:info': async (): Promise<AppInfo> => ({
-      version: deps.version,
-      shell: deps.shell,
-      platform: process.platform,
-      backends: installedBackends(),
-      sampleDataset: deps.sampleDataset !== null && existsSync(deps.sampleDataset) ? deps.sampleDataset : null,
-      dataDir: deps.dataDir,
-      database: store.file,
-      databaseDamage: store.damage,
-      databaseBackup: existsSync(backupFileOf(store.file)) ? backupFileOf(store.file) : null,
-      historyWrites: manager.writer.state,
-      nativeDialogs: deps.native !== null,
-      runOn: rememberedRunOn(store),
-    }),
     'dataset:scan': async ({ path }) => runOneShot({ kind: 'scan', path: await checkFolder(path) }, oneShot),
     'dataset:import': async ({ path: given, settings }) => {
       const path = await checkFolder(given);
@@ -116,6 +101,42 @@ export function createApi(deps: ApiDeps): ApiHandlers {
       handle?.stop('cancel');
       return { cancelled: handle !== undefined };
     },
+  };
+}
+
+/** Exports a run's models and returns them as the history now records them. */
+async function exportRun(deps: ApiDeps, oneShot: OneShotOptions, req: ApiRequest<'runs:export'>): Promise<ModelDetails[]> {
+  const { runId, format, precision, fp16, full, outDir, calibration, maxDrop, uint8Input, overwrite } = req;
+  const store = deps.manager.store;
+  const exported = await exportModels(
+    store,
+    {
+      runId,
+      format,
+      precision: precision ?? (fp16 === true ? 'fp16' : 'fp32'),
+      full,
+      // Stored as it is meant: `/a/out/../b` is `/b`.
+      outDir: resolve(absolute(outDir, 'outDir')),
+      overwrite: overwrite === true,
+      cacheDir: deps.cacheDir,
+      ...(calibration === undefined ? {} : { calibration }),
+      ...(maxDrop === undefined ? {} : { maxDrop }),
+      ...(uint8Input === undefined ? {} : { uint8Input }),
+    },
+    oneShot,
+  );
+  return exported.map((m): ModelDetails => {
+    const record = store.models.list(runId).find((r) => r.id === m.id);
+    if (record === undefined) throw new Error(`export ${m.id} of run ${runId} is missing from the history`);
+    return modelDetails(store, record);
+  });
+}
+
+/** Runs, here or on a queue, from start to export; and the cost estimate the Train screen shows before a run starts. */
+function runHandlers(deps: ApiDeps, oneShot: OneShotOptions): HandlersOf<'runs' | 'model'> {
+  const { manager, remote } = deps;
+  const store = manager.store;
+  return {
     'model:estimate': async ({ model, alpha }) => costReport(buildGraph(model), alpha),
     'runs:start': async ({ data: given, config, queue }) => {
       store.requireWritable('start a run');
@@ -145,30 +166,14 @@ export function createApi(deps: ApiDeps): ApiHandlers {
       deleteRun(store, runId);
       return { deleted: true };
     },
-    'runs:export': async ({ runId, format, precision, fp16, full, outDir, calibration, maxDrop, uint8Input, overwrite }) => {
-      const exported = await exportModels(
-        store,
-        {
-          runId,
-          format,
-          precision: precision ?? (fp16 === true ? 'fp16' : 'fp32'),
-          full,
-          // Stored as it is meant: `/a/out/../b` is `/b`.
-          outDir: resolve(absolute(outDir, 'outDir')),
-          overwrite: overwrite === true,
-          cacheDir: deps.cacheDir,
-          ...(calibration === undefined ? {} : { calibration }),
-          ...(maxDrop === undefined ? {} : { maxDrop }),
-          ...(uint8Input === undefined ? {} : { uint8Input }),
-        },
-        oneShot,
-      );
-      return exported.map((m): ModelDetails => {
-        const record = store.models.list(runId).find((r) => r.id === m.id);
-        if (record === undefined) throw new Error(`export ${m.id} of run ${runId} is missing from the history`);
-        return modelDetails(store, record);
-      });
-    },
+    'runs:export': async (req) => exportRun(deps, oneShot, req),
+  };
+}
+
+function sweepHandlers(deps: ApiDeps): HandlersOf<'sweeps'> {
+  const { sweeps, remote } = deps;
+  const store = deps.manager.store;
+  return {
     'sweeps:start': async ({ spec, queue }) => {
       store.requireWritable('start a sweep');
       const path = await checkFolder(spec.data.path);
@@ -184,6 +189,28 @@ export function createApi(deps: ApiDeps): ApiHandlers {
       store.requireWritable('resume a sweep');
       return { sweepId: sweeps.resume(sweepId) };
     },
+  };
+}
+
+/** The app itself and the machine it runs on: its info, the system report, the queues it can run on. */
+function systemHandlers(deps: ApiDeps): HandlersOf<'app' | 'system' | 'queue'> {
+  const { manager, remote } = deps;
+  const store = manager.store;
+  return {
+    'app:info': async (): Promise<AppInfo> => ({
+      version: deps.version,
+      shell: deps.shell,
+      platform: process.platform,
+      backends: installedBackends(),
+      sampleDataset: deps.sampleDataset !== null && existsSync(deps.sampleDataset) ? deps.sampleDataset : null,
+      dataDir: deps.dataDir,
+      database: store.file,
+      databaseDamage: store.damage,
+      databaseBackup: existsSync(backupFileOf(store.file)) ? backupFileOf(store.file) : null,
+      historyWrites: manager.writer.state,
+      nativeDialogs: deps.native !== null,
+      runOn: rememberedRunOn(store),
+    }),
     // Probed in a process of its own, started like a job, so the app is never the one to load a native library that aborts.
     'system:report': async () =>
       systemReport({
@@ -205,13 +232,34 @@ export function createApi(deps: ApiDeps): ApiHandlers {
       };
     },
     'queue:remember': async (choice) => rememberRunOn(store, choice),
+  };
+}
+
+/** What needs the desktop app's native dialogs; the browser shell refuses it with a line that says what to do instead. */
+function nativeHandlers(native: NativeShell | null): HandlersOf<'shell' | 'dialog'> {
+  return {
     'shell:reveal': async ({ path }) => {
-      if (deps.native === null) throw new InputError('revealing folders needs the desktop app', 'path');
-      return { shown: await deps.native.reveal(absolute(path, 'path')) };
+      if (native === null) throw new InputError('revealing folders needs the desktop app', 'path');
+      return { shown: await native.reveal(absolute(path, 'path')) };
     },
     'dialog:choose-folder': async ({ title }) => {
-      if (deps.native === null) throw new InputError('the folder picker needs the desktop app; type the folder path instead', 'path');
-      return { path: await deps.native.chooseFolder(title) };
+      if (native === null) throw new InputError('the folder picker needs the desktop app; type the folder path instead', 'path');
+      return { path: await native.chooseFolder(title) };
     },
+  };
+}
+
+/**
+ * The API's implementation, shared by the desktop app (IPC) and the browser
+ * shell (WebSocket). Requests arrive already validated against the contract.
+ */
+export function createApi(deps: ApiDeps): ApiHandlers {
+  const oneShot = oneShotOptions(deps);
+  return {
+    ...systemHandlers(deps),
+    ...datasetHandlers(deps, oneShot),
+    ...runHandlers(deps, oneShot),
+    ...sweepHandlers(deps),
+    ...nativeHandlers(deps.native),
   };
 }

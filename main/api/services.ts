@@ -8,7 +8,7 @@ import { SweepRunner } from '../jobs/host/sweep-runner.js';
 import { testHooksFromEnv } from '../jobs/test-hooks.js';
 import { packageVersion, sampleDatasetPath } from '../package-root.js';
 import { keepBackup } from '../store/backup.js';
-import { lockHistory } from '../store/history-lock.js';
+import { lockHistory, type HistoryLock } from '../store/history-lock.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { createApi, type ApiHandlers, type NativeShell } from './handlers.js';
@@ -37,10 +37,12 @@ export interface ServicesOptions {
   retryDelay?: (attempt: number) => number;
 }
 
-/** What the desktop app and the browser shell both run behind the API: the history, the jobs, the handlers. */
-export function startServices(o: ServicesOptions): Services {
-  // The app or the server holds the history's marker while it has it open:
-  // taken before opening, so a restore can never swap the file under it.
+/**
+ * Opens the history with its marker held: the app or the server holds the
+ * marker while it has the history open, taken before opening, so a restore
+ * can never swap the file under it. A sound history gets a fresh backup.
+ */
+function openLockedHistory(o: ServicesOptions): { store: Store; lock: HistoryLock } {
   try {
     mkdirSync(dirname(o.database), { recursive: true });
   } catch {
@@ -60,6 +62,11 @@ export function startServices(o: ServicesOptions): Services {
     // A fresh backup of a sound history at most a day old, made while the app runs.
     keepBackup(store, BACKUP_AGE_MS).catch((e: unknown) => process.emitWarning(`the history backup failed: ${(e as Error).message}`));
   }
+  return { store, lock };
+}
+
+/** The job manager, the queue's runs and the sweeps; on a sound history, what a host that has gone left on a queue is followed again. */
+function startJobs(store: Store, o: ServicesOptions): { manager: JobManager; remote: RemoteRuns; sweeps: SweepRunner } {
   // Tests of crash and write-failure handling make every job's engine abort or wait at a given step (never set in normal use).
   const testHooks = testHooksFromEnv(o.env ?? process.env);
   const manager = new JobManager(store, {
@@ -84,6 +91,31 @@ export function startServices(o: ServicesOptions): Services {
     void remote.followAgain();
     sweeps.followAgain();
   }
+  return { manager, remote, sweeps };
+}
+
+/** Quitting: sweeps and jobs stop (runs checkpoint), the history writer gets a last chance, then the history closes and its marker goes. */
+async function closeServices(store: Store, lock: HistoryLock, manager: JobManager, sweeps: SweepRunner): Promise<void> {
+  await sweeps.stopAll();
+  await manager.stopAll('checkpoint-and-stop');
+  // The last chance for what the history refused meanwhile (a run's end among it).
+  manager.writer.close();
+  if (!manager.writer.flush()) {
+    const s = manager.writer.state;
+    const why = s.state === 'failing' ? s.reason : 'unknown';
+    process.emitWarning(
+      `${manager.writer.pending} updates of ${store.file} could not be written (${why}); ` +
+        'runs whose end is among them will show as interrupted next time, resumable from their checkpoints',
+    );
+  }
+  store.close();
+  lock.release();
+}
+
+/** What the desktop app and the browser shell both run behind the API: the history, the jobs, the handlers. */
+export function startServices(o: ServicesOptions): Services {
+  const { store, lock } = openLockedHistory(o);
+  const { manager, remote, sweeps } = startJobs(store, o);
   const handlers = createApi({
     manager,
     remote,
@@ -97,26 +129,5 @@ export function startServices(o: ServicesOptions): Services {
     ...(o.launcher === undefined ? {} : { launcher: o.launcher }),
     ...(o.env === undefined ? {} : { env: o.env }),
   });
-  return {
-    store,
-    manager,
-    remote,
-    handlers,
-    close: async () => {
-      await sweeps.stopAll();
-      await manager.stopAll('checkpoint-and-stop');
-      // The last chance for what the history refused meanwhile (a run's end among it).
-      manager.writer.close();
-      if (!manager.writer.flush()) {
-        const s = manager.writer.state;
-        const why = s.state === 'failing' ? s.reason : 'unknown';
-        process.emitWarning(
-          `${manager.writer.pending} updates of ${store.file} could not be written (${why}); ` +
-            'runs whose end is among them will show as interrupted next time, resumable from their checkpoints',
-        );
-      }
-      store.close();
-      lock.release();
-    },
-  };
+  return { store, manager, remote, handlers, close: () => closeServices(store, lock, manager, sweeps) };
 }

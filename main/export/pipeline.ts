@@ -201,6 +201,138 @@ function speedNote(precision: Precision, speedup: number | null, own: number | n
   );
 }
 
+/** The timings of one export, by model: each variant by its network, `small-fp32`, `full-fp32` (or `full` when that is exported). */
+type Latencies = Record<string, LatencyReport>;
+
+function refuseUnsupportedPrecision({ format, precision }: ExportOptions): void {
+  if (supportsPrecision(format, precision)) return;
+  throw new InputError(`${EXPORT_FORMAT_INFO[format].label} exports are ${EXPORT_FORMAT_INFO[format].precisions.join(' or ')}, not ${precision}`, 'precision');
+}
+
+/** A network as the exporters take it: its graph, its weights and its inference graph. */
+async function exportSubject(graph: ModelGraph, params: NetworkParams, name: string): Promise<ExportSubject> {
+  return { graph, params, lowered: await lowerForInference(graph, params), name };
+}
+
+/**
+ * The files to time side by side in one runtime: each variant, the small
+ * network in float32 and the full network in float32 (built for the
+ * comparison when they are not what is exported).
+ */
+async function modelsToTime(exporter: Exporter, input: ExportInput, checked: Checked[], fullSubject: ExportSubject): Promise<Record<string, ExportFile[]>> {
+  const { precision } = input.options;
+  const fp32 = (subject: ExportSubject): Promise<ExportFile[]> =>
+    exporter.build(subject, { precision: 'fp32', quant: null, uint8Input: false, facts: input.facts });
+  const toTime: Record<string, ExportFile[]> = {};
+  for (const c of checked) toTime[c.target.network] = c.files;
+  const small = checked.find((c) => c.target.network === 'small');
+  if (small !== undefined && precision !== 'fp32') toTime['small-fp32'] = await fp32(small.subject);
+  if (precision !== 'fp32' || toTime['full'] === undefined) toTime['full-fp32'] = await fp32(fullSubject);
+  return toTime;
+}
+
+/** Times the models batch-1, one thread each, in the exporter's runtime. */
+async function timeModels(exporter: Exporter, input: ExportInput, checked: Checked[], toTime: Record<string, ExportFile[]>): Promise<Latencies> {
+  input.onProgress?.(`timing ${Object.keys(toTime).length} models batch-1 in ${exporter.runtime}`);
+  const sessions: Record<string, ModelSession> = {};
+  try {
+    for (const [name, files] of Object.entries(toTime)) {
+      const c = checked.find((x) => x.target.network === name);
+      sessions[name] = await exporter.open(files, inputShape(input.batch), {
+        threads: 1,
+        uint8Input: c === undefined ? null : uint8InputOf(c.quant, c.subject, input.options),
+      });
+    }
+    return await measureLatency(sessions, exporter.runtime, input.latency);
+  } finally {
+    for (const s of Object.values(sessions)) await s.release();
+  }
+}
+
+/** One variant's timings: its own, the same network's in float32 and the full network's in float32. */
+interface VariantLatency {
+  mine: LatencyReport | null;
+  ownFp32: LatencyReport | null;
+  full: LatencyReport | null;
+  speedupOverFp32: number | null;
+}
+
+function variantLatency(latency: Latencies, network: ExportNetwork, precision: Precision): VariantLatency {
+  const mine = latency[network] ?? null;
+  const full = latency['full-fp32'] ?? latency['full'] ?? null;
+  const ownFp32 = precision === 'fp32' ? mine : (latency[`${network}-fp32`] ?? null);
+  const speedupOverFp32 = mine !== null && ownFp32 !== null && precision !== 'fp32' ? ownFp32.medianMs / mine.medianMs : null;
+  return { mine, ownFp32, full, speedupOverFp32 };
+}
+
+/** What metadata.json says of the small network against the full one and against itself in float32 (null for the full network). */
+function comparisonOf(
+  network: ExportNetwork,
+  macs: number,
+  fullMacs: number,
+  t: VariantLatency,
+  precision: Precision,
+  runtime: string,
+): ExportMetadata['comparison'] {
+  if (network !== 'small') return null;
+  const { mine, ownFp32, full, speedupOverFp32 } = t;
+  return {
+    fullMacs,
+    macRatio: fullMacs / macs,
+    fullLatencyMs: full?.medianMs ?? null,
+    latencySpeedup: full !== null && mine !== null ? full.medianMs / mine.medianMs : null,
+    fp32LatencyMs: precision === 'fp32' ? null : (ownFp32?.medianMs ?? null),
+    speedupOverFp32,
+    note: speedNote(precision, speedupOverFp32, mine?.medianMs ?? null, ownFp32?.medianMs ?? null, runtime),
+  };
+}
+
+/** A checked variant with its figures, labels.txt and metadata.json: what the caller writes and records. */
+function builtModel(c: Checked, exporter: Exporter, input: ExportInput, latency: Latencies, fullMacs: number, now: Date): BuiltModel {
+  const { format, precision } = input.options;
+  const { facts, batch } = input;
+  const own = costReport(c.target.graph).full;
+  const t = variantLatency(latency, c.target.network, precision);
+  const metadata = exportMetadata({
+    format,
+    network: c.target.network,
+    precision,
+    files: [...c.files.map((f) => f.name), 'labels.txt', 'metadata.json'],
+    model: input.model,
+    alpha: input.alpha,
+    classes: facts.classes,
+    mean: facts.mean,
+    std: facts.std,
+    params: own.params,
+    macs: own.macs,
+    validationAccuracy: c.target.accuracy,
+    runId: facts.runId,
+    io: exporter.describe(inputShape(batch), facts.classes.length, {
+      subject: c.subject,
+      uint8Input: c.quant !== null && input.options.uint8Input ? c.quant.activations[c.subject.lowered.input]! : null,
+    }),
+    verification: c.verification,
+    latency: t.mine,
+    comparison: comparisonOf(c.target.network, own.macs, fullMacs, t, precision, exporter.runtime),
+    quantization: quantizationInfo(c, exporter, input),
+    now,
+  });
+  return {
+    network: c.target.network,
+    dir: c.target.dir,
+    files: [...c.files, labelsFile(facts.classes), metadataFile(metadata)],
+    params: own.params,
+    macs: own.macs,
+    accuracy: c.target.accuracy,
+    latencyMs: t.mine?.medianMs ?? null,
+    fullLatencyMs: c.target.network === 'small' ? (t.full?.medianMs ?? null) : null,
+    fp32LatencyMs: precision === 'fp32' ? null : (t.ownFp32?.medianMs ?? null),
+    fullMacs: c.target.network === 'small' ? fullMacs : null,
+    verification: c.verification,
+    metadata,
+  };
+}
+
 /**
  * Exports the targets in one format and precision, in memory: builds the
  * files, checks each in its runtime against the engine on the whole batch
@@ -210,118 +342,17 @@ function speedNote(precision: Precision, speedup: number | null, own: number | n
  * written; the caller writes the files and records them.
  */
 export async function buildExport(input: ExportInput): Promise<BuiltModel[]> {
-  const { options, batch } = input;
-  const { format, precision } = options;
-  if (!supportsPrecision(format, precision)) {
-    throw new InputError(
-      `${EXPORT_FORMAT_INFO[format].label} exports are ${EXPORT_FORMAT_INFO[format].precisions.join(' or ')}, not ${precision}`,
-      'precision',
-    );
-  }
-  const exporter = EXPORTERS[format];
+  refuseUnsupportedPrecision(input.options);
+  const exporter = EXPORTERS[input.options.format];
   const checked: Checked[] = [];
   for (const target of input.targets) {
-    const subject: ExportSubject = {
-      graph: target.graph,
-      params: target.params,
-      lowered: await lowerForInference(target.graph, target.params),
-      name: `adjoin-run-${input.facts.runId}-${target.network}`,
-    };
+    const subject = await exportSubject(target.graph, target.params, `adjoin-run-${input.facts.runId}-${target.network}`);
     checked.push(await buildAndCheck(exporter, input, target, subject));
   }
-
-  // Timed side by side in one runtime: each variant, the small network in
-  // float32 and the full network in float32 (built for the comparison when
-  // they are not what is exported).
   const fullGraph = plainFull(input.trained.graph);
-  const fullSubject: ExportSubject = {
-    graph: fullGraph,
-    params: input.trained.params,
-    lowered: await lowerForInference(fullGraph, input.trained.params),
-    name: 'full',
-  };
-  const fp32 = (subject: ExportSubject): Promise<ExportFile[]> =>
-    exporter.build(subject, { precision: 'fp32', quant: null, uint8Input: false, facts: input.facts });
-  const toTime: Record<string, ExportFile[]> = {};
-  for (const c of checked) toTime[c.target.network] = c.files;
-  const small = checked.find((c) => c.target.network === 'small');
-  if (small !== undefined && precision !== 'fp32') toTime['small-fp32'] = await fp32(small.subject);
-  if (precision !== 'fp32' || toTime['full'] === undefined) toTime['full-fp32'] = await fp32(fullSubject);
-  input.onProgress?.(`timing ${Object.keys(toTime).length} models batch-1 in ${exporter.runtime}`);
-  const sessions: Record<string, ModelSession> = {};
-  let latency: Record<string, LatencyReport>;
-  try {
-    for (const [name, files] of Object.entries(toTime)) {
-      const c = checked.find((x) => x.target.network === name);
-      sessions[name] = await exporter.open(files, inputShape(batch), {
-        threads: 1,
-        uint8Input: c === undefined ? null : uint8InputOf(c.quant, c.subject, options),
-      });
-    }
-    latency = await measureLatency(sessions, exporter.runtime, input.latency);
-  } finally {
-    for (const s of Object.values(sessions)) await s.release();
-  }
-
+  const fullSubject = await exportSubject(fullGraph, input.trained.params, 'full');
+  const latency = await timeModels(exporter, input, checked, await modelsToTime(exporter, input, checked, fullSubject));
   const fullMacs = costReport(fullGraph).full.macs;
   const now = new Date();
-  return checked.map((c): BuiltModel => {
-    const own = costReport(c.target.graph).full;
-    const mine = latency[c.target.network] ?? null;
-    const full = latency['full-fp32'] ?? latency['full'] ?? null;
-    const ownFp32 = precision === 'fp32' ? mine : (latency[`${c.target.network}-fp32`] ?? null);
-    const speedupOverFp32 = mine !== null && ownFp32 !== null && precision !== 'fp32' ? ownFp32.medianMs / mine.medianMs : null;
-    const comparison: ExportMetadata['comparison'] =
-      c.target.network === 'small'
-        ? {
-            fullMacs,
-            macRatio: fullMacs / own.macs,
-            fullLatencyMs: full?.medianMs ?? null,
-            latencySpeedup: full !== null && mine !== null ? full.medianMs / mine.medianMs : null,
-            fp32LatencyMs: precision === 'fp32' ? null : (ownFp32?.medianMs ?? null),
-            speedupOverFp32,
-            note: speedNote(precision, speedupOverFp32, mine?.medianMs ?? null, ownFp32?.medianMs ?? null, exporter.runtime),
-          }
-        : null;
-    const names = [...c.files.map((f) => f.name), 'labels.txt', 'metadata.json'];
-    const quantization = quantizationInfo(c, exporter, input);
-    const metadata = exportMetadata({
-      format,
-      network: c.target.network,
-      precision,
-      files: names,
-      model: input.model,
-      alpha: input.alpha,
-      classes: input.facts.classes,
-      mean: input.facts.mean,
-      std: input.facts.std,
-      params: own.params,
-      macs: own.macs,
-      validationAccuracy: c.target.accuracy,
-      runId: input.facts.runId,
-      io: exporter.describe(inputShape(batch), input.facts.classes.length, {
-        subject: c.subject,
-        uint8Input: c.quant !== null && options.uint8Input ? c.quant.activations[c.subject.lowered.input]! : null,
-      }),
-      verification: c.verification,
-      latency: mine,
-      comparison,
-      quantization,
-      now,
-    });
-    return {
-      network: c.target.network,
-      dir: c.target.dir,
-      files: [...c.files, labelsFile(input.facts.classes), metadataFile(metadata)],
-      params: own.params,
-      macs: own.macs,
-      accuracy: c.target.accuracy,
-      latencyMs: mine?.medianMs ?? null,
-      fullLatencyMs: c.target.network === 'small' ? (full?.medianMs ?? null) : null,
-      fp32LatencyMs: precision === 'fp32' ? null : (ownFp32?.medianMs ?? null),
-      fullMacs: c.target.network === 'small' ? fullMacs : null,
-      verification: c.verification,
-      metadata,
-    };
-  });
+  return checked.map((c) => builtModel(c, exporter, input, latency, fullMacs, now));
 }

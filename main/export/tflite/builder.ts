@@ -112,6 +112,7 @@ export class TfliteModelBuilder {
     return this.tensors.length - 1;
   }
 
+  /** Serialises the model: the buffers first (the bulk of the file), then the tables that point at them. */
   finish(o: FinishOptions): Uint8Array {
     const metadataBuffers = Object.entries(o.metadata).map(([name, data]) => {
       this.buffers.push(data);
@@ -119,9 +120,35 @@ export class TfliteModelBuilder {
     });
     const dataBytes = this.buffers.reduce((n, b) => n + b.byteLength + 16, 0);
     const b = new flatbuffers.Builder(dataBytes + 64 * 1024 + this.tensors.length * 256);
+    const buffers = this.writeBuffers(b);
+    const codes = [...this.versions.keys()];
+    const tensors = this.writeTensors(b);
+    const operators = this.writeOperators(b, codes);
+    const subgraph = this.writeSubgraph(b, tensors, operators, o);
+    const opcodes = this.writeOperatorCodes(b, codes);
+    const signature = writeSignature(b, o);
+    const metadataOffsets = metadataBuffers.map((m) => Metadata.createMetadata(b, b.createString(m.name), m.buffer));
+    const description = b.createString(o.description);
+    const opcodesVector = Model.createOperatorCodesVector(b, opcodes);
+    const subgraphs = Model.createSubgraphsVector(b, [subgraph]);
+    const buffersVector = Model.createBuffersVector(b, buffers);
+    const metadata = Model.createMetadataVector(b, metadataOffsets);
+    const signatures = Model.createSignatureDefsVector(b, [signature]);
+    Model.startModel(b);
+    Model.addVersion(b, TFLITE_SCHEMA_VERSION);
+    Model.addOperatorCodes(b, opcodesVector);
+    Model.addSubgraphs(b, subgraphs);
+    Model.addDescription(b, description);
+    Model.addBuffers(b, buffersVector);
+    Model.addMetadata(b, metadata);
+    Model.addSignatureDefs(b, signatures);
+    b.finish(Model.endModel(b), 'TFL3');
+    return b.asUint8Array().slice();
+  }
 
-    // Buffers first (the bulk of the file), each 16-byte aligned as schema.fbs asks of `data`.
-    const bufferOffsets = this.buffers.map((data) => {
+  /** The buffers first (the bulk of the file), each 16-byte aligned as schema.fbs asks of `data`; buffer 0 has no data vector. */
+  private writeBuffers(b: flatbuffers.Builder): flatbuffers.Offset[] {
+    return this.buffers.map((data) => {
       let vector = 0;
       if (data.byteLength > 0) {
         b.prep(16, data.byteLength);
@@ -131,8 +158,10 @@ export class TfliteModelBuilder {
       if (vector !== 0) TflBuffer.addData(b, vector);
       return TflBuffer.endBuffer(b);
     });
+  }
 
-    const tensorOffsets = this.tensors.map((t) => {
+  private writeTensors(b: flatbuffers.Builder): flatbuffers.Offset[] {
+    return this.tensors.map((t) => {
       const name = b.createString(t.name);
       const shape = Tensor.createShapeVector(b, Int32Array.from(t.shape));
       const quant = t.quantization === null ? 0 : quantizationTable(b, t.quantization);
@@ -144,10 +173,12 @@ export class TfliteModelBuilder {
       if (quant !== 0) Tensor.addQuantization(b, quant);
       return Tensor.endTensor(b);
     });
+  }
 
-    const codes = [...this.versions.keys()];
+  /** The operators, each naming its code by its index in `codes`. */
+  private writeOperators(b: flatbuffers.Builder, codes: BuiltinOperator[]): flatbuffers.Offset[] {
     const codeIndex = new Map(codes.map((c, i) => [c, i]));
-    const operatorOffsets = this.operators.map((op) => {
+    return this.operators.map((op) => {
       const inputs = Operator.createInputsVector(b, Int32Array.from(op.inputs));
       const outputs = Operator.createOutputsVector(b, Int32Array.from(op.outputs));
       const options = op.options === null ? 0 : op.options.write(b);
@@ -161,52 +192,39 @@ export class TfliteModelBuilder {
       }
       return Operator.endOperator(b);
     });
+  }
 
-    const inputIds = Object.values(o.inputs);
-    const outputIds = Object.values(o.outputs);
-    const subgraph = SubGraph.createSubGraph(
+  private writeSubgraph(b: flatbuffers.Builder, tensors: flatbuffers.Offset[], operators: flatbuffers.Offset[], o: FinishOptions): flatbuffers.Offset {
+    return SubGraph.createSubGraph(
       b,
-      SubGraph.createTensorsVector(b, tensorOffsets),
-      SubGraph.createInputsVector(b, Int32Array.from(inputIds)),
-      SubGraph.createOutputsVector(b, Int32Array.from(outputIds)),
-      SubGraph.createOperatorsVector(b, operatorOffsets),
+      SubGraph.createTensorsVector(b, tensors),
+      SubGraph.createInputsVector(b, Int32Array.from(Object.values(o.inputs))),
+      SubGraph.createOutputsVector(b, Int32Array.from(Object.values(o.outputs))),
+      SubGraph.createOperatorsVector(b, operators),
       b.createString('main'),
       0,
     );
+  }
 
-    const opcodeOffsets = codes.map((code) =>
+  private writeOperatorCodes(b: flatbuffers.Builder, codes: BuiltinOperator[]): flatbuffers.Offset[] {
+    return codes.map((code) =>
       // Codes above 127 live only in builtin_code; older readers look at the deprecated byte.
       OperatorCode.createOperatorCode(b, Math.min(code, BuiltinOperator.PLACEHOLDER_FOR_GREATER_OP_CODES), 0, this.versions.get(code)!, code),
     );
-
-    const tensorMaps = (m: Record<string, number>): flatbuffers.Offset[] =>
-      Object.entries(m).map(([name, index]) => TensorMap.createTensorMap(b, b.createString(name), index));
-    const signature = SignatureDef.createSignatureDef(
-      b,
-      SignatureDef.createInputsVector(b, tensorMaps(o.inputs)),
-      SignatureDef.createOutputsVector(b, tensorMaps(o.outputs)),
-      b.createString('serving_default'),
-      0,
-    );
-
-    const metadataOffsets = metadataBuffers.map((m) => Metadata.createMetadata(b, b.createString(m.name), m.buffer));
-    const description = b.createString(o.description);
-    const opcodes = Model.createOperatorCodesVector(b, opcodeOffsets);
-    const subgraphs = Model.createSubgraphsVector(b, [subgraph]);
-    const buffers = Model.createBuffersVector(b, bufferOffsets);
-    const metadata = Model.createMetadataVector(b, metadataOffsets);
-    const signatures = Model.createSignatureDefsVector(b, [signature]);
-    Model.startModel(b);
-    Model.addVersion(b, TFLITE_SCHEMA_VERSION);
-    Model.addOperatorCodes(b, opcodes);
-    Model.addSubgraphs(b, subgraphs);
-    Model.addDescription(b, description);
-    Model.addBuffers(b, buffers);
-    Model.addMetadata(b, metadata);
-    Model.addSignatureDefs(b, signatures);
-    b.finish(Model.endModel(b), 'TFL3');
-    return b.asUint8Array().slice();
   }
+}
+
+/** The `serving_default` signature: the model's inputs and outputs by name. */
+function writeSignature(b: flatbuffers.Builder, o: FinishOptions): flatbuffers.Offset {
+  const tensorMaps = (m: Record<string, number>): flatbuffers.Offset[] =>
+    Object.entries(m).map(([name, index]) => TensorMap.createTensorMap(b, b.createString(name), index));
+  return SignatureDef.createSignatureDef(
+    b,
+    SignatureDef.createInputsVector(b, tensorMaps(o.inputs)),
+    SignatureDef.createOutputsVector(b, tensorMaps(o.outputs)),
+    b.createString('serving_default'),
+    0,
+  );
 }
 
 function quantizationTable(b: flatbuffers.Builder, q: Quantization): flatbuffers.Offset {

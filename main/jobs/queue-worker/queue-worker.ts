@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { BackendInfo } from '../../../shared/backend.js';
 import type { QueueAddress } from '../../../shared/queue-url.js';
 import type { JobHandle } from '../host/job-host.js';
@@ -47,30 +48,39 @@ function testHooksFrom(env: NodeJS.ProcessEnv): TestHooks | undefined {
   return Number.isInteger(hold) ? { holdAtStep: hold } : undefined;
 }
 
-/**
- * `adjoin worker`: a host without a history. It takes run jobs from the
- * queue and trains each in a job process of its own (the same engine and
- * job process as on the submitting machine), announces itself and renews
- * the announcement while it lives; BullMQ's lock on each job is what tells
- * the other workers it is alive.
- */
-export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWorker> {
-  const { address, server } = await checkQueue(o.url);
-  if (server.appendOnly === false) {
-    o.say(`warning: ${address.shown} keeps no append-only file; if Redis restarts, queued runs are lost (start it with --appendonly yes)`);
-  }
-  const baseEnv = o.env ?? process.env;
-  const cores = availableParallelism();
-  // Runs at once share the cores, as the job manager shares them on a desktop.
-  const env =
-    baseEnv['ADJOIN_TRAIN_WORKERS'] === undefined ? { ...baseEnv, ADJOIN_TRAIN_WORKERS: String(Math.max(1, Math.floor(cores / o.concurrency))) } : baseEnv;
-  const backend = await runOneShot({ kind: 'backend' }, { env, launcher: o.launcher });
-  mkdirSync(o.workDir, { recursive: true });
+/** The job processes' environment: runs at once share the cores, as the job manager shares them on a desktop. */
+function jobEnv(baseEnv: NodeJS.ProcessEnv, cores: number, concurrency: number): NodeJS.ProcessEnv {
+  if (baseEnv['ADJOIN_TRAIN_WORKERS'] !== undefined) return baseEnv;
+  return { ...baseEnv, ADJOIN_TRAIN_WORKERS: String(Math.max(1, Math.floor(cores / concurrency))) };
+}
 
-  const identity: WorkerIdentity = { name: o.name, host: hostname() };
-  const redis = openRedis(address);
-  const files = new RunFiles(redis);
-  const running = new Map<string, JobHandle | null>();
+/** What every part of a running worker shares. */
+interface WorkerState {
+  o: QueueWorkerOptions;
+  identity: WorkerIdentity;
+  env: NodeJS.ProcessEnv;
+  redis: Redis;
+  files: RunFiles;
+  queue: Queue;
+  /** The runs being trained, by job id, with their job process once it has started. */
+  running: Map<string, JobHandle | null>;
+  testHooks: TestHooks | undefined;
+  handingBack: boolean;
+}
+
+/**
+ * Announces the worker in Redis (what the submitters' Run on list shows) and
+ * renews it while it lives; the announcement expires when the renewals stop.
+ * Returns the stop of the renewals.
+ */
+async function keepAnnounced(
+  o: QueueWorkerOptions,
+  redis: Redis,
+  identity: WorkerIdentity,
+  machine: { backend: BackendInfo; cores: number },
+  running: ReadonlyMap<string, JobHandle | null>,
+): Promise<() => void> {
+  const { backend, cores } = machine;
   const startedAt = Date.now();
   const announcement = (): WorkerAnnouncement => ({
     ...identity,
@@ -85,38 +95,41 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
   const announce = (): Promise<unknown> => redis.set(workerKey(o.name), JSON.stringify(announcement()), 'PX', 3 * ANNOUNCE_MS);
   await announce();
   const heartbeat = setInterval(() => void announce().catch(() => undefined), ANNOUNCE_MS);
+  return () => clearInterval(heartbeat);
+}
 
-  let handingBack = false;
-  const testHooks = testHooksFrom(baseEnv);
-  const connection = lastingOptions(address);
-  const queue = new Queue(RUN_QUEUE, { connection, prefix: QUEUE_PREFIX });
-  queue.on('error', () => undefined);
-  const processJob = async (job: Job, token?: string): Promise<unknown> => {
-    if (job.name === JOB_NAMES.release) return processRelease(job, queue, redis);
-    running.set(job.id ?? '?', null);
-    try {
-      return await processRunJob(job, token, {
-        worker: identity,
-        files,
-        redis,
-        workDir: o.workDir,
-        cacheDir: o.cacheDir,
-        env,
-        ...(o.launcher === undefined ? {} : { launcher: o.launcher }),
-        ...(testHooks === undefined ? {} : { testHooks }),
-        handingBack: () => handingBack,
-        track: (id, handle) => {
-          if (handle === null) return;
-          running.set(id, handle);
-          if (handingBack) handle.stop('checkpoint-and-stop');
-        },
-        say: o.say,
-      });
-    } finally {
-      running.delete(job.id ?? '?');
-    }
-  };
-  const worker = new Worker(RUN_QUEUE, processJob, {
+/** Processes one job from the queue: a kd flow's release, or a run to train (tracked while it runs, so a hand-back can stop it). */
+async function processJob(w: WorkerState, job: Job, token?: string): Promise<unknown> {
+  if (job.name === JOB_NAMES.release) return processRelease(job, w.queue, w.redis);
+  const { o, running } = w;
+  running.set(job.id ?? '?', null);
+  try {
+    return await processRunJob(job, token, {
+      worker: w.identity,
+      files: w.files,
+      redis: w.redis,
+      workDir: o.workDir,
+      cacheDir: o.cacheDir,
+      env: w.env,
+      ...(o.launcher === undefined ? {} : { launcher: o.launcher }),
+      ...(w.testHooks === undefined ? {} : { testHooks: w.testHooks }),
+      handingBack: () => w.handingBack,
+      track: (id, handle) => {
+        if (handle === null) return;
+        running.set(id, handle);
+        if (w.handingBack) handle.stop('checkpoint-and-stop');
+      },
+      say: o.say,
+    });
+  } finally {
+    running.delete(job.id ?? '?');
+  }
+}
+
+/** The BullMQ worker, ready: a worker whose lock lapses for `lockSeconds` is taken to be dead and its run goes to another. */
+async function openBullWorker(w: WorkerState, connection: ReturnType<typeof lastingOptions>): Promise<Worker> {
+  const { o } = w;
+  const worker = new Worker(RUN_QUEUE, (job: Job, token?: string) => processJob(w, job, token), {
     connection,
     prefix: QUEUE_PREFIX,
     concurrency: o.concurrency,
@@ -130,12 +143,43 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
     if (job !== undefined && e.name !== 'WaitingError') o.say(`run job ${job.id}: attempt failed: ${e.message}`);
   });
   await worker.waitUntilReady();
+  return worker;
+}
+
+/**
+ * `adjoin worker`: a host without a history. It takes run jobs from the
+ * queue and trains each in a job process of its own (the same engine and
+ * job process as on the submitting machine), announces itself and renews
+ * the announcement while it lives; BullMQ's lock on each job is what tells
+ * the other workers it is alive.
+ */
+export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWorker> {
+  const { address, server } = await checkQueue(o.url);
+  if (server.appendOnly === false) {
+    o.say(`warning: ${address.shown} keeps no append-only file; if Redis restarts, queued runs are lost (start it with --appendonly yes)`);
+  }
+  const baseEnv = o.env ?? process.env;
+  const cores = availableParallelism();
+  const env = jobEnv(baseEnv, cores, o.concurrency);
+  const backend = await runOneShot({ kind: 'backend' }, { env, launcher: o.launcher });
+  mkdirSync(o.workDir, { recursive: true });
+
+  const identity: WorkerIdentity = { name: o.name, host: hostname() };
+  const redis = openRedis(address);
+  const files = new RunFiles(redis);
+  const running = new Map<string, JobHandle | null>();
+  const stopAnnouncing = await keepAnnounced(o, redis, identity, { backend, cores }, running);
+  const connection = lastingOptions(address);
+  const queue = new Queue(RUN_QUEUE, { connection, prefix: QUEUE_PREFIX });
+  queue.on('error', () => undefined);
+  const w: WorkerState = { o, identity, env, redis, files, queue, running, testHooks: testHooksFrom(baseEnv), handingBack: false };
+  const worker = await openBullWorker(w, connection);
 
   let closed: Promise<void> | null = null;
   const close = (): Promise<void> =>
     (closed ??= (async () => {
       await worker.close();
-      clearInterval(heartbeat);
+      stopAnnouncing();
       await redis.del(workerKey(o.name)).catch(() => undefined);
       await queue.close();
       redis.disconnect();
@@ -145,7 +189,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
     identity,
     backend,
     handBack: async () => {
-      handingBack = true;
+      w.handingBack = true;
       for (const handle of running.values()) handle?.stop('checkpoint-and-stop');
       await close();
     },

@@ -97,26 +97,72 @@ function travelPath(dir: string, file: string): string {
   return checkRunPath(relative(dir, file).split(sep).join('/'), 'run file');
 }
 
-/**
- * Trains one run job: fetches what travelled with it (its teacher, the last
- * checkpoint of an earlier attempt), runs it in a job process of its own as
- * any host does, and tells the submitter everything through the job's log —
- * each checkpoint after it has travelled, `finished` after the outputs have.
- * A run that fails throws, so BullMQ retries it (a NaN loss, which would
- * recur, fails it at once); a hand-back puts it back on the queue.
- */
-export async function processRunJob(job: Job, token: string | undefined, ctx: RunJobContext): Promise<RunJobResult> {
+/** The job's log, where the submitter reads everything an attempt says. */
+interface JobLog {
+  /** Writes one line now, then wakes the submitter. */
+  write(line: RemoteLine): Promise<void>;
+  /** Queues work that writes lines after all queued before it; a failure is kept for `drain`. */
+  later(fn: () => Promise<void>): void;
+  /** Waits for the queued work; throws the first failure to write. */
+  drain(): Promise<void>;
+}
+
+function jobLog(job: Job, attempt: number): JobLog {
+  // Lines go out in order, one after another; the first failure to write is kept and thrown at the end.
+  let chain: Promise<void> = Promise.resolve();
+  let writeError: Error | null = null;
+  const write = async (line: RemoteLine): Promise<void> => {
+    const n = await job.log(encodeLine(line));
+    // Progress only wakes the submitter: it reads the log from where it stopped.
+    await job.updateProgress({ attempt, lines: n });
+  };
+  return {
+    write,
+    later: (fn) => {
+      chain = chain.then(fn).catch((e: unknown) => {
+        writeError ??= e instanceof Error ? e : new Error(String(e));
+      });
+    },
+    drain: async () => {
+      await chain;
+      if (writeError !== null) throw writeError;
+    },
+  };
+}
+
+/** One attempt at a run job on this worker. */
+interface Attempt {
+  jobId: string;
+  data: RemoteRunJob;
+  ctx: RunJobContext;
+  attempt: number;
+  /** Names the attempt in its errors: `attempt 2 on worker-a`. */
+  where: string;
+  /** The run's folder on this worker. */
+  dir: string;
+  log: JobLog;
+}
+
+/** What the engine said at its end (kept until the outputs have travelled, or thrown as the attempt's error), and whether the submitter cancelled. */
+interface AttemptEnd {
+  finished: FinishedEvent | null;
+  failure: FailedEvent | null;
+  cancelling: boolean;
+}
+
+/** The job's id and its run, decoded; a job this worker cannot read fails for good. */
+function readRunJob(job: Job): { jobId: string; data: RemoteRunJob } {
   const jobId = job.id;
   if (jobId === undefined) throw attemptError('a run job without an id', true);
-  let data: RemoteRunJob;
   try {
-    data = remoteRunJob(job.data, `job ${jobId}`);
+    return { jobId, data: remoteRunJob(job.data, `job ${jobId}`) };
   } catch (e) {
     throw attemptError(`job ${jobId} is not a run this worker can read (${(e as Error).message}); is it from a newer Adjoin?`, true);
   }
-  const attempt = Math.max(1, job.attemptsStarted);
-  const where = `attempt ${attempt} on ${ctx.worker.name}`;
-  const dir = join(ctx.workDir, jobId);
+}
+
+/** Makes the run's folder afresh from the files that travelled with the job (its teacher, an earlier attempt's checkpoint). */
+async function fetchTravelledFiles(ctx: RunJobContext, jobId: string, dir: string): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   for (const path of await ctx.files.list(jobId)) {
@@ -125,62 +171,45 @@ export async function processRunJob(job: Job, token: string | undefined, ctx: Ru
     mkdirSync(dirname(join(dir, path)), { recursive: true });
     writeFileSync(join(dir, path), bytes);
   }
+}
 
-  // Lines go out in order, one after another; the first failure to write is kept and thrown at the end.
-  let chain: Promise<void> = Promise.resolve();
-  let writeError: Error | null = null;
-  const later = (fn: () => Promise<void>): void => {
-    chain = chain.then(fn).catch((e: unknown) => {
-      writeError ??= e instanceof Error ? e : new Error(String(e));
-    });
-  };
-  const write = async (line: RemoteLine): Promise<void> => {
-    const n = await job.log(encodeLine(line));
-    // Progress only wakes the submitter: it reads the log from where it stopped.
-    await job.updateProgress({ attempt, lines: n });
-  };
-  const stopAsked = async (): Promise<boolean> => (await ctx.redis.exists(stopKey(jobId))) === 1;
+/** Whether the submitter asked to cancel the run. */
+async function stopAsked(a: Attempt): Promise<boolean> {
+  return (await a.ctx.redis.exists(stopKey(a.jobId))) === 1;
+}
 
-  if (await stopAsked()) {
-    // Cancelled while it waited: nothing to train.
-    await write({ kind: 'event', attempt, event: { type: 'cancelled', time: Date.now(), epoch: 0, step: 0, checkpoint: null } });
-    return { status: 'cancelled', files: [], withheld: [] };
-  }
-  const { spec, resumed } = plan(data, dir, ctx);
-  await write({ kind: 'attempt', attempt, worker: ctx.worker, dir, resumed });
-
-  // What the engine said at its end: kept until the outputs have travelled, or thrown as the attempt's error.
-  const end: { finished: FinishedEvent | null; failure: FailedEvent | null } = { finished: null, failure: null };
-  let cancelling = false;
-  const send = (event: EngineEvent): void => later(() => write({ kind: 'event', attempt, event }));
-  const onEvent = (event: EngineEvent): void => {
+/** Writes each engine event to the job's log, after the files it names have travelled; the run's end is kept in `end`. */
+function forwardEvents(a: Attempt, spec: RunSpec, end: AttemptEnd): (event: EngineEvent) => void {
+  const { ctx, data, attempt, log } = a;
+  const send = (event: EngineEvent): void => log.later(() => log.write({ kind: 'event', attempt, event }));
+  return (event) => {
     switch (event.type) {
       case 'checkpoint':
         // The checkpoint travels before the line that names it: a worker that dies after it lets another resume from it.
-        later(async () => {
+        log.later(async () => {
           const bytes = readFileSync(event.path);
-          if (bytes.length <= data.transferLimitBytes) await ctx.files.put(jobId, travelPath(dir, event.path), bytes);
-          await write({ kind: 'event', attempt, event });
+          if (bytes.length <= data.transferLimitBytes) await ctx.files.put(a.jobId, travelPath(a.dir, event.path), bytes);
+          await log.write({ kind: 'event', attempt, event });
         });
         break;
       case 'search-result':
-        later(async () => {
+        log.later(async () => {
           // The search's answer travels too: a run taken over after it trains what was found.
           const answer = join(spec.outDir, 'search', RUN_FILES.search);
-          if (existsSync(answer)) await ctx.files.put(jobId, travelPath(dir, answer), readFileSync(answer));
-          await write({ kind: 'event', attempt, event });
+          if (existsSync(answer)) await ctx.files.put(a.jobId, travelPath(a.dir, answer), readFileSync(answer));
+          await log.write({ kind: 'event', attempt, event });
         });
         break;
       case 'finished':
         end.finished = event;
         break;
       case 'failed':
-        // The attempt's error goes to BullMQ (thrown below), which retries the run or fails it for good.
+        // The attempt's error goes to BullMQ (thrown at the attempt's end), which retries the run or fails it for good.
         end.failure = event;
         break;
       case 'cancelled':
         // A hand-back is not the end of the run: another worker goes on from the checkpoint.
-        if (cancelling || !ctx.handingBack()) send(event);
+        if (end.cancelling || !ctx.handingBack()) send(event);
         break;
       case 'started':
       case 'search-started':
@@ -191,52 +220,57 @@ export async function processRunJob(job: Job, token: string | undefined, ctx: Ru
         send(event);
     }
   };
+}
+
+/** Runs the job in a job process of its own, as any host does, stopping it when the submitter cancels. */
+async function runInJobProcess(a: Attempt, spec: RunSpec, end: AttemptEnd): Promise<JobResult> {
+  const { ctx, log } = a;
   const handle: JobHandle = hostJob(spec, {
     env: ctx.env,
     ...(ctx.launcher === undefined ? {} : { launcher: ctx.launcher }),
-    onEvent,
-    onDataset: (dataset) => later(() => write({ kind: 'dataset', attempt, dataset })),
+    onEvent: forwardEvents(a, spec, end),
+    onDataset: (dataset) => log.later(() => log.write({ kind: 'dataset', attempt: a.attempt, dataset })),
   });
-  ctx.track(jobId, handle);
+  ctx.track(a.jobId, handle);
   // The submitter's cancel: looked for every second, so the engine stops after the step it arrives in.
   const watch = setInterval(() => {
-    later(async () => {
-      if (cancelling || !(await stopAsked())) return;
-      cancelling = true;
+    log.later(async () => {
+      if (end.cancelling || !(await stopAsked(a))) return;
+      end.cancelling = true;
       handle.stop('cancel');
     });
   }, STOP_CHECK_MS);
-  let result: JobResult;
   try {
-    result = await handle.done;
+    return await handle.done;
   } finally {
     clearInterval(watch);
-    ctx.track(jobId, null);
+    ctx.track(a.jobId, null);
   }
-  await chain;
-  if (writeError !== null) throw writeError;
+}
 
-  if (ctx.handingBack() && !cancelling && result.status !== 'finished') {
-    await write({ kind: 'handed-back', attempt, worker: ctx.worker });
-    ctx.say(`run ${data.runId} of ${data.submitter}: handed back to the queue`);
-    await job.moveToWait(token);
-    throw new WaitingError();
-  }
+/** Sends the outputs back, then the `finished` line; the folder goes unless a checkpoint too big to travel stays in it. */
+async function finishRun(a: Attempt, end: AttemptEnd): Promise<RunJobResult> {
+  const { ctx, data, dir } = a;
+  const event = end.finished;
+  if (event === null) throw attemptError(`${a.where}: the run ended without its results`);
+  const sent = await sendOutputs(a.jobId, dir, data, ctx);
+  await a.log.write({ kind: 'event', attempt: a.attempt, event });
+  ctx.say(`run ${data.runId} of ${data.submitter}: finished; ${sent.files.length} files sent back`);
+  // Everything has travelled; a checkpoint too big to travel stays, and says where.
+  if (sent.withheld.length === 0) rmSync(dir, { recursive: true, force: true });
+  else ctx.say(`run ${data.runId}: ${sent.withheld.map((f) => f.path).join(', ')} stayed in ${dir} (over the size limit)`);
+  return { status: 'finished', ...sent };
+}
+
+/** Turns how the job process ended into the attempt's result, or the error BullMQ records for it. */
+async function settleAttempt(a: Attempt, result: JobResult, end: AttemptEnd): Promise<RunJobResult> {
+  const { ctx, data, where } = a;
   switch (result.status) {
-    case 'finished': {
-      const event = end.finished;
-      if (event === null) throw attemptError(`${where}: the run ended without its results`);
-      const sent = await sendOutputs(jobId, dir, data, ctx);
-      await write({ kind: 'event', attempt, event });
-      ctx.say(`run ${data.runId} of ${data.submitter}: finished; ${sent.files.length} files sent back`);
-      // Everything has travelled; a checkpoint too big to travel stays, and says where.
-      if (sent.withheld.length === 0) rmSync(dir, { recursive: true, force: true });
-      else ctx.say(`run ${data.runId}: ${sent.withheld.map((f) => f.path).join(', ')} stayed in ${dir} (over the size limit)`);
-      return { status: 'finished', ...sent };
-    }
+    case 'finished':
+      return finishRun(a, end);
     case 'cancelled':
       ctx.say(`run ${data.runId} of ${data.submitter}: cancelled`);
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(a.dir, { recursive: true, force: true });
       return { status: 'cancelled', files: [], withheld: [] };
     case 'failed': {
       const f = end.failure;
@@ -249,6 +283,38 @@ export async function processRunJob(job: Job, token: string | undefined, ctx: Ru
     case 'crashed':
       throw attemptError(`${where}: ${result.message}`);
   }
+}
+
+/**
+ * Trains one run job: fetches what travelled with it (its teacher, the last
+ * checkpoint of an earlier attempt), runs it in a job process of its own as
+ * any host does, and tells the submitter everything through the job's log —
+ * each checkpoint after it has travelled, `finished` after the outputs have.
+ * A run that fails throws, so BullMQ retries it (a NaN loss, which would
+ * recur, fails it at once); a hand-back puts it back on the queue.
+ */
+export async function processRunJob(job: Job, token: string | undefined, ctx: RunJobContext): Promise<RunJobResult> {
+  const { jobId, data } = readRunJob(job);
+  const attempt = Math.max(1, job.attemptsStarted);
+  const a: Attempt = { jobId, data, ctx, attempt, where: `attempt ${attempt} on ${ctx.worker.name}`, dir: join(ctx.workDir, jobId), log: jobLog(job, attempt) };
+  await fetchTravelledFiles(ctx, jobId, a.dir);
+  if (await stopAsked(a)) {
+    // Cancelled while it waited: nothing to train.
+    await a.log.write({ kind: 'event', attempt, event: { type: 'cancelled', time: Date.now(), epoch: 0, step: 0, checkpoint: null } });
+    return { status: 'cancelled', files: [], withheld: [] };
+  }
+  const { spec, resumed } = plan(data, a.dir, ctx);
+  await a.log.write({ kind: 'attempt', attempt, worker: ctx.worker, dir: a.dir, resumed });
+  const end: AttemptEnd = { finished: null, failure: null, cancelling: false };
+  const result = await runInJobProcess(a, spec, end);
+  await a.log.drain();
+  if (ctx.handingBack() && !end.cancelling && result.status !== 'finished') {
+    await a.log.write({ kind: 'handed-back', attempt, worker: ctx.worker });
+    ctx.say(`run ${data.runId} of ${data.submitter}: handed back to the queue`);
+    await job.moveToWait(token);
+    throw new WaitingError();
+  }
+  return settleAttempt(a, result, end);
 }
 
 /**

@@ -146,42 +146,122 @@ function emptySearch(space: number[], groups: string[], epochsTotal: number | nu
   return { space, groups, epochsTotal, steps: [], epochs: [], result: null };
 }
 
+type EventOf<T extends EngineEvent['type']> = Extract<EngineEvent, { type: T }>;
+
+/** A training phase starts (or resumes): what it runs on, its classes and its cost; an earlier failure or result no longer holds. */
+function trainStarted(s: RunSeries, e: EventOf<'started'>): RunSeries {
+  return {
+    ...s,
+    status: 'running',
+    phase: 'train',
+    backend: e.backend,
+    classes: e.data.classes,
+    cost: { full: e.cost.full, small: e.cost.small },
+    epochsTotal: e.config.epochs,
+    failure: null,
+    final: null,
+  };
+}
+
+function trainStep(s: RunSeries, e: EventOf<'step'>): RunSeries {
+  return {
+    ...s,
+    status: 'running',
+    phase: 'train',
+    progress: liveProgress('train', e, s.epochsTotal),
+    steps: appendStep(s.steps, { globalStep: e.globalStep, epoch: e.epoch, loss: e.loss, lambda: e.lambda, lr: e.lr }),
+  };
+}
+
+function trainEpoch(s: RunSeries, e: EventOf<'epoch'>): RunSeries {
+  return {
+    ...s,
+    epochsTotal: e.epochs,
+    epochs: appendEpoch(s.epochs, {
+      epoch: e.epoch,
+      trainLoss: e.trainLoss,
+      trainAccuracy: e.trainAccuracy,
+      val: { full: e.val.full?.accuracy ?? null, small: e.val.small?.accuracy ?? null },
+      lambda: e.lambda,
+      lr: e.lr,
+    }),
+  };
+}
+
+function searchStarted(s: RunSeries, e: EventOf<'search-started'>): RunSeries {
+  return {
+    ...s,
+    status: 'running',
+    phase: 'search',
+    backend: e.backend,
+    classes: e.data.classes,
+    search: {
+      ...emptySearch(
+        e.config.space,
+        e.groups.map((g) => g.group),
+        e.config.epochs,
+      ),
+      // A resumed search keeps what the history already showed.
+      ...(s.search === null ? {} : { steps: s.search.steps, epochs: s.search.epochs }),
+    },
+  };
+}
+
+function searchStep(s: RunSeries, e: EventOf<'search-step'>): RunSeries {
+  const search = s.search ?? emptySearch([], [], null);
+  return {
+    ...s,
+    status: 'running',
+    phase: 'search',
+    progress: liveProgress('search', e, search.epochsTotal),
+    search: { ...search, steps: appendStep(search.steps, { globalStep: e.globalStep, loss: e.loss, flops: e.flops, tau: e.tau }) },
+  };
+}
+
+function searchEpoch(s: RunSeries, e: EventOf<'search-epoch'>): RunSeries {
+  const search =
+    s.search ??
+    emptySearch(
+      [],
+      e.groups.map((g) => g.group),
+      e.epochs,
+    );
+  return {
+    ...s,
+    search: {
+      ...search,
+      epochsTotal: e.epochs,
+      groups: search.groups.length > 0 ? search.groups : e.groups.map((g) => g.group),
+      epochs: appendEpoch(search.epochs, {
+        epoch: e.epoch,
+        tau: e.tau,
+        groups: e.groups.map((g) => ({ group: g.group, alpha: g.alpha, probabilities: g.probabilities })),
+        val: { full: e.val.full.accuracy, small: e.val.small.accuracy },
+      }),
+    },
+  };
+}
+
+function searchResult(s: RunSeries, e: EventOf<'search-result'>): RunSeries {
+  const search =
+    s.search ??
+    emptySearch(
+      [],
+      e.groups.map((g) => g.group),
+      null,
+    );
+  return { ...s, search: { ...search, result: { alphas: e.alphas, cost: e.cost } } };
+}
+
 /** The series after one more engine event. */
 export function applyEvent(s: RunSeries, e: EngineEvent): RunSeries {
   switch (e.type) {
     case 'started':
-      return {
-        ...s,
-        status: 'running',
-        phase: 'train',
-        backend: e.backend,
-        classes: e.data.classes,
-        cost: { full: e.cost.full, small: e.cost.small },
-        epochsTotal: e.config.epochs,
-        failure: null,
-        final: null,
-      };
+      return trainStarted(s, e);
     case 'step':
-      return {
-        ...s,
-        status: 'running',
-        phase: 'train',
-        progress: liveProgress('train', e, s.epochsTotal),
-        steps: appendStep(s.steps, { globalStep: e.globalStep, epoch: e.epoch, loss: e.loss, lambda: e.lambda, lr: e.lr }),
-      };
+      return trainStep(s, e);
     case 'epoch':
-      return {
-        ...s,
-        epochsTotal: e.epochs,
-        epochs: appendEpoch(s.epochs, {
-          epoch: e.epoch,
-          trainLoss: e.trainLoss,
-          trainAccuracy: e.trainAccuracy,
-          val: { full: e.val.full?.accuracy ?? null, small: e.val.small?.accuracy ?? null },
-          lambda: e.lambda,
-          lr: e.lr,
-        }),
-      };
+      return trainEpoch(s, e);
     case 'checkpoint':
       return s;
     case 'finished':
@@ -193,65 +273,13 @@ export function applyEvent(s: RunSeries, e: EngineEvent): RunSeries {
     case 'log':
       return { ...s, logs: [...s.logs, { level: e.level, message: e.message }].slice(-MAX_LOGS) };
     case 'search-started':
-      return {
-        ...s,
-        status: 'running',
-        phase: 'search',
-        backend: e.backend,
-        classes: e.data.classes,
-        search: {
-          ...emptySearch(
-            e.config.space,
-            e.groups.map((g) => g.group),
-            e.config.epochs,
-          ),
-          // A resumed search keeps what the history already showed.
-          ...(s.search === null ? {} : { steps: s.search.steps, epochs: s.search.epochs }),
-        },
-      };
-    case 'search-step': {
-      const search = s.search ?? emptySearch([], [], null);
-      return {
-        ...s,
-        status: 'running',
-        phase: 'search',
-        progress: liveProgress('search', e, search.epochsTotal),
-        search: { ...search, steps: appendStep(search.steps, { globalStep: e.globalStep, loss: e.loss, flops: e.flops, tau: e.tau }) },
-      };
-    }
-    case 'search-epoch': {
-      const search =
-        s.search ??
-        emptySearch(
-          [],
-          e.groups.map((g) => g.group),
-          e.epochs,
-        );
-      return {
-        ...s,
-        search: {
-          ...search,
-          epochsTotal: e.epochs,
-          groups: search.groups.length > 0 ? search.groups : e.groups.map((g) => g.group),
-          epochs: appendEpoch(search.epochs, {
-            epoch: e.epoch,
-            tau: e.tau,
-            groups: e.groups.map((g) => ({ group: g.group, alpha: g.alpha, probabilities: g.probabilities })),
-            val: { full: e.val.full.accuracy, small: e.val.small.accuracy },
-          }),
-        },
-      };
-    }
-    case 'search-result': {
-      const search =
-        s.search ??
-        emptySearch(
-          [],
-          e.groups.map((g) => g.group),
-          null,
-        );
-      return { ...s, search: { ...search, result: { alphas: e.alphas, cost: e.cost } } };
-    }
+      return searchStarted(s, e);
+    case 'search-step':
+      return searchStep(s, e);
+    case 'search-epoch':
+      return searchEpoch(s, e);
+    case 'search-result':
+      return searchResult(s, e);
     default:
       return assertNever(e, 'engine event');
   }
