@@ -173,10 +173,11 @@ function pollStop(s: RemoteSweep, o: SweepOptions, sweep: SweepRecord, active: S
  */
 export async function runRemoteSweep(remote: RemoteRuns, sweepId: number, o: SweepOptions = {}): Promise<SweepStatus> {
   const store = remote.manager.store;
-  const release = claimSweep(store, sweepId);
   const first = store.sweeps.require(sweepId);
   const url = first.queue;
+  // Checked before the claim, which would otherwise be left held.
   if (url === null) throw new Error(`sweep ${sweepId} is not on a queue`);
+  const release = claimSweep(store, sweepId);
   const s: RemoteSweep = {
     remote,
     store,
