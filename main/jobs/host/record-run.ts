@@ -47,6 +47,8 @@ export interface RunRecorder {
 
 export const DEFAULT_STEP_SAMPLE_MS = 2_000;
 
+type EventOf<T extends EngineEvent['type']> = Extract<EngineEvent, { type: T }>;
+
 /**
  * Turns a run's engine events into store writes: status and timings, epoch
  * metrics, sampled step metrics, checkpoint path, outputs, failure reason.
@@ -56,172 +58,179 @@ export const DEFAULT_STEP_SAMPLE_MS = 2_000;
  * order, so a run's end is recorded once the database takes writes again.
  */
 export function recordRun(store: Store, runId: number, options: RecordOptions = {}): RunRecorder {
-  const now = options.now ?? Date.now;
-  const sampleMs = options.stepSampleMs ?? DEFAULT_STEP_SAMPLE_MS;
-  const heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
-  const owner = { pid: process.pid, host: hostname() };
-  const { runs, metrics } = store;
-  let lastSample = -Infinity;
-  let lastTouch = -Infinity;
-  let ended = false;
-  let started = false;
-  let closed = false;
-  // The last search epoch's validation figures: a search alone finishes with them.
-  let searchVal: { full: PathMetrics | null; small: PathMetrics | null } = { full: null, small: null };
+  return new RunRecording(store, runId, options);
+}
 
-  const writer = options.writer ?? new HistoryWriter(store);
-  const write = (what: EngineEvent['type'] | 'heartbeat' | 'close', fn: () => void, o: WriteOptions = {}): void => {
-    writer.write(`${what} of run ${runId}`, fn, o);
-  };
-  const touch = (t: number): void => {
-    runs.touch(runId, owner, t);
-    lastTouch = t;
-  };
+class RunRecording implements RunRecorder {
+  private readonly now: () => number;
+  private readonly sampleMs: number;
+  private readonly heartbeatMs: number;
+  private readonly owner = { pid: process.pid, host: hostname() };
+  private readonly writer: HistoryWriter;
+  private readonly timer: NodeJS.Timeout;
+  /** Whether a search alone ends with its result (null), or training the found network follows. */
+  private readonly thenTrain: number | null;
+  private lastSample = -Infinity;
+  private lastTouch = -Infinity;
+  private ended = false;
+  private started = false;
+  private closed = false;
+  /** The last search epoch's validation figures: a search alone finishes with them. */
+  private searchVal: { full: PathMetrics | null; small: PathMetrics | null } = { full: null, small: null };
 
-  claimRun(store.file, runId);
-  runs.claim(runId, owner, now());
-  // Read once: whether a search alone ends with its result, or training the found network follows.
-  const thenTrain = runs.require(runId).search?.thenTrain ?? null;
-  // A heartbeat is worth writing only now; one that would wait behind others is skipped.
-  const heartbeat = (t: number): void => write('heartbeat', () => touch(t), { droppable: true, onlyIfIdle: true });
-  const timer = setInterval(() => heartbeat(now()), heartbeatMs);
-  // The heartbeat must not keep a finished CLI process alive.
-  timer.unref();
+  constructor(
+    private readonly store: Store,
+    readonly runId: number,
+    private readonly options: RecordOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.sampleMs = options.stepSampleMs ?? DEFAULT_STEP_SAMPLE_MS;
+    this.heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
+    this.writer = options.writer ?? new HistoryWriter(store);
+    claimRun(store.file, runId);
+    store.runs.claim(runId, this.owner, this.now());
+    this.thenTrain = store.runs.require(runId).search?.thenTrain ?? null;
+    this.timer = setInterval(() => this.heartbeat(this.now()), this.heartbeatMs);
+    // The heartbeat must not keep a finished CLI process alive.
+    this.timer.unref();
+  }
 
-  const finish = (): void => {
-    ended = true;
-    clearInterval(timer);
-  };
+  private write(what: EngineEvent['type'] | 'heartbeat' | 'close', fn: () => void, o: WriteOptions = {}): void {
+    this.writer.write(`${what} of run ${this.runId}`, fn, o);
+  }
 
-  const emit = (e: EngineEvent): void => {
-    if (closed) return;
+  /** Writes `fn` and the run's heartbeat in one transaction. */
+  private writeTouched(e: EngineEvent & { time: number }, fn: () => void, o: WriteOptions = {}): void {
+    this.write(
+      e.type,
+      () =>
+        this.store.transaction(() => {
+          fn();
+          this.touch(e.time);
+        }),
+      o,
+    );
+  }
+
+  private touch(t: number): void {
+    this.store.runs.touch(this.runId, this.owner, t);
+    this.lastTouch = t;
+  }
+
+  /** A heartbeat is worth writing only now; one that would wait behind others is skipped. */
+  private heartbeat(t: number): void {
+    this.write('heartbeat', () => this.touch(t), { droppable: true, onlyIfIdle: true });
+  }
+
+  private finish(): void {
+    this.ended = true;
+    clearInterval(this.timer);
+  }
+
+  /** Persists one engine event; handed to the engine's `emit`, so bound. */
+  readonly emit = (e: EngineEvent): void => {
+    if (this.closed) return;
+    const { runs } = this.store;
     switch (e.type) {
       case 'started':
-        started = true;
-        write(e.type, () =>
-          store.transaction(() => {
-            runs.markStarted(runId, e);
-            if (e.resumedFrom !== null) {
-              const { epoch, step } = e.resumedFrom;
-              metrics.truncateAfter(runId, epoch, epoch * e.stepsPerEpoch + step);
-            }
-            touch(e.time);
-          }),
-        );
-        break;
-      case 'step': {
-        const last = e.step === e.stepsPerEpoch;
-        if (last || e.time - lastSample >= sampleMs) {
-          lastSample = e.time;
-          write(
-            e.type,
-            () =>
-              store.transaction(() => {
-                metrics.putStep(runId, e);
-                touch(e.time);
-              }),
-            // An epoch's last step is kept with its epoch; the samples between may go when memory runs short.
-            { droppable: !last },
-          );
-        } else if (e.time - lastTouch >= heartbeatMs) {
-          heartbeat(e.time);
-        }
-        break;
-      }
+        return this.onStarted(e);
+      case 'step':
+        return this.onStep(e);
       case 'epoch':
-        write(e.type, () =>
-          store.transaction(() => {
-            metrics.putEpoch(runId, e);
-            runs.setEpochsDone(runId, e.epoch);
-            touch(e.time);
-          }),
-        );
-        break;
+        return this.writeTouched(e, () => {
+          this.store.metrics.putEpoch(this.runId, e);
+          runs.setEpochsDone(this.runId, e.epoch);
+        });
       case 'checkpoint':
-        write(e.type, () =>
-          store.transaction(() => {
-            runs.setCheckpoint(runId, e.path);
-            touch(e.time);
-          }),
-        );
-        break;
+        return this.writeTouched(e, () => runs.setCheckpoint(this.runId, e.path));
       case 'finished':
-        write(e.type, () => runs.markFinished(runId, e));
-        finish();
-        break;
+        this.write(e.type, () => runs.markFinished(this.runId, e));
+        return this.finish();
       case 'cancelled':
-        write(e.type, () => runs.markEnded(runId, { status: 'cancelled', reason: null, error: null, checkpoint: e.checkpoint, time: e.time }));
-        finish();
-        break;
+        this.write(e.type, () => runs.markEnded(this.runId, { status: 'cancelled', reason: null, error: null, checkpoint: e.checkpoint, time: e.time }));
+        return this.finish();
       case 'failed':
-        write(e.type, () => runs.markEnded(runId, { status: 'failed', reason: e.reason, error: e.error.message, checkpoint: e.checkpoint, time: e.time }));
-        finish();
-        break;
-      case 'search-epoch': {
-        searchVal = { full: e.val.full, small: e.val.small };
-        // DAN: what each width group would choose after this epoch.
-        const choices = e.groups.map((g) => ({ group: g.group, alpha: g.alpha, logits: g.eta, probabilities: g.probabilities }));
-        write(e.type, () =>
-          store.transaction(() => {
-            store.danChoices.put(runId, e.epoch, e.tau, choices);
-            touch(e.time);
-          }),
+        this.write(e.type, () =>
+          runs.markEnded(this.runId, { status: 'failed', reason: e.reason, error: e.error.message, checkpoint: e.checkpoint, time: e.time }),
         );
-        break;
-      }
+        return this.finish();
       case 'search-started':
-        started = true;
-        write(e.type, () =>
-          store.transaction(() => {
-            runs.markSearchStarted(runId, e);
-            touch(e.time);
-          }),
-        );
-        break;
-      case 'search-result': {
-        const val = searchVal;
-        write(e.type, () =>
-          store.transaction(() => {
-            runs.setSearchResult(runId, e);
-            // A search alone ends here; otherwise training the found network follows.
-            if (thenTrain === null) runs.markSearchFinished(runId, e, val);
-            touch(e.time);
-          }),
-        );
-        if (thenTrain === null) finish();
-        break;
-      }
+        this.started = true;
+        return this.writeTouched(e, () => runs.markSearchStarted(this.runId, e));
+      case 'search-epoch':
+        return this.onSearchEpoch(e);
+      case 'search-result':
+        return this.onSearchResult(e);
       case 'search-step':
-        if (e.time - lastTouch >= heartbeatMs) heartbeat(e.time);
-        break;
+        if (e.time - this.lastTouch >= this.heartbeatMs) this.heartbeat(e.time);
+        return;
       case 'log':
-        break;
+        return;
       default:
         assertNever(e, 'engine event');
     }
   };
 
-  const close = (error?: unknown): void => {
-    if (closed) return;
-    closed = true;
-    clearInterval(timer);
-    if (!started && options.discardIfUnstarted === true && error instanceof InputError) {
-      write('close', () => runs.delete(runId));
-    } else if (!ended) {
+  private onStarted(e: EventOf<'started'>): void {
+    this.started = true;
+    this.writeTouched(e, () => {
+      this.store.runs.markStarted(this.runId, e);
+      if (e.resumedFrom !== null) {
+        // What the interrupted attempt recorded after its checkpoint is done again.
+        const { epoch, step } = e.resumedFrom;
+        this.store.metrics.truncateAfter(this.runId, epoch, epoch * e.stepsPerEpoch + step);
+      }
+    });
+  }
+
+  private onStep(e: EventOf<'step'>): void {
+    const last = e.step === e.stepsPerEpoch;
+    if (last || e.time - this.lastSample >= this.sampleMs) {
+      this.lastSample = e.time;
+      // An epoch's last step is kept with its epoch; the samples between may go when memory runs short.
+      this.writeTouched(e, () => this.store.metrics.putStep(this.runId, e), { droppable: !last });
+    } else if (e.time - this.lastTouch >= this.heartbeatMs) {
+      this.heartbeat(e.time);
+    }
+  }
+
+  private onSearchEpoch(e: EventOf<'search-epoch'>): void {
+    this.searchVal = { full: e.val.full, small: e.val.small };
+    // DAN: what each width group would choose after this epoch.
+    const choices = e.groups.map((g) => ({ group: g.group, alpha: g.alpha, logits: g.eta, probabilities: g.probabilities }));
+    this.writeTouched(e, () => this.store.danChoices.put(this.runId, e.epoch, e.tau, choices));
+  }
+
+  private onSearchResult(e: EventOf<'search-result'>): void {
+    const val = this.searchVal;
+    const alone = this.thenTrain === null;
+    this.writeTouched(e, () => {
+      this.store.runs.setSearchResult(this.runId, e);
+      // A search alone ends here; otherwise training the found network follows.
+      if (alone) this.store.runs.markSearchFinished(this.runId, e, val);
+    });
+    if (alone) this.finish();
+  }
+
+  readonly close = (error?: unknown): void => {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    if (!this.started && this.options.discardIfUnstarted === true && error instanceof InputError) {
+      this.write('close', () => this.store.runs.delete(this.runId));
+    } else if (!this.ended) {
       const message = error === undefined ? 'the job ended without a result' : serializeError(error).message;
-      const time = now();
-      write('close', () => runs.markEnded(runId, { status: 'failed', reason: 'error', error: message, checkpoint: null, time }));
+      const time = this.now();
+      this.write('close', () => this.store.runs.markEnded(this.runId, { status: 'failed', reason: 'error', error: message, checkpoint: null, time }));
     }
     // This process owns the run until its last write is in: until then it is not another's to resume.
-    writer.whenWritten(() => releaseRun(store.file, runId));
+    this.writer.whenWritten(() => releaseRun(this.store.file, this.runId));
   };
 
-  const detach = (): void => {
-    if (closed) return;
-    closed = true;
-    clearInterval(timer);
-    releaseRun(store.file, runId);
+  readonly detach = (): void => {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    releaseRun(this.store.file, this.runId);
   };
-
-  return { runId, emit, close, detach };
 }
