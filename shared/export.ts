@@ -79,6 +79,30 @@ export interface ExportOptions {
 }
 
 /**
+ * One network exported in memory — built, checked and timed — with the
+ * files to write and the figures the history keeps: what an export job
+ * hands the host.
+ */
+export interface BuiltExport {
+  network: ExportNetwork;
+  dir: string;
+  /** The model's files with labels.txt and metadata.json. */
+  files: Array<{ name: string; data: Uint8Array }>;
+  params: number;
+  macs: number;
+  /** The network's accuracy at the end of its run. */
+  accuracy: number | null;
+  latencyMs: number | null;
+  fullLatencyMs: number | null;
+  /** The same network in float32, timed alongside (null for float32 exports). */
+  fp32LatencyMs: number | null;
+  /** The full network's MACs, for a small network's comparison. */
+  fullMacs: number | null;
+  verification: VerificationReport;
+  metadata: ExportMetadata;
+}
+
+/**
  * An export request's format, precision and int8 settings, checked (at the
  * CLI and the API before anything is opened, and again by the export job);
  * the message names the flag at fault.

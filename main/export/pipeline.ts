@@ -1,6 +1,7 @@
 import {
   CALIBRATION_METHODS,
   EXPORT_FORMAT_INFO,
+  type BuiltExport,
   type ExportMetadata,
   type ExportNetwork,
   type ExportOptions,
@@ -60,23 +61,7 @@ export interface ExportInput {
 }
 
 /** An export built, checked and timed, in memory: files to write and figures to record. */
-export interface BuiltModel {
-  network: ExportNetwork;
-  dir: string;
-  /** The model's files with labels.txt and metadata.json. */
-  files: ExportFile[];
-  params: number;
-  macs: number;
-  /** The network's accuracy at the end of its run. */
-  accuracy: number | null;
-  latencyMs: number | null;
-  fullLatencyMs: number | null;
-  /** The same network in float32, timed alongside (null for float32 exports). */
-  fp32LatencyMs: number | null;
-  fullMacs: number | null;
-  verification: VerificationReport;
-  metadata: ExportMetadata;
-}
+export type BuiltModel = BuiltExport;
 
 interface Checked {
   target: ExportTarget;

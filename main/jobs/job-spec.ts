@@ -1,7 +1,7 @@
 import type { SearchConfig } from '../../shared/dan.js';
 import type { BackendInfo } from '../../shared/backend.js';
 import type { DatasetRecord, DatasetScan, ImportSettings } from '../../shared/dataset.js';
-import type { ExportFormat, ExportMetadata, ExportNetwork, Precision, VerificationReport } from '../../shared/export.js';
+import type { BuiltExport, ExportFormat, Precision } from '../../shared/export.js';
 import type { DatasetInput, RunRecord, StoredDataset } from '../../shared/history.js';
 import type { ModelConfig } from '../../shared/model/config.js';
 import type { TrainConfig } from '../../shared/train-config.js';
@@ -87,30 +87,21 @@ export interface ExportJob {
 }
 
 /** One exported network as the export job built, checked and wrote it; the host records it, its files as BLOBs. */
-export interface ExportResult {
-  network: ExportNetwork;
+/**
+ * One exported network as the export job built, checked and wrote it (see
+ * `BuiltExport`), with the figures its comparisons give; the host records
+ * it, its files as BLOBs.
+ */
+export type ExportResult = BuiltExport & {
   format: ExportFormat;
   precision: Precision;
-  dir: string;
-  params: number;
-  macs: number;
-  accuracy: number | null;
-  latencyMs: number | null;
-  fullLatencyMs: number | null;
-  /** The full network's MACs, for a small network's comparison. */
-  fullMacs: number | null;
-  /** The same network in float32, timed beside it (a lower precision's speed-up). */
-  fp32LatencyMs: number | null;
   macRatio: number | null;
   latencySpeedup: number | null;
   speedupOverFp32: number | null;
   /** Said when a lower precision did not make the model faster. */
   note: string | null;
-  verification: VerificationReport;
-  files: Array<{ name: string; data: Uint8Array }>;
-  metadata: ExportMetadata;
   createdAt: number;
-}
+};
 
 /**
  * What one engine job does: scan, import or open a dataset (decoding

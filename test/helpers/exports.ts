@@ -1,21 +1,10 @@
 import { datasetCacheDir } from '../../main/app-paths.js';
-import { recordExport, type ExportedModel } from '../../main/jobs/host/exports.js';
+import { recordExport, type ExportedModel, type ExportRequest } from '../../main/jobs/host/exports.js';
 import { exportRun, type ExportRunOptions } from '../../main/jobs/worker/export-run.js';
 import type { Store } from '../../main/store/store.js';
-import type { ExportFormat, Precision } from '../../shared/export.js';
 
-/** An export as a test asks for it: the request's fields and the job's test options side by side. */
-export interface ExportTestRequest extends ExportRunOptions {
-  runId: number;
-  format: ExportFormat;
-  precision: Precision;
-  full: boolean;
-  outDir: string;
-  overwrite?: boolean;
-  calibration?: number;
-  maxDrop?: number;
-  uint8Input?: boolean;
-}
+/** An export as a test asks for it: the request (its cache is the app's) and the job's test options side by side. */
+export interface ExportTestRequest extends Omit<ExportRequest, 'cacheDir'>, ExportRunOptions {}
 
 /** The export job's work (in this process) and then the host's record of it, as the two processes do. */
 export async function exportIn(store: Store, r: ExportTestRequest): Promise<ExportedModel[]> {

@@ -1,31 +1,14 @@
 import { resolve } from 'node:path';
-import { checkExportOptions, type ExportFormat, type ExportNetwork, type Precision, type VerificationReport } from '../../../shared/export.js';
+import { checkExportOptions, type ExportFormat, type Precision } from '../../../shared/export.js';
 import type { Store } from '../../store/store.js';
 import type { ExportResult } from '../job-spec.js';
 import { runOneShot, type OneShotOptions } from './one-shot.js';
 
-/** An exported network as the history now holds it. */
-export interface ExportedModel {
+/** An exported network as the history now holds it: the job's result, with its id and its files' sizes instead of their bytes. */
+export type ExportedModel = Omit<ExportResult, 'files' | 'metadata' | 'fullMacs' | 'createdAt'> & {
   id: number;
-  network: ExportNetwork;
-  format: ExportFormat;
-  precision: Precision;
-  dir: string;
   files: Array<{ name: string; bytes: number }>;
-  params: number;
-  macs: number;
-  accuracy: number | null;
-  latencyMs: number | null;
-  fullLatencyMs: number | null;
-  /** The same network in float32, timed beside it. */
-  fp32LatencyMs: number | null;
-  macRatio: number | null;
-  latencySpeedup: number | null;
-  speedupOverFp32: number | null;
-  /** Said when a lower precision did not make the model faster. */
-  note: string | null;
-  verification: VerificationReport;
-}
+};
 
 export interface ExportRequest {
   runId: number;
