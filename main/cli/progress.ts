@@ -101,7 +101,11 @@ export class ProgressPrinter {
       case 'search-started':
         this.line(
           `searching ${e.config.model.arch} widths over α ∈ {${e.config.space.join(', ')}} for ${e.groups.length} width groups on ${e.data.name} ` +
-            `(${e.data.trainCount} train / ${e.data.valCount} val), γ=${e.config.gamma}`,
+            `(${e.data.trainCount} train / ${e.data.valCount} val), ` +
+            (e.target === null
+              ? `γ=${e.config.gamma} (the paper's mode)`
+              : `target ${formatCount(e.target)} MACs (feasible ${formatCount(e.feasible.min)} … ${formatCount(e.feasible.max)}), ` +
+                `${e.heldOut} images held out for η, ${e.warmupSteps} of ${e.totalSteps} steps of weight warm-up`),
         );
         this.backend(e.backend);
         break;
@@ -113,6 +117,7 @@ export class ProgressPrinter {
           `loss ${e.loss.toFixed(4)}`,
           `n_f ${e.flops.toFixed(3)}`,
           `τ ${e.tau.toFixed(2)}`,
+          ...(e.penalty > 0 ? [`penalty ${e.penalty.toFixed(3)}`] : []),
           `${e.imagesPerSecond.toFixed(0)} img/s`,
           `ETA ${formatDuration(e.etaSeconds)}`,
         ];
@@ -120,13 +125,32 @@ export class ProgressPrinter {
         this.barShown = true;
         break;
       }
-      case 'search-epoch':
+      case 'search-epoch': {
+        const target = e.target === null ? '' : ` vs target ${formatCount(e.target)} (penalty ${e.penalty.toFixed(3)})`;
         this.line(
-          `search epoch ${e.epoch}/${e.epochs}: τ ${e.tau.toFixed(2)}  expected small MACs ${formatCount(e.expectedMacs)}  ` +
+          `search epoch ${e.epoch}/${e.epochs}: τ ${e.tau.toFixed(2)}  expected small MACs ${formatCount(e.expectedMacs)}${target}  ` +
             `argmax ${formatCount(e.argmax.macs)} MACs / ${e.argmax.params.toLocaleString('en-US')} params  val full ${percent(e.val.full.accuracy)} small ${percent(e.val.small.accuracy)}`,
         );
+        this.line(
+          `  entropy per group (flat = ${Math.log(e.groups[0]?.probabilities.length ?? 1).toFixed(2)}): ${Object.entries(e.entropies)
+            .map(([g, h]) => `${g} ${h.toFixed(2)}`)
+            .join('  ')}`,
+        );
         break;
+      }
       case 'search-result':
+        if (e.projection !== null) {
+          const alphas = (a: Record<string, number>): string =>
+            Object.entries(a)
+              .map(([g, v]) => `${g}=${v}`)
+              .join(' ');
+          this.line(`argmax: ${alphas(e.argmax.alphas)} (${formatCount(e.argmax.cost.macs)} MACs)`);
+          const moves = e.projection.moves.map((m) => `${m.group} ${m.from}→${m.to} (${formatCount(m.macs)})`).join(', ');
+          this.line(
+            `projected onto ${formatCount(e.projection.target)} MACs ±${(e.projection.tolerance * 100).toFixed(0)} %: ${moves === '' ? 'already within' : moves}`,
+          );
+        }
+        for (const w of e.warnings) this.line(`warning: ${w}`);
         this.line(
           `found: ${Object.entries(e.alphas)
             .map(([g, a]) => `${g}=${a}`)

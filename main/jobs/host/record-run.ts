@@ -164,6 +164,7 @@ export function recordRun(store: Store, runId: number, options: RecordOptions = 
         write(e.type, () =>
           store.transaction(() => {
             store.danChoices.put(runId, e.epoch, e.tau, choices);
+            runs.addSearchEpoch(runId, e);
             touch(e.time);
           }),
         );
