@@ -77,3 +77,62 @@ export function resolveBudget(model: ModelConfig, space: readonly number[], requ
   }
   return { targetMacs: Math.round(targetMacs), feasible };
 }
+
+/** A small seeded generator (mulberry32) for choices that must repeat from a seed in any process. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A random architecture of the space within ±tolerance of a MACs target:
+ * α drawn uniformly per group, redrawn until the network lands in the band
+ * (so every configuration in the band is equally likely) — the random
+ * baseline a searched network must beat at the same cost.
+ */
+export function randomWithinBudget(
+  model: ModelConfig,
+  space: readonly number[],
+  targetMacs: number,
+  tolerance: number,
+  seed: number,
+  maxDraws = 200_000,
+): { alphas: Record<string, number>; macs: number; draws: number } {
+  const graph = buildGraph(model);
+  const next = seeded(seed);
+  for (let draws = 1; draws <= maxDraws; draws++) {
+    const alphas = Object.fromEntries(graph.groups.map((g) => [g, space[Math.floor(next() * space.length)]!]));
+    const macs = costReport(graph, alphas).small!.macs;
+    if (Math.abs(macs / targetMacs - 1) <= tolerance) return { alphas, macs, draws };
+  }
+  throw new InputError(
+    `no random architecture within ±${tolerance * 100} % of ${formatMacs(targetMacs)} MACs in ${maxDraws} draws; widen the tolerance`,
+    'target-macs',
+  );
+}
+
+/** "s2.out=4,s3.out=8" → { 's2.out': 4, 's3.out': 8 } (the α of each width group, as `adjoin train --alpha` takes it). */
+export function parseAlphaMap(text: string, field: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of text.split(',')) {
+    const m = /^\s*([\w.]+)\s*=\s*(\d+)\s*$/.exec(part);
+    if (m === null) throw new InputError(`an α per width group is written group=α,group=α… (e.g. s2.out=4,s3.out=8), got '${part}'`, field);
+    const alpha = Number(m[2]);
+    if (!(DAN_ALPHAS as readonly number[]).includes(alpha)) throw new InputError(`α of ${m[1]} must be one of ${DAN_ALPHAS.join(', ')}, got ${alpha}`, field);
+    out[m[1]!] = alpha;
+  }
+  return out;
+}
+
+/** The inverse of parseAlphaMap. */
+export function formatAlphaMap(alphas: Readonly<Record<string, number>>): string {
+  return Object.entries(alphas)
+    .map(([g, a]) => `${g}=${a}`)
+    .join(',');
+}

@@ -78,3 +78,44 @@ describe('adjoin search under a budget', () => {
     expect(show.stdout).toMatch(/projected {2}s2\..*within ±2 % of/);
   });
 });
+
+describe('the random baseline at a budget', () => {
+  const COST = ['cost', '--arch', 'resnet18', '--stem', 'cifar', '--input', '28', '--channels', '1', '--classes', '10', '--width', '0.25'];
+  const net = { ...model, inputSize: 28, classes: 10 };
+
+  it('adjoin cost --random-within draws an architecture of the space within ±2 %, the same for the same seed, printed as group=α,…', () => {
+    const target = costReport(buildGraph(net), 4).small!.macs;
+    const draw = (seed: number): { alphas: Record<string, number>; macs: number } =>
+      JSON.parse(runCli([...COST, '--random-within', String(target), '--seed', String(seed), '--json']).stdout) as {
+        alphas: Record<string, number>;
+        macs: number;
+      };
+    const a = draw(0);
+    expect(Math.abs(a.macs / target - 1)).toBeLessThanOrEqual(0.02);
+    expect(costReport(buildGraph(net), a.alphas).small!.macs).toBe(a.macs);
+    for (const alpha of Object.values(a.alphas)) expect([1, 2, 4, 8, 16]).toContain(alpha);
+    expect(draw(0)).toEqual(a);
+    expect(draw(1)).not.toEqual(a);
+    const text = runCli([...COST, '--random-within', String(target), '--seed', '0']);
+    expect(text.stdout.split('\n')[0]).toBe(
+      Object.entries(a.alphas)
+        .map(([g, v]) => `${g}=${v}`)
+        .join(','),
+    );
+  });
+
+  it.each([
+    [
+      'a group α outside the ladder',
+      ['train', '--data', DATA, ...NET, '--epochs', '1', '--alpha', 's2.out=3'],
+      /α of s2.out must be one of 1, 2, 4, 8, 16, got 3/,
+    ],
+    ['a malformed group map', ['train', '--data', DATA, ...NET, '--epochs', '1', '--alpha', 's2.out=4,oops'], /group=α,group=α… .*got 'oops'/],
+    ['--alpha with --random-within', ['cost', '--alpha', '4', '--random-within', '8M'], /give --alpha or --random-within, not both/],
+  ])('%s: one line, exit 2', (_name, args, message) => {
+    const r = runCli([...args, ...(args[0] === 'train' ? ['--db', join(root, 'bad.db'), '--out', join(root, 'never')] : [])], { cwd: root });
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(message);
+  });
+});
