@@ -282,6 +282,21 @@ describe('the projection onto the budget', () => {
   });
 });
 
+describe('the flat-distribution warning', () => {
+  it('names the groups still flat at the end: the paper’s τ = 15 after one epoch leaves every group near uniform', async () => {
+    const events: EngineEvent[] = [];
+    const outcome = await search({ config: paperConfig({ epochs: 1 }), data, workers: 1, stepEventInterval: 0, emit: (e) => events.push(e) });
+    expect(outcome.status).toBe('finished');
+    const result = events.find((e): e is SearchResultEvent => e.type === 'search-result')!;
+    expect(result.projection).toBeNull();
+    expect(result.argmax.alphas).toEqual(result.alphas);
+    expect(result.warnings).toHaveLength(1);
+    expect(result.warnings[0]).toMatch(
+      new RegExp(`^the width distributions of ${result.groups.length} of ${result.groups.length} groups are still flat at the end`),
+    );
+  });
+});
+
 describe('a budgeted search', () => {
   const feasible = feasibleMacs(model, [1, 2, 4, 8, 16]);
 
