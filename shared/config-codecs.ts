@@ -96,6 +96,14 @@ const searchConfigShape = obj({
   augmentation: oneOf(AUGMENTATIONS),
   seed: int,
   checkpointEvery: int,
+  // Issue 15's fields: absent in configs stored before it, which then search as the paper.
+  budget: optional(nullable(obj({ targetMacs: num, tolerance: num, weight: num }))),
+  tauSchedule: optional(oneOf(['paper', 'progress'] as const)),
+  tauRange: optional(obj({ start: num, end: num })),
+  warmup: optional(num),
+  heldOut: optional(num),
+  archBeta1: optional(num),
+  etaTravel: optional(nullable(num)),
 });
 
 export const searchConfig: Decoder<SearchConfig> = (v, path) => validateSearchConfig(searchConfigShape(v, path));

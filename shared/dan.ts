@@ -37,7 +37,129 @@ export interface SearchConfig {
   augmentation: Augmentation;
   seed: number;
   checkpointEvery: number;
+  // Issue 15's budgeted search. Every field below is optional and its absence
+  // is the paper's behaviour, so a search config stored before it existed
+  // decodes to exactly the search it ran.
+  /** Search under a MACs budget instead of the γ term (absent or null: the paper's γ·n_f). */
+  budget?: SearchBudget | null;
+  /** `paper`: τ by epoch from `tau`; `progress`: geometric from `tauRange.start` to `tauRange.end` over the steps after the warm-up. */
+  tauSchedule?: 'paper' | 'progress';
+  tauRange?: { start: number; end: number };
+  /** Fraction of the steps at the start that train the weights only (η stays put). Absent: 0. */
+  warmup?: number;
+  /** Fraction of the training images held out for the η steps; the weights never see them. Absent or 0: one joint step per batch, as the paper. */
+  heldOut?: number;
+  /** β₁ of η's Adam. Absent: 0.9. */
+  archBeta1?: number;
+  /** When set, η's learning rate is travel / (number of η steps), so η can move about this far whatever the run's length; absent or null: `archLr`. */
+  etaTravel?: number | null;
 }
+
+/**
+ * Which step a search takes: `joint` moves weights and η on one batch (the
+ * paper); `weights` moves the weights alone with the adjoined loss (the
+ * warm-up, and the weight half of an alternating search); `eta` moves η
+ * alone on a held-out batch.
+ */
+export type SearchPhase = 'joint' | 'weights' | 'eta';
+
+/** What a budgeted search aims at and how hard it pulls there. */
+export interface SearchBudget {
+  /** Multiply-adds of the small network the search should find. */
+  targetMacs: number;
+  /** Half-width of the band around the target, as a fraction of it, inside which the penalty is zero. */
+  tolerance: number;
+  /** ρ of the penalty ρ·max(0, |E[MACs]/target − 1| − tolerance). */
+  weight: number;
+}
+
+/** Every setting of a search, absent ones filled with the paper's behaviour. */
+export interface SearchPlan {
+  budget: SearchBudget | null;
+  tauSchedule: 'paper' | 'progress';
+  tauRange: { start: number; end: number };
+  warmup: number;
+  heldOut: number;
+  archBeta1: number;
+  etaTravel: number | null;
+}
+
+/** The budgeted mode's defaults (issue 15): the band of the final projection, a progress schedule, a held-out fifth of the images. */
+export const BUDGET_DEFAULTS = {
+  tolerance: 0.02,
+  weight: 2,
+  tauRange: { start: 5, end: 0.2 },
+  warmup: 0.25,
+  heldOut: 0.2,
+  archBeta1: 0.5,
+  etaTravel: 5,
+} as const;
+
+/** The settings that make a search budgeted, with BUDGET_DEFAULTS. */
+export function budgetedSearch(targetMacs: number): SearchPlan & { budget: SearchBudget } {
+  const d = BUDGET_DEFAULTS;
+  return {
+    budget: { targetMacs, tolerance: d.tolerance, weight: d.weight },
+    tauSchedule: 'progress',
+    tauRange: { ...d.tauRange },
+    warmup: d.warmup,
+    heldOut: d.heldOut,
+    archBeta1: d.archBeta1,
+    etaTravel: d.etaTravel,
+  };
+}
+
+export function searchPlan(c: SearchConfig): SearchPlan {
+  return {
+    budget: c.budget ?? null,
+    tauSchedule: c.tauSchedule ?? 'paper',
+    tauRange: c.tauRange ?? { start: c.tau.initial, end: c.tau.initial },
+    warmup: c.warmup ?? 0,
+    heldOut: c.heldOut ?? 0,
+    archBeta1: c.archBeta1 ?? 0.9,
+    etaTravel: c.etaTravel ?? null,
+  };
+}
+
+/** Steps at the start that train the weights alone. */
+export function warmupSteps(c: SearchConfig, totalSteps: number): number {
+  return Math.floor(searchPlan(c).warmup * totalSteps);
+}
+
+/**
+ * τ at a step. `paper`: by epoch. `progress`: τ_start through the warm-up,
+ * then geometric from τ_start at its first step to τ_end at the last step,
+ * so a longer or shorter run sweeps the same range.
+ */
+export function tauAtStep(c: SearchConfig, globalStep: number, totalSteps: number, epoch: number): number {
+  const plan = searchPlan(c);
+  if (plan.tauSchedule === 'paper') return tauAt(c.tau, epoch);
+  const first = warmupSteps(c, totalSteps);
+  const { start, end } = plan.tauRange;
+  if (globalStep <= first) return start;
+  const span = Math.max(1, totalSteps - 1 - first);
+  return start * (end / start) ** Math.min(1, (globalStep - first) / span);
+}
+
+/** η's learning rate: spread over the η steps when a travel is set, else `archLr`. */
+export function etaLearningRate(c: SearchConfig, totalSteps: number): number {
+  const travel = searchPlan(c).etaTravel;
+  if (travel === null) return c.archLr;
+  return travel / Math.max(1, totalSteps - warmupSteps(c, totalSteps));
+}
+
+/** ρ·max(0, |E/T − 1| − tol): zero inside the band, rising linearly outside it. */
+export function budgetPenalty(expectedMacs: number, budget: SearchBudget): number {
+  return budget.weight * Math.max(0, Math.abs(expectedMacs / budget.targetMacs - 1) - budget.tolerance);
+}
+
+/** Entropy (nats) of a distribution. */
+export function entropy(p: readonly number[]): number {
+  return -p.reduce((s, v) => (v > 0 ? s + v * Math.log(v) : s), 0);
+}
+
+/** A group is still flat when its entropy exceeds this share of the uniform's, log |A|. */
+export const FLAT_ENTROPY_SHARE = 0.9;
 
 export const DEFAULT_TAU = { initial: 15, decay: 0.045 } as const;
 export const DEFAULT_ARCH_LR = 0.01;
@@ -82,7 +204,28 @@ export function validateSearchConfig(c: SearchConfig): SearchConfig {
   if (!Number.isFinite(c.tau.initial) || c.tau.initial <= 0) throw new InputError(`τ must start positive, got ${c.tau.initial}`, 'tau');
   if (!Number.isFinite(c.tau.decay) || c.tau.decay < 0) throw new InputError(`τ decay must be ≥ 0, got ${c.tau.decay}`, 'tauDecay');
   if (c.noise !== 'fresh' && c.noise !== 'fixed') throw new InputError(`noise must be fresh or fixed, got ${String(c.noise)}`, 'noise');
+  validatePlan(searchPlan(c));
   return c;
+}
+
+function validatePlan(p: SearchPlan): void {
+  const finite = (v: number): boolean => Number.isFinite(v);
+  if (p.budget !== null) {
+    const b = p.budget;
+    if (!finite(b.targetMacs) || b.targetMacs <= 0) throw new InputError(`the MACs target must be positive, got ${b.targetMacs}`, 'targetMacs');
+    if (!finite(b.tolerance) || b.tolerance < 0 || b.tolerance >= 0.5)
+      throw new InputError(`the budget tolerance must be in [0, 0.5), got ${b.tolerance}`, 'tolerance');
+    if (!finite(b.weight) || b.weight < 0) throw new InputError(`the budget weight must be ≥ 0, got ${b.weight}`, 'budgetWeight');
+  }
+  if (p.tauSchedule !== 'paper' && p.tauSchedule !== 'progress')
+    throw new InputError(`τ schedule must be paper or progress, got ${String(p.tauSchedule)}`, 'tauSchedule');
+  const { start, end } = p.tauRange;
+  if (!finite(start) || !finite(end) || end <= 0 || start < end)
+    throw new InputError(`τ must go from a start ≥ its end > 0, got ${start} → ${end}`, 'tauStart');
+  if (!finite(p.warmup) || p.warmup < 0 || p.warmup >= 1) throw new InputError(`the warm-up must be a fraction in [0, 1), got ${p.warmup}`, 'warmup');
+  if (!finite(p.heldOut) || p.heldOut < 0 || p.heldOut > 0.9) throw new InputError(`the held-out share must be in [0, 0.9], got ${p.heldOut}`, 'heldOut');
+  if (!finite(p.archBeta1) || p.archBeta1 < 0 || p.archBeta1 >= 1) throw new InputError(`η's β₁ must be in [0, 1), got ${p.archBeta1}`, 'archBeta1');
+  if (p.etaTravel !== null && (!finite(p.etaTravel) || p.etaTravel <= 0)) throw new InputError(`η's travel must be positive, got ${p.etaTravel}`, 'etaTravel');
 }
 
 /** One width group's state at the end of a search epoch. */

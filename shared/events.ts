@@ -143,6 +143,14 @@ export interface SearchStartedEvent extends EventBase {
   /** Width groups with their full channel counts. */
   groups: Array<{ group: string; channels: number }>;
   full: Cost;
+  /** Small-network MACs with every group at the space's largest α (min) and at its smallest (max). */
+  feasible: { min: number; max: number };
+  /** The budgeted search's MACs target; null in the paper's γ mode. */
+  target: number | null;
+  /** Training images held out for the η steps (0: none, the paper's joint step). */
+  heldOut: number;
+  /** Steps at the start that train the weights alone. */
+  warmupSteps: number;
   totalSteps: number;
   stepsPerEpoch: number;
   resumedFrom: { epoch: number; step: number } | null;
@@ -154,6 +162,10 @@ export interface SearchStepEvent extends StepProgress {
   /** n_f: expected small-network MACs under this step's g, over the full network's MACs. */
   flops: number;
   tau: number;
+  /** The budget penalty on expected MACs under softmax(η/τ) (0 without a budget, or inside its band). */
+  penalty: number;
+  /** The η step's loss on its held-out batch; null when η did not step alone (warm-up, or the paper's joint step). */
+  etaLoss: number | null;
 }
 
 export interface SearchEpochEvent extends EventBase {
@@ -163,6 +175,11 @@ export interface SearchEpochEvent extends EventBase {
   tau: number;
   /** Expected small-network MACs under softmax(η/τ), and those of the argmax architecture. */
   expectedMacs: number;
+  /** The budget's MACs target (null: the paper's γ mode) and the penalty on `expectedMacs`. */
+  target: number | null;
+  penalty: number;
+  /** Entropy (nats) of each group's softmax(η/τ); log |A| is flat. */
+  entropies: Record<string, number>;
   argmax: Cost;
   groups: GroupChoice[];
   trainLoss: number;
@@ -171,11 +188,39 @@ export interface SearchEpochEvent extends EventBase {
   seconds: number;
 }
 
+/** One move of the projection onto the budget: a group narrowed (larger α) or widened. */
+export interface ProjectionMove {
+  group: string;
+  from: number;
+  to: number;
+  /** Small-network MACs after the move. */
+  macs: number;
+  /** KL(p‖q) of the hard-masked candidate after the move, on a fixed held-out subset. */
+  kl: number;
+}
+
+/** How the argmax architecture was moved onto the budget. */
+export interface SearchProjection {
+  target: number;
+  tolerance: number;
+  /** False when no configuration within the band was reached; the closest was taken. */
+  withinBand: boolean;
+  /** Every move made, in order. */
+  moves: ProjectionMove[];
+}
+
 /** The search's answer: an α per width group, ready for adjoined training. */
 export interface SearchResultEvent extends EventBase {
   type: 'search-result';
+  /** The chosen network: the projected configuration in a budgeted search, the argmax in the paper's mode. */
   alphas: Record<string, number>;
   cost: { full: Cost; small: Cost };
+  /** argmax η per group, before any projection. */
+  argmax: { alphas: Record<string, number>; cost: Cost };
+  /** null in the paper's mode (no budget). */
+  projection: SearchProjection | null;
+  /** What the user should know about the search (flat distributions, a budget not reached). */
+  warnings: string[];
   groups: GroupChoice[];
   /** Per epoch, per group, softmax(η/τ): the width-choice heatmap. */
   history: Array<{ epoch: number; tau: number; probabilities: Record<string, number[]> }>;
@@ -186,3 +231,6 @@ export type SearchEvent = SearchStartedEvent | SearchStepEvent | SearchEpochEven
 
 /** Everything an engine job reports: a search, a training run, or a search then a training run. */
 export type EngineEvent = TrainEvent | SearchEvent;
+
+/** The engine event of one type. */
+export type EventOf<T extends EngineEvent['type']> = Extract<EngineEvent, { type: T }>;

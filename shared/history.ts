@@ -1,6 +1,6 @@
 import type { BackendInfo } from './backend.js';
 import type { SearchConfig } from './dan.js';
-import type { DataInfo, FailureReason, PathMetrics, RunOutputs } from './events.js';
+import type { DataInfo, FailureReason, PathMetrics, RunOutputs, SearchProjection } from './events.js';
 import type { ExportFormat, ExportNetwork, Precision, VerificationReport } from './export.js';
 import type { Cost } from './model/cost.js';
 import type { TrainConfig } from './train-config.js';
@@ -33,7 +33,30 @@ export interface SearchRecord {
   config: SearchConfig;
   /** Epochs of adjoined training of the found network; null for a search alone. */
   thenTrain: number | null;
-  result: { alphas: Record<string, number>; cost: { full: Cost; small: Cost } } | null;
+  result: SearchRecordResult | null;
+  /** Per epoch: expected MACs under softmax(η/τ) against the budget. Absent in searches recorded before issue 15. */
+  epochs?: SearchEpochDiagnostics[];
+}
+
+/** What a search found. The last three fields are absent in searches recorded before issue 15. */
+export interface SearchRecordResult {
+  /** The network trained next: the projected configuration of a budgeted search, else the argmax. */
+  alphas: Record<string, number>;
+  cost: { full: Cost; small: Cost };
+  /** argmax η before the projection. */
+  argmax?: { alphas: Record<string, number>; cost: Cost };
+  projection?: SearchProjection | null;
+  warnings?: string[];
+}
+
+/** A search epoch's budget figures (the group entropies follow from the stored probabilities). */
+export interface SearchEpochDiagnostics {
+  epoch: number;
+  tau: number;
+  expectedMacs: number;
+  /** null in the paper's mode. */
+  target: number | null;
+  penalty: number;
 }
 
 /** A dataset as a job describes it for the history's datasets table. */

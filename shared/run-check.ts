@@ -1,6 +1,7 @@
 import { validateSearchConfig, type SearchConfig } from './dan.js';
 import { costReport, type CostReport } from './model/cost.js';
 import { buildGraph } from './model/graph.js';
+import { resolveBudget } from './search-budget.js';
 import { validateTrainConfig, type TrainConfig } from './train-config.js';
 
 /**
@@ -14,8 +15,11 @@ export function checkTrainConfig(config: TrainConfig): CostReport {
   return costReport(buildGraph(config.model), config.alpha);
 }
 
-/** The same for a DAN search: its values and its super-network. */
+/** The same for a DAN search: its values, its super-network, and a budget the space can reach. */
 export function checkSearchConfig(config: SearchConfig): CostReport {
   validateSearchConfig(config);
-  return costReport(buildGraph(config.model));
+  const report = costReport(buildGraph(config.model));
+  const budget = config.budget ?? null;
+  if (budget !== null) resolveBudget(config.model, config.space, { kind: 'macs', macs: budget.targetMacs });
+  return report;
 }

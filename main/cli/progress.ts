@@ -1,8 +1,6 @@
 import { skipLines, type BackendInfo } from '../../shared/backend.js';
-import type { EngineEvent, PathMetrics } from '../../shared/events.js';
+import type { EngineEvent, EventOf, PathMetrics } from '../../shared/events.js';
 import { formatCount, formatDuration, percent } from './format.js';
-
-type EventOf<T extends EngineEvent['type']> = Extract<EngineEvent, { type: T }>;
 
 /** "full 91.20%  small 88.40%", leaving out a network the run does not have. */
 export function accuracies(val: { full: PathMetrics | null; small: PathMetrics | null }): string {
@@ -16,6 +14,13 @@ export function accuracies(val: { full: PathMetrics | null; small: PathMetrics |
  * Renders training events for people: a live progress bar on a terminal,
  * one line per epoch, and a summary at the end.
  */
+/** Per-group widths as `group=α …`. */
+function alphaList(alphas: Record<string, number>): string {
+  return Object.entries(alphas)
+    .map(([g, a]) => `${g}=${a}`)
+    .join(' ');
+}
+
 export class ProgressPrinter {
   private barShown = false;
 
@@ -90,7 +95,11 @@ export class ProgressPrinter {
   private searchStarted(e: EventOf<'search-started'>): void {
     this.line(
       `searching ${e.config.model.arch} widths over α ∈ {${e.config.space.join(', ')}} for ${e.groups.length} width groups on ${e.data.name} ` +
-        `(${e.data.trainCount} train / ${e.data.valCount} val), γ=${e.config.gamma}`,
+        `(${e.data.trainCount} train / ${e.data.valCount} val), ` +
+        (e.target === null
+          ? `γ=${e.config.gamma} (the paper's mode)`
+          : `target ${formatCount(e.target)} MACs (feasible ${formatCount(e.feasible.min)} … ${formatCount(e.feasible.max)}), ` +
+            `${e.heldOut} images held out for η, ${e.warmupSteps} of ${e.totalSteps} steps of weight warm-up`),
     );
     this.backend(e.backend);
   }
@@ -104,24 +113,35 @@ export class ProgressPrinter {
       `loss ${e.loss.toFixed(4)}`,
       `n_f ${e.flops.toFixed(3)}`,
       `τ ${e.tau.toFixed(2)}`,
+      ...(e.penalty > 0 ? [`penalty ${e.penalty.toFixed(3)}`] : []),
       `${e.imagesPerSecond.toFixed(0)} img/s`,
       `ETA ${formatDuration(e.etaSeconds)}`,
     ]);
   }
 
   private searchEpoch(e: EventOf<'search-epoch'>): void {
+    const target = e.target === null ? '' : ` vs target ${formatCount(e.target)} (penalty ${e.penalty.toFixed(3)})`;
     this.line(
-      `search epoch ${e.epoch}/${e.epochs}: τ ${e.tau.toFixed(2)}  expected small MACs ${formatCount(e.expectedMacs)}  ` +
+      `search epoch ${e.epoch}/${e.epochs}: τ ${e.tau.toFixed(2)}  expected small MACs ${formatCount(e.expectedMacs)}${target}  ` +
         `argmax ${formatCount(e.argmax.macs)} MACs / ${e.argmax.params.toLocaleString('en-US')} params  val full ${percent(e.val.full.accuracy)} small ${percent(e.val.small.accuracy)}`,
+    );
+    this.line(
+      `  entropy per group (flat = ${Math.log(e.groups[0]?.probabilities.length ?? 1).toFixed(2)}): ${Object.entries(e.entropies)
+        .map(([g, h]) => `${g} ${h.toFixed(2)}`)
+        .join('  ')}`,
     );
   }
 
   private searchResult(e: EventOf<'search-result'>): void {
-    this.line(
-      `found: ${Object.entries(e.alphas)
-        .map(([g, a]) => `${g}=${a}`)
-        .join(' ')}`,
-    );
+    if (e.projection !== null) {
+      this.line(`argmax: ${alphaList(e.argmax.alphas)} (${formatCount(e.argmax.cost.macs)} MACs)`);
+      const moves = e.projection.moves.map((m) => `${m.group} ${m.from}→${m.to} (${formatCount(m.macs)})`).join(', ');
+      this.line(
+        `projected onto ${formatCount(e.projection.target)} MACs ±${(e.projection.tolerance * 100).toFixed(0)} %: ${moves === '' ? 'already within' : moves}`,
+      );
+    }
+    for (const w of e.warnings) this.line(`warning: ${w}`);
+    this.line(`found: ${alphaList(e.alphas)}`);
     this.line(
       `small network: ${e.cost.small.params.toLocaleString('en-US')} params, ${formatCount(e.cost.small.macs)} MACs (full: ${formatCount(e.cost.full.macs)})`,
     );

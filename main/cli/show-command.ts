@@ -6,6 +6,7 @@ import type { Command } from './command.js';
 import { formatBytes, formatCount, formatDuration, percent } from './format.js';
 import { dateTime, modelLabel } from './runs-command.js';
 import { openExisting, runIdArg } from './store-args.js';
+import { searchLines } from './show-search.js';
 
 const SHOW_USAGE = `adjoin show <run> [--json] [--db FILE]
   A run's config, metrics and exports (with latency, speed-up and MAC ratio).`;
@@ -76,6 +77,7 @@ export function renderRun(d: RunDetails, dbFile: string): string {
     const last = d.steps[d.steps.length - 1]!;
     lines.push(`  ${d.steps.length} sampled steps; last: step ${last.globalStep}, loss ${last.loss.toFixed(4)}, ${last.imagesPerSecond.toFixed(0)} img/s`);
   }
+  if (run.search !== null) lines.push(...searchLines(run.search));
   for (const e of d.danChoices) {
     lines.push(`  DAN epoch ${e.epoch}${e.tau === null ? '' : ` (τ ${e.tau.toFixed(2)})`}: ${e.choices.map((c) => `${c.group}=α${c.alpha}`).join(', ')}`);
   }

@@ -1,4 +1,5 @@
 import { InputError } from '../../shared/errors.js';
+import { parseAlphaMap } from '../../shared/search-budget.js';
 import { validateGlobalAlpha } from '../../shared/model/config.js';
 import { checkTrainConfig } from '../../shared/run-check.js';
 import { DEFAULT_KD, TRAIN_MODES, trainConfigOf, validateTrainConfig, type KdConfig } from '../../shared/train-config.js';
@@ -27,7 +28,13 @@ export async function trainCommand(argv: string[], io: CommandIo): Promise<numbe
   const mode = choiceArg(values.mode, 'mode', TRAIN_MODES, 'an');
   if (mode === 'standard' && values.alpha !== undefined) throw new InputError('--alpha applies to --mode an, small and kd', 'alpha');
   if (mode !== 'kd' && values.teacher !== undefined) throw new InputError('--teacher applies to --mode kd only', 'teacher');
-  const alpha = mode === 'standard' ? null : validateGlobalAlpha(intArg(values.alpha, 'alpha', 4));
+  // A global α, or one per width group (group=α,…: a searched or random architecture, e.g. from adjoin cost --random-within).
+  const alpha =
+    mode === 'standard'
+      ? null
+      : values.alpha?.includes('=') === true
+        ? parseAlphaMap(values.alpha, 'alpha')
+        : validateGlobalAlpha(intArg(values.alpha, 'alpha', 4));
   const settings = runSettings(values);
   const { workers } = workersOption(values);
   const teacherRun = mode === 'kd' ? teacherRunArg(values.teacher) : null;

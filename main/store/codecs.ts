@@ -1,5 +1,5 @@
 import { searchConfig, trainConfig } from '../../shared/config-codecs.js';
-import { anything, arr, type Decoder, int, nullable, num, obj, record } from '../../shared/decode.js';
+import { anything, arr, bool, type Decoder, int, nullable, num, obj, optional, record, str } from '../../shared/decode.js';
 import { backendInfo, cost, dataInfo, runOutputs } from '../../shared/event-codecs.js';
 import type { SearchRecord } from '../../shared/history.js';
 
@@ -14,7 +14,26 @@ export { backendInfo, dataInfo, runOutputs, trainConfig };
 export const searchRecord: Decoder<SearchRecord> = obj({
   config: searchConfig,
   thenTrain: nullable(int),
-  result: nullable(obj({ alphas: record(int), cost: obj({ full: cost, small: cost }) })),
+  result: nullable(
+    obj({
+      alphas: record(int),
+      cost: obj({ full: cost, small: cost }),
+      // Issue 15's fields, absent in searches recorded before it.
+      argmax: optional(obj({ alphas: record(int), cost })),
+      projection: optional(
+        nullable(
+          obj({
+            target: num,
+            tolerance: num,
+            withinBand: bool,
+            moves: arr(obj({ group: str, from: int, to: int, macs: num, kl: num })),
+          }),
+        ),
+      ),
+      warnings: optional(arr(str)),
+    }),
+  ),
+  epochs: optional(arr(obj({ epoch: int, tau: num, expectedMacs: num, target: nullable(num), penalty: num }))),
 });
 
 export const confusion: Decoder<number[][]> = arr(arr(int));

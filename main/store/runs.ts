@@ -1,6 +1,6 @@
 import { decodeJson, oneOf } from '../../shared/decode.js';
 import { InputError } from '../../shared/errors.js';
-import type { FailureReason, FinishedEvent, PathMetrics, SearchResultEvent, SearchStartedEvent, StartedEvent } from '../../shared/events.js';
+import type { FailureReason, FinishedEvent, PathMetrics, SearchEpochEvent, SearchResultEvent, SearchStartedEvent, StartedEvent } from '../../shared/events.js';
 import type { TrainConfig } from '../../shared/train-config.js';
 import { backendInfo, confusion, dataInfo, runOutputs, searchRecord, trainConfig } from './codecs.js';
 import { insertReturningId, type Db } from './db.js';
@@ -219,11 +219,23 @@ export class Runs {
       .run(e.backend.kind, e.backend.device, JSON.stringify(e.backend), JSON.stringify(e.data), e.full.params, e.full.macs, e.time, e.time, id);
   }
 
-  /** The search's answer: the α map and the cost of the network it gives. */
+  /** A search epoch's budget figures, kept with the search (a resumed epoch replaces its earlier record). */
+  addSearchEpoch(id: number, e: SearchEpochEvent): void {
+    const run = this.require(id);
+    // Only a search run keeps search figures.
+    if (run.search === null) return;
+    const epochs = (run.search.epochs ?? []).filter((d) => d.epoch !== e.epoch);
+    epochs.push({ epoch: e.epoch, tau: e.tau, expectedMacs: e.expectedMacs, target: e.target, penalty: e.penalty });
+    const search: SearchRecord = { ...run.search, epochs };
+    this.db.prepare('UPDATE runs SET search = ? WHERE id = ?').run(JSON.stringify(search), id);
+  }
+
+  /** The search's answer: the α map and the cost of the network it gives, the argmax before projection, the projection and the warnings. */
   setSearchResult(id: number, e: SearchResultEvent): void {
     const run = this.require(id);
     if (run.search === null) throw new Error(`run ${id} is not a search`);
-    const search: SearchRecord = { ...run.search, result: { alphas: e.alphas, cost: e.cost } };
+    const result = { alphas: e.alphas, cost: e.cost, argmax: e.argmax, projection: e.projection, warnings: e.warnings };
+    const search: SearchRecord = { ...run.search, result };
     this.db
       .prepare('UPDATE runs SET search = ?, small_params = ?, small_macs = ? WHERE id = ?')
       .run(JSON.stringify(search), e.cost.small.params, e.cost.small.macs, id);

@@ -89,13 +89,17 @@ describe('applyEvent (live run)', () => {
         { group: 'stage3', channels: 32 },
       ],
       full: { params: 1000, macs: 50_000 },
+      feasible: { min: 10_000, max: 50_000 },
+      target: null,
+      heldOut: 0,
+      warmupSteps: 0,
       totalSteps: 6,
       stepsPerEpoch: 2,
       resumedFrom: null,
     };
     const s = fold([
       searchStarted,
-      { ...step(1), type: 'search-step', kl: 0.1, flops: 0.5, tau: 15 } as EngineEvent,
+      { ...step(1), type: 'search-step', kl: 0.1, flops: 0.5, tau: 15, penalty: 0, etaLoss: null } as EngineEvent,
       {
         type: 'search-epoch',
         time: 2,
@@ -103,6 +107,9 @@ describe('applyEvent (live run)', () => {
         epochs: 3,
         tau: 15,
         expectedMacs: 20_000,
+        target: null,
+        penalty: 0,
+        entropies: { stage2: 1.03, stage3: 0.9 },
         argmax: { params: 300, macs: 20_000 },
         groups: [
           { group: 'stage2', channels: 16, probabilities: [0.2, 0.3, 0.5], eta: [0, 0.1, 0.2], alpha: 4 },
@@ -117,6 +124,9 @@ describe('applyEvent (live run)', () => {
         time: 3,
         alphas: { stage2: 4, stage3: 1 },
         cost: { full: { params: 1000, macs: 50_000 }, small: { params: 300, macs: 20_000 } },
+        argmax: { alphas: { stage2: 4, stage3: 1 }, cost: { params: 300, macs: 20_000 } },
+        projection: null,
+        warnings: [],
         groups: [],
         history: [],
         seconds: 5,

@@ -2,14 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { validateSearchConfig } from '../../shared/dan.js';
 import { costReport } from '../../shared/model/cost.js';
 import { buildGraph } from '../../shared/model/graph.js';
+import { feasibleMacs } from '../../shared/search-budget.js';
 import { validateTrainConfig } from '../../shared/train-config.js';
 import {
   applyPreset,
+  danBudget,
   DEFAULT_MODEL_SETTINGS,
   dataSourceOf,
   defaultTrainSettings,
   estimate,
   lrPreview,
+  modelConfigOf,
   scheduleLabel,
   searchConfigOf,
   trainConfigOf,
@@ -102,6 +105,20 @@ describe('requests built from the forms', () => {
     expect(s.gamma).toBe(0.5);
     expect(s.tau).toEqual({ initial: 15, decay: 0.045 });
     expect(() => trainConfigOf({ ...model, mode: 'dan' }, defaultTrainSettings(), 10)).toThrow(/search/);
+  });
+  it('a DAN run searches under a budget by default, at the MACs of fixed α = 4, kept inside the feasible range; γ is the paper’s mode', () => {
+    const net = modelConfigOf({ ...model, mode: 'dan' }, 10);
+    const alpha4 = costReport(buildGraph(net), 4).small!.macs;
+    const s = searchConfigOf({ ...model, mode: 'dan' }, defaultTrainSettings(), 10);
+    expect(s.budget).toEqual({ targetMacs: alpha4, tolerance: 0.02, weight: 2 });
+    expect(s).toMatchObject({ tauSchedule: 'progress', tauRange: { start: 5, end: 0.2 }, warmup: 0.25, heldOut: 0.2, archBeta1: 0.5, etaTravel: 5 });
+    const range = feasibleMacs(net, [1, 2, 4, 8, 16]);
+    expect(danBudget({ ...model, mode: 'dan', targetMacs: range.min / 10 }, 10)?.target).toBe(range.min);
+    expect(danBudget({ ...model, mode: 'dan', targetMacs: range.max * 2 }, 10)?.target).toBe(range.max);
+    expect(danBudget({ ...model, mode: 'dan', space: [4] }, 10)).toBeNull();
+    const paper = searchConfigOf({ ...model, mode: 'dan', danCost: 'gamma', gamma: 0.5 }, defaultTrainSettings(), 10);
+    expect(paper.budget).toBeUndefined();
+    expect(paper.tauSchedule).toBeUndefined();
   });
 });
 

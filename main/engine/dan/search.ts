@@ -2,11 +2,23 @@ import * as tf from '@tensorflow/tfjs';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { searchConfig as decodeSearchConfig } from '../../../shared/config-codecs.js';
-import { type SearchConfig, tauAt } from '../../../shared/dan.js';
-import { arr, type Decoder, int, nullable, num, obj, record } from '../../../shared/decode.js';
-import { InputError } from '../../../shared/errors.js';
+import {
+  budgetPenalty,
+  entropy,
+  etaLearningRate,
+  FLAT_ENTROPY_SHARE,
+  type SearchConfig,
+  type SearchPhase,
+  searchPlan,
+  type SearchPlan,
+  tauAtStep,
+  warmupSteps,
+} from '../../../shared/dan.js';
+import { arr, type Decoder, int, nullable, num, obj, optional, record } from '../../../shared/decode.js';
+import { assertNever, InputError } from '../../../shared/errors.js';
 import { RUN_FILES } from '../../../shared/run-files.js';
 import type { DataInfo, EngineEvent, PathMetrics, SearchEpochEvent, SearchResultEvent } from '../../../shared/events.js';
+import type { GroupChoice } from '../../../shared/dan.js';
 import { costReport, type Cost } from '../../../shared/model/cost.js';
 import { buildGraph, type ModelGraph } from '../../../shared/model/graph.js';
 import { lambdaAt, ratesAt, type StepRates } from '../../../shared/schedules.js';
@@ -14,7 +26,7 @@ import { BatchBuilder, normalizationFor, type Normalization } from '../data/batc
 import type { ImageSplit, TrainingData } from '../data/types.js';
 import { evaluate } from '../evaluate.js';
 import { forward } from '../forward.js';
-import { adjoinedLoss } from '../loss.js';
+import { adjoinedLoss, crossEntropy, klDivergence } from '../loss.js';
 import type { CheckpointState } from '../checkpoint.js';
 import { addTo, type EpochTotals, type LoopPosition, type StepTiming } from '../loop.js';
 import { Optimizer } from '../optim.js';
@@ -26,7 +38,13 @@ import { expectedMacs, propagateMasks } from '../soft-masks.js';
 import { optimizationStep, type Shard } from '../step.js';
 import { shardedStep } from '../parallel/replicas.js';
 import { dataInfo } from '../train.js';
+import { budgetPenaltyTensor } from './budget.js';
+import { EtaBatches, splitHeldOut } from './held-out.js';
+import { projectOntoBudget, type Projection } from './projection.js';
 import { SearchSpace } from './search-space.js';
+
+/** Images of the held-out subset on which the projection compares candidates. */
+const PROJECTION_IMAGES = 256;
 
 /** What a search step needs: a replica builds only this, without the data. */
 export type SearchStepSetup = Pick<SearchSetup, 'config' | 'graph' | 'space' | 'params' | 'optimizer' | 'archOptimizer' | 'fullMacs'>;
@@ -43,10 +61,17 @@ export interface SearchSetup {
   fullMacs: number;
   norm: Normalization;
   batches: BatchBuilder;
+  /** The images the weights train on (all training images unless some are held out). */
   train: ImageSplit;
+  /** The images η learns from, disjoint from `train`; null when the search holds none out. */
+  heldOut: ImageSplit | null;
   val: ImageSplit;
+  plan: SearchPlan;
   stepsPerEpoch: number;
   totalSteps: number;
+  warmupSteps: number;
+  /** η's Adam learning rate. */
+  etaLr: number;
 }
 
 /** The super-network, its η and both optimizers: all a search step needs (a data-parallel replica builds only this). */
@@ -57,12 +82,13 @@ export function searchStepSetupFor(config: SearchConfig, graph: ModelGraph, spac
     space,
     params: createParams(graph, space.plan, initRng),
     optimizer: new Optimizer(config.optimizer),
-    archOptimizer: new Optimizer({ kind: 'adam', lr: config.archLr, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }),
+    archOptimizer: new Optimizer({ kind: 'adam', lr: config.archLr, beta1: searchPlan(config).archBeta1, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }),
     fullMacs: costReport(graph).full.macs,
   };
 }
 
-export function prepareSearch(config: SearchConfig, data: TrainingData, initRng: Rng): SearchSetup {
+/** `splitRng` draws the held-out split; a search that holds images out needs it. */
+export function prepareSearch(config: SearchConfig, data: TrainingData, initRng: Rng, splitRng: Rng | null = null): SearchSetup {
   if (data.classes.length !== config.model.classes) {
     throw new InputError(`the model has ${config.model.classes} classes but the data has ${data.classes.length}`, 'classes');
   }
@@ -74,16 +100,33 @@ export function prepareSearch(config: SearchConfig, data: TrainingData, initRng:
   } catch (e) {
     throw new InputError((e as Error).message, 'space');
   }
+  const plan = searchPlan(config);
+  let train = data.train;
+  let heldOut: ImageSplit | null = null;
+  if (plan.heldOut > 0) {
+    if (splitRng === null) throw new Error('a search that holds images out needs a generator for the split');
+    try {
+      ({ weights: train, heldOut } = splitHeldOut(data.train, plan.heldOut, splitRng, data.height * data.width * data.channels));
+    } catch (e) {
+      throw new InputError((e as Error).message, 'heldOut');
+    }
+  }
+  // The normalisation is the whole training split's, as a training run's: the held-out images are training images.
   const norm = normalizationFor(config.augmentation, data, config.model.channels);
-  const stepsPerEpoch = Math.ceil(data.train.count / config.batchSize);
+  const stepsPerEpoch = Math.ceil(train.count / config.batchSize);
+  const totalSteps = stepsPerEpoch * config.epochs;
   return {
     ...searchStepSetupFor(config, graph, space, initRng),
     norm,
     batches: new BatchBuilder(data, config.model.inputSize, config.model.channels, norm, config.augmentation),
-    train: data.train,
+    train,
+    heldOut,
     val: data.val,
+    plan,
     stepsPerEpoch,
-    totalSteps: stepsPerEpoch * config.epochs,
+    totalSteps,
+    warmupSteps: warmupSteps(config, totalSteps),
+    etaLr: etaLearningRate(config, totalSteps),
   };
 }
 
@@ -93,12 +136,27 @@ export interface SearchStepResult {
   kl: number;
   /** n_f of this step. */
   flops: number;
+  /** The budget penalty on noise-free expected MACs (0 without a budget). */
+  penalty: number;
+}
+
+export interface SearchStepOptions {
+  /** Default `joint`, the paper's step. */
+  phase?: SearchPhase;
+  /** η's learning rate; default the config's `archLr`. */
+  etaLr?: number;
 }
 
 /**
- * One step of the DAN loss CE(p) + λ(t)·(c·KL(p‖q) + γ·n_f) + β·CE(q) on the
- * super-network: the small path runs one convolution per layer at the widest
- * candidate and scales channels by the soft masks; weights and η both move.
+ * One step on the super-network: the small path runs one convolution per
+ * layer at the widest candidate and scales channels by the soft masks.
+ *
+ * `joint` (the paper): CE(p) + λ(t)·(c·KL(p‖q) + γ·n_f) + β·CE(q), or with
+ * a budget the penalty in place of γ·n_f; weights and η both move.
+ * `weights`: the adjoined loss CE(p) + c·λ(t)·KL(p‖q) + β·CE(q), no cost
+ * term; only the weights move. `eta`: KL(p‖q) + β·CE(y, q) + the budget
+ * penalty on a held-out batch; only η moves, and the batch-norm running
+ * statistics do not (the held-out images must not leak into them).
  */
 export async function searchStep(
   setup: SearchStepSetup,
@@ -109,34 +167,56 @@ export async function searchStep(
   tau: number,
   noise: ReadonlyMap<string, Float32Array> | null,
   shard: Shard | null = null,
+  options: SearchStepOptions = {},
 ): Promise<SearchStepResult> {
   const { config, graph, space, params } = setup;
+  const phase = options.phase ?? 'joint';
+  const etaLr = options.etaLr ?? config.archLr;
+  const budget = config.budget ?? null;
   const lambda = lambdaAt(config.loss.lambda, progress);
   let ce: tf.Scalar | null = null;
   let kl: tf.Scalar | null = null;
   let flops: tf.Scalar | null = null;
+  let penalty: tf.Scalar | null = null;
   const etas = space.etaVariables();
+  const variables = phase === 'joint' ? new Map([...params.trainable, ...etas]) : phase === 'weights' ? params.trainable : etas;
   return await optimizationStep(
     params,
-    new Map([...params.trainable, ...etas]),
+    variables,
     ({ keep, track }) => {
       const { masks } = space.softMasks(tau, noise);
       const out = forward(graph, params, x, { training: true, small: { kind: 'masked', plan: space.plan, masks } });
-      track(out);
+      if (phase !== 'eta') track(out);
       const terms = adjoinedLoss(y, out.full!, out.small!, { lambda, c: config.loss.c, beta: config.loss.smallCe });
       ce = keep(terms.ce);
       kl = keep(terms.kl);
       flops = keep(tf.div(expectedMacs(graph, space.plan, out.masks), setup.fullMacs) as tf.Scalar);
-      return tf.add(terms.total, tf.mul(flops, lambda * config.gamma)) as tf.Scalar;
+      if (budget !== null) {
+        // The penalty reads the noise-free distribution: the budget is on what the search would pick, not on this step's draw.
+        const { masks: clean } = space.softMasks(tau, null);
+        penalty = keep(budgetPenaltyTensor(expectedMacs(graph, space.plan, propagateMasks(graph, space.plan, clean)), budget));
+      }
+      switch (phase) {
+        case 'joint':
+          return tf.add(terms.total, penalty ?? tf.mul(flops, lambda * config.gamma)) as tf.Scalar;
+        case 'weights':
+          return terms.total;
+        case 'eta': {
+          const accuracy = config.loss.smallCe === 0 ? terms.kl : tf.add(terms.kl, tf.mul(crossEntropy(y, out.small!), config.loss.smallCe));
+          return (penalty === null ? accuracy : tf.add(accuracy, penalty)) as tf.Scalar;
+        }
+        default:
+          return assertNever(phase, 'search phase');
+      }
     },
-    rates.lr,
+    phase === 'eta' ? etaLr : rates.lr,
     ({ loss, grads, read }) => {
       const weightGrads: tf.NamedTensorMap = {};
       const etaGrads: tf.NamedTensorMap = {};
       for (const [name, g] of Object.entries(grads)) (name.startsWith('eta/') ? etaGrads : weightGrads)[name] = g;
-      setup.optimizer.apply(params.trainable, weightGrads, rates);
-      setup.archOptimizer.apply(etas, etaGrads, { lr: config.archLr, momentum: null });
-      return { loss, ce: read(ce)!, kl: read(kl)!, flops: read(flops)! };
+      if (phase !== 'eta') setup.optimizer.apply(params.trainable, weightGrads, rates);
+      if (phase !== 'weights') setup.archOptimizer.apply(etas, etaGrads, { lr: etaLr, momentum: null });
+      return { loss, ce: read(ce)!, kl: read(kl)!, flops: read(flops)!, penalty: read(penalty) ?? 0 };
     },
     shard,
   );
@@ -165,20 +245,29 @@ export interface SearchResult {
 
 export type SearchOutcome = RunOutcome<SearchResult>;
 
-/** What a search keeps in its checkpoint besides weights: the fixed noise, the choices so far and η's optimizer steps. */
+/** What a search keeps in its checkpoint besides weights: the fixed noise, the choices so far, η's optimizer steps and where its batches stand. */
 interface SearchExtra {
   noise: Record<string, number[]> | null;
   history: SearchResultEvent['history'];
   archOptimizerSteps: number;
+  /** Absent in checkpoints of searches that hold nothing out (and of those written before issue 15). */
+  etaOrder?: { rng: [number, number, number, number]; position: number };
 }
+
+const rngState: Decoder<[number, number, number, number]> = (v, path) => {
+  const a = arr(int)(v, path);
+  if (a.length !== 4) throw new InputError(`${path}: a generator state has four numbers, got ${a.length}`, 'checkpoint');
+  return [a[0]!, a[1]!, a[2]!, a[3]!];
+};
 
 const searchExtra: Decoder<SearchExtra> = obj({
   noise: nullable(record(arr(num))),
   history: arr(obj({ epoch: int, tau: num, probabilities: record(arr(num)) })),
   archOptimizerSteps: int,
+  etaOrder: optional(obj({ rng: rngState, position: int })),
 });
 
-type SearchStepReport = SearchStepResult & { lr: number; tau: number };
+type SearchStepReport = SearchStepResult & { lr: number; tau: number; etaLoss: number | null };
 
 /** The DAN search as the run session drives it: weights and η move together; each epoch reports every group's choice. */
 class SearchTask implements RunTask<SearchStepReport, SearchResult, EngineEvent> {
@@ -186,6 +275,8 @@ class SearchTask implements RunTask<SearchStepReport, SearchResult, EngineEvent>
   private readonly space: SearchSpace;
   private readonly info: DataInfo;
   private readonly noiseRng: Rng;
+  /** The η steps' batches over the held-out images; null when none are held out. */
+  private readonly etaBatches: EtaBatches | null;
   private extra: SearchExtra = { noise: null, history: [], archOptimizerSteps: 0 };
   /** The authors draw the noise once per layer and keep it; `fresh` redraws it every step. */
   private fixedNoise: Map<string, Float32Array> | null = null;
@@ -204,9 +295,14 @@ class SearchTask implements RunTask<SearchStepReport, SearchResult, EngineEvent>
     data: TrainingData,
     streams: RunStreams,
   ) {
-    // After the session's own streams (weights, order, augmentation): the noise.
+    // After the session's own streams (weights, order, augmentation): the noise,
+    // then the held-out split and the η batches' order, always in this order
+    // so a resumed search draws the same.
     this.noiseRng = streams.root.fork();
-    const setup = prepareSearch(config, data, streams.init);
+    const splitRng = streams.root.fork();
+    const etaOrderRng = streams.root.fork();
+    const setup = prepareSearch(config, data, streams.init, splitRng);
+    this.etaBatches = setup.heldOut === null ? null : new EtaBatches(setup.heldOut.count, etaOrderRng);
     this.setup = setup;
     this.space = setup.space;
     this.info = dataInfo(data, setup.norm);
@@ -255,6 +351,7 @@ class SearchTask implements RunTask<SearchStepReport, SearchResult, EngineEvent>
     }
     this.setup.archOptimizer.restore(this.extra.archOptimizerSteps, slots);
     tf.dispose([...slots.values()]);
+    if (this.etaBatches !== null && this.extra.etaOrder !== undefined) this.etaBatches.restore(this.extra.etaOrder);
     this.keepNoise();
   }
 
@@ -267,24 +364,56 @@ class SearchTask implements RunTask<SearchStepReport, SearchResult, EngineEvent>
       data,
       groups: this.space.groups.map((g) => ({ group: g.group, channels: g.channels })),
       full: costReport(this.setup.graph).full,
+      feasible: this.feasible(),
+      target: this.setup.plan.budget?.targetMacs ?? null,
+      heldOut: this.setup.heldOut?.count ?? 0,
+      warmupSteps: this.setup.warmupSteps,
       totalSteps: this.totalSteps,
       stepsPerEpoch: this.stepsPerEpoch,
       resumedFrom,
     };
   }
 
-  step(indices: Int32Array, progress: number, { pos, replicas }: LoopContext): Promise<SearchStepReport> {
+  /** Small-network MACs with every group at its largest α and at its smallest. */
+  private feasible(): { min: number; max: number } {
+    const { graph } = this.setup;
+    const macsAt = (alpha: number): number => costReport(graph, alpha).small!.macs;
+    return { min: macsAt(Math.max(...this.config.space)), max: macsAt(Math.min(...this.config.space)) };
+  }
+
+  /**
+   * The weight step on a training batch; then, once the warm-up is over,
+   * an alternating search's η step on a held-out batch (each on every
+   * engine with its shard, so the replicas stay in step).
+   */
+  async step(indices: Int32Array, progress: number, { pos, replicas }: LoopContext): Promise<SearchStepReport> {
     const { setup, config, space } = this;
     const { inputSize, channels } = config.model;
+    const image: [number, number, number] = [inputSize, inputSize, channels];
     const batch = setup.batches.build(setup.train, indices, true, pos.augment);
     const rates = ratesAt(config.schedule, config.optimizer.lr, pos.globalStep, this.totalSteps);
-    const tau = tauAt(config.tau, pos.epoch);
+    const tau = tauAtStep(config, pos.globalStep, this.totalSteps, pos.epoch);
     const noise = this.fixedNoise ?? space.drawNoise(pos.augment);
-    return shardedStep(replicas, batch, indices.length, [inputSize, inputSize, channels], { progress, rates, tau, noise: [...noise] }, async (x, y, shard) => ({
-      ...(await searchStep(setup, x, y, progress, rates, tau, noise, shard)),
-      lr: rates.lr,
-      tau,
-    }));
+    const warming = pos.globalStep < setup.warmupSteps;
+    const phase: SearchPhase = warming || this.etaBatches !== null ? 'weights' : 'joint';
+    const { etaLr } = setup;
+    const shared = { progress, tau, noise: [...noise], etaLr };
+    const weights = await shardedStep(replicas, batch, indices.length, image, { ...shared, rates, phase }, (x, y, shard) =>
+      searchStep(setup, x, y, progress, rates, tau, noise, shard, { phase, etaLr }),
+    );
+    let etaLoss: number | null = null;
+    let penalty = weights.penalty;
+    if (this.etaBatches !== null && setup.heldOut !== null && !warming) {
+      const heldIndices = this.etaBatches.next(config.batchSize);
+      const held = setup.batches.build(setup.heldOut, heldIndices, false, null);
+      const etaRates = { lr: etaLr, momentum: null };
+      const eta = await shardedStep(replicas, held, heldIndices.length, image, { ...shared, rates: etaRates, phase: 'eta' }, (x, y, shard) =>
+        searchStep(setup, x, y, progress, etaRates, tau, noise, shard, { phase: 'eta', etaLr }),
+      );
+      etaLoss = eta.loss;
+      penalty = eta.penalty;
+    }
+    return { ...weights, penalty, etaLoss, lr: rates.lr, tau };
   }
 
   accumulate(totals: EpochTotals, r: SearchStepReport): void {
@@ -309,6 +438,8 @@ class SearchTask implements RunTask<SearchStepReport, SearchResult, EngineEvent>
       lambda: lambdaAt(this.config.loss.lambda, timing.progress),
       lr: r.lr,
       tau: r.tau,
+      penalty: r.penalty,
+      etaLoss: r.etaLoss,
       imagesPerSecond: timing.imagesPerSecond,
       etaSeconds: timing.etaSeconds,
     };
@@ -340,19 +471,29 @@ class SearchTask implements RunTask<SearchStepReport, SearchResult, EngineEvent>
     }
   }
 
+  /** τ of the last step taken (by epoch in the paper's schedule). */
+  private tauNow(pos: Pick<LoopPosition, 'globalStep' | 'epoch'>): number {
+    return tauAtStep(this.config, Math.max(0, pos.globalStep - 1), this.totalSteps, pos.epoch);
+  }
+
   async endEpoch(trainSeconds: number, { pos, replicas }: LoopContext, time: number): Promise<SearchEpochEvent> {
     const evalStart = performance.now();
-    const tau = tauAt(this.config.tau, pos.epoch);
+    const tau = this.tauNow(pos);
     const val = await this.validate(tau, replicas);
     const groups = await this.space.report(tau);
     this.extra.history.push({ epoch: pos.epoch + 1, tau, probabilities: Object.fromEntries(groups.map((g) => [g.group, g.probabilities])) });
+    const expected = await expectedMacsAt(this.setup, tau);
+    const { budget } = this.setup.plan;
     return {
       type: 'search-epoch',
       time,
       epoch: pos.epoch + 1,
       epochs: this.epochs,
       tau,
-      expectedMacs: await expectedMacsAt(this.setup, tau),
+      expectedMacs: expected,
+      target: budget?.targetMacs ?? null,
+      penalty: budget === null ? 0 : budgetPenalty(expected, budget),
+      entropies: Object.fromEntries(groups.map((g) => [g.group, entropy(g.probabilities)])),
       argmax: costReport(this.setup.graph, await this.space.choice()).small!,
       groups,
       trainLoss: (pos.totals['loss'] ?? 0) / Math.max(pos.totals['steps'] ?? 0, 1),
@@ -364,6 +505,7 @@ class SearchTask implements RunTask<SearchStepReport, SearchResult, EngineEvent>
   checkpoint(): TaskCheckpoint {
     const state = this.setup.archOptimizer.state();
     this.extra.archOptimizerSteps = state.steps;
+    if (this.etaBatches !== null) this.extra.etaOrder = this.etaBatches.state();
     return {
       history: [],
       extra: this.extra,
@@ -371,15 +513,86 @@ class SearchTask implements RunTask<SearchStepReport, SearchResult, EngineEvent>
     };
   }
 
+  /**
+   * KL(p‖q) of a hard-masked candidate on a fixed held-out subset (the
+   * training images when none are held out), in training mode: batch
+   * statistics, as the η steps saw them, and no running statistics moved.
+   */
+  private async klOf(alphas: Readonly<Record<string, number>>): Promise<number> {
+    const { setup, space } = this;
+    const source = setup.heldOut ?? setup.train;
+    const n = Math.min(PROJECTION_IMAGES, source.count);
+    const chunk = Math.max(2, this.config.batchSize);
+    const { inputSize, channels } = this.config.model;
+    let total = 0;
+    for (let start = 0; start < n; start += chunk) {
+      const indices = Int32Array.from({ length: Math.min(chunk, n - start) }, (_, i) => start + i);
+      const b = setup.batches.build(source, indices, false, null);
+      const kl = tf.tidy(() => {
+        const masks = new Map(
+          space.groups.map((g) => {
+            const row = space.alphas.indexOf(alphas[g.group] ?? NaN);
+            if (row < 0) throw new Error(`α ${alphas[g.group]} of ${g.group} is not in the search space`);
+            return [g.group, tf.reshape(tf.slice(g.candidates, [row, 0], [1, -1]), [-1]) as tf.Tensor1D];
+          }),
+        );
+        const x = tf.tensor4d(b.x, [indices.length, inputSize, inputSize, channels]);
+        const out = forward(setup.graph, setup.params, x, { training: true, small: { kind: 'masked', plan: space.plan, masks } });
+        return tf.mul(klDivergence(out.full!, out.small!), indices.length) as tf.Scalar;
+      });
+      total += (await kl.data())[0]!;
+      kl.dispose();
+    }
+    return total / n;
+  }
+
+  /** Groups whose distribution is still nearly uniform at the end of the search. */
+  private flatWarning(groups: GroupChoice[]): string | null {
+    const limit = FLAT_ENTROPY_SHARE * Math.log(this.config.space.length);
+    const flat = groups.filter((g) => entropy(g.probabilities) > limit).map((g) => g.group);
+    if (flat.length === 0) return null;
+    return `the width distributions of ${flat.length} of ${groups.length} groups are still flat at the end (entropy > ${FLAT_ENTROPY_SHARE}·log ${this.config.space.length}): ${flat.join(', ')}; their argmax is decided by small differences — search longer or end with a lower τ`;
+  }
+
   async finish({ pos }: LoopContext, outDir: string | null, now: () => number): Promise<{ events: EngineEvent[]; result: SearchResult }> {
-    const alphas = await this.space.choice();
-    const report = costReport(this.setup.graph, alphas);
+    const argmaxAlphas = await this.space.choice();
+    const graph = this.setup.graph;
+    const groups = await this.space.report(tauAtStep(this.config, this.totalSteps - 1, this.totalSteps, this.epochs - 1));
+    const warnings: string[] = [];
+    const flat = this.flatWarning(groups);
+    if (flat !== null) warnings.push(flat);
+    const { budget } = this.setup.plan;
+    let projection: Projection | null = null;
+    if (budget !== null) {
+      projection = await projectOntoBudget({
+        start: argmaxAlphas,
+        space: this.config.space,
+        target: budget.targetMacs,
+        tolerance: budget.tolerance,
+        macsOf: (a) => costReport(graph, a).small!.macs,
+        klOf: (a) => this.klOf(a),
+      });
+      if (!projection.withinBand) {
+        const off = ((projection.macs / budget.targetMacs - 1) * 100).toFixed(1);
+        warnings.push(
+          `no configuration of this space within ±${(budget.tolerance * 100).toFixed(0)} % of ${budget.targetMacs} MACs was reached from the argmax; the closest found, ${projection.macs} MACs (${off} %), is taken`,
+        );
+      }
+    }
+    const alphas = projection?.alphas ?? argmaxAlphas;
+    const report = costReport(graph, alphas);
     const result: SearchResultEvent = {
       type: 'search-result',
       time: now(),
       alphas,
       cost: { full: report.full, small: report.small! },
-      groups: await this.space.report(tauAt(this.config.tau, this.epochs - 1)),
+      argmax: { alphas: argmaxAlphas, cost: costReport(graph, argmaxAlphas).small! },
+      projection:
+        projection === null || budget === null
+          ? null
+          : { target: budget.targetMacs, tolerance: budget.tolerance, withinBand: projection.withinBand, moves: projection.moves },
+      warnings,
+      groups,
       history: this.extra.history,
       seconds: pos.elapsedSeconds,
     };

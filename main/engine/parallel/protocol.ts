@@ -1,5 +1,5 @@
 import type { BackendKind } from '../../../shared/backend.js';
-import type { SearchConfig } from '../../../shared/dan.js';
+import type { SearchConfig, SearchPhase } from '../../../shared/dan.js';
 import type { StepRates } from '../../../shared/schedules.js';
 import type { TrainConfig } from '../../../shared/train-config.js';
 import type { GroupLayout } from './replica-group.js';
@@ -28,6 +28,9 @@ export interface StepShard {
   /** DAN: the temperature and this step's Gumbel noise. */
   tau: number | null;
   noise: Array<[string, Float32Array]> | null;
+  /** DAN: which step (absent: the paper's joint step) and η's learning rate (absent: the config's). */
+  phase?: SearchPhase;
+  etaLr?: number;
 }
 
 /** One evaluation batch's shard: measure these paths on it, then add up the figures in the group. */

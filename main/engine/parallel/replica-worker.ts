@@ -50,7 +50,10 @@ async function step(replica: Replica, m: StepShard): Promise<void> {
   const shard = { group, share: m.share };
   try {
     if (replica.kind === 'train') await trainStep(replica.setup, x, y, m.progress, m.rates, shard);
-    else await searchStep(replica.setup, x, y, m.progress, m.rates, m.tau!, m.noise === null ? null : new Map(m.noise), shard);
+    else {
+      const options = { ...(m.phase === undefined ? {} : { phase: m.phase }), ...(m.etaLr === undefined ? {} : { etaLr: m.etaLr }) };
+      await searchStep(replica.setup, x, y, m.progress, m.rates, m.tau!, m.noise === null ? null : new Map(m.noise), shard, options);
+    }
   } finally {
     x.dispose();
     y.dispose();

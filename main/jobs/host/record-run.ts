@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { assertNever, InputError, serializeError } from '../../../shared/errors.js';
-import type { EngineEvent, PathMetrics } from '../../../shared/events.js';
+import type { EngineEvent, EventOf, PathMetrics } from '../../../shared/events.js';
 import { claimRun, HEARTBEAT_MS, releaseRun } from '../../store/liveness.js';
 import type { Store } from '../../store/store.js';
 import { HistoryWriter, type WriteOptions } from './history-writer.js';
@@ -46,8 +46,6 @@ export interface RunRecorder {
 }
 
 export const DEFAULT_STEP_SAMPLE_MS = 2_000;
-
-type EventOf<T extends EngineEvent['type']> = Extract<EngineEvent, { type: T }>;
 
 /**
  * Turns a run's engine events into store writes: status and timings, epoch
@@ -198,7 +196,10 @@ class RunRecording implements RunRecorder {
     this.searchVal = { full: e.val.full, small: e.val.small };
     // DAN: what each width group would choose after this epoch.
     const choices = e.groups.map((g) => ({ group: g.group, alpha: g.alpha, logits: g.eta, probabilities: g.probabilities }));
-    this.writeTouched(e, () => this.store.danChoices.put(this.runId, e.epoch, e.tau, choices));
+    this.writeTouched(e, () => {
+      this.store.danChoices.put(this.runId, e.epoch, e.tau, choices);
+      this.store.runs.addSearchEpoch(this.runId, e);
+    });
   }
 
   private onSearchResult(e: EventOf<'search-result'>): void {

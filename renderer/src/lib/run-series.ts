@@ -1,6 +1,6 @@
 import type { BackendInfo } from '../../../shared/backend.js';
 import { assertNever } from '../../../shared/errors.js';
-import type { EngineEvent, PathMetrics, SearchStepEvent, StepEvent } from '../../../shared/events.js';
+import type { EngineEvent, EventOf, PathMetrics, SearchStepEvent, StepEvent } from '../../../shared/events.js';
 import type { RunDetails, RunStatus } from '../../../shared/history.js';
 import type { Cost } from '../../../shared/model/cost.js';
 import { thin } from './downsample.js';
@@ -45,6 +45,8 @@ export interface DanEpochPoint {
   groups: Array<{ group: string; alpha: number; probabilities: number[] }>;
   /** The full network and the super-network's small path on the validation split (live events only). */
   val: { full: number; small: number } | null;
+  /** Expected small-network MACs under softmax(η/τ) at the epoch's end; null in searches recorded before budgets. */
+  expectedMacs: number | null;
 }
 
 export interface SearchSeries {
@@ -54,7 +56,18 @@ export interface SearchSeries {
   epochsTotal: number | null;
   steps: SearchStepPoint[];
   epochs: DanEpochPoint[];
-  result: { alphas: Record<string, number>; cost: { full: Cost; small: Cost } } | null;
+  /** The budget's MACs target; null in the paper's γ mode (or before the search started). */
+  target: number | null;
+  /** The full network's MACs: a step's n_f times this is its expected MACs. */
+  fullMacs: number | null;
+  stepsPerEpoch: number | null;
+  result: {
+    alphas: Record<string, number>;
+    cost: { full: Cost; small: Cost };
+    /** argmax η before the projection onto the budget (absent in searches recorded before budgets). */
+    argmax?: { alphas: Record<string, number>; cost: Cost } | undefined;
+    warnings?: string[] | undefined;
+  } | null;
 }
 
 /** Where a run is, as far as its events tell. */
@@ -143,10 +156,8 @@ function appendEpoch<T extends { epoch: number }>(points: readonly T[], point: T
 }
 
 function emptySearch(space: number[], groups: string[], epochsTotal: number | null): SearchSeries {
-  return { space, groups, epochsTotal, steps: [], epochs: [], result: null };
+  return { space, groups, epochsTotal, steps: [], epochs: [], target: null, fullMacs: null, stepsPerEpoch: null, result: null };
 }
-
-type EventOf<T extends EngineEvent['type']> = Extract<EngineEvent, { type: T }>;
 
 /** A training phase starts (or resumes): what it runs on, its classes and its cost; an earlier failure or result no longer holds. */
 function trainStarted(s: RunSeries, e: EventOf<'started'>): RunSeries {
@@ -201,6 +212,9 @@ function searchStarted(s: RunSeries, e: EventOf<'search-started'>): RunSeries {
         e.groups.map((g) => g.group),
         e.config.epochs,
       ),
+      target: e.target,
+      fullMacs: e.full.macs,
+      stepsPerEpoch: e.stepsPerEpoch,
       // A resumed search keeps what the history already showed.
       ...(s.search === null ? {} : { steps: s.search.steps, epochs: s.search.epochs }),
     },
@@ -237,6 +251,7 @@ function searchEpoch(s: RunSeries, e: EventOf<'search-epoch'>): RunSeries {
         tau: e.tau,
         groups: e.groups.map((g) => ({ group: g.group, alpha: g.alpha, probabilities: g.probabilities })),
         val: { full: e.val.full.accuracy, small: e.val.small.accuracy },
+        expectedMacs: e.expectedMacs,
       }),
     },
   };
@@ -250,7 +265,7 @@ function searchResult(s: RunSeries, e: EventOf<'search-result'>): RunSeries {
       e.groups.map((g) => g.group),
       null,
     );
-  return { ...s, search: { ...search, result: { alphas: e.alphas, cost: e.cost } } };
+  return { ...s, search: { ...search, result: { alphas: e.alphas, cost: e.cost, argmax: e.argmax, warnings: e.warnings } } };
 }
 
 /** The series after one more engine event. */
@@ -315,7 +330,11 @@ export function seriesFromDetails(d: RunDetails): RunSeries {
             tau: de.tau,
             groups: de.choices.map((c) => ({ group: c.group, alpha: c.alpha, probabilities: c.probabilities })),
             val: null,
+            expectedMacs: run.search?.epochs?.find((x) => x.epoch === de.epoch)?.expectedMacs ?? null,
           })),
+          target: run.search.config.budget?.targetMacs ?? null,
+          fullMacs: run.cost?.full.macs ?? null,
+          stepsPerEpoch: null,
           result: run.search.result,
         };
   const finished = run.status === 'finished' && run.confusion !== null;

@@ -1,5 +1,6 @@
 import type { DataSource } from '../../../shared/api.js';
-import { DEFAULT_ARCH_LR, DEFAULT_TAU, type SearchConfig } from '../../../shared/dan.js';
+import { budgetedSearch, DEFAULT_ARCH_LR, DEFAULT_TAU, type SearchConfig } from '../../../shared/dan.js';
+import { feasibleMacs } from '../../../shared/search-budget.js';
 import { assertNever, InputError } from '../../../shared/errors.js';
 import type { AlphaSpec, Architecture, ModelConfig, Stem } from '../../../shared/model/config.js';
 import { type Cost, costReport } from '../../../shared/model/cost.js';
@@ -39,7 +40,11 @@ export interface ModelSettings {
   alpha: number;
   /** DAN: the α choices searched, ascending. */
   space: number[];
-  /** DAN: weight of the expected-MACs term (our scale: MACs over full MACs). */
+  /** DAN: search under a MACs budget (recommended), or the paper's γ term. */
+  danCost: 'budget' | 'gamma';
+  /** DAN budget: the small network's target MACs; null is the MACs of fixed α = 4 (kept inside the feasible range). */
+  targetMacs: number | null;
+  /** DAN, the paper's mode: weight of the expected-MACs term (our scale: MACs over full MACs). */
   gamma: number;
   /** DAN: epochs of adjoined training of the found network; 0 searches only. */
   thenTrain: number;
@@ -56,6 +61,8 @@ export const DEFAULT_MODEL_SETTINGS: ModelSettings = {
   mode: 'an',
   alpha: 4,
   space: [1, 2, 4, 8, 16],
+  danCost: 'budget',
+  targetMacs: null,
   gamma: 1,
   thenTrain: 5,
 };
@@ -210,8 +217,38 @@ export function trainConfigOf(s: ModelSettings, t: TrainSettings, classes: numbe
   return configOfMode(settings, s.mode, s.mode === 'an' ? s.alpha : null);
 }
 
+/** A DAN budget as the slider shows it: the feasible range of the space and the target inside it. */
+export interface DanBudget {
+  min: number;
+  max: number;
+  full: number;
+  target: number;
+}
+
+/** The budget of a DAN search on these settings; null when the space or the network is not valid yet. */
+export function danBudget(s: ModelSettings, classes: number): DanBudget | null {
+  try {
+    const model = modelConfigOf(s, classes);
+    const space = [...s.space].sort((a, b) => a - b);
+    if (space.length < 2) return null;
+    const feasible = feasibleMacs(model, space);
+    const wanted = s.targetMacs ?? costOf(model, 4).macs;
+    return { ...feasible, target: Math.round(Math.min(feasible.max, Math.max(feasible.min, wanted))) };
+  } catch {
+    return null;
+  }
+}
+
 /** The request of `runs:search` (DAN mode); `epochs` are the search's. */
 export function searchConfigOf(s: ModelSettings, t: TrainSettings, classes: number): SearchConfig {
+  const budget = s.danCost === 'budget' ? danBudget(s, classes) : null;
+  return {
+    ...paperSearchConfigOf(s, t, classes),
+    ...(budget === null ? {} : budgetedSearch(budget.target)),
+  };
+}
+
+function paperSearchConfigOf(s: ModelSettings, t: TrainSettings, classes: number): SearchConfig {
   return {
     model: modelConfigOf(s, classes),
     space: [...s.space].sort((a, b) => a - b),

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import type { SearchConfig } from '../../../shared/dan.js';
+import { budgetedSearch, type SearchConfig } from '../../../shared/dan.js';
 import type { EngineEvent } from '../../../shared/events.js';
 import { recipe, type TrainConfig } from '../../../shared/train-config.js';
 import * as tf from '@tensorflow/tfjs';
@@ -206,6 +206,78 @@ describe('data-parallel training', () => {
     const outcome = await search({ config, data, workers: 2, stepEventInterval: 0, emit: (e) => events.push(e) });
     expect(outcome.status).toBe('finished');
     expect(events[0]).toMatchObject({ type: 'search-started', backend: { device: expect.stringMatching(/2 engines in parallel$/) } });
+  });
+
+  it('takes the same alternating budgeted-search steps on two engines as on one: a weight step, then an η step on a held-out batch', async () => {
+    const config: SearchConfig = {
+      ...trainConfig(),
+      space: [1, 2, 4],
+      gamma: 1,
+      archLr: 0.01,
+      tau: { initial: 15, decay: 0.045 },
+      noise: 'fresh',
+      ...budgetedSearch(40_000),
+    };
+    const data = synthesize({ classes: 3, size: 12, channels: 1, train: 60, val: 24, seed: 2 });
+    const one = prepareSearch(config, data, new Rng(1), new Rng(5));
+    const two = prepareSearch(config, data, new Rng(1), new Rng(5));
+    const replicas = await Replicas.start({
+      count: 2,
+      backend: 'wasm',
+      task: { kind: 'search', config },
+      variables: new Map([...two.params.all(), ...two.space.etaVariables()]),
+      optimizers: [two.optimizer, two.archOptimizer],
+      imageSize: 144,
+    });
+    const maxDiff = (a: ReadonlyMap<string, tf.Variable>, b: ReadonlyMap<string, tf.Variable>): number =>
+      Math.max(...[...a].map(([name, v]) => tf.tidy(() => tf.max(tf.abs(tf.sub(v, b.get(name)!))).dataSync()[0]!)));
+    const running = (s: typeof one): Map<string, tf.Variable> => new Map(s.params.running);
+    try {
+      for (let step = 0; step < 2; step++) {
+        const noise = one.space.drawNoise(new Rng(step));
+        const rates = { lr: 0.01, momentum: null };
+        const etaRates = { lr: 0.05, momentum: null };
+        for (const [phase, split, r] of [
+          ['weights', one.train, rates],
+          ['eta', one.heldOut!, etaRates],
+        ] as const) {
+          const batch = one.batches.build(
+            split,
+            Array.from({ length: 12 }, (_, i) => i),
+            false,
+            null,
+          );
+          const before = phase === 'eta' ? running(two) : null;
+          const beforeValues = before === null ? null : new Map([...before].map(([k, v]) => [k, v.dataSync().slice()]));
+          const x = tf.tensor4d(batch.x, [12, 12, 12, 1]);
+          const y = tf.tensor1d(batch.y, 'int32');
+          const snapshot = (m: ReadonlyMap<string, tf.Variable>): number[] => [...m.values()].flatMap((v) => [...v.dataSync()]);
+          const [eta0, w0] = [snapshot(one.space.etaVariables()), snapshot(one.params.trainable)];
+          const a = await searchStep(one, x, y, 0.5, r, 2, noise, null, { phase, etaLr: 0.05 });
+          // The weight step moves the weights and not η; the η step moves η and not the weights.
+          const moved = (before: number[], after: number[]): boolean => before.some((v, i) => v !== after[i]);
+          expect(moved(eta0, snapshot(one.space.etaVariables())), `${phase} moves η`).toBe(phase === 'eta');
+          expect(moved(w0, snapshot(one.params.trainable)), `${phase} moves the weights`).toBe(phase === 'weights');
+          tf.dispose([x, y]);
+          const b = await shardedStep(
+            replicas,
+            batch,
+            12,
+            [12, 12, 1],
+            { progress: 0.5, rates: r, tau: 2, noise: [...noise], phase, etaLr: 0.05 },
+            (xs, ys, shard) => searchStep(two, xs, ys, 0.5, r, 2, noise, shard, { phase, etaLr: 0.05 }),
+          );
+          expect(Math.abs(a.loss - b.loss), phase).toBeLessThan(1e-5);
+          expect(b.penalty).toBeCloseTo(a.penalty, 6);
+          expect(maxDiff(one.space.etaVariables(), two.space.etaVariables()), phase).toBeLessThan(1e-6);
+          expect(maxDiff(one.params.trainable, two.params.trainable), phase).toBeLessThan(1e-6);
+          // The η step leaves the batch-norm running statistics as they were: held-out images do not leak into them.
+          if (beforeValues !== null) for (const [k, v] of running(two)) expect([...v.dataSync()], k).toEqual([...beforeValues.get(k)!]);
+        }
+      }
+    } finally {
+      await replicas.stop();
+    }
   });
 
   it('takes a batch smaller than the engines on the leader alone and keeps the others in step', async () => {

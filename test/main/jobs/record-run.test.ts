@@ -169,6 +169,9 @@ describe('recording a run from its engine events', () => {
       epochs: 3,
       tau: 15,
       expectedMacs: 0.4,
+      target: null,
+      penalty: 0,
+      entropies: { 's2.out': 0.61 },
       argmax: { params: 10, macs: 100 },
       groups: [{ group: 's2.out', channels: 16, probabilities: [0.3, 0.7], eta: [0.1, 0.4], alpha: 2 }],
       trainLoss: 1,
@@ -212,7 +215,19 @@ describe('recording a run from its engine events', () => {
     run.recorder.close();
     const record = store.runs.require(run.runId);
     expect(record).toMatchObject({ kind: 'search', status: 'finished', backend: 'wasm' });
-    expect(record.search).toEqual({ config: searchConfig, thenTrain, result: { alphas: found.alphas, cost: found.cost } });
+    // The paper's mode: the argmax is the answer, with no projection; the epoch's E[MACs] is kept without a target.
+    expect(record.search).toEqual({
+      config: searchConfig,
+      thenTrain,
+      result: {
+        alphas: found.alphas,
+        cost: found.cost,
+        argmax: { alphas: found.alphas, cost: found.cost.small },
+        projection: null,
+        warnings: expect.any(Array),
+      },
+      epochs: [{ epoch: 1, tau: 15, expectedMacs: expect.any(Number), target: null, penalty: 0 }],
+    });
     expect(record.cost!.small).toEqual(found.cost.small);
     expect(store.danChoices.list(run.runId)).toHaveLength(1);
     if (thenTrain === null) {
