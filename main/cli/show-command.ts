@@ -22,6 +22,52 @@ export function speedLine(m: ModelDetails): string {
   return parts.join('; ');
 }
 
+/** The per-epoch table. */
+function epochLines(d: RunDetails): string[] {
+  const out: string[] = [];
+  if (d.epochs.length > 0) {
+    out.push(
+      '',
+      `  ${'epoch'.padEnd(7)}${'train loss'.padStart(11)}${'val full'.padStart(10)}${'val small'.padStart(11)}${'λ'.padStart(7)}${'lr'.padStart(10)}${'time'.padStart(9)}`,
+    );
+    for (const e of d.epochs) {
+      out.push(
+        `  ${String(e.epoch).padEnd(7)}${e.trainLoss.toFixed(4).padStart(11)}${(e.val.full === null ? '-' : percent(e.val.full.accuracy)).padStart(10)}` +
+          `${(e.val.small === null ? '-' : percent(e.val.small.accuracy)).padStart(11)}${e.lambda.toFixed(2).padStart(7)}` +
+          `${e.lr.toPrecision(2).padStart(10)}${formatDuration(e.seconds).padStart(9)}`,
+      );
+    }
+  }
+  return out;
+}
+
+/** Each stored export: its files, speed, check and integrity. */
+function exportLines(d: RunDetails): string[] {
+  const out: string[] = [];
+  if (d.models.length > 0) {
+    out.push('', '  exports');
+    for (const x of d.models) {
+      const size = x.files.reduce((n, f) => n + f.byteSize, 0);
+      out.push(
+        `  #${x.id} ${x.network} ${x.format} ${x.precision}, ${formatBytes(size)}, ${x.params.toLocaleString('en-US')} params, ${formatCount(x.macs)} MACs → ${x.outDir}`,
+      );
+      out.push(`      ${speedLine(x)}`);
+      if (x.speedNote !== null) out.push(`      note: ${x.speedNote}`);
+      const v = x.verification;
+      out.push(
+        `      verified against ${v.reference} in ${v.runtime}: top-1 agreement ${percent(v.top1Agreement)}, max abs logit difference ${v.maxAbsLogitDiff.toExponential(2)} on ${v.samples} inputs (${v.validationSamples} validation images)`,
+      );
+      if (v.accuracy !== null && v.referenceAccuracy !== null) {
+        out.push(`      validation accuracy ${percent(v.accuracy)} in ${v.runtime} (float32 in the engine ${percent(v.referenceAccuracy)})`);
+      }
+      out.push(
+        `      stored files: ${x.integrity === 'ok' ? 'intact (SHA-256 checked)' : `CORRUPTED: ${x.corruptedFiles.join(', ')} no longer match their SHA-256`}`,
+      );
+    }
+  }
+  return out;
+}
+
 export function renderRun(d: RunDetails, dbFile: string): string {
   const { run } = d;
   const m = run.config.model;
@@ -60,19 +106,7 @@ export function renderRun(d: RunDetails, dbFile: string): string {
     field('accuracy', `full ${percent(run.val.full.accuracy)}${run.val.small === null ? '' : `, small ${percent(run.val.small.accuracy)}`}`);
   field('config', JSON.stringify(run.config));
 
-  if (d.epochs.length > 0) {
-    lines.push(
-      '',
-      `  ${'epoch'.padEnd(7)}${'train loss'.padStart(11)}${'val full'.padStart(10)}${'val small'.padStart(11)}${'λ'.padStart(7)}${'lr'.padStart(10)}${'time'.padStart(9)}`,
-    );
-    for (const e of d.epochs) {
-      lines.push(
-        `  ${String(e.epoch).padEnd(7)}${e.trainLoss.toFixed(4).padStart(11)}${(e.val.full === null ? '-' : percent(e.val.full.accuracy)).padStart(10)}` +
-          `${(e.val.small === null ? '-' : percent(e.val.small.accuracy)).padStart(11)}${e.lambda.toFixed(2).padStart(7)}` +
-          `${e.lr.toPrecision(2).padStart(10)}${formatDuration(e.seconds).padStart(9)}`,
-      );
-    }
-  }
+  lines.push(...epochLines(d));
   if (d.steps.length > 0) {
     const last = d.steps[d.steps.length - 1]!;
     lines.push(`  ${d.steps.length} sampled steps; last: step ${last.globalStep}, loss ${last.loss.toFixed(4)}, ${last.imagesPerSecond.toFixed(0)} img/s`);
@@ -81,27 +115,7 @@ export function renderRun(d: RunDetails, dbFile: string): string {
   for (const e of d.danChoices) {
     lines.push(`  DAN epoch ${e.epoch}${e.tau === null ? '' : ` (τ ${e.tau.toFixed(2)})`}: ${e.choices.map((c) => `${c.group}=α${c.alpha}`).join(', ')}`);
   }
-  if (d.models.length > 0) {
-    lines.push('', '  exports');
-    for (const x of d.models) {
-      const size = x.files.reduce((n, f) => n + f.byteSize, 0);
-      lines.push(
-        `  #${x.id} ${x.network} ${x.format} ${x.precision}, ${formatBytes(size)}, ${x.params.toLocaleString('en-US')} params, ${formatCount(x.macs)} MACs → ${x.outDir}`,
-      );
-      lines.push(`      ${speedLine(x)}`);
-      if (x.speedNote !== null) lines.push(`      note: ${x.speedNote}`);
-      const v = x.verification;
-      lines.push(
-        `      verified against ${v.reference} in ${v.runtime}: top-1 agreement ${percent(v.top1Agreement)}, max abs logit difference ${v.maxAbsLogitDiff.toExponential(2)} on ${v.samples} inputs (${v.validationSamples} validation images)`,
-      );
-      if (v.accuracy !== null && v.referenceAccuracy !== null) {
-        lines.push(`      validation accuracy ${percent(v.accuracy)} in ${v.runtime} (float32 in the engine ${percent(v.referenceAccuracy)})`);
-      }
-      lines.push(
-        `      stored files: ${x.integrity === 'ok' ? 'intact (SHA-256 checked)' : `CORRUPTED: ${x.corruptedFiles.join(', ')} no longer match their SHA-256`}`,
-      );
-    }
-  }
+  lines.push(...exportLines(d));
   return lines.join('\n');
 }
 

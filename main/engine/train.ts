@@ -25,7 +25,7 @@ import { shardedStep } from './parallel/replicas.js';
 import type { Rng } from './rng.js';
 import { writeRunOutputs } from './run-outputs.js';
 import { runSession, type RunOutcome, type SessionOptions } from './run/session.js';
-import type { LoopContext, RunTask, StartContext, TaskCheckpoint, TaskDefinition } from './run/task.js';
+import { stepPlace, type LoopContext, type RunTask, type StartContext, type TaskCheckpoint, type TaskDefinition } from './run/task.js';
 import { optimizationStep, type Shard } from './step.js';
 import { loadTeacher, type Teacher } from './teacher.js';
 
@@ -304,21 +304,13 @@ class TrainingTask implements RunTask<TrainStepReport, TrainResult, TrainEvent> 
   stepEvent(r: TrainStepReport, timing: StepTiming, pos: LoopPosition, time: number): StepEvent {
     return {
       type: 'step',
-      time,
-      epoch: pos.epoch + 1,
-      step: pos.step,
-      stepsPerEpoch: this.stepsPerEpoch,
-      globalStep: pos.globalStep,
-      totalSteps: this.totalSteps,
-      progress: pos.globalStep / this.totalSteps,
+      ...stepPlace(this, timing, pos, time),
       loss: r.loss,
       ce: r.ce,
       kl: r.kl,
       smallCe: r.smallCe,
       lambda: this.lambdaAt(timing.progress),
       lr: r.lr,
-      imagesPerSecond: timing.imagesPerSecond,
-      etaSeconds: timing.etaSeconds,
     };
   }
 

@@ -33,7 +33,7 @@ import { Optimizer } from '../optim.js';
 import { createParams, type NetworkParams } from '../params.js';
 import type { Rng } from '../rng.js';
 import { runSession, type RunOutcome, type SessionOptions } from '../run/session.js';
-import type { LoopContext, RunStreams, RunTask, StartContext, TaskCheckpoint, TaskDefinition } from '../run/task.js';
+import { stepPlace, type LoopContext, type RunStreams, type RunTask, type StartContext, type TaskCheckpoint, type TaskDefinition } from '../run/task.js';
 import { expectedMacs, propagateMasks } from '../soft-masks.js';
 import { optimizationStep, type Shard } from '../step.js';
 import { shardedStep } from '../parallel/replicas.js';
@@ -424,13 +424,7 @@ class SearchTask implements RunTask<SearchStepReport, SearchResult, EngineEvent>
   stepEvent(r: SearchStepReport, timing: StepTiming, pos: LoopPosition, time: number): EngineEvent {
     return {
       type: 'search-step',
-      time,
-      epoch: pos.epoch + 1,
-      step: pos.step,
-      stepsPerEpoch: this.stepsPerEpoch,
-      globalStep: pos.globalStep,
-      totalSteps: this.totalSteps,
-      progress: pos.globalStep / this.totalSteps,
+      ...stepPlace(this, timing, pos, time),
       loss: r.loss,
       ce: r.ce,
       kl: r.kl,
@@ -440,8 +434,6 @@ class SearchTask implements RunTask<SearchStepReport, SearchResult, EngineEvent>
       tau: r.tau,
       penalty: r.penalty,
       etaLoss: r.etaLoss,
-      imagesPerSecond: timing.imagesPerSecond,
-      etaSeconds: timing.etaSeconds,
     };
   }
 

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendInfo } from '../../../shared/backend.js';
 import type { Decoder } from '../../../shared/decode.js';
-import type { DataInfo, EngineEvent } from '../../../shared/events.js';
+import type { DataInfo, EngineEvent, StepProgress } from '../../../shared/events.js';
 import type { CheckpointState } from '../checkpoint.js';
 import type { TrainingData } from '../data/types.js';
 import type { EpochTotals, LoopPosition, StepTiming } from '../loop.js';
@@ -86,4 +86,24 @@ export interface TaskDefinition<C extends { seed: number }, R, Result, E extends
    */
   relocate?: (saved: C, given: C) => C;
   prepare(config: C, data: TrainingData, streams: RunStreams): RunTask<R, Result, E>;
+}
+
+/** Where a step stands and how fast the run goes: what every step event (training's and a search's) reports alike. */
+export function stepPlace(
+  task: Pick<RunTask<unknown, unknown>, 'stepsPerEpoch' | 'totalSteps'>,
+  timing: StepTiming,
+  pos: LoopPosition,
+  time: number,
+): Pick<StepProgress, 'time' | 'epoch' | 'step' | 'stepsPerEpoch' | 'globalStep' | 'totalSteps' | 'progress' | 'imagesPerSecond' | 'etaSeconds'> {
+  return {
+    time,
+    epoch: pos.epoch + 1,
+    step: pos.step,
+    stepsPerEpoch: task.stepsPerEpoch,
+    globalStep: pos.globalStep,
+    totalSteps: task.totalSteps,
+    progress: pos.globalStep / task.totalSteps,
+    imagesPerSecond: timing.imagesPerSecond,
+    etaSeconds: timing.etaSeconds,
+  };
 }
