@@ -1,3 +1,4 @@
+import type { SearchConfig } from '../../shared/dan.js';
 import type { AlphaSpec, ModelConfig } from '../../shared/model/config.js';
 import { DEFAULT_LOSS, recipe, trainConfigOf, type KdConfig, type TrainConfig, type TrainMode, type TrainSettings } from '../../shared/train-config.js';
 
@@ -21,4 +22,26 @@ export function tinyConfig(overrides: TinyOverrides = {}, model: Partial<ModelCo
     ...settings,
   };
   return trainConfigOf(base, mode, alpha === undefined ? (mode === 'standard' ? null : 2) : alpha, kd ?? null);
+}
+
+/**
+ * A DAN search in the paper's mode (γ, τ by epoch, no budget) on a small
+ * ResNet-18: the shape stored searches had before budgets; `over` changes any part.
+ */
+export function paperSearchConfig(model: ModelConfig, over: Partial<SearchConfig> = {}): SearchConfig {
+  return {
+    model,
+    space: [1, 2, 4, 8, 16],
+    gamma: 1,
+    epochs: 2,
+    batchSize: 16,
+    ...recipe('cifar'),
+    archLr: 0.05,
+    loss: DEFAULT_LOSS,
+    tau: { initial: 15, decay: 0.045 },
+    noise: 'fresh',
+    seed: 0,
+    checkpointEvery: 1,
+    ...over,
+  };
 }

@@ -11,11 +11,11 @@ import { describeDataset } from '../../../main/jobs/worker/dataset-row.js';
 import { recordRun } from '../../../main/jobs/host/record-run.js';
 import { openStore } from '../../../main/store/open.js';
 import type { Store } from '../../../main/store/store.js';
-import { foundNetworkConfig, superNetworkConfig, type SearchConfig } from '../../../shared/dan.js';
+import { foundNetworkConfig, superNetworkConfig } from '../../../shared/dan.js';
 import { InputError } from '../../../shared/errors.js';
-import { DEFAULT_LOSS, recipe } from '../../../shared/train-config.js';
 import { useWasmBackend } from '../../helpers/tf.js';
 import { SYNTHETIC, tempDirs, tinyConfig, trainedRun } from '../../helpers/store.js';
+import { paperSearchConfig } from '../../helpers/configs.js';
 
 useWasmBackend();
 const temp = tempDirs('adjoin-record-');
@@ -185,20 +185,7 @@ describe('recording a run from its engine events', () => {
 
   it.each([null, 1])('records a DAN search run (then training for %s epochs): kind, search config, result, choices, final status', async (thenTrain) => {
     const { store, runsDir } = fresh();
-    const searchConfig: SearchConfig = {
-      model: tinyConfig().model,
-      space: [1, 2, 4],
-      gamma: 1,
-      epochs: 1,
-      batchSize: 16,
-      ...recipe('cifar'),
-      archLr: 0.01,
-      loss: DEFAULT_LOSS,
-      tau: { initial: 15, decay: 0.045 },
-      noise: 'fresh',
-      seed: 0,
-      checkpointEvery: 1,
-    };
+    const searchConfig = paperSearchConfig(tinyConfig().model, { space: [1, 2, 4], epochs: 1, archLr: 0.01 });
     const run = beginRun(store, {
       config: superNetworkConfig(searchConfig),
       search: { config: searchConfig, thenTrain, result: null },

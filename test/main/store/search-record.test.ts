@@ -1,22 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { decodeJson } from '../../../shared/decode.js';
-import { DEFAULT_LOSS, recipe } from '../../../shared/train-config.js';
 import { searchRecord } from '../../../main/store/codecs.js';
+import { paperSearchConfig } from '../../helpers/configs.js';
 
-const oldConfig = {
-  model: { arch: 'resnet18', stem: 'cifar', inputSize: 12, channels: 1, classes: 3, width: 0.25, compressFirstStage: false },
-  space: [1, 2, 4],
-  gamma: 1,
-  epochs: 1,
-  batchSize: 16,
-  ...recipe('cifar'),
-  archLr: 0.01,
-  loss: DEFAULT_LOSS,
-  tau: { initial: 15, decay: 0.045 },
-  noise: 'fresh',
-  seed: 0,
-  checkpointEvery: 1,
-};
+const oldConfig = paperSearchConfig(
+  { arch: 'resnet18', stem: 'cifar', inputSize: 12, channels: 1, classes: 3, width: 0.25, compressFirstStage: false },
+  { space: [1, 2, 4], epochs: 1, archLr: 0.01 },
+);
 const cost = { full: { params: 1000, macs: 50_000 }, small: { params: 300, macs: 20_000 } };
 
 describe('a search record in the history', () => {

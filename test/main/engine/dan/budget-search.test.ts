@@ -10,7 +10,6 @@ import { costReport } from '../../../../shared/model/cost.js';
 import type { ModelConfig } from '../../../../shared/model/config.js';
 import { buildGraph } from '../../../../shared/model/graph.js';
 import { feasibleMacs, parseMacs, resolveBudget } from '../../../../shared/search-budget.js';
-import { DEFAULT_LOSS, recipe } from '../../../../shared/train-config.js';
 import { budgetPenaltyTensor } from '../../../../main/engine/dan/budget.js';
 import { EtaBatches, splitHeldOut } from '../../../../main/engine/dan/held-out.js';
 import { projectOntoBudget } from '../../../../main/engine/dan/projection.js';
@@ -20,6 +19,7 @@ import { synthesize } from '../../../../main/engine/data/synthetic.js';
 import { Rng } from '../../../../main/engine/rng.js';
 import { expectedMacs, propagateMasks } from '../../../../main/engine/soft-masks.js';
 import { useWasmBackend } from '../../../helpers/tf.js';
+import { paperSearchConfig } from '../../../helpers/configs.js';
 
 useWasmBackend();
 
@@ -35,21 +35,7 @@ afterAll(() => {
 
 const model: ModelConfig = { arch: 'resnet18', stem: 'cifar', inputSize: 12, channels: 1, classes: 4, width: 0.25, compressFirstStage: false };
 const data = synthesize({ classes: 4, size: 12, channels: 1, train: 80, val: 32, seed: 2 });
-const paperConfig = (over: Partial<SearchConfig> = {}): SearchConfig => ({
-  model,
-  space: [1, 2, 4, 8, 16],
-  gamma: 1,
-  epochs: 2,
-  batchSize: 16,
-  ...recipe('cifar'),
-  archLr: 0.05,
-  loss: DEFAULT_LOSS,
-  tau: { initial: 15, decay: 0.045 },
-  noise: 'fresh',
-  seed: 0,
-  checkpointEvery: 1,
-  ...over,
-});
+const paperConfig = (over: Partial<SearchConfig> = {}): SearchConfig => paperSearchConfig(model, over);
 const budgeted = (targetMacs: number, over: Partial<SearchConfig> = {}): SearchConfig => ({ ...paperConfig(), ...budgetedSearch(targetMacs), ...over });
 
 /** E[MACs] under softmax(η/τ), noise-free, as a function of the groups' η (differentiable). */

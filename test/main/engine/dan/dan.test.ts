@@ -19,26 +19,13 @@ import { Rng } from '../../../../main/engine/rng.js';
 import { expectedMacs } from '../../../../main/engine/soft-masks.js';
 import { prepareTraining } from '../../../../main/engine/train.js';
 import { maxAbsDiff, seeded, useWasmBackend } from '../../../helpers/tf.js';
+import { paperSearchConfig } from '../../../helpers/configs.js';
 
 useWasmBackend();
 
 const model: ModelConfig = { arch: 'resnet18', stem: 'cifar', inputSize: 12, channels: 1, classes: 4, width: 0.25, compressFirstStage: false };
 const data = synthesize({ classes: 4, size: 12, channels: 1, train: 64, val: 32, seed: 2 });
-const baseSearch = (over: Partial<SearchConfig> = {}): SearchConfig => ({
-  model,
-  space: [1, 2, 4, 8, 16],
-  gamma: 1,
-  epochs: 2,
-  batchSize: 16,
-  ...recipe('cifar'),
-  archLr: 0.05,
-  loss: DEFAULT_LOSS,
-  tau: { initial: 15, decay: 0.045 },
-  noise: 'fresh',
-  seed: 0,
-  checkpointEvery: 1,
-  ...over,
-});
+const baseSearch = (over: Partial<SearchConfig> = {}): SearchConfig => paperSearchConfig(model, over);
 
 describe('soft channel masks', () => {
   it('one convolution times Σ gᵢ·mᵢ equals the weighted sum of masked convolutions', () => {
