@@ -560,6 +560,8 @@ export class RemoteRuns implements RunDelegate {
   private async readOnce(f: Followed): Promise<void> {
     if (f.settled || this.closing) return;
     const link = await this.link(f.url);
+    // The state first: every line a job wrote before it ended is then in the log read below.
+    const state = await link.queue.getJobState(f.jobId);
     for (;;) {
       const { logs } = await link.queue.getJobLogs(f.jobId, f.lines, f.lines + LOG_PAGE - 1, true);
       const page: Prepared[] = [];
@@ -569,11 +571,12 @@ export class RemoteRuns implements RunDelegate {
       this.commit(f, page, f.lines + logs.length);
       if (logs.length < LOG_PAGE) break;
     }
+    if (state !== 'completed' && state !== 'failed') return;
+    // Fetched after the state: a job read before it ended would carry no return value or reason yet.
     const job = await link.queue.getJob(f.jobId);
     if (job === undefined || f.settled) return;
-    const state = await job.getState();
     if (state === 'completed') await this.completed(f, job);
-    else if (state === 'failed') await this.failed(f, job);
+    else await this.failed(f, job);
   }
 
   /**
