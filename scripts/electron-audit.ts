@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -34,27 +33,37 @@ interface Finding {
 }
 
 /** Electronegativity's CSV: a header, then one finding per line with quoted fields. */
-function parseCsv(text: string): Finding[] {
-  const rows = text
-    .trim()
-    .split('\n')
-    .slice(1)
-    .filter((l) => l.trim() !== '');
-  return rows.map((line) => {
-    const cells: string[] = [];
-    let cell = '';
-    let quoted = false;
-    for (const ch of line) {
-      if (ch === '"') quoted = !quoted;
-      else if (ch === ',' && !quoted) {
-        cells.push(cell.trim());
-        cell = '';
-      } else cell += ch;
-    }
-    cells.push(cell.trim());
-    const [issue = '', severity = '', confidence = '', file = '', location = '', , description = ''] = cells;
-    return { issue, severity, confidence, file, location, description };
-  });
+/** An issue as Electronegativity's runner returns it. */
+interface RawIssue {
+  id: string;
+  file: string;
+  location?: { line?: number; column?: number };
+  description: string;
+  severity: { name: string };
+  confidence: { name: string };
+}
+
+type Runner = (options: Record<string, unknown>, forCli: boolean) => Promise<{ issues: RawIssue[]; errors: unknown[] }>;
+
+/**
+ * Runs Electronegativity's own runner in this process and takes its issues
+ * as values: its CLI writes the CSV header and the rows with two unordered
+ * asynchronous writes, and under load the header can land on the first row.
+ */
+async function findings(stage: string, electron: string): Promise<Finding[]> {
+  const run = createRequire(import.meta.url)('@doyensec/electronegativity/dist/runner.js') as Runner;
+  const result = await run(
+    { input: stage, isRelative: true, isVerbose: false, customScan: [], excludeFromScan: [], electronVersionOverride: electron, parserPlugins: [] },
+    false,
+  );
+  return result.issues.map((i) => ({
+    issue: i.id,
+    severity: i.severity.name,
+    confidence: i.confidence.name,
+    file: i.file,
+    location: `${i.location?.line ?? 0}:${i.location?.column ?? 0}`,
+    description: i.description,
+  }));
 }
 
 function electronVersion(root: string): string {
@@ -64,22 +73,21 @@ function electronVersion(root: string): string {
   return version.replace(/^[^\d]*/, '');
 }
 
-function main(): number {
+async function main(): Promise<number> {
   const root = resolve(process.argv[2] ?? '.');
   // One folder holding what ships: the main side's sources and the page the window loads (its CSP is in a meta tag).
   const stage = mkdtempSync(join(tmpdir(), 'adjoin-audit-'));
   try {
     cpSync(join(root, 'main'), join(stage, 'main'), { recursive: true });
     cpSync(join(root, 'renderer', 'index.html'), join(stage, 'renderer', 'index.html'));
-    const out = join(stage, 'findings.csv');
-    const bin = createRequire(import.meta.url).resolve('@doyensec/electronegativity/dist/index.js');
-    const run = spawnSync(process.execPath, [bin, '-i', stage, '-e', electronVersion(root), '-o', out, '-r', '-v', 'false'], { encoding: 'utf8' });
-    if (run.status !== 0) {
-      process.stderr.write(`electronegativity failed (exit ${run.status}):\n${run.stderr}`);
+    let all: Finding[];
+    try {
+      all = await findings(stage, electronVersion(root));
+    } catch (e) {
+      process.stderr.write(`electronegativity failed: ${(e as Error).stack ?? String(e)}\n`);
       return 1;
     }
-    const findings = parseCsv(readFileSync(out, 'utf8'));
-    const serious = findings.filter((f) => SEVERITY.indexOf(f.severity) >= 2 && CONFIDENCE.indexOf(f.confidence) >= 1);
+    const serious = all.filter((f) => SEVERITY.indexOf(f.severity) >= 2 && CONFIDENCE.indexOf(f.confidence) >= 1);
     const blocking = serious.filter((f) => !ALLOWED.some((a) => a.issue === f.issue && a.file === f.file));
     for (const f of serious) {
       const allowed = ALLOWED.find((a) => a.issue === f.issue && a.file === f.file);
@@ -87,11 +95,11 @@ function main(): number {
         `${allowed === undefined ? 'FAIL' : 'allowed'}  ${f.issue} ${f.severity}/${f.confidence} ${f.file}:${f.location}${allowed ? ` — ${allowed.why}` : ` — ${f.description}`}\n`,
       );
     }
-    process.stdout.write(`electron audit: ${findings.length} findings, ${serious.length} medium or worse, ${blocking.length} not allowed\n`);
+    process.stdout.write(`electron audit: ${all.length} findings, ${serious.length} medium or worse, ${blocking.length} not allowed\n`);
     return blocking.length === 0 ? 0 : 1;
   } finally {
     rmSync(stage, { recursive: true, force: true });
   }
 }
 
-process.exitCode = main();
+process.exitCode = await main();
