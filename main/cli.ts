@@ -13,6 +13,7 @@ const COMMANDS: ReadonlyArray<{ name: string; load: () => Promise<Command> }> = 
   { name: 'runs', load: async () => (await import('./cli/runs-command.js')).runsCmd },
   { name: 'show', load: async () => (await import('./cli/show-command.js')).showCmd },
   { name: 'export', load: async () => (await import('./cli/export-command.js')).exportCmd },
+  { name: 'latency', load: async () => (await import('./cli/latency-command.js')).latencyCmd },
   { name: 'delete', load: async () => (await import('./cli/delete-command.js')).deleteCmd },
   { name: 'sweep', load: async () => (await import('./cli/sweep-command.js')).sweepCmd },
   { name: 'db', load: async () => (await import('./cli/db-command.js')).dbCmd },

@@ -169,6 +169,22 @@ export interface LatencyReport {
   runtime: string;
 }
 
+/** An exported folder's batch-1 latency (`adjoin latency`), beside the facts a comparison needs. */
+export interface ExportTiming {
+  /** The folder's name, or the name given before an `=` (`resnet=out/r`). */
+  label: string;
+  dir: string;
+  format: ExportFormat;
+  precision: string;
+  arch: string;
+  network: string;
+  sourceRunId: number;
+  params: number;
+  macs: number;
+  validationAccuracy: number | null;
+  latency: LatencyReport;
+}
+
 /** One activation tensor's int8 parameters: real = scale · (q − zeroPoint). */
 export interface TensorQuantization {
   name: string;

@@ -1,7 +1,7 @@
 import type { SearchConfig } from '../../shared/dan.js';
 import type { BackendInfo } from '../../shared/backend.js';
 import type { DatasetRecord, DatasetScan, ImportSettings } from '../../shared/dataset.js';
-import type { BuiltExport, ExportFormat, Precision } from '../../shared/export.js';
+import type { BuiltExport, ExportFormat, ExportTiming, Precision } from '../../shared/export.js';
 import type { DatasetInput, RunRecord, StoredDataset } from '../../shared/history.js';
 import type { ModelConfig } from '../../shared/model/config.js';
 import type { TrainConfig } from '../../shared/train-config.js';
@@ -107,8 +107,8 @@ export type ExportResult = BuiltExport & {
  * What one engine job does: scan, import or open a dataset (decoding
  * untrusted files, so not in the app's own process), export a run's network
  * (verified in ONNX Runtime and timed), train a network, search widths
- * and optionally train the result, or say which backend the engine loads
- * here (a queue worker announces it).
+ * and optionally train the result, time exported models side by side, or
+ * say which backend the engine loads here (a queue worker announces it).
  */
 export type JobSpec =
   | { kind: 'backend' }
@@ -116,6 +116,7 @@ export type JobSpec =
   | { kind: 'import'; path: string; settings: Partial<ImportSettings>; cacheDir: string; followLinks?: boolean }
   | { kind: 'open-data'; data: DataRequest; cacheDir: string }
   | ({ kind: 'export' } & ExportJob)
+  | { kind: 'latency'; dirs: string[]; runs: number; warmup: number }
   | (JobBase & { kind: 'train'; config: TrainConfig })
   | (JobBase & { kind: 'search'; config: SearchConfig; thenTrain: number | null });
 
@@ -126,6 +127,7 @@ export interface JobValues {
   import: DatasetRecord;
   'open-data': OpenedDataset;
   export: ExportResult[];
+  latency: ExportTiming[];
   train: undefined;
   search: undefined;
 }

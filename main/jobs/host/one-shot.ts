@@ -35,6 +35,8 @@ function subject(spec: JobSpec): string {
       return spec.data.source;
     case 'export':
       return `the export of run ${spec.run.id}`;
+    case 'latency':
+      return spec.dirs.join(', ');
     case 'train':
     case 'search':
       return spec.data.source;

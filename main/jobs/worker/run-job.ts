@@ -96,6 +96,11 @@ export async function runJob(spec: JobSpec, ctx: JobContext): Promise<JobOutcome
       const { kind: _kind, ...job } = spec;
       return { status: 'finished', value: await exportRun(job, { onProgress: (message) => ctx.log('info', message) }) };
     }
+    case 'latency': {
+      const { readExportFolder, timeExportFolders } = await import('../../export/time-exports.js');
+      const folders = spec.dirs.map(readExportFolder);
+      return { status: 'finished', value: await timeExportFolders(folders, { runs: spec.runs, warmup: spec.warmup }, (message) => ctx.log('info', message)) };
+    }
     case 'train':
     case 'search':
       return runTraining(spec, ctx);

@@ -108,6 +108,59 @@ describe('the history from the command line', () => {
     expect(r.status, r.stderr).toBe(0);
   });
 
+  it('adjoin latency times the exported folders side by side, each in its own runtime, and names a folder that is not an export', () => {
+    const folders = { onnx: join(home, 'phone-model'), tflite: join(home, 'tfl'), tfjs: join(home, 'web-model') };
+    let r = cli(['latency', folders.onnx, `int8=${folders.tflite}`, folders.tfjs, '--runs', '7', '--warmup', '2', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const timings = JSON.parse(r.stdout) as Array<{
+      label: string;
+      format: string;
+      precision: string;
+      sourceRunId: number;
+      macs: number;
+      latency: { medianMs: number; runs: number; warmup: number; threads: number; runtime: string };
+    }>;
+    expect(timings.map((t) => [t.label, t.format, t.precision])).toEqual([
+      ['phone-model', 'onnx', 'fp32'],
+      ['int8', 'tflite', 'int8'],
+      ['web-model', 'tfjs', 'fp16'],
+    ]);
+    for (const t of timings) {
+      const meta = JSON.parse(readFileSync(join(Object.values(folders)[timings.indexOf(t)]!, 'metadata.json'), 'utf8')) as { macs: number };
+      expect(t.sourceRunId).toBe(runId);
+      expect(t.macs).toBe(meta.macs);
+      expect(t.latency).toMatchObject({ runs: 7, warmup: 2, threads: 1 });
+      expect(t.latency.medianMs).toBeGreaterThan(0);
+    }
+    expect(new Set(timings.map((t) => t.latency.runtime)).size).toBe(3);
+    expect(r.stderr).toMatch(/adjoin: timing 1 tflite model batch-1 in LiteRT/);
+
+    r = cli(['latency', folders.onnx, `small=${folders.tfjs}`, '--runs', '3']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^model\s+network\s+format\s+params\s+MACs\s+val top-1\s+batch-1 median/);
+    expect(r.stdout).toMatch(/^phone-model\s+resnet18 small\s+onnx fp32\s+.*\d\.\d{3} ms$/m);
+    expect(r.stdout).toMatch(/^small\s+resnet18 small\s+tfjs fp16/m);
+    expect(r.stdout).toMatch(/median of 3 runs after 5 warm-up runs/);
+
+    const notExport = join(home, 'not-an-export');
+    mkdirSync(notExport);
+    const missing = join(home, 'missing-model');
+    mkdirSync(missing);
+    writeFileSync(join(missing, 'metadata.json'), readFileSync(join(folders.onnx, 'metadata.json')));
+    for (const [args, message] of [
+      [[notExport], `${notExport} has no metadata.json: it is not a folder written by adjoin export`],
+      [[missing], `${join(missing, 'model.onnx')} is missing (metadata.json lists it)`],
+      [[folders.onnx, `phone-model=${folders.tfjs}`], 'two folders are named phone-model: name them (label=DIR)'],
+      [[join(home, 'nowhere')], `${join(home, 'nowhere')} is not a folder`],
+      [[folders.onnx, '--runs', '0'], '--runs must be at least 1 (got 0)'],
+      [[], 'give one or more folders written by adjoin export'],
+    ] as const) {
+      r = cli(['latency', ...args]);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toContain(message);
+    }
+  });
+
   it('adjoin show flags a stored export whose bytes changed, and exits 1', () => {
     const d = new Database(db);
     d.prepare("UPDATE model_files SET data = zeroblob(byte_size) WHERE name = 'model.onnx'").run();
