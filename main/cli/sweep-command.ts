@@ -15,6 +15,7 @@ import {
   type SweepSpec,
   combineSweeps,
   type ConfigStats,
+  type SweepView,
 } from '../../shared/sweep.js';
 import { DEFAULT_KD, TRAIN_MODES, type TrainMode } from '../../shared/train-config.js';
 import { datasetCacheDir } from '../app-paths.js';
@@ -37,7 +38,7 @@ const SWEEP_USAGE = `adjoin sweep --data <dir|idx folder> --arch resnet18 --widt
              [--small-ce 0,1] [--recipe short|cifar|imagenet] [--parallel K] [--kd-temperature 4] [--kd-weight 0.9] [--out DIR] [--db FILE] [--json] …(train's options)
              [--queue redis://[user:password@]host:port [--checkpoint-limit MB]]
   adjoin sweep resume <id> [--parallel K] [--workers N] [--out DIR] [--db FILE] [--json]
-  adjoin sweep show <id>[,<id>…] [--out DIR] [--json] [--db FILE]
+  adjoin sweep show <id>[,<id>…] [--out DIR] [--json] [--db FILE]   (an id may be FILE:ID: a sweep of another history database)
   adjoin sweep list [--json] [--db FILE]
   Trains the grid (kd waits for the standard run of its seed), at most K runs at once, under one sweep id; resumes an
   interrupted sweep where it stopped; reports per configuration the mean ± s.d. over seeds of full and small top-1,
@@ -89,10 +90,9 @@ function title(spec: SweepSpec, networks: readonly SweepSpec['model'][]): string
   return `${names}, ${spec.epochs} epochs, ${spec.seeds.length} seed${spec.seeds.length === 1 ? '' : 's'}`;
 }
 
-async function finish(store: Store, sweepIds: number[], values: { json?: boolean | undefined; out?: string | undefined }, io: CommandIo): Promise<void> {
-  const views = sweepIds.map((id) => sweepView(store, id));
+async function finish(views: SweepView[], name: string, values: { json?: boolean | undefined; out?: string | undefined }, io: CommandIo): Promise<void> {
   const { spec, stats } = combineSweeps(views);
-  const name = `sweep${sweepIds.length > 1 ? 's' : ''} ${sweepIds.join(', ')}`;
+  const sweepIds = views.map((v) => v.sweepId);
   if (values.json === true) io.out(JSON.stringify({ type: 'sweep-result', sweepId: sweepIds[0], sweepIds, stats, cells: views.flatMap((v) => v.cells) }));
   else io.out(`\n${name}:\n${statsMarkdown(stats)}`);
   if (values.out !== undefined) {
@@ -152,7 +152,7 @@ async function execute(
     // Whatever stopped the sweep, its runs checkpoint and stop before the store closes.
     await manager.stopAll('checkpoint-and-stop');
   }
-  await finish(store, [sweepId], values, io);
+  await finish([sweepView(store, sweepId)], `sweep ${sweepId}`, values, io);
   io.err(`sweep ${sweepId} ${status}${status === 'cancelled' ? ` (adjoin sweep resume ${sweepId} continues it)` : ''}\n`);
   return status === 'finished' ? 0 : status === 'cancelled' ? 130 : 1;
 }
@@ -234,41 +234,62 @@ async function resumeCommand(argv: string[], io: CommandIo): Promise<number> {
 }
 
 /** `3` or `3,5`: the sweeps `adjoin sweep list` lists. */
-function sweepIdsArg(positionals: readonly string[]): number[] {
+/** One sweep `sweep show` reports: its id, and the history it is in (null: --db's, or the app's). */
+interface SweepRef {
+  db: string | null;
+  id: number;
+}
+
+/**
+ * `3`, `1,2`, or with sweeps of other history databases, `1,other.db:4`
+ * (FILE:ID): sweeps run on another machine or into another --db can be
+ * reported side by side with this one's.
+ */
+function sweepRefsArg(positionals: readonly string[]): SweepRef[] {
   if (positionals.length !== 1)
     throw new InputError(
       `adjoin sweep show takes one sweep id or a comma-separated list, got ${positionals.length === 0 ? 'none' : positionals.join(' ')}`,
       'sweep',
     );
-  const ids = positionals[0]!.split(',').map((p) => {
-    if (!/^[1-9][0-9]{0,15}$/.test(p.trim())) throw new InputError(`a sweep id is a positive integer, got '${p}'`, 'sweep');
-    return Number(p);
+  const refs = positionals[0]!.split(',').map((p): SweepRef => {
+    const colon = p.lastIndexOf(':');
+    const db = colon > 0 ? resolve(p.slice(0, colon)) : null;
+    const id = colon > 0 ? p.slice(colon + 1) : p;
+    if (!/^[1-9][0-9]{0,15}$/.test(id.trim())) throw new InputError(`a sweep id is a positive integer (or FILE:ID), got '${p}'`, 'sweep');
+    return { db, id: Number(id) };
   });
-  if (new Set(ids).size !== ids.length) throw new InputError(`sweep ids repeat: ${ids.join(', ')}`, 'sweep');
-  return ids;
+  const names = refs.map((r) => `${r.db ?? ''}:${r.id}`);
+  if (new Set(names).size !== names.length) throw new InputError(`sweep ids repeat: ${positionals[0]}`, 'sweep');
+  return refs;
 }
 
 async function showCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parse(argv, { db: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' } }, true);
-  const sweepIds = sweepIdsArg(positionals);
-  const store = openExisting(values.db);
+  const refs = sweepRefsArg(positionals);
+  const stores = new Map<string | null, Store>();
   try {
-    for (const sweepId of sweepIds) {
-      const sweep = store.sweeps.require(sweepId);
-      if (values.json === true) continue;
-      const r = sweepView(store, sweepId);
-      const pending = r.cells.filter((c) => c.state !== 'finished');
-      io.out(`sweep ${sweepId} (${sweep.status}, started ${dateTime(sweep.createdAt)}): ${r.cells.length - pending.length} of ${r.cells.length} runs finished`);
-      for (const c of pending) {
-        io.out(
-          `  ${configLabel(c.cell)} seed ${c.cell.seed}: ${c.state}${c.runId === null ? '' : ` (run ${c.runId})`}${c.error === null ? '' : ` — ${c.error}`}`,
-        );
+    for (const r of refs) if (!stores.has(r.db)) stores.set(r.db, openExisting(r.db ?? values.db));
+    const views = refs.map((r) => {
+      const store = stores.get(r.db)!;
+      const sweep = store.sweeps.require(r.id);
+      const view = sweepView(store, r.id);
+      if (values.json !== true) {
+        const name = r.db === null ? `sweep ${r.id}` : `sweep ${r.id} of ${r.db}`;
+        const pending = view.cells.filter((c) => c.state !== 'finished');
+        io.out(`${name} (${sweep.status}, started ${dateTime(sweep.createdAt)}): ${view.cells.length - pending.length} of ${view.cells.length} runs finished`);
+        for (const c of pending) {
+          io.out(
+            `  ${configLabel(c.cell)} seed ${c.cell.seed}: ${c.state}${c.runId === null ? '' : ` (run ${c.runId})`}${c.error === null ? '' : ` — ${c.error}`}`,
+          );
+        }
       }
-    }
-    await finish(store, sweepIds, values, io);
+      return view;
+    });
+    const name = `sweep${refs.length > 1 ? 's' : ''} ${refs.map((r) => (r.db === null ? String(r.id) : `${r.db}:${r.id}`)).join(', ')}`;
+    await finish(views, name, values, io);
     return 0;
   } finally {
-    store.close();
+    for (const store of stores.values()) store.close();
   }
 }
 

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../../../main/store/open.js';
@@ -117,11 +117,11 @@ describe('adjoin sweep', () => {
     const both = runCli(['sweep', 'show', '1,2', '--db', db, '--json'], { env: { ADJOIN_HOME: dir } });
     const combined = JSON.parse(both.stdout.trim().split('\n').at(-1)!) as { stats: Array<{ label: string }> };
     expect(combined.stats.map((s) => s.label)).toEqual(['standard', 'an α=2, β=1', 'kd α=2', 'an α=4, β=1']);
-    const other = runCli(
+    const otherRecipe = runCli(
       ['sweep', '--data', data, ...grid.slice(0, 4), '--epochs', '1', '--batch', '16', '--modes', 'standard', '--seeds', '0', '--recipe', 'cifar', '--db', db],
       { env: { ADJOIN_HOME: dir } },
     );
-    expect(other.status, other.stderr).toBe(0);
+    expect(otherRecipe.status, otherRecipe.stderr).toBe(0);
     const refused = runCli(['sweep', 'show', '1,3', '--db', db], { env: { ADJOIN_HOME: dir } });
     expect(refused.status).toBe(2);
     expect(refused.stderr).toMatch(/sweeps 1 and 3 differ in epochs/);
@@ -133,6 +133,26 @@ describe('adjoin sweep', () => {
       expect(cifarRun.config.optimizer).toMatchObject({ kind: 'sgd', lr: 0.05, nesterov: false });
     } finally {
       third.close();
+    }
+
+    // A sweep of another history database (FILE:ID) reads as one table with this one's.
+    const other = join(dir, 'other-machine.db');
+    copyFileSync(db, other);
+    const across = runCli(['sweep', 'show', `1,${other}:2`, '--db', db], { env: { ADJOIN_HOME: dir } });
+    expect(across.status, across.stderr).toBe(0);
+    expect(across.stdout).toContain(`sweep 2 of ${other} (finished`);
+    expect(across.stdout).toContain(`sweeps 1, ${other}:2:`);
+    const acrossJson = runCli(['sweep', 'show', `1,${other}:2`, '--db', db, '--json'], { env: { ADJOIN_HOME: dir } });
+    expect(JSON.parse(acrossJson.stdout.trim().split('\n').at(-1)!)).toEqual(JSON.parse(both.stdout.trim().split('\n').at(-1)!));
+    for (const [ids, message] of [
+      [`1,${join(dir, 'nowhere.db')}:2`, /nowhere\.db/],
+      [`1,${other}:9`, /there is no sweep 9 in .*other-machine\.db/],
+      [`${other}:x`, /a sweep id is a positive integer \(or FILE:ID\), got '.*other-machine\.db:x'/],
+      [`${other}:1,${other}:1`, /sweep ids repeat/],
+    ] as const) {
+      const r = runCli(['sweep', 'show', ids, '--db', db], { env: { ADJOIN_HOME: dir } });
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(message);
     }
 
     const list = runCli(['sweep', 'list', '--db', db, '--json'], { env: { ADJOIN_HOME: dir } });
