@@ -44,7 +44,7 @@ function forwardKernel(backendName: string): tf.KernelFunc {
     const yInfo = io.alloc(x!.shape);
     const meanInfo = io.alloc([C]);
     const varInfo = io.alloc([C]);
-    const passes = passesFor(io, C);
+    const passes = passesFor(io, C, total);
     try {
       const local = passes.sums(x!, total);
       // In a data-parallel step the statistics are the whole batch's, over every replica's shard.
@@ -98,7 +98,7 @@ function inferenceKernel(backendName: string): tf.KernelFunc {
     const C = x!.shape[x!.shape.length - 1]!;
     const total = x!.shape.reduce((a, b) => a * b, 1);
     const yInfo = io.alloc(x!.shape);
-    const passes = passesFor(io, C);
+    const passes = passesFor(io, C, total);
     try {
       const read = (t: tf.TensorInfo | undefined): Float32Array => io.read(t!);
       const { mul, add } = affine(read(scale), read(offset), read(mean), read(variance), mask === undefined ? null : io.read(mask), epsilon);
@@ -122,7 +122,7 @@ function gradKernel(backendName: string): tf.KernelFunc {
     const dbInfo = io.alloc([C]);
     const drInfo = residual ? io.alloc(x!.shape) : null;
     const dmInfo = mask === undefined ? null : io.alloc([C]);
-    const passes = passesFor(io, C);
+    const passes = passesFor(io, C, total);
     try {
       const gate = activation === 'none' ? null : { y: y!, activation };
       // With y = act(bn(x)·m + r) and g = ∂L/∂(bn(x)·m + r): the activation passes
