@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelGraph } from '../../shared/model/graph.js';
 import type { SmallPlan } from '../../shared/model/plan.js';
+import { fusedUpdatesAvailable, runningStatsUpdate } from './fused-updates.js';
 import { fusionPlan } from './fusion.js';
 import { engineOp, type RunArgs } from './ops.js';
 import { type NetworkParams, type Path, paramName } from './params.js';
@@ -111,16 +112,37 @@ export function forward(graph: ModelGraph, params: NetworkParams, input: tf.Tens
 
 /**
  * Moves running statistics toward the batch statistics as PyTorch does
- * (momentum 0.1, unbiased variance), after a training step.
+ * (momentum 0.1, unbiased variance), after a training step: every batch
+ * norm's in one kernel call where the backend has the fused update.
  */
-export function updateRunningStats(params: NetworkParams, stats: readonly BatchStats[], momentum = 0.1): void {
+export function updateRunningStats(params: NetworkParams, stats: readonly BatchStats[], momentum = 0.1, { fused = true }: { fused?: boolean } = {}): void {
+  if (stats.length === 0) return;
+  const unbiased = (s: BatchStats): number => (s.count > 1 ? s.count / (s.count - 1) : 1);
+  // A batch norm listed twice moves twice, one move after the other: the composed ops do that.
+  const once = new Set(stats.map((s) => paramName.mean(s.layer, s.path))).size === stats.length;
+  if (fused && once && fusedUpdatesAvailable()) {
+    tf.tidy(() => {
+      const items = stats.map((s) => ({
+        mean: params.get(paramName.mean(s.layer, s.path)),
+        variance: params.get(paramName.variance(s.layer, s.path)),
+        batchMean: s.mean,
+        batchVariance: s.variance,
+        unbiased: unbiased(s),
+      }));
+      const out = runningStatsUpdate(items, momentum);
+      items.forEach((it, i) => {
+        it.mean.assign(out.means[i]!);
+        it.variance.assign(out.variances[i]!);
+      });
+    });
+    return;
+  }
   tf.tidy(() => {
     for (const s of stats) {
       const rm = params.get(paramName.mean(s.layer, s.path));
       const rv = params.get(paramName.variance(s.layer, s.path));
-      const unbiased = s.count > 1 ? s.count / (s.count - 1) : 1;
       rm.assign(tf.add(tf.mul(rm, 1 - momentum), tf.mul(s.mean, momentum)));
-      rv.assign(tf.add(tf.mul(rv, 1 - momentum), tf.mul(s.variance, momentum * unbiased)));
+      rv.assign(tf.add(tf.mul(rv, 1 - momentum), tf.mul(s.variance, momentum * unbiased(s))));
     }
   });
 }
