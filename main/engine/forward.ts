@@ -1,10 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelGraph } from '../../shared/model/graph.js';
 import type { SmallPlan } from '../../shared/model/plan.js';
+import { count } from '../../shared/model/selection.js';
+import { adjoinWeights, type WeightSlice } from './adjoined-weights.js';
 import { fusedUpdatesAvailable, runningStatsUpdate } from './fused-updates.js';
 import { fusionPlan } from './fusion.js';
 import { engineOp, type RunArgs } from './ops.js';
 import { type NetworkParams, type Path, paramName } from './params.js';
+import { sliceWeight } from './slicing.js';
 import { propagateMasks } from './soft-masks.js';
 
 export { BN_EPSILON } from './ops.js';
@@ -60,7 +63,8 @@ export function forward(graph: ModelGraph, params: NetworkParams, input: tf.Tens
   const sm: Array<tf.Tensor | null> = [];
   const masks: Array<tf.Tensor1D | null> = [];
   const sel = small?.plan.sel ?? null;
-  const weights = new Map<string, tf.Tensor>();
+  const { weights, sliced } =
+    small?.kind === 'sliced' ? adjoinedWeights(graph, params, small.plan) : { weights: new Map<string, tf.Tensor>(), sliced: new Map<string, tf.Tensor>() };
   const weight = (name: string): tf.Tensor => {
     let w = weights.get(name);
     if (w === undefined) {
@@ -69,6 +73,7 @@ export function forward(graph: ModelGraph, params: NetworkParams, input: tf.Tens
     }
     return w;
   };
+  const slicedWeight = (name: string, slice: WeightSlice): tf.Tensor => sliced.get(name) ?? sliceWeight(weight(name), slice.rows, slice.cols);
   const fusion = fusionPlan(graph);
   const argsFor = (path: Path, node: { name: string }): RunArgs => {
     const t = path === 'full' ? full : sm;
@@ -89,6 +94,7 @@ export function forward(graph: ModelGraph, params: NetworkParams, input: tf.Tens
       sharedWithFull: (n) => (full[n.input] === sm[n.input] ? (full[n.id] ?? null) : null),
       params,
       weight,
+      slicedWeight,
       training,
       stats,
       masks,
@@ -108,6 +114,34 @@ export function forward(graph: ModelGraph, params: NetworkParams, input: tf.Tens
     stats,
     masks,
   };
+}
+
+/**
+ * Every weight the sliced small path reads a slice of, as both paths read it,
+ * from one op (adjoined-weights.ts): by name, the full path's weights and
+ * the small path's slices. A weight the small path reads whole is not there.
+ */
+function adjoinedWeights(graph: ModelGraph, params: NetworkParams, plan: SmallPlan): { weights: Map<string, tf.Tensor>; sliced: Map<string, tf.Tensor> } {
+  const wanted: Array<{ name: string; slice: WeightSlice; w: tf.Tensor }> = [];
+  for (const node of graph.nodes) {
+    const sw = engineOp(node).smallWeight(node, plan.sel);
+    if (sw === null) continue;
+    const w = params.get(sw.name);
+    const r = w.rank;
+    if (count(sw.slice.rows) === w.shape[r - 2] && sw.slice.cols === w.shape[r - 1]) continue;
+    wanted.push({ ...sw, w });
+  }
+  const out = adjoinWeights(
+    wanted.map((x) => x.w),
+    wanted.map((x) => x.slice),
+  );
+  const weights = new Map<string, tf.Tensor>();
+  const sliced = new Map<string, tf.Tensor>();
+  wanted.forEach((x, i) => {
+    weights.set(x.name, out.full[i]!);
+    sliced.set(x.name, out.small[i]!);
+  });
+  return { weights, sliced };
 }
 
 /**

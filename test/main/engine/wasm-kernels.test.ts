@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { copyChannels } from '../../../main/engine/wasm-kernels/channel-rows.js';
+import { addRows } from '../../../main/engine/wasm-kernels/row-sums.js';
 import { conv2dBackpropFilter } from '../../../main/engine/wasm-kernels/conv2d-backprop-filter.js';
 import { conv2dSimd } from '../../../main/engine/wasm-kernels/conv2d-simd.js';
 import { filterGradientSimd } from '../../../main/engine/wasm-kernels/filter-gradient-simd.js';
@@ -357,7 +358,7 @@ describe('wasm convolution gradients', () => {
   });
 });
 
-describe('channel copies between padded and compact tensors', () => {
+describe('row copies and sums between tensors of different strides', () => {
   it('copy the leading channels of every pixel, on the wasm heap and in plain arrays alike', () => {
     const memory = heapOf(tf.backend())!;
     const [rows, n, wide] = [37, 14, 16];
@@ -380,5 +381,33 @@ describe('channel copies between padded and compact tensors', () => {
   it('refuse rows that do not fit either tensor', () => {
     expect(() => copyChannels(null, new Float32Array(10), new Float32Array(10), 3, 3, 4, 3)).toThrow(/3 rows of 3 channels do not fit 10 floats 4 apart/);
     expect(() => copyChannels(null, new Float32Array(16), new Float32Array(16), 4, 5, 4, 4)).toThrow(/do not fit/);
+  });
+
+  it('add rows of different strides as float32 adds, on the wasm heap and in plain arrays alike, −0 + 0 giving +0', () => {
+    const memory = heapOf(tf.backend())!;
+    const [rows, n, aWidth, bWidth, dstWidth] = [9, 14, 20, 14, 16];
+    const av = seeded(rows * aWidth, 21).map((v, i) => (i % 5 === 0 ? -0 : v));
+    const bv = seeded(rows * bWidth, 22).map((v, i) => (i % 3 === 0 ? -0 : v));
+    const expected = (withB: boolean): number[] =>
+      Array.from({ length: rows * n }, (_, i) => {
+        const [r, k] = [Math.floor(i / n), i % n];
+        return Math.fround(av[r * aWidth + k]! + (withB ? bv[r * bWidth + k]! : 0));
+      });
+    const heap = (t: tf.Tensor): Float32Array => (tf.backend() as unknown as { typedArrayFromHeap(t: tf.TensorInfo): Float32Array }).typedArrayFromHeap(t);
+    for (const withB of [true, false]) {
+      const [a, b, dst] = [tf.tensor(av), tf.tensor(bv), tf.zeros([rows * dstWidth])];
+      const shape = { rows, n, aWidth, bWidth, dstWidth };
+      addRows(memory, heap(a), withB ? heap(b) : null, heap(dst), shape);
+      const plain = new Float32Array(rows * dstWidth);
+      addRows(null, av, withB ? bv : null, plain, shape);
+      for (const out of [Array.from(dst.dataSync()), Array.from(plain)]) {
+        const got = Array.from({ length: rows * n }, (_, i) => out[Math.floor(i / n) * dstWidth + (i % n)]!);
+        expect(got, `with b: ${withB}`).toEqual(expected(withB));
+      }
+      tf.dispose([a, b, dst]);
+    }
+    expect(() => addRows(null, new Float32Array(10), null, new Float32Array(40), { rows: 3, n: 4, aWidth: 4, bWidth: 0, dstWidth: 4 })).toThrow(
+      /3 rows of 4 do not fit/,
+    );
   });
 });
