@@ -7,6 +7,7 @@ import { type Activation, RELU6_CAP } from './activation.js';
 import { activate, batchNormInference, batchNormTrain } from './batch-norm.js';
 import type { BatchStats } from './forward.js';
 import type { FusionPlan } from './fusion.js';
+import { globalAveragePool } from './global-pool.js';
 import { makeVar, type NetworkParams, type Path, paramName } from './params.js';
 import type { Rng } from './rng.js';
 import type { WeightSlice } from './adjoined-weights.js';
@@ -449,7 +450,7 @@ export const ENGINE_OPS = {
   },
   gap: {
     params: noParams,
-    run: (node, a) => tf.mean(a.value(node.input), [1, 2]),
+    run: (node, a) => globalAveragePool(a.value(node.input)),
     smallWeight: noWeight,
     mask: passMask,
     expectedMacs: null,
