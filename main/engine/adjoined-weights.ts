@@ -43,7 +43,6 @@ export function adjoinWeights(weights: readonly tf.Tensor[], slices: readonly We
     return { full: [...weights], small: weights.map((w, i) => sliceWeight(w, slices[i]!.rows, slices[i]!.cols)) };
   }
   registerAdjoinedWeights();
-  releaseOrphans();
   const out = tf.engine().runKernel(ADJOIN_WEIGHTS, weights as unknown as tf.NamedTensorMap, { slices } as unknown as tf.NamedAttrMap) as tf.Tensor[];
   const n = weights.length;
   return { full: out.slice(0, n), small: out.slice(n) };
@@ -140,46 +139,15 @@ function gradKernel(backendName: string): tf.KernelFunc {
   };
 }
 
-/**
- * Tensors the one gradient kernel call made for inputs whose closures have
- * not collected them yet; whatever the tape never collects (an input it
- * prunes) is freed at the next call of the op.
- */
-const orphans = new Set<tf.Tensor>();
-
-function releaseOrphans(): void {
-  for (const t of orphans) t.dispose();
-  orphans.clear();
-}
-
 const gradient: tf.GradConfig = {
   kernelName: ADJOIN_WEIGHTS,
   gradFunc: (dys, _saved, attrs) => {
+    // Every weight's gradient from one kernel call, made here in the tape's
+    // backward scope (as the batch norm's gradient is, batch-norm.ts): each
+    // input's closure runs in a tidy of its own and only hands its part over.
     const { slices } = attrs as unknown as { slices: WeightSlice[] };
-    const n = slices.length;
-    const ahead: Array<tf.Tensor | undefined> = [];
-    let computed = false;
-    // The tape calls each input's closure inside its own tidy: the one call that
-    // yields every gradient keeps those it does not return yet.
-    const take = (i: number): tf.Tensor => {
-      if (!computed) {
-        computed = true;
-        const parts = tf.engine().runKernel(ADJOIN_WEIGHTS_GRAD, dys as unknown as tf.NamedTensorMap, { slices } as unknown as tf.NamedAttrMap) as tf.Tensor[];
-        parts.forEach((p, j) => {
-          if (j !== i) orphans.add((ahead[j] = tf.keep(p)));
-        });
-        return parts[i]!;
-      }
-      const kept = ahead[i];
-      if (kept === undefined) throw new Error('adjoined weight gradient requested twice');
-      // A fresh tensor owned by this closure's tidy, sharing the kept one's memory.
-      const out = tf.reshape(kept, kept.shape);
-      kept.dispose();
-      orphans.delete(kept);
-      ahead[i] = undefined;
-      return out;
-    };
-    return Object.fromEntries(Array.from({ length: n }, (_, i) => [String(i), () => take(i)]));
+    const parts = tf.engine().runKernel(ADJOIN_WEIGHTS_GRAD, dys as unknown as tf.NamedTensorMap, { slices } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    return Object.fromEntries(parts.map((p, i) => [String(i), () => p]));
   },
 };
 
