@@ -91,6 +91,25 @@ export interface BatchNormPasses {
   release(): void;
 }
 
+const scratchArrays: Float64Array[] = [];
+
+/**
+ * Per-channel float64 scratch for the SIMD passes' sums and the kernels'
+ * factors: array `slot`, `n` long, reused from call to call (each holds
+ * values only within one kernel call, and kernels do not nest). A training
+ * step of an adjoined MobileNetV2 made about 1,900 such arrays, most of
+ * them too large for V8's young heap, and its garbage collection took 3–4×
+ * the standard step's.
+ */
+export function scratch(slot: number, n: number): Float64Array {
+  let a = scratchArrays[slot];
+  if (a === undefined || a.length < n) {
+    a = new Float64Array(Math.max(n, 2 * (a?.length ?? 0)));
+    scratchArrays[slot] = a;
+  }
+  return a.subarray(0, n);
+}
+
 /**
  * The fastest passes for this backend, channel count and tensor size (in
  * elements); allocates their scratch now.
@@ -145,9 +164,14 @@ class SimdPasses implements BatchNormPasses {
     new Float64Array(this.memory.buffer, this.acc, 2 * P).fill(0);
     fill();
     const both = new Float64Array(this.memory.buffer, this.acc, 2 * P);
-    if (P === C) return [both.slice(0, C), both.slice(C)];
-    const first = new Float64Array(C);
-    const second = new Float64Array(C);
+    const [first, second] = [scratch(0, C), scratch(1, C)];
+    if (P === C) {
+      first.set(both.subarray(0, C));
+      second.set(both.subarray(C));
+      return [first, second];
+    }
+    first.fill(0);
+    second.fill(0);
     for (let k = 0; k < P; k++) {
       first[k % C]! += both[k]!;
       second[k % C]! += both[P + k]!;

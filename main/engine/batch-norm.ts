@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { assertNever } from '../../shared/errors.js';
 import { type Activation, RELU6_CAP } from './activation.js';
-import { ioFor, passesFor } from './batch-norm-passes.js';
+import { ioFor, passesFor, scratch } from './batch-norm-passes.js';
 import { activeReplicaGroup } from './parallel/replica-group.js';
 
 /**
@@ -78,8 +78,9 @@ function affine(
   epsilon: number,
 ): { mul: Float64Array; add: Float64Array } {
   const C = g.length;
-  const mul = new Float64Array(C);
-  const add = new Float64Array(C);
+  // Slots 2 and 3: the sums (slots 0 and 1) are read before these are written.
+  const mul = scratch(2, C);
+  const add = scratch(3, C);
   for (let c = 0; c < C; c++) {
     const scaleBy = mask === null ? 1 : mask[c]!;
     const k = g[c]! / Math.sqrt(variance[c]! + epsilon);
@@ -140,9 +141,9 @@ function gradKernel(backendName: string): tf.KernelFunc {
       const db = io.view(dbInfo);
       const dm = dmInfo === null ? null : io.view(dmInfo);
       // dx = γ·inv·(g' − Σg'/N − x̂·Σ(g'·x̂)/N), with x̂ = (x − μ)·inv and g' = g·m.
-      const k = new Float64Array(C);
-      const a = new Float64Array(C);
-      const bb = new Float64Array(C);
+      const k = scratch(2, C);
+      const a = scratch(3, C);
+      const bb = scratch(4, C);
       for (let c = 0; c < C; c++) {
         const i = 1 / Math.sqrt(v[c]! + epsilon);
         const s = mk === null ? 1 : mk[c]!;
