@@ -197,4 +197,25 @@ describe('the fused running-statistics update', () => {
     params.dispose();
     tf.dispose(stats.flatMap((s) => [s.mean, s.variance]));
   });
+
+  it('moves a batch norm listed twice twice, one move after the other, as the per-layer ops do', async () => {
+    const run = (fused: boolean): number[] => {
+      const running = new Map<string, tf.Variable>([
+        [paramName.mean('a', 'full'), tf.variable(tf.tensor1d([1, 2, 3]), false)],
+        [paramName.variance('a', 'full'), tf.variable(tf.tensor1d([1, 1, 1]), false)],
+      ]);
+      const params = new NetworkParams(new Map(), running);
+      const stat = (m: number[], v: number[]): BatchStats => ({ layer: 'a', path: 'full', mean: tf.tensor1d(m), variance: tf.tensor1d(v), count: 4 });
+      const stats = [stat([5, 6, 7], [2, 3, 4]), stat([-1, 0, 1], [0.5, 0.5, 0.5])];
+      updateRunningStats(params, stats, 0.1, { fused });
+      const out = [...running.values()].flatMap((v) => Array.from(v.dataSync()));
+      tf.dispose(stats.flatMap((s) => [s.mean, s.variance]));
+      params.dispose();
+      return out;
+    };
+    const composed = run(false);
+    expect(run(true)).toEqual(composed);
+    // Mean 1 → 0.9·1 + 0.1·5 = 1.4 → 0.9·1.4 + 0.1·(−1) = 1.16.
+    expect(composed[0]).toBeCloseTo(1.16, 6);
+  });
 });
