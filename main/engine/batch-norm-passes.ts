@@ -6,9 +6,9 @@ import { heapOf, type WasmMemory } from './wasm-kernels/wasm-runtime.js';
 
 /**
  * The memory passes of the training batch norm (batch-norm.ts), on tensors
- * JavaScript can reach: the wasm heap or the cpu backend's arrays. On wasm,
- * with a channel count divisible by 4, they run as SIMD loops on the heap
- * (several times faster); otherwise as the JavaScript loops below.
+ * JavaScript can reach: the wasm heap or the cpu backend's arrays. On wasm
+ * they run as SIMD loops on the heap (several times faster) whenever the
+ * tensor's size is a multiple of 4; otherwise as the JavaScript loops below.
  */
 export interface Io {
   read(t: tf.TensorInfo): Float32Array;
@@ -91,18 +91,54 @@ export interface BatchNormPasses {
   release(): void;
 }
 
-/** The fastest passes for this backend and channel count; allocates their scratch now. */
-export function passesFor(io: Io, channels: number): BatchNormPasses {
-  const simd = io.memory !== null && channels % 4 === 0 ? batchNormSimd(io.memory) : null;
+const scratchArrays: Float64Array[] = [];
+
+/**
+ * Per-channel float64 scratch for the SIMD passes' sums and the kernels'
+ * factors: array `slot`, `n` long, reused from call to call (each holds
+ * values only within one kernel call, and kernels do not nest). A training
+ * step of an adjoined MobileNetV2 made about 1,900 such arrays, most of
+ * them too large for V8's young heap, and its garbage collection took 3–4×
+ * the standard step's.
+ */
+export function scratch(slot: number, n: number): Float64Array {
+  let a = scratchArrays[slot];
+  if (a === undefined || a.length < n) {
+    a = new Float64Array(Math.max(n, 2 * (a?.length ?? 0)));
+    scratchArrays[slot] = a;
+  }
+  return a.subarray(0, n);
+}
+
+/**
+ * The fastest passes for this backend, channel count and tensor size (in
+ * elements); allocates their scratch now.
+ */
+export function passesFor(io: Io, channels: number, total: number): BatchNormPasses {
+  // The SIMD loops step four floats at a time through the whole tensor.
+  const simd = io.memory !== null && total % 4 === 0 ? batchNormSimd(io.memory) : null;
   return simd === null ? new JsPasses(io, channels) : new SimdPasses(io, channels, simd, io.memory!);
+}
+
+/**
+ * Channels per period of the SIMD loops: the fewest whole pixels that fill
+ * whole lane vectors (C, 2C or 4C channels). Where C is not a multiple of 4 —
+ * a small path's width sliced by α, 14 or 22 channels — a lane vector spans
+ * two pixels, so the loops walk the tensor by periods, the per-channel tables
+ * repeated across a period and each channel's sums split over its copies.
+ */
+export function simdPeriod(C: number): number {
+  return C % 4 === 0 ? C : C % 2 === 0 ? 2 * C : 4 * C;
 }
 
 class SimdPasses implements BatchNormPasses {
   readonly kind = 'simd';
   private readonly scratch: tf.TensorInfo;
-  /** f64 [2C] sums, 8-byte aligned. */
+  /** Channels per period (a multiple of C and of 4). */
+  private readonly P: number;
+  /** f64 [2P] sums, 8-byte aligned. */
   private readonly acc: number;
-  /** f32 [4C] per-channel tables. */
+  /** f32 [4P] per-channel tables. */
   private readonly params: number;
 
   constructor(
@@ -111,43 +147,64 @@ class SimdPasses implements BatchNormPasses {
     private readonly simd: BatchNormSimdExports,
     private readonly memory: WasmMemory,
   ) {
-    this.scratch = io.alloc([8 * C + 2]);
+    this.P = simdPeriod(C);
+    this.scratch = io.alloc([8 * this.P + 2]);
     const base = io.view(this.scratch).byteOffset;
     this.acc = base + (base % 8);
-    this.params = this.acc + 16 * C;
+    this.params = this.acc + 16 * this.P;
   }
 
   private address(t: tf.TensorInfo): number {
     return this.io.view(t).byteOffset;
   }
 
+  /** Runs a summing loop over zeroed accumulators, then adds each channel's copies across the period. */
   private sumsFrom(fill: () => void): [Float64Array, Float64Array] {
-    new Float64Array(this.memory.buffer, this.acc, 2 * this.C).fill(0);
+    const { C, P } = this;
+    new Float64Array(this.memory.buffer, this.acc, 2 * P).fill(0);
     fill();
-    const both = new Float64Array(this.memory.buffer, this.acc, 2 * this.C);
-    return [both.slice(0, this.C), both.slice(this.C)];
+    const both = new Float64Array(this.memory.buffer, this.acc, 2 * P);
+    const [first, second] = [scratch(0, C), scratch(1, C)];
+    if (P === C) {
+      first.set(both.subarray(0, C));
+      second.set(both.subarray(C));
+      return [first, second];
+    }
+    first.fill(0);
+    second.fill(0);
+    for (let k = 0; k < P; k++) {
+      first[k % C]! += both[k]!;
+      second[k % C]! += both[P + k]!;
+    }
+    return [first, second];
   }
 
+  /** Per-channel columns, each repeated across the period. */
   private table(...columns: Array<Float64Array | Float32Array>): void {
-    const t = new Float32Array(this.memory.buffer, this.params, columns.length * this.C);
-    columns.forEach((col, i) => t.set(col, i * this.C));
+    const { C, P } = this;
+    const t = new Float32Array(this.memory.buffer, this.params, columns.length * P);
+    columns.forEach((col, i) => {
+      for (let at = i * P; at < (i + 1) * P; at += C) t.set(col, at);
+    });
   }
 
   sums(x: tf.TensorInfo, total: number): { sum: Float64Array; sq: Float64Array } {
-    const [sum, sq] = this.sumsFrom(() => this.simd.moments(this.address(x), 4 * total, 4 * this.C, this.acc));
+    const [sum, sq] = this.sumsFrom(() => this.simd.moments(this.address(x), 4 * total, 4 * this.P, this.acc));
     return { sum, sq };
   }
 
   normalize(x: tf.TensorInfo, r: tf.TensorInfo | null, y: tf.TensorInfo, mul: Float64Array, add: Float64Array, activation: Activation, total: number): void {
     this.table(mul, add);
     const run = this.simd.normalize({ activation, residual: r !== null });
-    run(this.address(x), r === null ? 0 : this.address(r), this.address(y), this.params, 4 * total, 4 * this.C);
+    run(this.address(x), r === null ? 0 : this.address(r), this.address(y), this.params, 4 * total, 4 * this.P);
   }
 
   gradientSums(dy: tf.TensorInfo, gate: Gate | null, x: tf.TensorInfo, mean: tf.TensorInfo, total: number): { sg: Float64Array; sgx: Float64Array } {
     const run = this.simd.gradSums(gate?.activation ?? 'none');
+    // The loop subtracts the mean from a table indexed like the others: repeated across the period.
+    this.table(this.io.read(mean));
     const [sg, sgx] = this.sumsFrom(() =>
-      run(this.address(dy), gate === null ? 0 : this.address(gate.y), this.address(x), this.address(mean), 4 * total, 4 * this.C, this.acc),
+      run(this.address(dy), gate === null ? 0 : this.address(gate.y), this.address(x), this.params, 4 * total, 4 * this.P, this.acc),
     );
     return { sg, sgx };
   }
@@ -172,7 +229,7 @@ class SimdPasses implements BatchNormPasses {
       this.address(dx),
       dr === null ? 0 : this.address(dr),
       4 * total,
-      4 * this.C,
+      4 * this.P,
     );
   }
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { assertNever } from '../../shared/errors.js';
 import { type Activation, RELU6_CAP } from './activation.js';
-import { ioFor, passesFor } from './batch-norm-passes.js';
+import { ioFor, passesFor, scratch } from './batch-norm-passes.js';
 import { activeReplicaGroup } from './parallel/replica-group.js';
 
 /**
@@ -44,7 +44,7 @@ function forwardKernel(backendName: string): tf.KernelFunc {
     const yInfo = io.alloc(x!.shape);
     const meanInfo = io.alloc([C]);
     const varInfo = io.alloc([C]);
-    const passes = passesFor(io, C);
+    const passes = passesFor(io, C, total);
     try {
       const local = passes.sums(x!, total);
       // In a data-parallel step the statistics are the whole batch's, over every replica's shard.
@@ -78,8 +78,9 @@ function affine(
   epsilon: number,
 ): { mul: Float64Array; add: Float64Array } {
   const C = g.length;
-  const mul = new Float64Array(C);
-  const add = new Float64Array(C);
+  // Slots 2 and 3: the sums (slots 0 and 1) are read before these are written.
+  const mul = scratch(2, C);
+  const add = scratch(3, C);
   for (let c = 0; c < C; c++) {
     const scaleBy = mask === null ? 1 : mask[c]!;
     const k = g[c]! / Math.sqrt(variance[c]! + epsilon);
@@ -98,7 +99,7 @@ function inferenceKernel(backendName: string): tf.KernelFunc {
     const C = x!.shape[x!.shape.length - 1]!;
     const total = x!.shape.reduce((a, b) => a * b, 1);
     const yInfo = io.alloc(x!.shape);
-    const passes = passesFor(io, C);
+    const passes = passesFor(io, C, total);
     try {
       const read = (t: tf.TensorInfo | undefined): Float32Array => io.read(t!);
       const { mul, add } = affine(read(scale), read(offset), read(mean), read(variance), mask === undefined ? null : io.read(mask), epsilon);
@@ -122,7 +123,7 @@ function gradKernel(backendName: string): tf.KernelFunc {
     const dbInfo = io.alloc([C]);
     const drInfo = residual ? io.alloc(x!.shape) : null;
     const dmInfo = mask === undefined ? null : io.alloc([C]);
-    const passes = passesFor(io, C);
+    const passes = passesFor(io, C, total);
     try {
       const gate = activation === 'none' ? null : { y: y!, activation };
       // With y = act(bn(x)·m + r) and g = ∂L/∂(bn(x)·m + r): the activation passes
@@ -140,9 +141,9 @@ function gradKernel(backendName: string): tf.KernelFunc {
       const db = io.view(dbInfo);
       const dm = dmInfo === null ? null : io.view(dmInfo);
       // dx = γ·inv·(g' − Σg'/N − x̂·Σ(g'·x̂)/N), with x̂ = (x − μ)·inv and g' = g·m.
-      const k = new Float64Array(C);
-      const a = new Float64Array(C);
-      const bb = new Float64Array(C);
+      const k = scratch(2, C);
+      const a = scratch(3, C);
+      const bb = scratch(4, C);
       for (let c = 0; c < C; c++) {
         const i = 1 / Math.sqrt(v[c]! + epsilon);
         const s = mk === null ? 1 : mk[c]!;
@@ -180,13 +181,6 @@ function acrossReplicas(a: Float64Array, b: Float64Array, n: number): { sum: Flo
   return { sum: all.subarray(0, C), sq: all.subarray(C, 2 * C), N: all[2 * C]! };
 }
 
-const orphans = new Set<tf.Tensor>();
-
-function releaseOrphans(): void {
-  for (const t of orphans) t.dispose();
-  orphans.clear();
-}
-
 let registered = false;
 
 function gradientFor(masked: boolean): tf.GradConfig {
@@ -195,49 +189,25 @@ function gradientFor(masked: boolean): tf.GradConfig {
     inputsToSave: masked ? ['x', 'scale', 'offset', 'mask'] : ['x', 'scale'],
     outputsToSave: [true, true, true],
     gradFunc: (dys, saved, attrs) => {
-      // The tape calls each input's closure inside its own tidy, so the one
-      // kernel call that yields every gradient keeps those it does not return
-      // yet; whatever a closure never collects is freed at the next batch norm.
-      releaseOrphans();
+      // One kernel call yields every input's gradient. It runs here, in the
+      // tape's backward scope, not in the first input's closure: each closure
+      // runs in a tidy of its own, which would free the gradients it does not
+      // return (they would have to be kept and handed over one by one). What
+      // no closure collects is freed with the backward scope.
       const t = saved as tf.Tensor[];
       const [x, scale] = t;
       const [offset, mask] = masked ? [t[2]!, t[3]!] : [null, null];
       const [y, mean, variance] = t.slice(masked ? 4 : 2);
       const dy = (dys as tf.Tensor[])[0]!;
       const { epsilon, activation, residual: hasResidual } = attrs as unknown as BnAttrs;
-      const ahead: Array<tf.Tensor | undefined> = [];
-      let computed = false;
-      const take = (i: number): tf.Tensor => {
-        if (!computed) {
-          computed = true;
-          const inputs: tf.NamedTensorMap = { dy, y: y!, x: x!, scale: scale!, mean: mean!, variance: variance! };
-          if (offset !== null && mask !== null) Object.assign(inputs, { offset, mask });
-          const parts = tf.engine().runKernel(BN_TRAIN_GRAD, inputs, { epsilon, activation, residual: hasResidual }) as tf.Tensor[];
-          parts.forEach((p, j) => {
-            if (j !== i) orphans.add((ahead[j] = tf.keep(p)));
-          });
-          return parts[i]!;
-        }
-        const kept = ahead[i];
-        if (kept === undefined) throw new Error('batch-norm gradient requested twice');
-        // A fresh tensor owned by this closure's tidy, sharing the kept one's
-        // memory (a reshape, where a clone would copy it); the kept one is released.
-        const out = tf.reshape(kept, kept.shape);
-        kept.dispose();
-        orphans.delete(kept);
-        ahead[i] = undefined;
-        return out;
-      };
-      const grads: Record<string, () => tf.Tensor> = { x: () => take(0), scale: () => take(1), offset: () => take(2) };
+      const inputs: tf.NamedTensorMap = { dy, y: y!, x: x!, scale: scale!, mean: mean!, variance: variance! };
+      if (offset !== null && mask !== null) Object.assign(inputs, { offset, mask });
+      const parts = tf.engine().runKernel(BN_TRAIN_GRAD, inputs, { epsilon, activation, residual: hasResidual }) as tf.Tensor[];
+      const part = (i: number) => (): tf.Tensor => parts[i]!;
+      const grads: Record<string, () => tf.Tensor> = { x: part(0), scale: part(1), offset: part(2) };
       let next = 3;
-      if (hasResidual) {
-        const at = next++;
-        grads['residual'] = () => take(at);
-      }
-      if (masked) {
-        const at = next++;
-        grads['mask'] = () => take(at);
-      }
+      if (hasResidual) grads['residual'] = part(next++);
+      if (masked) grads['mask'] = part(next++);
       return grads;
     },
   };
@@ -323,7 +293,6 @@ export function batchNormTrain(
   const backend = tf.getBackend();
   if (backend === 'wasm' || backend === 'cpu') {
     registerBatchNormKernels();
-    releaseOrphans();
     const inputs: tf.NamedTensorMap = { x, scale, offset };
     if (residual !== null) inputs['residual'] = residual;
     if (mask !== null) inputs['mask'] = mask;

@@ -1,9 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelGraph } from '../../shared/model/graph.js';
 import type { SmallPlan } from '../../shared/model/plan.js';
+import { count } from '../../shared/model/selection.js';
+import { adjoinWeights, type WeightSlice } from './adjoined-weights.js';
+import { fusedUpdatesAvailable, runningStatsUpdate } from './fused-updates.js';
 import { fusionPlan } from './fusion.js';
 import { engineOp, type RunArgs } from './ops.js';
 import { type NetworkParams, type Path, paramName } from './params.js';
+import { sliceWeight } from './slicing.js';
 import { propagateMasks } from './soft-masks.js';
 
 export { BN_EPSILON } from './ops.js';
@@ -59,7 +63,8 @@ export function forward(graph: ModelGraph, params: NetworkParams, input: tf.Tens
   const sm: Array<tf.Tensor | null> = [];
   const masks: Array<tf.Tensor1D | null> = [];
   const sel = small?.plan.sel ?? null;
-  const weights = new Map<string, tf.Tensor>();
+  const { weights, sliced } =
+    small?.kind === 'sliced' ? adjoinedWeights(graph, params, small.plan) : { weights: new Map<string, tf.Tensor>(), sliced: new Map<string, tf.Tensor>() };
   const weight = (name: string): tf.Tensor => {
     let w = weights.get(name);
     if (w === undefined) {
@@ -68,6 +73,7 @@ export function forward(graph: ModelGraph, params: NetworkParams, input: tf.Tens
     }
     return w;
   };
+  const slicedWeight = (name: string, slice: WeightSlice): tf.Tensor => sliced.get(name) ?? sliceWeight(weight(name), slice.rows, slice.cols);
   const fusion = fusionPlan(graph);
   const argsFor = (path: Path, node: { name: string }): RunArgs => {
     const t = path === 'full' ? full : sm;
@@ -88,6 +94,7 @@ export function forward(graph: ModelGraph, params: NetworkParams, input: tf.Tens
       sharedWithFull: (n) => (full[n.input] === sm[n.input] ? (full[n.id] ?? null) : null),
       params,
       weight,
+      slicedWeight,
       training,
       stats,
       masks,
@@ -110,17 +117,66 @@ export function forward(graph: ModelGraph, params: NetworkParams, input: tf.Tens
 }
 
 /**
- * Moves running statistics toward the batch statistics as PyTorch does
- * (momentum 0.1, unbiased variance), after a training step.
+ * Every weight the sliced small path reads a slice of, as both paths read it,
+ * from one op (adjoined-weights.ts): by name, the full path's weights and
+ * the small path's slices. A weight the small path reads whole is not there.
  */
-export function updateRunningStats(params: NetworkParams, stats: readonly BatchStats[], momentum = 0.1): void {
+function adjoinedWeights(graph: ModelGraph, params: NetworkParams, plan: SmallPlan): { weights: Map<string, tf.Tensor>; sliced: Map<string, tf.Tensor> } {
+  const wanted: Array<{ name: string; slice: WeightSlice; w: tf.Tensor }> = [];
+  for (const node of graph.nodes) {
+    const sw = engineOp(node).smallWeight(node, plan.sel);
+    if (sw === null) continue;
+    const w = params.get(sw.name);
+    const r = w.rank;
+    if (count(sw.slice.rows) === w.shape[r - 2] && sw.slice.cols === w.shape[r - 1]) continue;
+    wanted.push({ ...sw, w });
+  }
+  const out = adjoinWeights(
+    wanted.map((x) => x.w),
+    wanted.map((x) => x.slice),
+  );
+  const weights = new Map<string, tf.Tensor>();
+  const sliced = new Map<string, tf.Tensor>();
+  wanted.forEach((x, i) => {
+    weights.set(x.name, out.full[i]!);
+    sliced.set(x.name, out.small[i]!);
+  });
+  return { weights, sliced };
+}
+
+/**
+ * Moves running statistics toward the batch statistics as PyTorch does
+ * (momentum 0.1, unbiased variance), after a training step: every batch
+ * norm's in one kernel call where the backend has the fused update.
+ */
+export function updateRunningStats(params: NetworkParams, stats: readonly BatchStats[], momentum = 0.1, { fused = true }: { fused?: boolean } = {}): void {
+  if (stats.length === 0) return;
+  const unbiased = (s: BatchStats): number => (s.count > 1 ? s.count / (s.count - 1) : 1);
+  // A batch norm listed twice moves twice, one move after the other: the composed ops do that.
+  const once = new Set(stats.map((s) => paramName.mean(s.layer, s.path))).size === stats.length;
+  if (fused && once && fusedUpdatesAvailable()) {
+    tf.tidy(() => {
+      const items = stats.map((s) => ({
+        mean: params.get(paramName.mean(s.layer, s.path)),
+        variance: params.get(paramName.variance(s.layer, s.path)),
+        batchMean: s.mean,
+        batchVariance: s.variance,
+        unbiased: unbiased(s),
+      }));
+      const out = runningStatsUpdate(items, momentum);
+      items.forEach((it, i) => {
+        it.mean.assign(out.means[i]!);
+        it.variance.assign(out.variances[i]!);
+      });
+    });
+    return;
+  }
   tf.tidy(() => {
     for (const s of stats) {
       const rm = params.get(paramName.mean(s.layer, s.path));
       const rv = params.get(paramName.variance(s.layer, s.path));
-      const unbiased = s.count > 1 ? s.count / (s.count - 1) : 1;
       rm.assign(tf.add(tf.mul(rm, 1 - momentum), tf.mul(s.mean, momentum)));
-      rv.assign(tf.add(tf.mul(rv, 1 - momentum), tf.mul(s.variance, momentum * unbiased)));
+      rv.assign(tf.add(tf.mul(rv, 1 - momentum), tf.mul(s.variance, momentum * unbiased(s))));
     }
   });
 }

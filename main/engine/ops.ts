@@ -7,8 +7,10 @@ import { type Activation, RELU6_CAP } from './activation.js';
 import { activate, batchNormInference, batchNormTrain } from './batch-norm.js';
 import type { BatchStats } from './forward.js';
 import type { FusionPlan } from './fusion.js';
+import { globalAveragePool } from './global-pool.js';
 import { makeVar, type NetworkParams, type Path, paramName } from './params.js';
 import type { Rng } from './rng.js';
+import type { WeightSlice } from './adjoined-weights.js';
 import { sliceChannels, sliceWeight } from './slicing.js';
 
 /**
@@ -24,6 +26,8 @@ export interface EngineOpSpec<N extends GraphNode> {
   params(node: N, a: ParamArgs): void;
   /** The op on one path; null where a fused kernel downstream computes it. */
   run(node: N, a: RunArgs): tf.Tensor | null;
+  /** The slice of its weight the sliced small path reads, given the small path's selections (null: no weight). */
+  smallWeight(node: N, sel: readonly Selection[]): { name: string; slice: WeightSlice } | null;
   /** The soft channel mask of the small path's output (null: all ones). */
   mask(node: N, a: MaskArgs): tf.Tensor1D | null;
   /** Expected multiply-adds under soft masks, from the expected widths of tensors; null: none. */
@@ -62,8 +66,10 @@ export interface RunArgs {
    */
   sharedWithFull(node: { id: number; input: number }): tf.Tensor | null;
   params: NetworkParams;
-  /** A weight, read once per forward pass. */
+  /** A weight as the full path reads it, once per forward pass. */
   weight(name: string): tf.Tensor;
+  /** The small path's slice of a weight (the op's `smallWeight`), once per forward pass. */
+  slicedWeight(name: string, slice: WeightSlice): tf.Tensor;
   training: boolean;
   /** Batch statistics of the training batch norms, for the running averages. */
   stats: BatchStats[];
@@ -200,12 +206,14 @@ function head(m: tf.Tensor1D, n: number): tf.Tensor1D {
 }
 
 const noParams = (): void => {};
+const noWeight = (): null => null;
 const passMask = (node: { input: number }, a: MaskArgs): tf.Tensor1D | null => a.masks[node.input] ?? null;
 
 export const ENGINE_OPS = {
   input: {
     params: noParams,
     run: (_node, a) => a.batch,
+    smallWeight: noWeight,
     mask: () => null,
     expectedMacs: null,
     extract: noParams,
@@ -223,14 +231,16 @@ export const ENGINE_OPS = {
       );
     },
     run: (node, a) => {
-      const w = a.weight(paramName.weight(node.name));
+      const name = paramName.weight(node.name);
+      const w = a.weight(name);
       if (a.path === 'full') return conv(a.value(node.input) as tf.Tensor4D, w as tf.Tensor4D, node);
-      const ws = sliceWeight(w, a.selection(node.input), count(a.selection(node.id)));
+      const ws = a.slicedWeight(name, { rows: a.selection(node.input), cols: count(a.selection(node.id)) });
       // Where both paths read the same tensor with the same weights (the stem
       // sees one image), the small path reuses the full path's convolution.
       const shared = ws === w ? a.sharedWithFull(node) : null;
       return shared ?? conv(a.value(node.input) as tf.Tensor4D, ws as tf.Tensor4D, node);
     },
+    smallWeight: (node, sel) => ({ name: paramName.weight(node.name), slice: { rows: sel[node.input]!, cols: count(sel[node.id]!) } }),
     mask: (node, a) => {
       if (node.group === null) return null;
       const m = a.groupMasks.get(node.group);
@@ -270,13 +280,15 @@ export const ENGINE_OPS = {
       );
     },
     run: (node, a) => {
-      const w = a.weight(paramName.weight(node.name));
+      const name = paramName.weight(node.name);
+      const w = a.weight(name);
       if (a.path === 'full') return depthwise(a.value(node.input) as tf.Tensor4D, w as tf.Tensor4D, node);
       // The filters of the channels the input carries: [k, k, C, 1] sliced on C.
-      const ws = sliceWeight(w, a.selection(node.input), 1);
+      const ws = a.slicedWeight(name, { rows: a.selection(node.input), cols: 1 });
       const shared = ws === w ? a.sharedWithFull(node) : null;
       return shared ?? depthwise(a.value(node.input) as tf.Tensor4D, ws as tf.Tensor4D, node);
     },
+    smallWeight: (node, sel) => ({ name: paramName.weight(node.name), slice: { rows: sel[node.input]!, cols: 1 } }),
     // Channel by channel: a masked input channel stays masked (its batch norm applies the mask again).
     mask: passMask,
     expectedMacs: (node, width) => tf.mul(width(node.input), node.kernel * node.kernel * node.shape.h * node.shape.w),
@@ -308,6 +320,7 @@ export const ENGINE_OPS = {
       const activation = a.fusion.bnActivation.get(node.id) ?? 'none';
       return batchNorm({ x: a.value(node.input), layer: node.name, a, mask: smallMask(a, node.id), activation });
     },
+    smallWeight: noWeight,
     mask: passMask,
     expectedMacs: null,
     extract: (node, a) => {
@@ -330,6 +343,7 @@ export const ENGINE_OPS = {
     params: noParams,
     // A fused kernel upstream may already have applied it.
     run: (node, a) => (a.fusion.produced.has(node.id) ? a.value(node.input) : tf.relu(a.value(node.input))),
+    smallWeight: noWeight,
     mask: passMask,
     expectedMacs: null,
     extract: noParams,
@@ -339,6 +353,7 @@ export const ENGINE_OPS = {
     params: noParams,
     // A fused kernel upstream may already have applied it.
     run: (node, a) => (a.fusion.produced.has(node.id) ? a.value(node.input) : tf.relu6(a.value(node.input))),
+    smallWeight: noWeight,
     mask: passMask,
     expectedMacs: null,
     extract: noParams,
@@ -347,6 +362,7 @@ export const ENGINE_OPS = {
   maxpool: {
     params: noParams,
     run: (node, a) => maxPool(a.value(node.input) as tf.Tensor4D, node.kernel, node.stride, node.pad),
+    smallWeight: noWeight,
     mask: passMask,
     expectedMacs: null,
     extract: noParams,
@@ -359,6 +375,7 @@ export const ENGINE_OPS = {
   avgpool: {
     params: noParams,
     run: (node, a) => tf.avgPool(a.value(node.input) as tf.Tensor4D, node.kernel, node.stride, 'valid'),
+    smallWeight: noWeight,
     mask: passMask,
     expectedMacs: null,
     extract: noParams,
@@ -397,6 +414,7 @@ export const ENGINE_OPS = {
       // unmasked (identity into a compressed first stage) mask the sum.
       return smallMask(a, node.inputs[0]) === smallMask(a, node.inputs[1]) ? sum : applyMask(sum, smallMask(a, node.id));
     },
+    smallWeight: noWeight,
     mask: (node, a) => {
       // Two differently masked tensors carry their product (the narrower prefix when the masks are hard).
       const n = count(a.plan.sel[node.id]!);
@@ -416,6 +434,7 @@ export const ENGINE_OPS = {
         node.inputs.map((i) => a.value(i)),
         3,
       ),
+    smallWeight: noWeight,
     mask: (node, a) => {
       // The pieces' masks, joined.
       const parts = node.inputs.map((i) => a.masks[i] ?? null);
@@ -431,7 +450,8 @@ export const ENGINE_OPS = {
   },
   gap: {
     params: noParams,
-    run: (node, a) => tf.mean(a.value(node.input), [1, 2]),
+    run: (node, a) => globalAveragePool(a.value(node.input)),
+    smallWeight: noWeight,
     mask: passMask,
     expectedMacs: null,
     extract: noParams,
@@ -452,11 +472,12 @@ export const ENGINE_OPS = {
       );
     },
     run: (node, a) => {
-      const w = a.weight(paramName.weight(node.name));
+      const name = paramName.weight(node.name);
       const b = a.weight(paramName.bias(node.name));
-      const ws = a.path === 'full' ? w : sliceWeight(w, a.selection(node.input), node.shape.c);
+      const ws = a.path === 'full' ? a.weight(name) : a.slicedWeight(name, { rows: a.selection(node.input), cols: node.shape.c });
       return tf.add(tf.matMul(a.value(node.input) as tf.Tensor2D, ws as tf.Tensor2D), b);
     },
+    smallWeight: (node, sel) => ({ name: paramName.weight(node.name), slice: { rows: sel[node.input]!, cols: node.shape.c } }),
     // The logits are never masked.
     mask: () => null,
     expectedMacs: (node, width) => tf.mul(width(node.input), node.shape.c),
@@ -474,6 +495,7 @@ export const ENGINE_OPS = {
   slice: {
     params: noParams,
     run: (node, a) => sliceChannels(a.value(node.input), node.shape.c),
+    smallWeight: noWeight,
     mask: (node, a) => {
       const m = a.masks[node.input] ?? null;
       return m === null ? null : head(m, node.shape.c);

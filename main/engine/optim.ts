@@ -1,7 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
 import type { StepRates } from '../../shared/schedules.js';
 import type { OptimizerConfig } from '../../shared/train-config.js';
+import { adamUpdate, fusedUpdatesAvailable, sgdUpdate } from './fused-updates.js';
 import { makeVar } from './params.js';
+
+export interface OptimizerOptions {
+  /**
+   * Update every parameter in one kernel call where the backend has it (wasm,
+   * cpu; the default), or with tfjs ops per parameter (false) — the same values.
+   */
+  fused?: boolean;
+}
 
 /**
  * SGD (momentum, Nesterov, L2 weight decay) and Adam with PyTorch's update
@@ -14,7 +23,10 @@ export class Optimizer {
   private readonly slots = new Map<string, tf.Variable>();
   private steps = 0;
 
-  constructor(readonly config: OptimizerConfig) {}
+  constructor(
+    readonly config: OptimizerConfig,
+    private readonly options: OptimizerOptions = {},
+  ) {}
 
   private slot(name: string, like: tf.Tensor): tf.Variable {
     let v = this.slots.get(name);
@@ -28,6 +40,10 @@ export class Optimizer {
   /** Applies one update at this step's rates to every parameter that has a gradient. */
   apply(params: ReadonlyMap<string, tf.Variable>, grads: tf.NamedTensorMap, rates: StepRates): void {
     this.steps += 1;
+    if ((this.options.fused ?? true) && fusedUpdatesAvailable()) {
+      this.applyFused(params, grads, rates);
+      return;
+    }
     const c = this.config;
     const { lr } = rates;
     tf.tidy(() => {
@@ -61,6 +77,41 @@ export class Optimizer {
           p.assign(tf.sub(p, tf.mul(tf.div(m, denom), lr / bc1)));
         }
       }
+    });
+  }
+
+  /** The same update as one kernel call for every parameter (fused-updates.ts): the same values, bit for bit. */
+  private applyFused(params: ReadonlyMap<string, tf.Variable>, grads: tf.NamedTensorMap, rates: StepRates): void {
+    const c = this.config;
+    const updated: Array<{ name: string; param: tf.Variable; grad: tf.Tensor }> = [];
+    for (const [name, param] of params) {
+      const grad = grads[name];
+      if (grad !== undefined) updated.push({ name, param, grad });
+    }
+    if (updated.length === 0) return;
+    tf.tidy(() => {
+      if (c.kind === 'sgd') {
+        const momentum = rates.momentum ?? c.momentum;
+        // PyTorch starts the buffer at the first gradient: no buffer goes in on the first step.
+        const items = updated.map((u) => ({ ...u, buffer: momentum > 0 ? (this.slots.get(`${u.name}/momentum`) ?? null) : null }));
+        const out = sgdUpdate(items, { lr: rates.lr, momentum, nesterov: c.nesterov, weightDecay: c.weightDecay });
+        items.forEach((it, i) => {
+          it.param.assign(out.params[i]!);
+          if (momentum > 0) this.slot(`${it.name}/momentum`, it.param).assign(out.buffers[i]!);
+        });
+        return;
+      }
+      const beta1 = rates.momentum ?? c.beta1;
+      const items = updated.map((u) => ({ ...u, m: this.slot(`${u.name}/m`, u.param), v: this.slot(`${u.name}/v`, u.param) }));
+      // As PyTorch's Adam: the bias correction uses this step's β1.
+      const stepSize = rates.lr / (1 - beta1 ** this.steps);
+      const sqrtCorrection2 = Math.sqrt(1 - c.beta2 ** this.steps);
+      const out = adamUpdate(items, { beta1, beta2: c.beta2, epsilon: c.epsilon, weightDecay: c.weightDecay, stepSize, sqrtCorrection2 });
+      items.forEach((it, i) => {
+        it.param.assign(out.params[i]!);
+        it.m.assign(out.m[i]!);
+        it.v.assign(out.v[i]!);
+      });
     });
   }
 

@@ -4,6 +4,8 @@ import { conv2dBackpropFilter, type FilterGradientMethod } from '../../main/engi
 import { depthwiseBackpropFilter, depthwiseBackpropInput, depthwiseForward, type DepthwiseMethod } from '../../main/engine/wasm-kernels/depthwise.js';
 import { backendKernel } from '../../main/engine/wasm-kernels/register.js';
 import { buildGraph } from '../../shared/model/graph.js';
+import { planSmall } from '../../shared/model/plan.js';
+import { count } from '../../shared/model/selection.js';
 import { benchModel } from './bench-model.js';
 import { interleaved, round, type BenchArgs } from './measure.js';
 
@@ -84,6 +86,7 @@ export async function convKernels(args: BenchArgs): Promise<Record<string, unkno
     forward_speedup: round(totals.xnnpack / totals.simd, 2),
     filter_grad_speedup: round(totals.patches / totals.direct, 2),
     layers,
+    small_path_filter_grad: await smallPathFilterGradients(rounds),
     depthwise: await depthwiseKernels(rounds),
     backend: backend.kind,
     device: backend.device,
@@ -91,23 +94,83 @@ export async function convKernels(args: BenchArgs): Promise<Record<string, unkno
 }
 
 /**
+ * The filter gradients of MobileNetV2's small path (α = 4) whose output
+ * channels are not in fours — the projections to 14 and 22 channels — by
+ * the SIMD loop nest on dy padded to fours and by the patch product (which
+ * served them before), side by side.
+ */
+async function smallPathFilterGradients(rounds: number): Promise<Array<Record<string, unknown>>> {
+  const graph = buildGraph(benchModel('mobilenetv2'));
+  const plan = planSmall(graph, 4);
+  const shapes = new Map<string, { x: [number, number, number, number]; f: [number, number, number, number] }>();
+  for (const node of graph.nodes) {
+    if (node.op !== 'conv' || node.kernel !== 1) continue;
+    const cin = count(plan.sel[node.input]!);
+    const cout = count(plan.sel[node.id]!);
+    if (cout % 4 === 0) continue;
+    const s = node.shape;
+    shapes.set(`${node.name} 1×1 ${cin}→${cout} at ${s.h}×${s.w}`, { x: [64, s.h, s.w, cin], f: [1, 1, cin, cout] });
+  }
+  const out = [];
+  for (const [layer, l] of shapes) {
+    const x = tf.randomNormal(l.x);
+    const dy = tf.randomNormal([...l.x.slice(0, 3), l.f[3]]);
+    const attrs = { strides: 1, pad: 'valid', dataFormat: 'NHWC', dilations: 1, filterShape: l.f } as unknown as tf.NamedAttrMap;
+    const filter = (method: FilterGradientMethod) => (): void =>
+      tf
+        .engine()
+        .makeTensorFromTensorInfo(conv2dBackpropFilter({ inputs: { x, dy }, backend: tf.backend(), attrs }, undefined, method))
+        .dispose();
+    const ms = await interleaved({ direct: filter('direct'), patches: filter('patches') }, { warmup: 2, rounds });
+    out.push({
+      layer,
+      filter_grad_direct_ms: round(ms['direct']!, 2),
+      filter_grad_patches_ms: round(ms['patches']!, 2),
+      filter_grad_speedup: round(ms['patches']! / ms['direct']!, 2),
+    });
+    tf.dispose([x, dy]);
+  }
+  return out;
+}
+
+/**
  * MobileNetV2's depthwise convolutions (width 0.55, CIFAR stem, 28×28×1,
  * batch 64), each distinct shape once: our forward pass against XNNPACK's
  * (`forward_speedup` > 1: ours is faster), and the input and filter
  * gradients — which the backend lacks — by the SIMD loops and by their
- * JavaScript twins, with their cost in forward passes.
+ * JavaScript twins, with their cost in forward passes. `small_path`: the
+ * same for the adjoined small path's (α = 4) channel counts.
  */
 async function depthwiseKernels(rounds: number): Promise<Record<string, unknown>> {
+  const graph = buildGraph(benchModel('mobilenetv2'));
+  const plan = planSmall(graph, 4);
+  const shapesOf = (channels: (input: number) => number): Map<string, { x: [number, number, number, number]; stride: number }> => {
+    const shapes = new Map<string, { x: [number, number, number, number]; stride: number }>();
+    for (const node of graph.nodes) {
+      if (node.op !== 'dwconv') continue;
+      const s = graph.nodes[node.input]!.shape;
+      const c = channels(node.input);
+      const key = `3×3${node.stride > 1 ? `/${node.stride}` : ''} ${s.h}×${s.w}×${c}`;
+      if (!shapes.has(key)) shapes.set(key, { x: [64, s.h, s.w, c], stride: node.stride });
+    }
+    return shapes;
+  };
+  return {
+    model: 'mobilenetv2 cifar-stem width 0.55, 28×28×1, batch 64',
+    ...(await depthwiseShapes(
+      shapesOf((input) => graph.nodes[input]!.shape.c),
+      rounds,
+    )),
+    small_path: await depthwiseShapes(
+      shapesOf((input) => count(plan.sel[input]!)),
+      rounds,
+    ),
+  };
+}
+
+async function depthwiseShapes(shapes: Map<string, { x: [number, number, number, number]; stride: number }>, rounds: number): Promise<Record<string, unknown>> {
   const xnnpack = backendKernel('DepthwiseConv2dNative');
   if (xnnpack === null) throw new Error('the wasm DepthwiseConv2dNative kernel was not wrapped');
-  const graph = buildGraph(benchModel('mobilenetv2'));
-  const shapes = new Map<string, { x: [number, number, number, number]; stride: number }>();
-  for (const node of graph.nodes) {
-    if (node.op !== 'dwconv') continue;
-    const s = graph.nodes[node.input]!.shape;
-    const key = `3×3${node.stride > 1 ? `/${node.stride}` : ''} ${s.h}×${s.w}×${s.c}`;
-    if (!shapes.has(key)) shapes.set(key, { x: [64, s.h, s.w, s.c], stride: node.stride });
-  }
   const layers = [];
   let totals = { ours: 0, xnnpack: 0, input: 0, filter: 0 };
   for (const [layer, l] of shapes) {
@@ -159,7 +222,6 @@ async function depthwiseKernels(rounds: number): Promise<Record<string, unknown>
     tf.dispose([x, w, dy]);
   }
   return {
-    model: 'mobilenetv2 cifar-stem width 0.55, 28×28×1, batch 64',
     forward_speedup: round(totals.xnnpack / totals.ours, 2),
     input_grad_over_forward: round(totals.input / totals.ours, 2),
     filter_grad_over_forward: round(totals.filter / totals.ours, 2),

@@ -46,17 +46,43 @@ export async function interleaved(
   variants: Record<string, () => void | Promise<void>>,
   options: { warmup: number; rounds: number },
 ): Promise<Record<string, number>> {
+  return (await sideBySide(variants, options)).wall;
+}
+
+/** Per variant, its time in each round: wall clock and this process's CPU time (ms). */
+export interface SideBySide {
+  /** Median wall-clock ms per variant. */
+  wall: Record<string, number>;
+  rounds: Record<string, Array<{ wall: number; cpu: number }>>;
+}
+
+/**
+ * `interleaved`, keeping every round's wall-clock and CPU time. CPU time
+ * leaves out the time the process waited for a core, which on a shared
+ * machine is most of what moves wall-clock times from run to run.
+ */
+export async function sideBySide(variants: Record<string, () => void | Promise<void>>, options: { warmup: number; rounds: number }): Promise<SideBySide> {
   const names = Object.keys(variants);
   for (let i = 0; i < options.warmup; i++) for (const n of names) await variants[n]!();
-  const times: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  const rounds: SideBySide['rounds'] = Object.fromEntries(names.map((n) => [n, []]));
   for (let r = 0; r < options.rounds; r++) {
     for (const n of names) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       await variants[n]!();
-      times[n]!.push(performance.now() - t0);
+      const wall = performance.now() - t0;
+      const c = process.cpuUsage(c0);
+      rounds[n]!.push({ wall, cpu: (c.user + c.system) / 1000 });
     }
   }
-  return Object.fromEntries(names.map((n) => [n, median(times[n]!)]));
+  return { wall: Object.fromEntries(names.map((n) => [n, median(rounds[n]!.map((t) => t.wall))])), rounds };
+}
+
+/** The median over rounds of a's time over b's in the same round (CPU time): robust to a shared machine's slow phases. */
+export function pairedCpuRatio(s: SideBySide, a: string, b: string): number {
+  const [ra, rb] = [s.rounds[a], s.rounds[b]];
+  if (ra === undefined || rb === undefined) throw new Error(`pairedCpuRatio: no variant ${ra === undefined ? a : b}`);
+  return median(ra.map((t, i) => t.cpu / rb[i]!.cpu));
 }
 
 export function round(x: number, digits = 3): number {

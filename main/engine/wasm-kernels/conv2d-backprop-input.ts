@@ -34,7 +34,6 @@ export function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backe
     makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
     typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
   };
-  const weights = b.typedArrayFromHeap(filter).slice();
 
   const single = rows.length === 1 && cols.length === 1;
   const dx = single ? null : ctx.track(b.makeOutput([batch, height, width, inChannels], 'float32'));
@@ -46,7 +45,8 @@ export function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backe
       const reads = cropped(ctx, dy, r, c);
       if (reads === null) continue;
       const sub = ctx.track(b.makeOutput([r.taps.length, c.taps.length, outChannels, inChannels], 'float32'));
-      fillSubFilter(b.typedArrayFromHeap(sub), weights, r.taps, c.taps, kw, inChannels, outChannels);
+      // Views taken after the allocation (growing the heap detaches earlier ones): no copy of the filter.
+      fillSubFilter(b.typedArrayFromHeap(sub), b.typedArrayFromHeap(filter), r.taps, c.taps, kw, inChannels, outChannels);
       const part = ctx.run(
         'Conv2D',
         { x: reads, filter: sub },

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { copyChannels } from './channel-rows.js';
 import { conv2dSimd } from './conv2d-simd.js';
 import type { Conv2DPad } from './kernel-context.js';
 import { heapOf } from './wasm-runtime.js';
@@ -62,26 +63,22 @@ export function simdConv2D(original: tf.KernelFunc): tf.KernelFunc {
     const paddedFilter = backend.makeOutput([kh, kw, channels, wide], 'float32');
     const paddedOut = backend.makeOutput([...info.outShape.slice(0, 3), wide], 'float32');
     try {
-      spreadChannels(backend.typedArrayFromHeap(filter), backend.typedArrayFromHeap(paddedFilter), outChannels, wide);
+      const wideFilter = backend.typedArrayFromHeap(paddedFilter).fill(0);
+      copyChannels(memory, backend.typedArrayFromHeap(filter), wideFilter, kh * kw * channels, outChannels, outChannels, wide);
       run(paddedFilter, paddedOut, wide);
-      gatherChannels(backend.typedArrayFromHeap(paddedOut), backend.typedArrayFromHeap(out), outChannels, wide);
+      copyChannels(
+        memory,
+        backend.typedArrayFromHeap(paddedOut),
+        backend.typedArrayFromHeap(out),
+        batch * outHeight * outWidth,
+        outChannels,
+        wide,
+        outChannels,
+      );
     } finally {
       backend.disposeData(paddedFilter.dataId);
       backend.disposeData(paddedOut.dataId);
     }
     return out;
   };
-}
-
-/** Rows of `n` values into rows of `wide`, zero-filled. */
-function spreadChannels(from: Float32Array, to: Float32Array, n: number, wide: number): void {
-  to.fill(0);
-  for (let r = 0, rows = from.length / n; r < rows; r++) to.set(from.subarray(r * n, (r + 1) * n), r * wide);
-}
-
-/** The first `n` of every row of `wide` values. */
-function gatherChannels(from: Float32Array, to: Float32Array, n: number, wide: number): void {
-  for (let r = 0, rows = to.length / n; r < rows; r++) {
-    for (let k = 0; k < n; k++) to[r * n + k] = from[r * wide + k]!;
-  }
 }

@@ -1,8 +1,8 @@
 /**
  * Just enough of a WebAssembly assembler to write a few SIMD loops that run
  * on the wasm backend's own memory: functions of i32 arguments with i32 and
- * v128 locals, blocks, loops, integer arithmetic, v128 loads and stores and
- * the float lane operations. No toolchain is needed at build or run time,
+ * v128 locals, blocks, loops, integer arithmetic, v128 loads and stores,
+ * the float lane operations and memory.copy. No toolchain is needed at build or run time,
  * and the module is validated by the engine that instantiates it.
  */
 
@@ -19,9 +19,11 @@ export const Simd = {
   f32x4Gt: 0x44,
   v128And: 0x4e,
   f64x2PromoteLowF32x4: 0x5f,
+  f32x4Sqrt: 0xe3,
   f32x4Add: 0xe4,
   f32x4Sub: 0xe5,
   f32x4Mul: 0xe6,
+  f32x4Div: 0xe7,
   f32x4Min: 0xe8,
   f32x4Max: 0xe9,
   f64x2Add: 0xf0,
@@ -275,6 +277,11 @@ export class FunctionBuilder {
     this.get(self).get(self);
     this.code.push(0xfd, 0x0d, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
     return this;
+  }
+
+  /** memory.copy (bulk memory): `bytes` bytes from `source` to `destination`, pushed in the order destination, source, bytes; overlapping ranges allowed. */
+  memoryCopy(): this {
+    return this.op(0xfc, 0x0a, 0x00, 0x00);
   }
 
   simd(opcode: number): this {

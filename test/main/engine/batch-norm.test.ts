@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { ioFor, passesFor } from '../../../main/engine/batch-norm-passes.js';
+import { ioFor, passesFor, simdPeriod } from '../../../main/engine/batch-norm-passes.js';
 import type { Activation } from '../../../main/engine/activation.js';
 import { batchNormInference, batchNormTrain } from '../../../main/engine/batch-norm.js';
 import { maxAbsDiff, onBackend, seeded, useWasmBackend } from '../../helpers/tf.js';
@@ -31,9 +31,16 @@ function gains(activation: Activation): number[] {
   return activation === 'relu6' ? [7.5, 2.5, -3.5] : [1.5, 0.5, -0.7];
 }
 
-// Three channels take the JavaScript loops, eight the wasm SIMD ones (four per lane vector).
-function run(fused: boolean, withResidual: boolean, activation: Activation, withMask = false, C = 3): Float32Array[] {
-  const shape: [number, number, number, number] = [4, 5, 5, C];
+// On wasm, eight channels fill two lane vectors a pixel; three take periods of four pixels (see simdPeriod).
+function run(
+  fused: boolean,
+  withResidual: boolean,
+  activation: Activation,
+  withMask = false,
+  C = 3,
+  spatial: [number, number, number] = [4, 5, 5],
+): Float32Array[] {
+  const shape = [...spatial, C];
   const n = shape.reduce((a, b) => a * b);
   return tf.tidy(() => {
     const x = tf.tensor(seeded(n, 1), shape);
@@ -95,17 +102,70 @@ describe('fused training batch norm', () => {
     },
   );
 
-  it('runs as wasm SIMD loops on the wasm heap when the channels come in fours', () => {
+  it('runs as wasm SIMD loops on the wasm heap whenever the tensor holds whole lane vectors', () => {
     const io = ioFor('wasm', tf.backend());
-    for (const [C, kind] of [
-      [8, 'simd'],
-      [6, 'js'],
+    for (const [C, total, kind] of [
+      [8, 8 * 25, 'simd'],
+      [6, 6 * 10, 'simd'],
+      [14, 14 * 49 * 2, 'simd'],
+      [3, 3 * 4, 'simd'],
+      [3, 3 * 9, 'js'],
+      [6, 6 * 9, 'js'],
     ] as const) {
-      const passes = passesFor(io, C);
-      expect(passes.kind).toBe(kind);
+      const passes = passesFor(io, C, total);
+      expect(passes.kind, `${C} channels, ${total} values`).toBe(kind);
       passes.release();
     }
-    expect(passesFor(ioFor('cpu', tf.findBackend('cpu')!), 8).kind).toBe('js');
+    expect(passesFor(ioFor('cpu', tf.findBackend('cpu')!), 8, 64).kind).toBe('js');
+  });
+
+  it('repeats a period of whole pixels that fills whole lane vectors', () => {
+    expect([8, 12, 6, 14, 22, 3, 1, 5].map(simdPeriod)).toEqual([8, 12, 12, 28, 44, 12, 4, 20]);
+  });
+
+  // The small path's widths sliced by α (14, 22), other channel counts not in
+  // fours, and sizes that are not whole lane vectors (the JavaScript loops on wasm too).
+  it.each([
+    [14, [2, 7, 7]],
+    [22, [3, 4, 4]],
+    [6, [2, 3, 3]],
+    [5, [4, 3, 3]],
+    [1, [4, 3, 5]],
+    [3, [1, 3, 3]],
+    [7, [1, 5, 3]],
+  ] as const)('with %i channels over %j pixels matches composed ops on the cpu backend, every variant', async (C, spatial) => {
+    for (const [withResidual, activation, withMask] of [
+      [false, 'none', false],
+      [true, 'relu', false],
+      [false, 'relu6', true],
+      [true, 'relu6', true],
+    ] as const) {
+      const reference = await onBackend('cpu', () => run(false, withResidual, activation, withMask, C, [...spatial]));
+      const got = run(true, withResidual, activation, withMask, C, [...spatial]);
+      expect(got).toHaveLength(reference.length);
+      reference.forEach((ref, i) =>
+        expect(maxAbsDiff(got[i]!, ref), `${activation} residual=${withResidual} mask=${withMask}, output ${i}`).toBeLessThan(2e-4),
+      );
+    }
+  });
+
+  it('matches composed ops on randomised shapes and channel counts', async () => {
+    let state = 12345;
+    const next = (n: number): number => {
+      state = (state * 1103515245 + 12345) % 2147483648;
+      return 1 + (state % n);
+    };
+    for (let trial = 0; trial < 8; trial++) {
+      const C = next(40);
+      const spatial: [number, number, number] = [next(4), next(6), next(6)];
+      const activation = (['none', 'relu', 'relu6'] as const)[trial % 3]!;
+      const withResidual = trial % 2 === 0;
+      const withMask = trial % 4 < 2;
+      const reference = await onBackend('cpu', () => run(false, withResidual, activation, withMask, C, spatial));
+      const got = run(true, withResidual, activation, withMask, C, spatial);
+      const shape = `[${spatial.join(', ')}, ${C}] ${activation} residual=${withResidual} mask=${withMask}`;
+      reference.forEach((ref, i) => expect(maxAbsDiff(got[i]!, ref), `${shape}, output ${i}`).toBeLessThan(2e-4));
+    }
   });
 
   it('keeps its sums in double precision: a large offset does not swamp the variance', () => {

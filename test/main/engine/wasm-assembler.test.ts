@@ -97,4 +97,17 @@ describe('the WebAssembly assembler', () => {
       4,
     );
   });
+
+  it('copies bytes with memory.copy, overlapping ranges included', () => {
+    const f = new FunctionBuilder('copy', 3);
+    f.get(0).get(1).get(2).memoryCopy();
+    const { memory, exports } = instantiate([f]);
+    const bytes = new Uint8Array(memory.buffer);
+    bytes.set([1, 2, 3, 4, 5, 6, 7], 100);
+    exports['copy']!(200, 100, 7);
+    expect(Array.from(bytes.subarray(200, 208))).toEqual([1, 2, 3, 4, 5, 6, 7, 0]);
+    // Forward over itself, as memmove does.
+    exports['copy']!(102, 100, 5);
+    expect(Array.from(bytes.subarray(100, 107))).toEqual([1, 2, 1, 2, 3, 4, 5]);
+  });
 });

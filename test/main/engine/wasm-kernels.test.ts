@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { copyChannels } from '../../../main/engine/wasm-kernels/channel-rows.js';
+import { addRows } from '../../../main/engine/wasm-kernels/row-sums.js';
 import { conv2dBackpropFilter } from '../../../main/engine/wasm-kernels/conv2d-backprop-filter.js';
 import { conv2dSimd } from '../../../main/engine/wasm-kernels/conv2d-simd.js';
 import { filterGradientSimd } from '../../../main/engine/wasm-kernels/filter-gradient-simd.js';
@@ -179,6 +181,13 @@ describe('wasm convolution gradients', () => {
     { x: [2, 7, 7, 3], f: [3, 3, 3, 28], stride: 1, pad: 'same' as Pad },
     { x: [2, 8, 8, 5], f: [3, 3, 5, 8], stride: 2, pad: 'same' as Pad },
     { x: [1, 6, 6, 2], f: [3, 3, 2, 4], stride: 1, pad: 'valid' as Pad },
+    // Other counts, the loop nest on dy padded to fours: a small path's 1×1 projections to 14 and 22 channels, and 1, 3, 5, 6.
+    { x: [4, 7, 7, 84], f: [1, 1, 84, 14], stride: 1, pad: 'valid' as Pad },
+    { x: [3, 4, 4, 132], f: [1, 1, 132, 22], stride: 1, pad: 'valid' as Pad },
+    { x: [2, 7, 7, 3], f: [3, 3, 3, 1], stride: 1, pad: 'same' as Pad },
+    { x: [2, 8, 8, 5], f: [3, 3, 5, 3], stride: 2, pad: 'same' as Pad },
+    { x: [1, 6, 7, 2], f: [2, 3, 2, 5], stride: 1, pad: 'valid' as Pad },
+    { x: [2, 9, 9, 4], f: [3, 3, 4, 6], stride: 3, pad: 'same' as Pad },
   ])(
     'give the cpu filter gradient by either method, the SIMD loop nest and the patch product: x=$x f=$f stride=$stride',
     async ({ x: xShape, f, stride, pad }) => {
@@ -260,6 +269,11 @@ describe('wasm convolution gradients', () => {
     { x: [2, 8, 9, 6], f: [3, 3, 6, 8], stride: 2, pad: 'same' as Pad },
     { x: [1, 6, 6, 2], f: [1, 1, 2, 4], stride: 1, pad: 'valid' as Pad },
     { x: [2, 5, 5, 4], f: [3, 3, 4, 12], stride: 1, pad: 'same' as Pad },
+    // Other counts run padded to fours and are compacted: a small path's 14 and 22, and 1 and 7.
+    { x: [2, 7, 7, 84], f: [1, 1, 84, 14], stride: 1, pad: 'valid' as Pad },
+    { x: [2, 4, 4, 132], f: [1, 1, 132, 22], stride: 1, pad: 'valid' as Pad },
+    { x: [2, 5, 6, 3], f: [3, 3, 3, 1], stride: 2, pad: 'same' as Pad },
+    { x: [1, 6, 5, 4], f: [3, 2, 4, 7], stride: 1, pad: 'valid' as Pad },
   ])('convolve forward as the cpu backend does: x=$x f=$f stride=$stride pad=$pad', async ({ x: xShape, f, stride, pad }) => {
     expect(conv2dSimd(heapOf(tf.backend())!)).not.toBeNull();
     const xv = seeded(
@@ -341,5 +355,59 @@ describe('wasm convolution gradients', () => {
       expect(maxAbsDiff(dx!, dxRef!) / scaleOf(dxRef!), label).toBeLessThan(1e-5);
       expect(maxAbsDiff(dw!, dwRef!) / scaleOf(dwRef!), label).toBeLessThan(1e-5);
     }
+  });
+});
+
+describe('row copies and sums between tensors of different strides', () => {
+  it('copy the leading channels of every pixel, on the wasm heap and in plain arrays alike', () => {
+    const memory = heapOf(tf.backend())!;
+    const [rows, n, wide] = [37, 14, 16];
+    const src = tf.tensor(seeded(rows * wide, 3), [rows, wide]);
+    const dst = tf.fill([rows, n], -7);
+    const heap = (t: tf.Tensor): Float32Array => (tf.backend() as unknown as { typedArrayFromHeap(t: tf.TensorInfo): Float32Array }).typedArrayFromHeap(t);
+    const expected = Array.from({ length: rows * n }, (_, i) => heap(src)[Math.floor(i / n) * wide + (i % n)]!);
+    copyChannels(memory, heap(src), heap(dst), rows, n, wide, n);
+    expect(Array.from(dst.dataSync())).toEqual(expected);
+    // Compact to wide: the padding channels are left as they were.
+    const back = new Float32Array(rows * wide).fill(0.5);
+    copyChannels(null, new Float32Array(expected), back, rows, n, n, wide);
+    for (let r = 0; r < rows; r++) {
+      expect(Array.from(back.subarray(r * wide, r * wide + n))).toEqual(expected.slice(r * n, (r + 1) * n));
+      expect(Array.from(back.subarray(r * wide + n, (r + 1) * wide))).toEqual([0.5, 0.5]);
+    }
+    tf.dispose([src, dst]);
+  });
+
+  it('refuse rows that do not fit either tensor', () => {
+    expect(() => copyChannels(null, new Float32Array(10), new Float32Array(10), 3, 3, 4, 3)).toThrow(/3 rows of 3 channels do not fit 10 floats 4 apart/);
+    expect(() => copyChannels(null, new Float32Array(16), new Float32Array(16), 4, 5, 4, 4)).toThrow(/do not fit/);
+  });
+
+  it('add rows of different strides as float32 adds, on the wasm heap and in plain arrays alike, −0 + 0 giving +0', () => {
+    const memory = heapOf(tf.backend())!;
+    const [rows, n, aWidth, bWidth, dstWidth] = [9, 14, 20, 14, 16];
+    const av = seeded(rows * aWidth, 21).map((v, i) => (i % 5 === 0 ? -0 : v));
+    const bv = seeded(rows * bWidth, 22).map((v, i) => (i % 3 === 0 ? -0 : v));
+    const expected = (withB: boolean): number[] =>
+      Array.from({ length: rows * n }, (_, i) => {
+        const [r, k] = [Math.floor(i / n), i % n];
+        return Math.fround(av[r * aWidth + k]! + (withB ? bv[r * bWidth + k]! : 0));
+      });
+    const heap = (t: tf.Tensor): Float32Array => (tf.backend() as unknown as { typedArrayFromHeap(t: tf.TensorInfo): Float32Array }).typedArrayFromHeap(t);
+    for (const withB of [true, false]) {
+      const [a, b, dst] = [tf.tensor(av), tf.tensor(bv), tf.zeros([rows * dstWidth])];
+      const shape = { rows, n, aWidth, bWidth, dstWidth };
+      addRows(memory, heap(a), withB ? heap(b) : null, heap(dst), shape);
+      const plain = new Float32Array(rows * dstWidth);
+      addRows(null, av, withB ? bv : null, plain, shape);
+      for (const out of [Array.from(dst.dataSync()), Array.from(plain)]) {
+        const got = Array.from({ length: rows * n }, (_, i) => out[Math.floor(i / n) * dstWidth + (i % n)]!);
+        expect(got, `with b: ${withB}`).toEqual(expected(withB));
+      }
+      tf.dispose([a, b, dst]);
+    }
+    expect(() => addRows(null, new Float32Array(10), null, new Float32Array(40), { rows: 3, n: 4, aWidth: 4, bWidth: 0, dstWidth: 4 })).toThrow(
+      /3 rows of 4 do not fit/,
+    );
   });
 });

@@ -222,8 +222,9 @@ describe.runIf(hasArmNn)('a second, independent reader: Arm NN (Debian python3-p
         const step = quant.activations[lowered.output]!.scale;
         const cmp = compareLogits(lite8, arm8, batch.n);
         // Integer kernels may round a requantization differently; errors stay within a few output steps (DenseNet's 120 layers add up the most).
+        // No top-1 rate is asked on top: the bound already fixes the top-1 wherever the two best logits are further apart than twice
+        // it, and elsewhere — near ties, which a random network has many of — a rate over 16 images measures the network, not the reader.
         expect(cmp.maxAbsLogitDiff).toBeLessThanOrEqual(32 * step);
-        expect(cmp.top1Agreement).toBeGreaterThanOrEqual(0.9);
       }
       // Not compared for the ImageNet stem: Arm NN 20.08 pads int8 tensors with the integer 0 instead of the
       // zero point, so the padded max-pooling after the stem differs there (LiteRT and onnxruntime agree with
