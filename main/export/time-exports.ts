@@ -35,7 +35,13 @@ export function readExportFolder(spec: string): ExportFolder {
     throw new InputError(`${metaPath} names an unknown model format ${JSON.stringify(metadata.modelFormat)}`, 'dir');
   }
   if (!Array.isArray(metadata.files) || metadata.files.length === 0) throw new InputError(`${metaPath} lists no files`, 'dir');
+  if (typeof metadata.input !== 'object' || metadata.input === null || !Array.isArray(metadata.input.shape) || metadata.input.shape.length !== 4) {
+    throw new InputError(`${metaPath} has no four-dimensional input shape`, 'dir');
+  }
   const files = metadata.files.map((name) => {
+    // The model's own files lie in its folder: a listed path that leaves it is not read.
+    if (typeof name !== 'string' || name !== basename(name) || name === '..')
+      throw new InputError(`${metaPath} lists ${JSON.stringify(name)}, not a file name in its folder`, 'dir');
     const path = join(dir, name);
     if (!existsSync(path)) throw new InputError(`${path} is missing (metadata.json lists it)`, 'dir');
     return { name, data: new Uint8Array(readFileSync(path)) };

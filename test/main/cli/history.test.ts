@@ -147,7 +147,16 @@ describe('the history from the command line', () => {
     const missing = join(home, 'missing-model');
     mkdirSync(missing);
     writeFileSync(join(missing, 'metadata.json'), readFileSync(join(folders.onnx, 'metadata.json')));
+    const escapes = join(home, 'escapes');
+    mkdirSync(escapes);
+    const meta = JSON.parse(readFileSync(join(folders.onnx, 'metadata.json'), 'utf8')) as { files: string[]; input: unknown };
+    writeFileSync(join(escapes, 'metadata.json'), JSON.stringify({ ...meta, files: ['../phone-model/model.onnx'] }));
+    const noInput = join(home, 'no-input');
+    mkdirSync(noInput);
+    writeFileSync(join(noInput, 'metadata.json'), JSON.stringify({ ...meta, input: null }));
     for (const [args, message] of [
+      [[escapes], `${join(escapes, 'metadata.json')} lists "../phone-model/model.onnx", not a file name in its folder`],
+      [[noInput], `${join(noInput, 'metadata.json')} has no four-dimensional input shape`],
       [[notExport], `${notExport} has no metadata.json: it is not a folder written by adjoin export`],
       [[missing], `${join(missing, 'model.onnx')} is missing (metadata.json lists it)`],
       [[folders.onnx, `phone-model=${folders.tfjs}`], 'two folders are named phone-model: name them (label=DIR)'],
